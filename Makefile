@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.stamp-install
+PY := $(VENV)/bin/python
+
+.PHONY: demo test test-unit test-system bench lint schemas clean
+
+# Re-install when the project's dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[tango,embedded,test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/scizoo demo
+
+test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+bench: $(STAMP)
+	$(PY) bench/bench_capture.py
+	$(PY) bench/bench_ingest.py
+
+schemas: $(STAMP)
+	$(VENV)/bin/scizoo schema export
+
+clean:
+	rm -rf $(VENV) .demo-data .pytest_cache

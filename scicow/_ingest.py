@@ -1,0 +1,334 @@
+"""scicow: Kafka -> validate -> proposal -> SciCat documents -> MongoDB -> commit.
+
+Delivery: an offset is committed only after MongoDB acknowledged every write of the
+batch and every dead letter was acknowledged by Kafka. Writes are upserts keyed by a pid
+derived from the message id, so a redelivered batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from pydantic import ValidationError
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from scizoo import (
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PROPOSAL_COLLECTION,
+    CatalogueSettings,
+    DatasetIngested,
+    DeadLetter,
+    ScanMetadata,
+    build_dataset,
+    build_orig_datablock,
+    dead_letter_topic,
+    events_topic,
+    topic_pattern,
+)
+
+from ._proposals import ProposalLookup
+from ._settings import ScicowSettings
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_COLLECTION = "quarantine"
+_INSERT_ONLY = ("createdAt", "createdBy")
+
+
+def _validation_reason(err: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in err.errors()[:5]]
+    more = err.error_count() - 5
+    return "invalid scan message: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+@dataclass
+class BatchResult:
+    ingested: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    dead_letters: list[str] = field(default_factory=list)
+
+
+class Ingestor:
+    """Turns scan messages into catalogue documents. Knows nothing of consumer groups."""
+
+    def __init__(
+        self,
+        db: Database,
+        producer: KafkaProducer,
+        proposals: ProposalLookup,
+        catalogue: CatalogueSettings,
+        topic_prefix: str,
+        *,
+        write_concern: WriteConcern | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        wc = write_concern or WriteConcern(w=1)
+        self.datasets = db.get_collection(DATASET_COLLECTION, write_concern=wc)
+        self.datablocks = db.get_collection(ORIG_DATABLOCK_COLLECTION, write_concern=wc)
+        self.quarantine = db.get_collection(QUARANTINE_COLLECTION, write_concern=wc)
+        self._producer = producer
+        self._proposals = proposals
+        self._catalogue = catalogue
+        self._dlq = dead_letter_topic(topic_prefix)
+        self._events = events_topic(topic_prefix)
+        self._clock = clock
+
+    def ensure_indexes(self) -> None:
+        """Indexes for what scicow and the scan table ask of the catalogue."""
+        self.datasets.create_index([("proposalIds", 1), ("creationTime", -1)])
+        self.datasets.create_index([("ownerGroup", 1), ("creationTime", -1)])
+        self.datasets.create_index([("creationTime", -1)])
+        self.datablocks.create_index("datasetId")
+        self.quarantine.create_index("proposal_id")
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def handle(self, records: Iterable[ConsumerRecord]) -> BatchResult:
+        """Handle a batch of Kafka records; returns once everything is durable.
+
+        Raises PyMongoError / KafkaError when the store or the broker is unreachable:
+        the caller must then not commit, and re-reads the batch.
+        """
+        result = BatchResult()
+        dead: list[DeadLetter] = []
+        messages: dict[str, ScanMetadata] = {}
+        for rec in records:
+            try:
+                message = ScanMetadata.model_validate_json(rec.value)
+            except ValidationError as err:
+                dead.append(self._dead_letter(rec, _validation_reason(err)))
+                continue
+            # The last message of a scan in the batch wins (same key -> same partition -> in order).
+            messages[message.message_id] = message
+        failed = self._ingest(list(messages.values()), result)
+        for message, reason in failed:
+            dead.append(self._dead_letter_for(message, reason))
+        self._send_dead_letters(dead, result)
+        self._producer.flush()
+        return result
+
+    def _ingest(self, messages: list[ScanMetadata], result: BatchResult) -> list[tuple[ScanMetadata, str]]:
+        known: list[tuple[ScanMetadata, dict[str, Any]]] = []
+        for message in messages:
+            answer = self._proposals.get(message.proposal_id)
+            if answer.proposal is None:
+                self._quarantine(message, answer.reason)
+                result.quarantined.append(message.message_id)
+                continue
+            known.append((message, build_dataset(message, answer.proposal, self._catalogue)))
+        if not known:
+            return []
+        failed = self._write(known)
+        failed_ids = {m.message_id for m, _ in failed}
+        done = [(m, d) for m, d in known if m.message_id not in failed_ids]
+        if done:
+            self.quarantine.delete_many({"_id": {"$in": [m.message_id for m, _ in done]}})
+        now = self._clock()
+        for message, doc in done:
+            event = DatasetIngested(
+                pid=doc["pid"],
+                message_id=message.message_id,
+                beamline=message.beamline,
+                proposal_id=message.proposal_id,
+                status=message.scan.status,
+                ingested_at=now,
+            )
+            self._producer.send(self._events, key=doc["pid"].encode(), value=event.model_dump_json().encode())
+            result.ingested.append(doc["pid"])
+        return failed
+
+    def _write(self, items: list[tuple[ScanMetadata, dict[str, Any]]]) -> list[tuple[ScanMetadata, str]]:
+        ops = []
+        blocks = []
+        for message, doc in items:
+            insert_only = {k: doc[k] for k in _INSERT_ONLY}
+            changes = {k: v for k, v in doc.items() if k not in _INSERT_ONLY and k != "_id"}
+            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": changes, "$setOnInsert": insert_only}, upsert=True))
+            block = build_orig_datablock(message, doc)
+            if block is not None:
+                blocks.append(ReplaceOne({"_id": block["_id"]}, block, upsert=True))
+        failed: list[tuple[ScanMetadata, str]] = []
+        try:
+            self.datasets.bulk_write(ops, ordered=False)
+        except BulkWriteError as err:
+            # Documents the store refuses (too large, bad key) are dead letters; the rest are in.
+            retryable = [e for e in err.details.get("writeErrors", []) if e.get("code") in (11000,)]
+            if retryable:
+                # Two upserts racing on one _id: retrying once settles it.
+                self.datasets.bulk_write([ops[e["index"]] for e in retryable], ordered=False)
+            for e in err.details.get("writeErrors", []):
+                if e.get("code") != 11000:
+                    failed.append((items[e["index"]][0], f"catalogue refused the dataset: {e.get('errmsg', '')}"))
+        if blocks:
+            self.datablocks.bulk_write(blocks, ordered=False)
+        return failed
+
+    def _quarantine(self, message: ScanMetadata, reason: str) -> None:
+        now = self._clock()
+        self.quarantine.update_one(
+            {"_id": message.message_id},
+            {
+                "$set": {
+                    "proposal_id": message.proposal_id,
+                    "beamline": message.beamline,
+                    "reason": reason,
+                    "message": message.model_dump_json(),
+                    "last_seen": now,
+                },
+                "$setOnInsert": {"first_seen": now},
+                "$inc": {"attempts": 1},
+            },
+            upsert=True,
+        )
+        logger.warning("scan %s quarantined: %s", message.message_id, reason)
+
+    # -- dead letters --------------------------------------------------------------------
+
+    def _dead_letter(self, rec: ConsumerRecord, reason: str) -> DeadLetter:
+        return DeadLetter(
+            reason=reason,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key.decode("utf-8", "replace") if rec.key else None,
+            original_b64=base64.b64encode(rec.value or b"").decode(),
+            failed_at=self._clock(),
+        )
+
+    def _dead_letter_for(self, message: ScanMetadata, reason: str) -> DeadLetter:
+        return DeadLetter(
+            reason=reason,
+            topic="",
+            partition=-1,
+            offset=-1,
+            key=message.message_id,
+            original_b64=base64.b64encode(message.model_dump_json().encode()).decode(),
+            failed_at=self._clock(),
+        )
+
+    def _send_dead_letters(self, dead: list[DeadLetter], result: BatchResult) -> None:
+        futures = []
+        for letter in dead:
+            logger.warning("dead letter from %s@%s: %s", letter.topic, letter.offset, letter.reason)
+            futures.append(self._producer.send(self._dlq, key=None, value=letter.model_dump_json().encode()))
+            result.dead_letters.append(letter.reason)
+        for future in futures:
+            future.get(timeout=30)
+
+    # -- quarantine ----------------------------------------------------------------------
+
+    def redrive_quarantine(self) -> BatchResult:
+        """Retry every quarantined scan whose proposal is now known."""
+        result = BatchResult()
+        ready: list[ScanMetadata] = []
+        for doc in self.quarantine.find({}, {"message": 1, "proposal_id": 1}):
+            if self._proposals.get(doc["proposal_id"], fresh=True).proposal is None:
+                continue
+            ready.append(ScanMetadata.model_validate_json(doc["message"]))
+        if ready:
+            failed = self._ingest(ready, result)
+            dead = [self._dead_letter_for(m, r) for m, r in failed]
+            self._send_dead_letters(dead, result)
+            if failed:
+                self.quarantine.delete_many({"_id": {"$in": [m.message_id for m, _ in failed]}})
+            self._producer.flush()
+        return result
+
+
+def make_ingestor(settings: ScicowSettings, db: Database, producer: KafkaProducer) -> Ingestor:
+    token = settings.user_office_token.get_secret_value() if settings.user_office_token else None
+    proposals = ProposalLookup(
+        db[PROPOSAL_COLLECTION],
+        settings.user_office_url,
+        token,
+        ttl_s=settings.proposal_cache_ttl_s,
+        miss_ttl_s=settings.proposal_miss_ttl_s,
+    )
+    return Ingestor(
+        db,
+        producer,
+        proposals,
+        settings.catalogue(),
+        settings.topic_prefix,
+        write_concern=WriteConcern(w=settings.write_concern_w),
+    )
+
+
+def run(
+    settings: ScicowSettings,
+    stop: threading.Event,
+    *,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> None:
+    """Consume every beamline topic until ``stop`` is set."""
+    from pymongo import MongoClient
+
+    client: MongoClient = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.batch_max,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        # New beamline topics are found by the pattern subscription within this time.
+        metadata_max_age_ms=5000,
+    )
+    consumer.subscribe(pattern=topic_pattern(settings.topic_prefix))
+    ingestor = make_ingestor(settings, client[settings.database], producer)
+    ingestor.ensure_indexes()
+    next_redrive = time.monotonic() + settings.quarantine_retry_s
+    logger.info("scicow consuming %s as group %s", topic_pattern(settings.topic_prefix), settings.group_id)
+    try:
+        while not stop.is_set():
+            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            records = [rec for recs in polled.values() for rec in recs]
+            if records:
+                try:
+                    result = ingestor.handle(records)
+                except Exception as err:  # noqa: BLE001 - store or broker down: re-read the batch later
+                    logger.error("batch of %d not ingested, will retry: %s", len(records), err)
+                    _rewind(consumer, polled)
+                    stop.wait(1.0)
+                    continue
+                consumer.commit(
+                    {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in polled.items() if recs}
+                )
+                if on_batch:
+                    on_batch(result)
+            if time.monotonic() >= next_redrive:
+                next_redrive = time.monotonic() + settings.quarantine_retry_s
+                try:
+                    redriven = ingestor.redrive_quarantine()
+                except PyMongoError as err:
+                    logger.error("quarantine retry failed: %s", err)
+                else:
+                    if redriven.ingested and on_batch:
+                        on_batch(redriven)
+    finally:
+        consumer.close()
+        producer.close(timeout=5)
+        client.close()
+
+
+def _rewind(consumer: KafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    for tp, recs in polled.items():
+        if recs:
+            consumer.seek(tp, recs[0].offset)

@@ -1,0 +1,186 @@
+"""A Kafka producer that never loses a message: what Kafka cannot take goes to a local spool.
+
+The spool is an append-only file of JSON lines, fsync'd on every append, plus a file
+holding how many of its lines have been delivered (also fsync'd). A background thread,
+and the next start, send the pending lines in order; while anything is pending, new
+messages queue behind it so the order on a topic is the order of capture.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["sent", "spooled"]
+
+
+def _fsync_write(path: Path, data: bytes, mode: str) -> None:
+    with path.open(mode) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class Spool:
+    """Pending messages on disk, in order."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._data = self.folder / "spool.jsonl"
+        self._sent = self.folder / "spool.sent"
+
+    def append(self, topic: str, key: bytes, value: bytes) -> None:
+        line = json.dumps(
+            {"topic": topic, "key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode()}
+        )
+        _fsync_write(self._data, line.encode() + b"\n", "ab")
+
+    def _lines(self) -> list[bytes]:
+        if not self._data.exists():
+            return []
+        # A crash mid-append can leave a partial last line; it was never acknowledged
+        # to the caller as spooled, so it is dropped here rather than sent half-written.
+        return [ln for ln in self._data.read_bytes().split(b"\n") if ln.endswith(b"}")]
+
+    def _sent_count(self) -> int:
+        try:
+            return int(self._sent.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def pending(self) -> list[tuple[str, bytes, bytes]]:
+        out = []
+        for raw in self._lines()[self._sent_count() :]:
+            item = json.loads(raw)
+            out.append((item["topic"], base64.b64decode(item["key"]), base64.b64decode(item["value"])))
+        return out
+
+    def __len__(self) -> int:
+        return max(0, len(self._lines()) - self._sent_count())
+
+    def mark_sent(self, count: int) -> None:
+        _fsync_write(self._sent, str(self._sent_count() + count).encode(), "wb")
+
+    def clear_if_done(self) -> None:
+        if len(self) == 0:
+            self._data.unlink(missing_ok=True)
+            self._sent.unlink(missing_ok=True)
+
+
+class SpoolingProducer:
+    """Produce with ``acks=all``; spool to disk when Kafka cannot take the message.
+
+    Parameters
+    ----------
+    bootstrap_servers
+        Kafka bootstrap servers.
+    spool_dir
+        Folder of the spool; pending messages found there at start are sent first.
+    send_timeout_s
+        How long one send may wait for Kafka's acknowledgement before it is spooled.
+    retry_interval_s
+        How often the background thread tries to deliver the spool.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        spool_dir: str | Path,
+        *,
+        send_timeout_s: float = 5.0,
+        retry_interval_s: float = 2.0,
+        producer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._timeout = send_timeout_s
+        self._retry = retry_interval_s
+        self._config = producer_config or {}
+        self.spool = Spool(spool_dir)
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._drain_loop, name="scifish-spool", daemon=True)
+        self._thread.start()
+
+    def _client(self) -> KafkaProducer:
+        if self._producer is None:
+            timeout_ms = int(self._timeout * 1000)
+            self._producer = KafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                max_block_ms=timeout_ms,
+                request_timeout_ms=timeout_ms,
+                delivery_timeout_ms=timeout_ms + 1000,
+                retries=2,
+                reconnect_backoff_max_ms=1000,
+                **self._config,
+            )
+        return self._producer
+
+    def _send_now(self, topic: str, key: bytes, value: bytes) -> None:
+        self._client().send(topic, key=key, value=value).get(timeout=self._timeout + 1)
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Outcome:
+        """Deliver a message, or spool it; either way it is not lost."""
+        with self._lock:
+            if len(self.spool) == 0:
+                try:
+                    self._send_now(topic, key, value)
+                    return "sent"
+                except (KafkaError, OSError) as err:
+                    logger.warning("Kafka did not take a message for %s (%s); spooling it", topic, err)
+            self.spool.append(topic, key, value)
+        self._wake.set()
+        return "spooled"
+
+    def flush_spool(self) -> int:
+        """Send what the spool holds, in order; return how many were delivered."""
+        delivered = 0
+        with self._lock:
+            for topic, key, value in self.spool.pending():
+                try:
+                    self._send_now(topic, key, value)
+                except (KafkaError, OSError) as err:
+                    logger.info("spool still waiting for Kafka (%s): %d pending", err, len(self.spool))
+                    break
+                self.spool.mark_sent(1)
+                delivered += 1
+            self.spool.clear_if_done()
+        if delivered:
+            logger.info("delivered %d spooled message(s)", delivered)
+        return delivered
+
+    def pending(self) -> int:
+        return len(self.spool)
+
+    def _drain_loop(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self._retry)
+            self._wake.clear()
+            if self._closed.is_set():
+                return
+            if len(self.spool):
+                try:
+                    self.flush_spool()
+                except Exception:  # noqa: BLE001 - the thread must outlive any one failure; the spool keeps the data
+                    logger.exception("spool delivery failed; will retry")
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+        self._thread.join(timeout=self._timeout * 2 + 5)
+        if self._producer is not None:
+            self._producer.close(timeout=self._timeout)
+            self._producer = None

