@@ -121,6 +121,7 @@ class SpoolingProducer:
                 bootstrap_servers=self._bootstrap,
                 acks="all",
                 max_block_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
                 request_timeout_ms=timeout_ms,
                 delivery_timeout_ms=timeout_ms + 1000,
                 retries=2,

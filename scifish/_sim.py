@@ -211,6 +211,7 @@ class SimulatedBeamline:
         self.port = port
         self.addresses: dict[str, str] = {}
         self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         if self.port == 0:
@@ -236,13 +237,15 @@ class SimulatedBeamline:
                     got_ready.set()
 
         reader = threading.Thread(target=_read, daemon=True)
+        self._reader = reader
         reader.start()
         got_ready.wait(timeout)
         line = ready[0] if ready else ""
         if not line.startswith("READY "):
             self.stop()
             raise ServiceStartError("simulated beamline", f"devices not served after {timeout:.0f} s")
-        self.addresses = json.loads(line[len("READY ") :])
+        # The C++ server may write on the same line after ours; read just our JSON.
+        self.addresses, _ = json.JSONDecoder().raw_decode(line[len("READY ") :])
 
     @property
     def pid(self) -> int | None:
@@ -260,20 +263,25 @@ class SimulatedBeamline:
             os.kill(self._proc.pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
-        if self._proc is not None:
+        if self._proc is not None and self._proc.poll() is None:
             os.kill(self._proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     def __enter__(self) -> SimulatedBeamline:
         self.start()

@@ -131,7 +131,7 @@ def run_demo(
     port: int,
     interval_s: float,
     console: Console,
-    wait_s: float = 60.0,
+    wait_s: float = 120.0,
 ) -> DemoResult:
     """Run the pipeline; capture ``scans`` scans; optionally keep serving and scanning."""
     from pymongo import MongoClient

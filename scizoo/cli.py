@@ -134,3 +134,7 @@ def schema_export() -> None:
     for name, text in schema_documents().items():
         (SCHEMA_DIR / name).write_text(text, encoding="utf-8")
         typer.echo(f"wrote {SCHEMA_DIR / name}", err=True)
+
+
+if __name__ == "__main__":
+    app()
