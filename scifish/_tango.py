@@ -80,17 +80,12 @@ class TangoReader:
                 self._proxies[device] = proxy
         return proxy
 
-    def _forget(self, device: str) -> None:
-        # A proxy to a restarted server reconnects by itself, but one made while the
-        # name did not resolve never does: drop it so the next capture builds a new one.
-        with self._lock:
-            self._proxies.pop(device, None)
-
     def _read_device(self, device: str, attributes: list[str]) -> list[Reading]:
         try:
             results = self._proxy(device).read_attributes(attributes)
         except Exception as err:  # noqa: BLE001 - any failure becomes a visible per-attribute error
-            self._forget(device)
+            # A proxy that exists reconnects by itself when the server returns; one whose
+            # construction failed was never cached, so the next capture tries again.
             text = _error_text(err)
             return [Reading(device, a, error=text) for a in attributes]
         readings = []
