@@ -21,6 +21,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import ValidationError
 from pymongo import ReplaceOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.write_concern import WriteConcern
@@ -135,7 +136,8 @@ class Ingestor:
         failed = self._write(known)
         failed_ids = {m.message_id for m, _ in failed}
         done = [(m, d) for m, d in known if m.message_id not in failed_ids]
-        if done:
+        # Checking for an empty quarantine first saves a delete per batch in the usual case.
+        if done and self.quarantine.find_one({}, {"_id": 1}) is not None:
             self.quarantine.delete_many({"_id": {"$in": [m.message_id for m, _ in done]}})
         now = self._clock()
         for message, doc in done:
@@ -152,29 +154,38 @@ class Ingestor:
         return failed
 
     def _write(self, items: list[tuple[ScanMetadata, dict[str, Any]]]) -> list[tuple[ScanMetadata, str]]:
-        ops = []
-        blocks = []
-        for message, doc in items:
-            insert_only = {k: doc[k] for k in _INSERT_ONLY}
-            changes = {k: v for k, v in doc.items() if k not in _INSERT_ONLY and k != "_id"}
-            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": changes, "$setOnInsert": insert_only}, upsert=True))
-            block = build_orig_datablock(message, doc)
-            if block is not None:
-                blocks.append(ReplaceOne({"_id": block["_id"]}, block, upsert=True))
-        failed: list[tuple[ScanMetadata, str]] = []
-        try:
-            self.datasets.bulk_write(ops, ordered=False)
-        except BulkWriteError as err:
-            # Documents the store refuses (too large, bad key) are dead letters; the rest are in.
-            retryable = [e for e in err.details.get("writeErrors", []) if e.get("code") in (11000,)]
-            if retryable:
-                # Two upserts racing on one _id: retrying once settles it.
-                self.datasets.bulk_write([ops[e["index"]] for e in retryable], ordered=False)
-            for e in err.details.get("writeErrors", []):
-                if e.get("code") != 11000:
-                    failed.append((items[e["index"]][0], f"catalogue refused the dataset: {e.get('errmsg', '')}"))
+        """Write datasets and their OrigDatablocks.
+
+        Most messages are new scans, and a plain insert is several times cheaper than an
+        upsert on the store; replays and end-of-scan updates hit a duplicate key and only
+        they take the update path, which leaves ``createdAt``/``createdBy`` as first written.
+        """
+        existing, refused = _insert_new(self.datasets, [doc for _, doc in items])
+        if existing:
+            self.datasets.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": items[i][1]["_id"]},
+                        {"$set": {k: v for k, v in items[i][1].items() if k not in _INSERT_ONLY and k != "_id"}},
+                        upsert=True,
+                    )
+                    for i in existing
+                ],
+                ordered=False,
+            )
+        failed = [(items[i][0], f"catalogue refused the dataset: {why}") for i, why in refused.items()]
+        blocks = [
+            block
+            for i, (message, doc) in enumerate(items)
+            if i not in refused and (block := build_orig_datablock(message, doc)) is not None
+        ]
         if blocks:
-            self.datablocks.bulk_write(blocks, ordered=False)
+            existing_blocks, _ = _insert_new(self.datablocks, blocks)
+            if existing_blocks:
+                self.datablocks.bulk_write(
+                    [ReplaceOne({"_id": blocks[i]["_id"]}, blocks[i], upsert=True) for i in existing_blocks],
+                    ordered=False,
+                )
         return failed
 
     def _quarantine(self, message: ScanMetadata, reason: str) -> None:
@@ -247,6 +258,21 @@ class Ingestor:
                 self.quarantine.delete_many({"_id": {"$in": [m.message_id for m, _ in failed]}})
             self._producer.flush()
         return result
+
+
+def _insert_new(collection: Collection, docs: list[dict[str, Any]]) -> tuple[list[int], dict[int, str]]:
+    """Insert what is new; return the indexes that already existed and those refused (with why)."""
+    existing: list[int] = []
+    refused: dict[int, str] = {}
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as err:
+        for e in err.details.get("writeErrors", []):
+            if e.get("code") == 11000:
+                existing.append(e["index"])
+            else:
+                refused[e["index"]] = e.get("errmsg", "")
+    return existing, refused
 
 
 def make_ingestor(settings: ScicowSettings, db: Database, producer: KafkaProducer) -> Ingestor:
