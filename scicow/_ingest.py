@@ -321,10 +321,20 @@ def run(
     ingestor = make_ingestor(settings, client[settings.database], producer)
     ingestor.ensure_indexes()
     next_redrive = time.monotonic() + settings.quarantine_retry_s
+    watch = AssignmentWatch(grace_s=2 * settings.max_poll_interval_ms / 1000 + 5)
     logger.info("scicow consuming %s as group %s", topic_pattern(settings.topic_prefix), settings.group_id)
     try:
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            if watch.stuck(consumer.subscription(), consumer.assignment()):
+                logger.warning(
+                    "subscribed to %s but assigned nothing for %.0f s: re-joining the group",
+                    sorted(consumer.subscription()),
+                    watch.grace_s,
+                )
+                consumer.unsubscribe()
+                consumer.subscribe(pattern=topic_pattern(settings.topic_prefix))
+                continue
             records = [rec for recs in polled.values() for rec in recs]
             if records:
                 try:
@@ -352,6 +362,36 @@ def run(
         consumer.close()
         producer.close(timeout=5)
         client.close()
+
+
+class AssignmentWatch:
+    """Notices a group member that is subscribed to topics but never gets a partition.
+
+    kafka-python 3.0.12 can finish a rebalance without applying its assignment: when a
+    poll times out while a JoinGroup is in flight and the join was caused by a changed
+    subscription (a new beamline topic matching the pattern), the finished join is never
+    picked up and the consumer fetches nothing, forever. Seen in 6 of 8 tries against
+    tansu. Re-subscribing starts a clean join. A member of a group with more members than
+    partitions also gets nothing, so the grace period is long and the re-join is logged.
+    """
+
+    def __init__(self, grace_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.grace_s = grace_s
+        self._clock = clock
+        self._since: float | None = None
+
+    def stuck(self, subscription: set[str] | None, assignment: set[TopicPartition]) -> bool:
+        if not subscription or assignment:
+            self._since = None
+            return False
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+            return False
+        if now - self._since < self.grace_s:
+            return False
+        self._since = None
+        return True
 
 
 def _rewind(consumer: KafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
