@@ -32,26 +32,41 @@ def _fsync_write(path: Path, data: bytes, mode: str) -> None:
 
 
 class Spool:
-    """Pending messages on disk, in order."""
+    """Pending messages on disk, in order. One process owns a spool folder."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._data = self.folder / "spool.jsonl"
         self._sent = self.folder / "spool.sent"
+        self._repair()
+        # Kept in memory so that a send with an empty spool costs no file read.
+        self._pending = max(0, len(self._lines()) - self._sent_count())
+
+    def _repair(self) -> None:
+        # A crash mid-append leaves a partial last line. It was never acknowledged to the
+        # caller as spooled, so it is cut off here; otherwise the next append would be
+        # glued to it and neither could be read back.
+        if not self._data.exists():
+            return
+        raw = self._data.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            keep = raw.rfind(b"\n") + 1
+            with self._data.open("r+b") as fh:
+                fh.truncate(keep)
+                os.fsync(fh.fileno())
 
     def append(self, topic: str, key: bytes, value: bytes) -> None:
         line = json.dumps(
             {"topic": topic, "key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode()}
         )
         _fsync_write(self._data, line.encode() + b"\n", "ab")
+        self._pending += 1
 
     def _lines(self) -> list[bytes]:
         if not self._data.exists():
             return []
-        # A crash mid-append can leave a partial last line; it was never acknowledged
-        # to the caller as spooled, so it is dropped here rather than sent half-written.
-        return [ln for ln in self._data.read_bytes().split(b"\n") if ln.endswith(b"}")]
+        return [ln for ln in self._data.read_bytes().split(b"\n") if ln]
 
     def _sent_count(self) -> int:
         try:
@@ -67,13 +82,14 @@ class Spool:
         return out
 
     def __len__(self) -> int:
-        return max(0, len(self._lines()) - self._sent_count())
+        return self._pending
 
     def mark_sent(self, count: int) -> None:
         _fsync_write(self._sent, str(self._sent_count() + count).encode(), "wb")
+        self._pending -= count
 
     def clear_if_done(self) -> None:
-        if len(self) == 0:
+        if self._pending == 0:
             self._data.unlink(missing_ok=True)
             self._sent.unlink(missing_ok=True)
 
