@@ -4,7 +4,6 @@ Access follows SciCat: a dataset is visible to members of its ownerGroup or any 
 accessGroups, and to anyone once published. Users and groups come from bearer tokens.
 """
 
-
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

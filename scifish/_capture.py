@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from scizoo import BeamlineConfig, RecordedEntry, ScanBlock, ScanMetadata, apply_mapping, beamline_topic
+from scizoo import (
+    AttributeConfig,
+    BeamlineConfig,
+    RecordedEntry,
+    ScanBlock,
+    ScanMetadata,
+    apply_mapping,
+    beamline_topic,
+)
 
 from ._producer import SpoolingProducer
 from ._tango import Reading, TangoReader
@@ -18,7 +26,7 @@ UNKNOWN_PROPOSAL = "unknown"
 UNKNOWN_PATH = "/unknown"
 
 
-def _entry(attr, reading: Reading) -> RecordedEntry:  # noqa: ANN001 - AttributeConfig
+def _entry(attr: AttributeConfig, reading: Reading) -> RecordedEntry:
     return RecordedEntry(
         name=attr.name,
         group=attr.group,

@@ -218,7 +218,7 @@ class SimulatedBeamline:
             self.port = free_port()
         spec = json.dumps([{"cls": d.cls, "name": d.name, "properties": d.properties} for d in self.devices])
         self._proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "scifish._sim", str(self.port), spec],
+            [sys.executable, "-m", "scifish._sim", str(self.port), spec, str(os.getpid())],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -293,7 +293,7 @@ class SimulatedBeamline:
         self.stop()
 
 
-def _serve(port: int, spec_json: str) -> None:
+def _serve(port: int, spec_json: str, parent_pid: int) -> None:
     from tango.test_context import MultiDeviceTestContext
 
     by_class: dict[str, list[dict[str, Any]]] = {}
@@ -305,8 +305,11 @@ def _serve(port: int, spec_json: str) -> None:
     with MultiDeviceTestContext(info, host="127.0.0.1", port=port, process=False) as ctx:
         names = [d["name"] for devs in by_class.values() for d in devs]
         print("READY " + json.dumps({n: ctx.get_device_access(n) for n in names}), flush=True)
-        stop.wait()
+        # Stop with the parent even when it is SIGKILLed, so no device server is orphaned.
+        while not stop.wait(1.0):
+            if os.getppid() != parent_pid:
+                break
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), sys.argv[2])
+    _serve(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))

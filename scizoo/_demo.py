@@ -87,9 +87,13 @@ class _Beamline:
         self.addresses = addresses
         self.data_root = data_root
         self._serial = 0
+        self._proxies: dict[str, object] = {}
 
-    def _proxy(self, name: str):  # noqa: ANN202
-        return self._tango.DeviceProxy(self.addresses[name])
+    def _proxy(self, name: str):  # noqa: ANN202 - tango.DeviceProxy
+        # One proxy per device for the whole demo: making one costs a round trip.
+        if name not in self._proxies:
+            self._proxies[name] = self._tango.DeviceProxy(self.addresses[name])
+        return self._proxies[name]
 
     def set_proposal(self, proposal: str) -> Path:
         path = self.data_root / proposal / "raw"

@@ -74,13 +74,19 @@ def metadata_key(name: str) -> str:
     return _UNSAFE_KEY.sub("_", name) or "_"
 
 
-def scientific_entry(entry: RecordedEntry) -> dict[str, Any]:
-    """One scientificMetadata value in SciCat's {value, unit, valueSI, unitSI} shape."""
-    out: dict[str, Any] = {"value": entry.value, "unit": entry.unit}
-    si = to_si(entry.value, entry.unit)
+def _plain(value: Any, unit: str = "") -> dict[str, Any]:
+    """{value, unit} plus valueSI/unitSI when pint can convert the value."""
+    out: dict[str, Any] = {"value": value, "unit": unit}
+    si = to_si(value, unit)
     if si is not None:
         out["valueSI"] = si.value
         out["unitSI"] = si.unit
+    return out
+
+
+def scientific_entry(entry: RecordedEntry) -> dict[str, Any]:
+    """One scientificMetadata value in SciCat's {value, unit, valueSI, unitSI} shape."""
+    out = _plain(entry.value, entry.unit)
     if entry.raw_value != entry.value:
         out["rawValue"] = entry.raw_value
     out["group"] = entry.group
@@ -90,15 +96,6 @@ def scientific_entry(entry: RecordedEntry) -> dict[str, Any]:
         out["quality"] = entry.quality
     if entry.error is not None:
         out["error"] = entry.error
-    return out
-
-
-def _plain(value: Any, unit: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {"value": value, "unit": unit}
-    si = to_si(value, unit)
-    if si is not None:
-        out["valueSI"] = si.value
-        out["unitSI"] = si.unit
     return out
 
 
