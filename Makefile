@@ -10,13 +10,18 @@ PY := $(VENV)/bin/python
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[tango,embedded,test]"
+	$(PY) -m pip install --quiet -e ".[tango,sardana,scifly,oidc,embedded,test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/scizoo demo
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a downloaded one).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest tests
 

@@ -47,6 +47,7 @@ from ._settings import ScicowSettings
 logger = logging.getLogger(__name__)
 
 QUARANTINE_COLLECTION = "quarantine"
+_PRODUCED_AT = "scientificMetadata.message_produced_at.value"
 _INSERT_ONLY = ("createdAt", "createdBy")
 
 
@@ -165,9 +166,11 @@ class Ingestor:
             self.datasets.bulk_write(
                 [
                     UpdateOne(
-                        {"_id": items[i][1]["_id"]},
+                        # An older message (a "running" replayed after "finished") must not
+                        # overwrite a newer one: update only what is not newer than it.
+                        {"_id": items[i][1]["_id"], "$or": [{_PRODUCED_AT: {"$exists": False}},
+                                                          {_PRODUCED_AT: {"$lte": items[i][0].produced_at}}]},
                         {"$set": {k: v for k, v in items[i][1].items() if k not in _INSERT_ONLY and k != "_id"}},
-                        upsert=True,
                     )
                     for i in existing
                 ],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from scizoo import (
     AttributeConfig,
@@ -41,26 +43,35 @@ def _entry(attr: AttributeConfig, reading: Reading) -> RecordedEntry:
     )
 
 
-def build_message(
+@dataclass(frozen=True)
+class Captured:
+    """Entries read from Tango, and where the PathFixer says the data goes."""
+
+    entries: list[RecordedEntry]
+    proposal_id: str
+    data_path: str
+
+
+def read_entries(
     config: BeamlineConfig,
     reader: TangoReader,
     *,
-    message_id: str,
-    source: str,
-    scan: ScanBlock,
-    now: datetime,
-) -> ScanMetadata:
-    """Read every configured attribute and the PathFixer, and build the scan's message.
+    at: Literal["start", "end"] | None = None,
+    pathfixer: bool = True,
+) -> Captured:
+    """Read the configured attributes (all, or those read at ``at``) and the PathFixer.
 
     A device that cannot be read gives entries with an ``error``; the capture goes on.
     """
-    wanted = [(a.device, a.attribute) for a in config.attributes]
-    if config.pathfixer:
+    attrs = [a for a in config.attributes if at is None or a.at == at]
+    wanted = [(a.device, a.attribute) for a in attrs]
+    use_pathfixer = pathfixer and bool(config.pathfixer)
+    if use_pathfixer:
         wanted += [(config.pathfixer, "proposal"), (config.pathfixer, "data_path")]
     readings = reader.read(wanted)
-    entries = [_entry(a, readings[(a.device, a.attribute)]) for a in config.attributes]
+    entries = [_entry(a, readings[(a.device, a.attribute)]) for a in attrs]
     proposal, data_path = UNKNOWN_PROPOSAL, UNKNOWN_PATH
-    if config.pathfixer:
+    if use_pathfixer:
         got_proposal = readings[(config.pathfixer, "proposal")]
         got_path = readings[(config.pathfixer, "data_path")]
         if got_proposal.error or not got_proposal.value:
@@ -77,17 +88,52 @@ def build_message(
             proposal = str(got_proposal.value)
         if not got_path.error and got_path.value:
             data_path = str(got_path.value)
+    return Captured(entries, proposal, data_path)
+
+
+def build_message(
+    config: BeamlineConfig,
+    reader: TangoReader,
+    *,
+    message_id: str,
+    source: str,
+    scan: ScanBlock,
+    now: datetime,
+) -> ScanMetadata:
+    """Read every configured attribute and the PathFixer, and build the scan's message."""
+    return compose_message(
+        config, read_entries(config, reader), message_id=message_id, source=source, scan=scan, now=now
+    )
+
+
+def compose_message(
+    config: BeamlineConfig,
+    captured: Captured,
+    *,
+    message_id: str,
+    source: str,
+    scan: ScanBlock,
+    now: datetime,
+) -> ScanMetadata:
+    """The message for entries already read."""
     return ScanMetadata(
         message_id=message_id,
         beamline=config.beamline,
         source=source,
-        proposal_id=proposal,
-        data_path=data_path,
+        proposal_id=captured.proposal_id,
+        data_path=captured.data_path,
         scan=scan,
-        entries=entries,
+        entries=captured.entries,
         config_name=config.name,
         config_revision=config.revision,
         produced_at=now,
+    )
+
+
+def send_message(producer: SpoolingProducer, topic_prefix: str, message: ScanMetadata) -> str:
+    """Hand a message to Kafka (or the spool); returns "sent" or "spooled"."""
+    return producer.send(
+        beamline_topic(topic_prefix, message.beamline), message_key(message), message.model_dump_json().encode()
     )
 
 
@@ -112,9 +158,4 @@ def capture(
     Returns the message and "sent" or "spooled".
     """
     message = build_message(config, reader, message_id=message_id, source=source, scan=scan, now=now)
-    outcome = producer.send(
-        beamline_topic(topic_prefix, message.beamline),
-        message_key(message),
-        message.model_dump_json().encode(),
-    )
-    return message, outcome
+    return message, send_message(producer, topic_prefix, message)

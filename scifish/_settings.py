@@ -16,3 +16,6 @@ class ScifishSettings(BaseSettings):
     device_timeout_s: float = 1.0
     send_timeout_s: float = 5.0
     config_file: Path = Path("config/beamlines/sim.yaml")
+    #: Device name -> Tango URL, for devices served without a Tango database (the
+    #: simulated beamline). JSON in the environment: SCIFISH_DEVICE_ADDRESSES='{"a/b/c": "tango://..."}'.
+    device_addresses: dict[str, str] = {}

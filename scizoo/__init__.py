@@ -14,6 +14,7 @@ from ._messages import (
     DeadLetter,
     RecordedEntry,
     ScanBlock,
+    ScanColumn,
     ScanMetadata,
 )
 from ._scicat import (
@@ -48,6 +49,7 @@ __all__ = [
     "RecordedEntry",
     "SCHEMA_VERSION",
     "ScanBlock",
+    "ScanColumn",
     "ScanMetadata",
     "ScizooError",
     "ServiceStartError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +25,10 @@ class AttributeConfig(BaseModel):
         dict[str, Any],
         Field(description="Value mapping, e.g. {4: inserted}; keys compared as strings."),
     ] = {}
+    at: Annotated[
+        Literal["start", "end"],
+        Field(description="Read at the start of a scan, or at its end (e.g. a dose or a final temperature)."),
+    ] = "start"
 
     @field_validator("mapping", mode="before")
     @classmethod

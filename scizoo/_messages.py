@@ -27,6 +27,18 @@ class DataFile(_Strict):
     chk: Annotated[str | None, Field(description="Checksum, if computed.")] = None
 
 
+class ScanColumn(_Strict):
+    """A motor or measurement channel of a scan, summarised over its points."""
+
+    label: Annotated[str, Field(min_length=1, description="Label shown to users (Sardana's column label).")]
+    name: Annotated[str, Field(description="Full name, e.g. the channel's Tango name.")] = ""
+    unit: Annotated[str, Field(description="Unit of the values.")] = ""
+    first: Annotated[float | None, Field(description="Value at the first point.")] = None
+    last: Annotated[float | None, Field(description="Value at the last point.")] = None
+    min: Annotated[float | None, Field(description="Smallest value recorded.")] = None
+    max: Annotated[float | None, Field(description="Largest value recorded.")] = None
+
+
 class ScanBlock(_Strict):
     """What the scan itself reports."""
 
@@ -40,6 +52,9 @@ class ScanBlock(_Strict):
     ] = "finished"
     points: Annotated[int | None, Field(ge=0, description="Number of points recorded.")] = None
     files: Annotated[list[DataFile], Field(description="Files the scan wrote.")] = []
+    user: Annotated[str, Field(description="Who ran the scan.")] = ""
+    motors: Annotated[list[ScanColumn], Field(description="Moved motors and their ranges.")] = []
+    channels: Annotated[list[ScanColumn], Field(description="Measurement-group channels, by label.")] = []
 
 
 class RecordedEntry(_Strict):

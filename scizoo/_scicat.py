@@ -114,6 +114,24 @@ def scientific_metadata(message: ScanMetadata) -> dict[str, Any]:
         meta["scan_points"] = _plain(scan.points)
     if scan.end is not None:
         meta["scan_duration"] = _plain((scan.end - scan.start).total_seconds(), "s")
+    if scan.user:
+        meta["scan_user"] = _plain(scan.user)
+    # Motors show their range [first, last]; channels their last value, with min and max.
+    for col in scan.motors:
+        meta[metadata_key(f"motor_{col.label}")] = {
+            **_plain([col.first, col.last], col.unit),
+            "min": col.min,
+            "max": col.max,
+        }
+    for col in scan.channels:
+        meta[metadata_key(f"channel_{col.label}")] = {
+            **_plain(col.last, col.unit),
+            "min": col.min,
+            "max": col.max,
+            "source": col.name,
+        }
+    # Kept so that an older message replayed after a newer one cannot overwrite it.
+    meta["message_produced_at"] = {"value": message.produced_at, "unit": ""}
     for entry in message.entries:
         meta[metadata_key(entry.name)] = scientific_entry(entry)
     return meta

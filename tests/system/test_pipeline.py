@@ -116,6 +116,21 @@ def test_replayed_messages_change_nothing(kafka, scicow, db, prefix) -> None:  #
         assert after[pid] == doc
 
 
+def test_a_running_message_replayed_after_the_final_one_does_not_undo_it(kafka, scicow, db, prefix) -> None:  # noqa: ANN001
+    scicow()
+    running = _message(1).model_copy(update={"scan": make_scan(1, status="running")})
+    final = _message(1).model_copy(update={"produced_at": datetime(2026, 11, 20, 13, 5, tzinfo=UTC)})
+    _produce(kafka.bootstrap_servers, prefix, [running, final])
+    datasets = db[DATASET_COLLECTION]
+    wait_for(lambda: datasets.count_documents({"scientificMetadata.scan_status.value": "finished"}) == 1,
+             what="the finished dataset")
+    _produce(kafka.bootstrap_servers, prefix, [running, _message(2)])  # the stale one, then a marker
+    wait_for(lambda: datasets.count_documents({}) == 2, what="the marker dataset")
+    doc = datasets.find_one({"_id": dataset_pid("msg-1", PID_PREFIX)})
+    assert doc["scientificMetadata"]["scan_status"]["value"] == "finished"
+    assert doc["endTime"] is not None
+
+
 def test_sigkilled_consumer_restarts_without_loss_or_duplicates(kafka, mongo, scicow_settings, db, prefix) -> None:  # noqa: ANN001
     total = 300
     _produce(kafka.bootstrap_servers, prefix, [_message(n) for n in range(total)])
