@@ -147,7 +147,22 @@ class SpoolingProducer:
         return self._producer
 
     def _send_now(self, topic: str, key: bytes, value: bytes) -> None:
-        self._client().send(topic, key=key, value=value).get(timeout=self._timeout + 1)
+        try:
+            self._client().send(topic, key=key, value=value).get(timeout=self._timeout + 1)
+        except (KafkaError, OSError):
+            # Start the next attempt with a fresh client: a broker that lost its state
+            # (restarted empty, or retention) answers the old producer id with
+            # UnknownProducerId for ever, and the spool would never drain.
+            self._drop_client()
+            raise
+
+    def _drop_client(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                logger.debug("closing a failed Kafka client", exc_info=True)
 
     def send(self, topic: str, key: bytes, value: bytes) -> Outcome:
         """Deliver a message, or spool it; either way it is not lost."""
@@ -199,5 +214,8 @@ class SpoolingProducer:
         self._wake.set()
         self._thread.join(timeout=self._timeout * 2 + 5)
         if self._producer is not None:
-            self._producer.close(timeout=self._timeout)
+            try:
+                self._producer.close(timeout=self._timeout)
+            except KafkaError as err:
+                logger.warning("Kafka client did not close cleanly: %s", err)
             self._producer = None
