@@ -177,6 +177,39 @@ class SpoolingProducer:
         self._wake.set()
         return "spooled"
 
+    def send_many(self, items: list[tuple[str, bytes, bytes]]) -> list[Outcome]:
+        """Deliver many messages with one wait for all their acknowledgements.
+
+        What Kafka does not acknowledge is spooled, in the given order.
+        """
+        outcomes: list[Outcome] = ["spooled"] * len(items)
+        with self._lock:
+            failed = list(range(len(items)))
+            if len(self.spool) == 0:
+                futures: list[Any] = []
+                try:
+                    client = self._client()
+                    for topic, key, value in items:
+                        futures.append(client.send(topic, key=key, value=value))
+                    client.flush(timeout=self._timeout + 1)
+                except (KafkaError, OSError) as err:
+                    # What was acknowledged before the failure counts as sent; the rest is spooled.
+                    logger.warning("Kafka did not take all of %d message(s) (%s)", len(items), err)
+                failed = []
+                for i in range(len(items)):
+                    if i < len(futures) and futures[i].succeeded():
+                        outcomes[i] = "sent"
+                    else:
+                        failed.append(i)
+                if failed:
+                    logger.warning("Kafka did not acknowledge %d of %d message(s); spooling them", len(failed), len(items))
+                    self._drop_client()
+            for i in failed:
+                self.spool.append(*items[i])
+        if failed:
+            self._wake.set()
+        return outcomes
+
     def flush_spool(self) -> int:
         """Send what the spool holds, in order; return how many were delivered."""
         delivered = 0

@@ -12,6 +12,8 @@ app = typer.Typer(no_args_is_help=True, help="scizoo: scan metadata capture and 
 scicow_app = typer.Typer(no_args_is_help=True, help="The ingestion consumer.")
 scanlog_app = typer.Typer(no_args_is_help=True, help="The scan API and web table.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas of the message contract.")
+scifly_app = typer.Typer(no_args_is_help=True, help="The file watcher.")
+app.add_typer(scifly_app, name="scifly")
 app.add_typer(scicow_app, name="scicow")
 app.add_typer(scanlog_app, name="scanlog")
 app.add_typer(schema_app, name="schema")
@@ -81,6 +83,23 @@ def scicow_run(verbose: bool = True) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         run(ScicowSettings(), stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@scifly_app.command("run")
+def scifly_run(verbose: bool = True) -> None:
+    """Follow the PathFixer and capture completed files (settings from SCIFLY_* variables)."""
+    import signal
+    import threading
+
+    from scifly import SciflySettings, run_watcher
+
+    _logging(verbose)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_watcher(SciflySettings(), stop)
     except KeyboardInterrupt:
         stop.set()
 

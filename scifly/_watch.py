@@ -1,0 +1,407 @@
+"""scifly: turn files written by acquisition programs into scan messages.
+
+One loop owns all state (no locks): watchdog threads only put events in a queue. Each
+tick the loop
+
+1. polls the PathFixer and, when proposal or path change, starts watching the new path
+   (and scans it for files written before the watch began) while the old path stays
+   watched until its files are done plus a grace period;
+2. turns events into candidates (a file that matches a program's rule);
+3. declares a candidate complete after close-write, or when its size and mtime have not
+   changed for ``quiet_s``;
+4. captures all complete files of the tick together: one Tango read, one message per
+   file (``message_id`` from the file's path, so one file is always one dataset), one
+   wait for Kafka's acknowledgements, then one fsync'd line per file in the state file.
+
+At start the state file says what was already sent; the active path is scanned and only
+new or changed files are captured. The path is also rescanned every ``rescan_s``, which
+recovers from an overflowing inotify queue.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from scifish import Captured, SpoolingProducer, TangoReader, compose_message, message_key, read_entries
+from scizoo import BeamlineConfig, ConfigError, DataFile, RecordedEntry, ScanBlock, beamline_topic
+
+from ._readers import READERS, read_file_metadata
+
+logger = logging.getLogger(__name__)
+
+Event = Literal["created", "modified"]
+
+
+class ProgramRule(BaseModel):
+    """Which files an acquisition program writes, and how scifly treats them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, description="e.g. Scienta SES, SPECS Prodigy.")]
+    patterns: Annotated[list[str], Field(min_length=1, description="Glob patterns on the file name.")]
+    events: Annotated[
+        list[Event],
+        Field(description="created: a new file makes a dataset; modified: a changed, already sent file updates it."),
+    ] = ["created"]
+    reader: Annotated[str, Field(description=f"Metadata reader: one of {sorted(READERS)} or empty.")] = ""
+    on_close: Annotated[
+        bool,
+        Field(description="A close-write completes the file at once. Turn off for programs that reopen a file to append."),
+    ] = True
+
+    def matches(self, name: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) for p in self.patterns)
+
+
+class SciflyConfig(BaseModel):
+    """The watcher's configuration (YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    programs: list[ProgramRule]
+    quiet_s: Annotated[float, Field(gt=0, description="A file unchanged this long is complete.")] = 2.0
+    poll_s: Annotated[float, Field(gt=0, description="How often the PathFixer is read.")] = 0.5
+    rescan_s: Annotated[float, Field(gt=0, description="How often the active path is rescanned.")] = 30.0
+    grace_s: Annotated[float, Field(ge=0, description="How long an old path stays watched after a switch.")] = 10.0
+    close_timeout_s: Annotated[
+        float,
+        Field(gt=0, description="A file seen being written but never reported closed is taken as complete "
+                                "after this long unchanged (a lost close event)."),
+    ] = 300.0
+    ignore: Annotated[list[str], Field(description="Name patterns never captured.")] = [
+        ".*", "*~", "*.tmp", "*.part", "*.swp",
+    ]
+
+    def rule_for(self, name: str) -> ProgramRule | None:
+        if any(fnmatch.fnmatch(name, p) for p in self.ignore):
+            return None
+        return next((r for r in self.programs if r.matches(name)), None)
+
+
+def load_scifly_config(path: str | Path) -> SciflyConfig:
+    path = Path(path)
+    try:
+        return SciflyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise ConfigError(f"cannot read scifly configuration {path}: {err.strerror}") from err
+    except (yaml.YAMLError, ValidationError) as err:
+        raise ConfigError(f"{path} is not a valid scifly configuration: {err}") from err
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A data path and the proposal it belongs to, as the PathFixer published them."""
+
+    proposal: str
+    path: str
+
+
+@dataclass
+class Candidate:
+    path: str
+    watch: Watch
+    rule: ProgramRule
+    size: int = -1
+    mtime_ns: int = -1
+    changed_at: float = 0.0
+    closed: bool = False
+    #: Seen being written (an event, not a scan): then its close-write says when it is done.
+    writing: bool = False
+
+
+class SentState:
+    """What has been captured: one fsync'd JSON line per file, ``{path, size, mtime_ns}``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sent: dict[str, tuple[int, int]] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            for line in path.read_bytes().split(b"\n"):
+                try:
+                    item = json.loads(line)
+                    self.sent[item["path"]] = (item["size"], item["mtime_ns"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a partial last line from a crash: that file is captured again
+
+    def record(self, files: list[tuple[str, int, int]]) -> None:
+        lines = b"".join(
+            json.dumps({"path": p, "size": s, "mtime_ns": m}).encode() + b"\n" for p, s, m in files
+        )
+        with self.path.open("ab") as fh:
+            fh.write(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for p, s, m in files:
+            self.sent[p] = (s, m)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, events: queue.SimpleQueue[tuple[str, str]]) -> None:
+        self.events = events
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        kind = event.event_type
+        if kind == "moved":
+            self.events.put(("created", os.fsdecode(event.dest_path)))
+        elif kind in ("created", "modified", "closed"):
+            self.events.put((kind, os.fsdecode(event.src_path)))
+
+
+def file_message_id(beamline: str, path: str) -> str:
+    """One file, one dataset: the id comes from the file's path."""
+    digest = hashlib.sha256(path.encode()).hexdigest()[:32]
+    return f"{beamline}/scifly/{digest}"
+
+
+class FileWatcher:
+    """Follows the PathFixer and captures completed files. Call :meth:`run` with a stop event."""
+
+    def __init__(
+        self,
+        config: SciflyConfig,
+        beamline: BeamlineConfig,
+        reader: TangoReader,
+        producer: SpoolingProducer,
+        *,
+        topic_prefix: str,
+        state_file: Path,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.beamline = beamline
+        self.reader = reader
+        self.producer = producer
+        self.topic_prefix = topic_prefix
+        self.state = SentState(state_file)
+        self._clock = clock
+        self._events: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._observer = Observer()
+        self._watches: dict[Watch, Any] = {}  # watch -> watchdog handle
+        self._retiring: dict[Watch, float] = {}  # old watch -> when to stop it
+        self.active: Watch | None = None
+        self.candidates: dict[str, Candidate] = {}
+        self.captured = 0
+        self._next_poll = 0.0
+        self._next_rescan = 0.0
+        self.ready = threading.Event()  # set once the first path is watched
+
+    # --- the PathFixer ------------------------------------------------------
+
+    def _read_pathfixer(self) -> Watch | None:
+        device = self.beamline.pathfixer
+        got = self.reader.read([(device, "proposal"), (device, "data_path")])
+        proposal, path = got[(device, "proposal")], got[(device, "data_path")]
+        if proposal.error or path.error or not proposal.value or not path.value:
+            logger.warning("PathFixer %s unreadable: %s", device, proposal.error or path.error or "empty value")
+            return None
+        return Watch(str(proposal.value), str(path.value))
+
+    def _follow(self, now: float) -> None:
+        if now < self._next_poll:
+            return
+        self._next_poll = now + self.config.poll_s
+        watch = self._read_pathfixer()
+        if watch is None or watch == self.active:
+            return
+        logger.info("following %s (proposal %s)", watch.path, watch.proposal)
+        old, self.active = self.active, watch
+        self._start_watch(watch)
+        if old is not None:
+            self._retiring[old] = now + self.config.quiet_s + self.config.grace_s
+            self._retiring.pop(watch, None)
+        self._scan(watch, now)
+        self.ready.set()
+
+    def _start_watch(self, watch: Watch) -> None:
+        if watch in self._watches:
+            return
+        Path(watch.path).mkdir(parents=True, exist_ok=True)
+        self._watches[watch] = self._observer.schedule(_Handler(self._events), watch.path, recursive=True)
+
+    def _retire(self, now: float) -> None:
+        for watch, until in list(self._retiring.items()):
+            pending = any(c.watch == watch for c in self.candidates.values())
+            if now < until or pending:
+                continue
+            self._scan(watch, now)  # last look: anything written since its last event
+            if any(c.watch == watch for c in self.candidates.values()):
+                continue
+            del self._retiring[watch]
+            handle = self._watches.pop(watch, None)
+            if handle is not None:
+                self._observer.unschedule(handle)
+            logger.info("stopped watching %s", watch.path)
+
+    # --- files --------------------------------------------------------------
+
+    def _watch_of(self, path: str) -> Watch | None:
+        best: Watch | None = None
+        for watch in (self.active, *self._retiring):
+            if watch is not None and (path.startswith(watch.path.rstrip("/") + "/")):
+                if best is None or len(watch.path) > len(best.path):
+                    best = watch
+        return best
+
+    def _consider(self, path: str, kind: str, now: float) -> None:
+        candidate = self.candidates.get(path)
+        if candidate is not None:
+            candidate.changed_at = now
+            if kind == "closed" and candidate.rule.on_close:
+                candidate.closed = True
+            elif kind in ("created", "modified"):
+                candidate.writing = True
+            return
+        rule = self.config.rule_for(os.path.basename(path))
+        watch = self._watch_of(path)
+        if rule is None or watch is None:
+            return
+        if path in self.state.sent:
+            if "modified" not in rule.events:
+                return
+            try:
+                st = os.stat(path)
+            except OSError:
+                return
+            if self.state.sent[path] == (st.st_size, st.st_mtime_ns):
+                return
+        self.candidates[path] = Candidate(
+            path, watch, rule, changed_at=now, closed=kind == "closed" and rule.on_close,
+            writing=kind in ("created", "modified"),
+        )
+
+    def _scan(self, watch: Watch, now: float) -> None:
+        for path in _walk(watch.path):
+            if path not in self.candidates:
+                self._consider(path, "scan", now)
+
+    def _complete(self, now: float) -> list[tuple[Candidate, os.stat_result]]:
+        done = []
+        for path, c in list(self.candidates.items()):
+            try:
+                st = os.stat(path)
+            except OSError:
+                del self.candidates[path]  # gone before it was complete (a temporary file)
+                continue
+            if (st.st_size, st.st_mtime_ns) != (c.size, c.mtime_ns):
+                c.size, c.mtime_ns = st.st_size, st.st_mtime_ns
+                if not c.closed:
+                    c.changed_at = now
+            quiet = now - c.changed_at
+            wait_for_close = c.rule.on_close and c.writing
+            if c.closed or quiet >= (self.config.close_timeout_s if wait_for_close else self.config.quiet_s):
+                done.append((c, st))
+                del self.candidates[path]
+        return done
+
+    def _capture(self, done: list[tuple[Candidate, os.stat_result]]) -> None:
+        if not done:
+            return
+        tango = read_entries(self.beamline, self.reader, pathfixer=False)
+        now = datetime.now(UTC)
+        items = []
+        for c, st in done:
+            message = compose_message(
+                self.beamline,
+                Captured([*tango.entries, *_file_entries(c)], c.watch.proposal, c.watch.path),
+                message_id=file_message_id(self.beamline.beamline, c.path),
+                source="scifly",
+                scan=_scan_block(c, st),
+                now=now,
+            )
+            items.append((beamline_topic(self.topic_prefix, message.beamline), message_key(message),
+                          message.model_dump_json().encode()))
+        self.producer.send_many(items)
+        self.state.record([(c.path, st.st_size, st.st_mtime_ns) for c, st in done])
+        self.captured += len(done)
+
+    def tick(self) -> None:
+        now = self._clock()
+        self._follow(now)
+        while True:
+            try:
+                kind, path = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._consider(path, kind, now)
+        if self.active is not None and now >= self._next_rescan:
+            self._next_rescan = now + self.config.rescan_s
+            for watch in (self.active, *self._retiring):
+                self._scan(watch, now)
+        self._capture(self._complete(now))
+        self._retire(now)
+
+    def run(self, stop: threading.Event, tick_s: float = 0.05) -> None:
+        self._observer.start()
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                    logger.exception("scifly tick failed; going on")
+                    stop.wait(1.0)
+                stop.wait(tick_s)
+        finally:
+            self._observer.stop()
+            self._observer.join(10)
+
+
+    def close(self) -> None:
+        self.producer.close()
+        self.reader.close()
+
+
+def _walk(root: str) -> Iterator[str]:
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        yield entry.path
+        except OSError:
+            continue
+
+
+def _file_entries(c: Candidate) -> list[RecordedEntry]:
+    fields = read_file_metadata(c.rule.reader, Path(c.path))
+    return [
+        RecordedEntry(name=f"file_{key}", group=c.rule.name, device=c.rule.reader, attribute=key, value=value,
+                      raw_value=value)
+        for key, value in fields.items()
+    ]
+
+
+def _scan_block(c: Candidate, st: os.stat_result) -> ScanBlock:
+    mtime = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
+    relative = os.path.relpath(c.path, c.watch.path)
+    return ScanBlock(
+        id=relative,
+        title=f"{c.rule.name}: {os.path.basename(c.path)}",
+        start=mtime,
+        end=mtime,
+        status="finished",
+        files=[DataFile(path=c.path, size=st.st_size, time=mtime)],
+    )
