@@ -2,13 +2,14 @@
 
 Usage: python -m tests.sardana.driver DOOR JSON
 JSON: {"env": {...}, "macros": [[name, [args...]], ...]}. Prints one JSON line per macro
-with its result and the Door's state, and exits 1 if a macro did not end normally.
+with the Door's state and the macro's wall time, and exits 1 if a macro did not end normally.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 
 def main() -> int:
@@ -22,9 +23,11 @@ def main() -> int:
         door.putEnvironments(plan["env"])
     ok = True
     for name, args in plan.get("macros", []):
+        start = time.monotonic()
         door.runMacro(name, args, synch=True)
+        seconds = time.monotonic() - start
         state = str(door.stateObj.read().rvalue)
-        print(json.dumps({"macro": name, "state": state}), flush=True)
+        print(json.dumps({"macro": name, "state": state, "seconds": seconds}), flush=True)
         if state not in ("ON", "DevState.ON"):
             ok = False
             break
