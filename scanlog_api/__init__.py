@@ -1,5 +1,18 @@
-"""scanlog_api: the HTTP API and web pages over the SciCat catalogue."""
+"""scanlog_api: the live scan table and its HTTP API over the SciCat catalogue."""
 
-from ._app import ScanList, ScanlogSettings, ScanPublic, TokenUser, access_filter, create_app
+from ._app import ScanlogSettings, create_app
+from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, access_filter, can_read
+from ._query import build_filter, neutralise
 
-__all__ = ["ScanList", "ScanPublic", "ScanlogSettings", "TokenUser", "access_filter", "create_app"]
+__all__ = [
+    "AuthError",
+    "Authenticator",
+    "OidcSettings",
+    "ScanlogSettings",
+    "TokenUser",
+    "access_filter",
+    "build_filter",
+    "can_read",
+    "create_app",
+    "neutralise",
+]

@@ -1,34 +1,141 @@
-"""The read API enforces SciCat's access rules against the real store."""
+"""The scan API on the real store: SciCat's access rules on every read, auth on every write."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scizoo import DATASET_COLLECTION, CatalogueSettings, Proposal, ScanMetadata, build_dataset
+from scizoo import DATASET_COLLECTION, CatalogueSettings, Proposal, RecordedEntry, ScanMetadata, build_dataset
 from tests.conftest import make_scan
 
 pytestmark = pytest.mark.system
 
+A = {"Authorization": "Bearer ta"}
+A2 = {"Authorization": "Bearer ta2"}
+B = {"Authorization": "Bearer tb"}
 
-def _dataset(n: int, proposal: str) -> dict:
-    message = ScanMetadata(message_id=f"api-{n}", beamline="sim", source="manual", proposal_id=proposal,
-                           data_path="/data", scan=make_scan(n), produced_at=make_scan(n).start)
+
+def _dataset(n: int, proposal: str, title: str | None = None, energy: object = 100.0) -> dict:
+    scan = make_scan(n)
+    if title:
+        scan = scan.model_copy(update={"title": title})
+    message = ScanMetadata(
+        message_id=f"api-{n}", beamline="sim", source="manual", proposal_id=proposal, data_path="/data",
+        scan=scan, produced_at=scan.start,
+        entries=[RecordedEntry(name="photon_energy", device="d/e/1", attribute="energy", value=energy, unit="eV")],
+    )
     return build_dataset(message, Proposal(proposalId=proposal), CatalogueSettings())
 
 
-def test_users_see_only_their_proposals_scans(mongo, db) -> None:  # noqa: ANN001
-    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "B")])
+@pytest.fixture()
+def client(mongo, db):  # noqa: ANN001, ANN201
+    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A", title="=HYPERLINK(\"http://evil\")"),
+                                        _dataset(3, "B")])
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="alice", groups=["A"]), "ta2": TokenUser(user="anna", groups=["A"]),
+        "tb": TokenUser(user="bob", groups=["B"])})
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _pid(client: TestClient, n: int, headers: dict) -> str:
+    return next(r["pid"] for r in client.get("/api/scans", headers=headers).json()["data"] if r["scan_id"] == str(n))
+
+
+def test_users_see_only_their_proposals_scans(client: TestClient) -> None:
+    a = client.get("/api/scans", headers=A).json()
+    assert a["count"] == 2 and {s["proposal"] for s in a["data"]} == {"A"}
+    assert [s["scan_id"] for s in a["data"]] == ["2", "1"]  # newest first
+    assert client.get("/api/scans?proposal=A", headers=B).json() == {"data": [], "count": 0}
+    assert client.get("/api/scans").json()["count"] == 0  # anonymous: published only
+    assert client.get("/api/scans", headers={"Authorization": "Bearer nope"}).status_code == 401
+    page = client.get("/api/scans?limit=1&skip=1", headers=A).json()
+    assert page["count"] == 2 and [s["scan_id"] for s in page["data"]] == ["1"]
+    b_pid = _pid(client, 3, B)
+    assert client.get(f"/api/scans/{b_pid}", headers=A).status_code == 404
+    assert client.get(f"/api/scans/{b_pid}", headers=B).json()["scan_id"] == "3"
+    rows = list(csv.reader(io.StringIO(client.get("/api/scans.csv?columns=scan_id", headers=A).text)))
+    assert rows == [["Scan"], ["2"], ["1"]]
+    assert client.put(f"/api/scans/{b_pid}/rating", json={"value": 2}, headers=A).status_code == 404
+
+
+def test_sort_filter_keys_and_csv(client: TestClient) -> None:
+    asc = client.get("/api/scans?sort=scan_id&order=asc", headers=A).json()
+    assert [r["scan_id"] for r in asc["data"]] == ["1", "2"]
+    assert client.get("/api/scans?q=hyperlink", headers=A).json()["count"] == 1
+    assert client.get("/api/scans?q=.*", headers=A).json()["count"] == 0  # text, not a pattern
+    assert client.get("/api/scans?sort=meta:$where", headers=A).status_code == 422
+    keys = client.get("/api/scans/keys?proposal=A", headers=A).json()
+    assert keys["photon_energy"] == "eV" and "scan_id" in keys
+    out = client.get("/api/scans.csv?columns=title,meta:photon_energy,scan_id", headers=A)
+    assert out.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(out.text)))
+    assert rows[0] == ["Title", "photon_energy [eV]", "Scan"]
+    assert rows[1][0] == "'=HYPERLINK(\"http://evil\")"  # neutralised, not a formula
+    assert rows[1][1:] == ["100.0", "2"]
+
+
+def test_rating_comments_and_attachments(client: TestClient, db) -> None:  # noqa: ANN001
+    pid = _pid(client, 1, A)
+    assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.5}).status_code == 401
+    assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.25}, headers=A).status_code == 422
+    assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.5}, headers=A).status_code == 200
+    assert db[DATASET_COLLECTION].find_one({"_id": pid})["dataQualityMetrics"] == 2.5
+    assert client.get("/api/scans?min_rating=2", headers=A).json()["count"] == 1
+    made = client.post(f"/api/scans/{pid}/comments", json={"text": "beam dump at point 7"}, headers=A).json()
+    assert client.patch(f"/api/comments/{made['id']}", json={"text": "mine now"}, headers=A2).status_code == 403
+    assert client.delete(f"/api/comments/{made['id']}", headers=A2).status_code == 403
+    assert client.patch(f"/api/comments/{made['id']}", json={"text": "beam dump at 8"}, headers=A).status_code == 200
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 400), "red").save(buf, format="PNG")
+    up = client.post(f"/api/scans/{pid}/attachments", headers=A, data={"caption": "sample"},
+                     files={"image": ("s.png", buf.getvalue(), "image/png")})
+    assert up.status_code == 201 and up.json()["thumbnail"].startswith("data:image/png;base64,")
+    bad = client.post(f"/api/scans/{pid}/attachments", headers=A, files={"image": ("x.png", b"nope", "image/png")})
+    assert bad.status_code == 422
+    detail = client.get(f"/api/scans/{pid}", headers=A2).json()
+    assert [(c["author"], c["text"]) for c in detail["comments"]] == [("alice", "beam dump at 8")]
+    assert [r["value"] for r in detail["ratings"]] == [2.5]
+    assert detail["attachments"][0]["caption"] == "sample"
+    assert client.delete(f"/api/comments/{made['id']}", headers=A).status_code == 204
+
+
+def test_live_stream_sends_only_readable_scans(mongo, db) -> None:  # noqa: ANN001
+    import uvicorn
+
+    from scizoo import free_port
+
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
-                               tokens={"ta": TokenUser(user="a", groups=["A"]), "tb": TokenUser(user="b", groups=["B"])})
-    with TestClient(create_app(settings)) as client:
-        a = client.get("/api/scans", headers={"Authorization": "Bearer ta"}).json()
-        assert a["count"] == 2 and {s["proposalIds"][0] for s in a["data"]} == {"A"}
-        assert [s["scan_id"] for s in a["data"]] == ["2", "1"]  # newest first
-        b = client.get("/api/scans?proposal=A", headers={"Authorization": "Bearer tb"}).json()
-        assert b == {"data": [], "count": 0}
-        assert client.get("/api/scans").json()["count"] == 0  # anonymous: published only
-        assert client.get("/api/scans", headers={"Authorization": "Bearer nope"}).status_code == 401
-        page = client.get("/api/scans?limit=1&skip=1", headers={"Authorization": "Bearer ta"}).json()
-        assert page["count"] == 2 and [s["scan_id"] for s in page["data"]] == ["1"]
+                               tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    import httpx
+
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.1)
+        got: list[dict] = []
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/stream", headers=A, timeout=20) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("retry:")
+            db[DATASET_COLLECTION].insert_one(_dataset(7, "B"))  # not alice's
+            db[DATASET_COLLECTION].insert_one(_dataset(8, "A"))
+            for line in lines:
+                if line.startswith("data:") and line != "data: {}":
+                    got.append(json.loads(line[5:]))
+                    break
+        assert [r["scan_id"] for r in got] == ["8"]
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,169 @@
+"""The table's query: filters, sort, columns, rows and CSV, over SciCat Dataset documents."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+#: Fixed columns: id -> (header, field to sort on).
+FIXED_COLUMNS: dict[str, tuple[str, str]] = {
+    "scan_id": ("Scan", "scientificMetadata.scan_id.value"),
+    "title": ("Title", "description"),
+    "start": ("Start", "startTime"),
+    "duration": ("Duration", "scientificMetadata.scan_duration.value"),
+    "status": ("Status", "scientificMetadata.scan_status.value"),
+    "files": ("Files", "numberOfFiles"),
+    "rating": ("Rating", "dataQualityMetrics"),
+}
+DEFAULT_SORT = "creationTime"
+_KEY = re.compile(r"^[A-Za-z0-9_:\-]{1,120}$")
+
+
+def valid_key(key: str) -> bool:
+    """A scientificMetadata key a user may name (no '.', '$', or operators)."""
+    return bool(_KEY.match(key))
+
+
+def sort_field(column: str) -> str:
+    if column in FIXED_COLUMNS:
+        return FIXED_COLUMNS[column][1]
+    if column in ("creationTime", ""):
+        return DEFAULT_SORT
+    if column.startswith("meta:") and valid_key(column[5:]):
+        return f"scientificMetadata.{column[5:]}.value"
+    raise ValueError(f"unknown column {column!r}")
+
+
+def build_filter(
+    access: dict[str, Any],
+    *,
+    proposal: str | None = None,
+    beamline: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    text: str | None = None,
+    min_rating: float | None = None,
+    pids: list[str] | None = None,
+) -> dict[str, Any]:
+    """A MongoDB filter. Its first clause is the one an index serves (proposal or beamline + time)."""
+    clauses: list[dict[str, Any]] = []
+    if proposal:
+        clauses.append({"proposalIds": proposal})
+    if beamline:
+        clauses.append({"instrumentIds": beamline})
+    if since or until:
+        rng: dict[str, Any] = {}
+        if since:
+            rng["$gte"] = since
+        if until:
+            rng["$lte"] = until
+        clauses.append({"creationTime": rng})
+    if pids is not None:
+        clauses.append({"_id": {"$in": pids}})
+    if access:
+        clauses.append(access)
+    if text:
+        # No text index in every store: a case-insensitive literal match over the title
+        # and the keywords. The user's text is escaped, never a pattern.
+        pattern = {"$regex": re.escape(text[:200]), "$options": "i"}
+        clauses.append({"$or": [{"description": pattern}, {"datasetName": pattern}, {"keywords": pattern}]})
+    if min_rating is not None:
+        clauses.append({"dataQualityMetrics": {"$gte": min_rating}})
+    return {"$and": clauses} if clauses else {}
+
+
+def meta_value(doc: dict[str, Any], key: str) -> Any:
+    entry = (doc.get("scientificMetadata") or {}).get(key)
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+def meta_unit(doc: dict[str, Any], key: str) -> str:
+    entry = (doc.get("scientificMetadata") or {}).get(key)
+    return str(entry.get("unit") or "") if isinstance(entry, dict) else ""
+
+
+def row(doc: dict[str, Any]) -> dict[str, Any]:
+    """One table row: the fixed columns plus every scientificMetadata value with its unit."""
+    start, end = doc.get("startTime"), doc.get("endTime")
+    return {
+        "pid": doc["pid"],
+        "scan_id": _text(meta_value(doc, "scan_id")),
+        "title": doc.get("description", ""),
+        "start": start,
+        "end": end,
+        "duration": meta_value(doc, "scan_duration"),
+        "status": meta_value(doc, "scan_status"),
+        "files": doc.get("numberOfFiles", 0),
+        "rating": doc.get("dataQualityMetrics"),
+        "proposal": (doc.get("proposalIds") or [""])[0],
+        "beamline": (doc.get("instrumentIds") or [""])[0],
+        "creationTime": doc.get("creationTime"),
+        "meta": {k: {"value": v.get("value"), "unit": v.get("unit", "")} if isinstance(v, dict) else {"value": v}
+                 for k, v in (doc.get("scientificMetadata") or {}).items()},
+    }
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# --- CSV ---------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP: prefix with a quote)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def csv_header(columns: list[str], units: dict[str, str]) -> list[str]:
+    out = []
+    for col in columns:
+        if col in FIXED_COLUMNS:
+            name = FIXED_COLUMNS[col][0]
+            unit = "s" if col == "duration" else ""
+        else:
+            name = col[5:] if col.startswith("meta:") else col
+            unit = units.get(col, "")
+        out.append(f"{name} [{unit}]" if unit else name)
+    return out
+
+
+def csv_cells(doc: dict[str, Any], columns: list[str]) -> list[str]:
+    r = row(doc)
+    cells = []
+    for col in columns:
+        if col.startswith("meta:"):
+            cells.append(_cell(meta_value(doc, col[5:])))
+        else:
+            cells.append(_cell(r.get(col)))
+    return [neutralise(c) for c in cells]
+
+
+def csv_lines(docs: Iterable[dict[str, Any]], columns: list[str], units: dict[str, str]) -> Iterator[str]:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([neutralise(h) for h in csv_header(columns, units)])
+    for n, doc in enumerate(docs, 1):
+        writer.writerow(csv_cells(doc, columns))
+        if n % 500 == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
