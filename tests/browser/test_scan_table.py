@@ -1,0 +1,140 @@
+"""The scan table in a real browser (Debian's chromium through Playwright) on the real store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scizoo import DATASET_COLLECTION, free_port
+from tests.conftest import wait_for
+from tests.system.test_scan_api import _dataset
+
+pytestmark = pytest.mark.system
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture()
+def server(mongo, db) -> Iterator[str]:  # noqa: ANN001
+    import uvicorn
+
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    wait_for(lambda: srv.started, timeout=20, what="the scanlog server")
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture()
+def page(server: str, tmp_path: Path):  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "make test installs Debian's chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        context = browser.new_context(accept_downloads=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _headers(page) -> list[str]:  # noqa: ANN001
+    return [t.strip() for t in page.locator("#head th .name").all_inner_texts()]
+
+
+def _now_dataset(n: int, proposal: str) -> dict:
+    doc = _dataset(n, proposal)
+    now = datetime.now(UTC)
+    doc.update(creationTime=now, startTime=now, endTime=now)
+    return doc
+
+
+def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: str, db) -> None:  # noqa: ANN001
+    datasets = db[DATASET_COLLECTION]
+    datasets.insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A"), _dataset(9, "B")])
+    page.goto(f"{server}/?token=ta&proposal=A")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+    assert "token" not in page.url  # moved out of the address bar
+
+    # A new scan appears without reloading.
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('updated') || "
+                           "document.getElementById('status').textContent.startsWith('live')")
+    time.sleep(0.5)  # the stream is subscribed right after the first load
+    datasets.insert_one(_now_dataset(4, "A"))
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4", timeout=5000)
+    assert page.locator("#rows tr").first.locator("td[data-col=scan_id]").inner_text() == "4"
+
+    # Rate scan 4 (2.5 stars): stored in the dataset's dataQualityMetrics.
+    page.locator("#rows tr").first.locator("select.rating").select_option("2.5")
+    wait_for(lambda: (datasets.find_one({"scientificMetadata.scan_id.value": "4"}) or {}).get("dataQualityMetrics") == 2.5,
+             timeout=10, what="the rating in the catalogue")
+
+    # Comment on it from its detail view.
+    page.locator("#rows tr").first.get_by_text("details").click()
+    page.fill("#comment-text", "beam lost at point 7")
+    page.click("#comment-send")
+    page.wait_for_selector("#comments li")
+    assert "alice" in page.locator("#comments li").first.inner_text()
+    page.click("#close-detail")
+
+    # Hide Files, add photon_energy, move Title first; the layout survives a reload.
+    page.locator("#head th[data-col=files] .x").click()
+    page.select_option("#add-column", "meta:photon_energy")
+    page.locator("#head th[data-col=title]").drag_to(page.locator("#head th[data-col=scan_id]"))
+    expected = ["Title", "Scan", "Start", "Duration", "Status", "Rating", "photon_energy [eV]"]
+    assert [h.rstrip(" ▲▼") for h in _headers(page)] == expected
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
+    page.wait_for_function("document.querySelector('#head th[data-col=\"meta:photon_energy\"]') !== null")
+    assert [h.rstrip(" ▲▼") for h in _headers(page)] == expected
+    assert page.locator("#rows tr").first.locator("td[data-col='meta:photon_energy']").inner_text() == "100 eV"
+
+    # Filters: last hour shows only the new scan; proposal B shows nothing to alice.
+    page.select_option("#f-range", "1")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+    page.select_option("#f-range", "")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
+    page.fill("#f-proposal", "B")
+    page.press("#f-proposal", "Enter")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 0")
+    page.fill("#f-proposal", "A")
+    page.press("#f-proposal", "Enter")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
+
+    # Select rows 1-3 with a shift-click and export exactly the visible columns.
+    boxes = page.locator("#rows input.select")
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])
+    assert page.inner_text("#selected-count") == "3 selected"
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["Title", "Scan", "Start", "Duration [s]", "Status", "Rating", "photon_energy [eV]"]
+    assert [r[1] for r in table[1:]] == ["4", "3", "2"]
+    assert table[1][5] == "2.5" and table[1][6] == "100.0"
+
+
+def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None:  # noqa: ANN001
+    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(9, "B")])
+    page.goto(f"{server}/?token=tb")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+    time.sleep(0.5)
+    db[DATASET_COLLECTION].insert_one(_now_dataset(5, "A"))  # live, but not bob's
+    db[DATASET_COLLECTION].insert_one(_now_dataset(6, "B"))
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 2")
+    assert sorted(page.locator("#rows td[data-col=scan_id]").all_inner_texts()) == ["6", "9"]
