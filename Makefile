@@ -31,6 +31,9 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_ingest.py
+	$(PY) bench/bench_scifly.py
+	$(PY) bench/bench_recorder.py
+	$(PY) bench/bench_scanlog.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export

@@ -188,7 +188,8 @@ def run_demo(
     server = None
     if serve:
         server = _start_api(mongo.uri, port)
-        console.print(f"[green]✓[/] scan API on http://127.0.0.1:{port}/api/scans")
+        console.print(f"[green]✓[/] live scan table on http://127.0.0.1:{port}/?token=demo-20240001 "
+                      f"(API docs: /docs)")
     reader = TangoReader(beamline_proc.addresses, timeout_s=1.0)
     producer = SpoolingProducer(kafka.bootstrap_servers, data_dir / "spool")
     beamline = _Beamline(config, beamline_proc.addresses, data_dir / "raw")

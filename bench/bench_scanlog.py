@@ -1,0 +1,93 @@
+"""scanlog at scale: the table's query and the CSV export, on SecantusDB.
+
+Seeds N datasets (default 200,000; 20 proposals, 2 beamlines), starts the API's index
+creation, then measures through the real app (FastAPI TestClient, real store):
+
+- a filtered, sorted page of 50 plus its total count (proposal filter, newest first), p50/p95;
+- the same page with no index (a plain find on a fresh collection copy is too slow to
+  build here, so the peer is the unfiltered "newest 50 of everything" query the recipe
+  warns about), once;
+- the CSV export of one proposal's rows: rows/s and the process's peak RSS growth.
+
+Run: .venv/bin/python bench/bench_scanlog.py [datasets]
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from pymongo import MongoClient
+
+from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scizoo import DATASET_COLLECTION, EmbeddedMongo
+
+
+def seed(collection, n: int) -> None:  # noqa: ANN001
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    batch = []
+    for i in range(n):
+        proposal = f"2024{i % 20:04d}"
+        when = base + timedelta(seconds=30 * i)
+        batch.append({
+            "_id": f"20.500/{i:08d}", "pid": f"20.500/{i:08d}", "description": f"ascan mot01 0 10 10 0.1 #{i}",
+            "datasetName": f"sim {i}", "creationTime": when, "startTime": when, "endTime": when,
+            "proposalIds": [proposal], "instrumentIds": [f"bl{i % 2}"], "ownerGroup": proposal,
+            "accessGroups": ["staff"], "isPublished": False, "numberOfFiles": 1, "keywords": ["sim"],
+            "scientificMetadata": {"scan_id": {"value": str(i), "unit": ""},
+                                   "scan_status": {"value": "finished", "unit": ""},
+                                   "photon_energy": {"value": 100.0 + i % 50, "unit": "eV"},
+                                   "sample_temperature": {"value": 20.0, "unit": "K"}},
+        })
+        if len(batch) == 5000:
+            collection.insert_many(batch, ordered=False)
+            batch = []
+    if batch:
+        collection.insert_many(batch, ordered=False)
+
+
+def main(n: int) -> None:
+    with EmbeddedMongo(tempfile.mkdtemp(prefix="bench-scanlog-")) as mongo:
+        client = MongoClient(mongo.uri, tz_aware=True)
+        datasets = client["bench"][DATASET_COLLECTION]
+        start = time.monotonic()
+        seed(datasets, n)
+        print(f"seeded {n} datasets in {time.monotonic() - start:.1f} s")
+        settings = ScanlogSettings(mongo_uri=mongo.uri, database="bench",
+                                   tokens={"u": TokenUser(user="u", groups=["20240007"])})
+        with TestClient(create_app(settings)) as api:  # creates the indexes at start
+            headers = {"Authorization": "Bearer u"}
+            times = []
+            for _ in range(20):
+                t = time.perf_counter()
+                page = api.get("/api/scans?proposal=20240007&limit=50", headers=headers).json()
+                times.append(time.perf_counter() - t)
+            assert len(page["data"]) == 50 and page["count"] == n // 20, page["count"]
+            times.sort()
+            print(f"page of 50 + count, proposal filter, newest first: p50 {1000 * statistics.median(times):.1f} ms"
+                  f"  p95 {1000 * times[int(0.95 * (len(times) - 1))]:.1f} ms  (count {page['count']})")
+            t = time.perf_counter()
+            list(datasets.find({}).sort("creationTime", -1).limit(50))
+            datasets.count_documents({})
+            print(f"peer: newest 50 of everything + count, no selective filter: {time.perf_counter() - t:.2f} s")
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            t = time.perf_counter()
+            rows = 0
+            with api.stream("GET", "/api/scans.csv?proposal=20240007&columns=scan_id,title,start,status,"
+                            "meta:photon_energy", headers=headers) as response:
+                for line in response.iter_lines():
+                    rows += 1
+            elapsed = time.perf_counter() - t
+            rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print(f"CSV: {rows - 1} rows in {elapsed:.2f} s = {(rows - 1) / elapsed:,.0f} rows/s; "
+                  f"peak RSS grew {(rss1 - rss0) / 1024:.1f} MiB")
+        client.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000)
