@@ -2,7 +2,7 @@
 
 from ._app import ScanlogSettings, create_app
 from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, access_filter, can_read
-from ._query import build_filter, neutralise
+from ._query import build_branches, neutralise
 
 __all__ = [
     "AuthError",
@@ -11,7 +11,7 @@ __all__ = [
     "ScanlogSettings",
     "TokenUser",
     "access_filter",
-    "build_filter",
+    "build_branches",
     "can_read",
     "create_app",
     "neutralise",

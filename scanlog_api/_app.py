@@ -9,6 +9,7 @@ server-sent-event subscribers, each filtered by the same rule.
 
 import asyncio
 import base64
+import heapq
 import io
 import json
 import logging
@@ -30,8 +31,8 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from scizoo import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION
 
-from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, access_filter, can_read
-from ._query import FIXED_COLUMNS, build_filter, csv_lines, meta_value, row, sort_field, valid_key
+from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, can_read
+from ._query import FIXED_COLUMNS, build_branches, csv_lines, meta_value, row, sort_field, sort_key, valid_key
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         return user
 
     def readable(pid: str, user: TokenUser | None) -> dict[str, Any]:
-        doc = db()[DATASET_COLLECTION].find_one({"$and": [{"_id": pid}, access_filter(user)]})
+        datasets = db()[DATASET_COLLECTION]
+        doc = next((d for b in build_branches(user, pids=[pid]) if (d := datasets.find_one(b)) is not None), None)
         if doc is None:
             raise HTTPException(404, f"no dataset {pid!r} you can read")
         return doc
@@ -221,10 +223,9 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
             self.proposal, self.beamline, self.since, self.until = proposal, beamline, since, until
             self.q, self.min_rating = q, min_rating
 
-        def query(self, user: TokenUser | None, pids: list[str] | None = None) -> dict[str, Any]:
-            return build_filter(access_filter(user), proposal=self.proposal, beamline=self.beamline,
-                                since=self.since, until=self.until, text=self.q, min_rating=self.min_rating,
-                                pids=pids)
+        def branches(self, user: TokenUser | None, pids: list[str] | None = None) -> list[dict[str, Any]]:
+            return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
+                                  until=self.until, text=self.q, min_rating=self.min_rating, pids=pids)
 
     def sort_of(column: str) -> str:
         try:
@@ -241,33 +242,40 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Page:
-        query = filters.query(user)
+        branches = filters.branches(user)
         field = sort_of(sort)
-        direction = ASCENDING if order == "asc" else DESCENDING
         datasets = db()[DATASET_COLLECTION]
-        docs = datasets.find(query).sort([(field, direction), ("_id", direction)]).skip(skip).limit(limit)
-        return Page(data=[_jsonable(row(d)) for d in docs], count=datasets.count_documents(query))
+        # Run one after the other: measured, the store answers side-by-side queries no faster.
+        if len(branches) == 1:
+            docs = list(_sorted(datasets, branches[0], field, order, limit, skip))
+        else:  # disjoint branches: the first skip+limit of each, merged
+            merged = heapq.merge(*(_sorted(datasets, b, field, order, skip + limit) for b in branches),
+                                 key=sort_key(field), reverse=order == "desc")
+            docs = list(merged)[skip : skip + limit]
+        count = sum(datasets.count_documents(b) for b in branches)
+        return Page(data=[_jsonable(row(d)) for d in docs], count=count)
 
     @app.get("/api/scans/keys", summary="Every scientific-metadata key in the selection, with its unit")
     def metadata_keys(
         user: Annotated[TokenUser | None, Depends(current_user)],
         filters: Annotated[Filters, Depends()],
     ) -> dict[str, str]:
-        query = filters.query(user)
         datasets = db()[DATASET_COLLECTION]
-        try:
-            got = datasets.aggregate([
-                {"$match": query},
-                {"$project": {"m": {"$objectToArray": "$scientificMetadata"}}},
-                {"$unwind": "$m"},
-                {"$group": {"_id": "$m.k", "unit": {"$max": "$m.v.unit"}}},
-            ])
-            keys = {g["_id"]: g.get("unit") or "" for g in got}
-        except OperationFailure:  # a store without $objectToArray: read the selection
-            keys = {}
-            for doc in datasets.find(query, {"scientificMetadata": 1}):
-                for key, value in (doc.get("scientificMetadata") or {}).items():
-                    keys.setdefault(key, value.get("unit", "") if isinstance(value, dict) else "")
+        keys: dict[str, str] = {}
+        for query in filters.branches(user):
+            try:
+                got = datasets.aggregate([
+                    {"$match": query},
+                    {"$project": {"m": {"$objectToArray": "$scientificMetadata"}}},
+                    {"$unwind": "$m"},
+                    {"$group": {"_id": "$m.k", "unit": {"$max": "$m.v.unit"}}},
+                ])
+                for g in got:
+                    keys[g["_id"]] = keys.get(g["_id"]) or g.get("unit") or ""
+            except OperationFailure:  # a store without $objectToArray: read the selection
+                for doc in datasets.find(query, {"scientificMetadata": 1}):
+                    for key, value in (doc.get("scientificMetadata") or {}).items():
+                        keys.setdefault(key, value.get("unit", "") if isinstance(value, dict) else "")
         return dict(sorted(keys.items()))
 
     @app.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns")
@@ -283,16 +291,18 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         for col in cols:
             if col not in FIXED_COLUMNS and not (col.startswith("meta:") and valid_key(col[5:])):
                 raise HTTPException(422, f"unknown column {col!r}")
-        query = filters.query(user, pids.split(",") if pids else None)
+        branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
         datasets = db()[DATASET_COLLECTION]
         units = {}
         for col in cols:
             if col.startswith("meta:"):
                 field = f"scientificMetadata.{col[5:]}.unit"
-                hit = datasets.find_one({"$and": [query, {field: {"$nin": ["", None]}}]}, {field: 1})
+                hit = next((h for b in branches
+                            if (h := datasets.find_one({**b, field: {"$nin": ["", None]}}, {field: 1}))), None)
                 units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
-        direction = ASCENDING if order == "asc" else DESCENDING
-        cursor = datasets.find(query).sort([(sort_of(sort), direction), ("_id", direction)]).batch_size(500)
+        field = sort_of(sort)
+        cursor = heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
+                             key=sort_key(field), reverse=order == "desc")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
             csv_lines(cursor, cols, units),
@@ -402,8 +412,10 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     def export_elog(body: ElogIn, user: Annotated[TokenUser, Depends(signed_in)]) -> dict[str, Any]:
         if not settings.elog_url:
             raise HTTPException(501, "no e-logbook is configured (SCANLOG_ELOG_URL)")
-        query = build_filter(access_filter(user), pids=body.pids)
-        docs = list(db()[DATASET_COLLECTION].find(query).sort("creationTime", DESCENDING))
+        datasets = db()[DATASET_COLLECTION]
+        docs = list(heapq.merge(*(_sorted(datasets, b, "creationTime", "desc", 0)
+                                  for b in build_branches(user, pids=body.pids)),
+                                key=sort_key("creationTime"), reverse=True))
         html = _html_table(docs, body.columns)
         headers = {"Authorization": f"Bearer {settings.elog_token.get_secret_value()}"} if settings.elog_token else {}
         try:
@@ -438,6 +450,14 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         return files("scanlog_api").joinpath("static/index.html").read_text(encoding="utf-8")
 
     return app
+
+
+def _sorted(datasets: Any, query: dict[str, Any], field: str, order: str, limit: int, skip: int = 0) -> Any:
+    direction = ASCENDING if order == "asc" else DESCENDING
+    cursor = datasets.find(query).sort([(field, direction), ("_id", direction)]).batch_size(500)
+    if skip:
+        cursor = cursor.skip(skip)
+    return cursor.limit(limit) if limit else cursor
 
 
 def _thumbnail(data: bytes) -> str:

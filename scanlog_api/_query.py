@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +36,8 @@ def sort_field(column: str) -> str:
     raise ValueError(f"unknown column {column!r}")
 
 
-def build_filter(
-    access: dict[str, Any],
+def build_branches(
+    user: Any,
     *,
     proposal: str | None = None,
     beamline: str | None = None,
@@ -46,32 +46,72 @@ def build_filter(
     text: str | None = None,
     min_rating: float | None = None,
     pids: list[str] | None = None,
-) -> dict[str, Any]:
-    """A MongoDB filter. Its first clause is the one an index serves (proposal or beamline + time)."""
-    clauses: list[dict[str, Any]] = []
+) -> list[dict[str, Any]]:
+    """The selection as disjoint, flat MongoDB filters, whose union is what the user may see.
+
+    Flat on purpose: a store may use an index only for a plain top-level conjunction
+    (SecantusDB scans the whole collection as soon as a filter holds ``$or`` or ``$and``;
+    measured in docs/performance.md). So SciCat's rule "published, or ownerGroup in my
+    groups, or accessGroups in my groups" becomes up to three disjoint branches; counts
+    add up and pages are merged.
+    """
+    base: dict[str, Any] = {}
     if proposal:
-        clauses.append({"proposalIds": proposal})
+        base["proposalIds"] = proposal
     if beamline:
-        clauses.append({"instrumentIds": beamline})
+        base["instrumentIds"] = beamline
     if since or until:
         rng: dict[str, Any] = {}
         if since:
             rng["$gte"] = since
         if until:
             rng["$lte"] = until
-        clauses.append({"creationTime": rng})
+        base["creationTime"] = rng
     if pids is not None:
-        clauses.append({"_id": {"$in": pids}})
-    if access:
-        clauses.append(access)
+        base["_id"] = {"$in": pids}
     if text:
-        # No text index in every store: a case-insensitive literal match over the title
-        # and the keywords. The user's text is escaped, never a pattern.
-        pattern = {"$regex": re.escape(text[:200]), "$options": "i"}
-        clauses.append({"$or": [{"description": pattern}, {"datasetName": pattern}, {"keywords": pattern}]})
+        # datasetName holds beamline, scan id and title. The user's text is escaped, never a pattern.
+        base["datasetName"] = {"$regex": re.escape(text[:200]), "$options": "i"}
     if min_rating is not None:
-        clauses.append({"dataQualityMetrics": {"$gte": min_rating}})
-    return {"$and": clauses} if clauses else {}
+        base["dataQualityMetrics"] = {"$gte": min_rating}
+    if user is not None and user.admin:
+        return [base]
+    groups = list(user.groups) if user is not None else []
+    if not groups:
+        return [{**base, "isPublished": True}]
+    return [
+        {**base, "ownerGroup": {"$in": groups}},
+        {**base, "ownerGroup": {"$nin": groups}, "accessGroups": {"$in": groups}},
+        {**base, "ownerGroup": {"$nin": groups}, "accessGroups": {"$nin": groups}, "isPublished": True},
+    ]
+
+
+def _field(doc: dict[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def sort_key(field: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A Python key that orders documents as the store does for one field (then ``_id``)."""
+
+    def key(doc: dict[str, Any]) -> tuple[Any, ...]:
+        value = _field(doc, field)
+        if value is None:
+            return (0, 0, str(doc.get("_id")))
+        # MongoDB's order across types: numbers < strings < booleans < dates.
+        if isinstance(value, bool):
+            return (3, value, str(doc.get("_id")))
+        if isinstance(value, (int, float)):
+            return (1, float(value), str(doc.get("_id")))
+        if isinstance(value, datetime):
+            return (4, value, str(doc.get("_id")))
+        return (2, str(value), str(doc.get("_id")))
+
+    return key
 
 
 def meta_value(doc: dict[str, Any], key: str) -> Any:

@@ -139,3 +139,19 @@ def test_live_stream_sends_only_readable_scans(mongo, db) -> None:  # noqa: ANN0
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_flat_branches_select_exactly_scicats_rule_once_each(db) -> None:  # noqa: ANN001
+    from itertools import product
+
+    from scanlog_api import access_filter, build_branches
+
+    docs = [{"_id": f"d{i}", "proposalIds": ["P"], "ownerGroup": owner, "accessGroups": access, "isPublished": pub}
+            for i, (owner, access, pub) in enumerate(product(["A", "B"], [[], ["A"], ["B", "C"]], [False, True]))]
+    datasets = db[DATASET_COLLECTION]
+    datasets.insert_many(docs)
+    for user in (None, TokenUser(user="a", groups=["A"]), TokenUser(user="c", groups=["C", "A"]),
+                 TokenUser(user="root", admin=True)):
+        expected = {d["_id"] for d in datasets.find({"$and": [{"proposalIds": "P"}, access_filter(user)]})}
+        found = [d["_id"] for b in build_branches(user, proposal="P") for d in datasets.find(b)]
+        assert sorted(found) == sorted(expected), user  # same set, and no document twice
