@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_scifly.py
 	$(PY) bench/bench_recorder.py
 	$(PY) bench/bench_scanlog.py
+	$(PY) bench/bench_live.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export
