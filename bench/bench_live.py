@@ -62,7 +62,7 @@ def main(scans: int) -> None:
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(ScanlogSettings(
             mongo_uri=mongo.uri, database="live", tokens={"t": TokenUser(user="u", groups=["20240001"])})),
-            port=port, log_level="warning"))
+            port=port, log_level="warning", timeout_graceful_shutdown=1))
         threading.Thread(target=server.run, daemon=True).start()
         while not server.started:
             time.sleep(0.05)

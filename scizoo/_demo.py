@@ -271,7 +271,8 @@ def _start_api(mongo_uri: str, port: int):  # noqa: ANN202 - uvicorn.Server
     settings = ScanlogSettings(
         mongo_uri=mongo_uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()}
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port or free_port(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port or free_port(), log_level="warning",
+                                            timeout_graceful_shutdown=3))
     threading.Thread(target=server.run, name="scanlog-api", daemon=True).start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:

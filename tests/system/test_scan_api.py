@@ -115,7 +115,8 @@ def test_live_stream_sends_only_readable_scans(mongo, db) -> None:  # noqa: ANN0
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
                                tokens={"ta": TokenUser(user="alice", groups=["A"])})
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     import httpx
