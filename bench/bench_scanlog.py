@@ -1,6 +1,6 @@
 """scanlog at scale: the table's query and the CSV export, on SecantusDB.
 
-Seeds N datasets (default 200,000; 20 proposals, 2 beamlines), starts the API's index
+Seeds N datasets (default 200,000) over P proposals (default 20) and 2 beamlines, starts the API's index
 creation, then measures through the real app (FastAPI TestClient, real store):
 
 - a filtered, sorted page of 50 plus its total count (proposal filter, newest first), p50/p95;
@@ -9,7 +9,7 @@ creation, then measures through the real app (FastAPI TestClient, real store):
   warns about), once;
 - the CSV export of one proposal's rows: rows/s and the process's peak RSS growth.
 
-Run: .venv/bin/python bench/bench_scanlog.py [datasets]
+Run: .venv/bin/python bench/bench_scanlog.py [datasets] [proposals]
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from scanlog_api import ScanlogSettings, TokenUser, create_app
 from scizoo import DATASET_COLLECTION, EmbeddedMongo
 
 
-def seed(collection, n: int) -> None:  # noqa: ANN001
+def seed(collection, n: int, proposals: int = 20) -> None:  # noqa: ANN001
     base = datetime(2026, 1, 1, tzinfo=UTC)
     batch = []
     for i in range(n):
-        proposal = f"2024{i % 20:04d}"
+        proposal = f"2024{i % proposals:04d}"
         when = base + timedelta(seconds=30 * i)
         batch.append({
             "_id": f"20.500/{i:08d}", "pid": f"20.500/{i:08d}", "description": f"ascan mot01 0 10 10 0.1 #{i}",
@@ -51,13 +51,14 @@ def seed(collection, n: int) -> None:  # noqa: ANN001
         collection.insert_many(batch, ordered=False)
 
 
-def main(n: int) -> None:
+def main(n: int, proposals: int) -> None:
     with EmbeddedMongo(tempfile.mkdtemp(prefix="bench-scanlog-")) as mongo:
         client = MongoClient(mongo.uri, tz_aware=True)
         datasets = client["bench"][DATASET_COLLECTION]
         start = time.monotonic()
-        seed(datasets, n)
-        print(f"seeded {n} datasets in {time.monotonic() - start:.1f} s")
+        seed(datasets, n, proposals)
+        print(f"seeded {n} datasets over {proposals} proposals ({n // proposals} each) in "
+              f"{time.monotonic() - start:.1f} s")
         settings = ScanlogSettings(mongo_uri=mongo.uri, database="bench",
                                    tokens={"u": TokenUser(user="u", groups=["20240007"])})
         with TestClient(create_app(settings)) as api:  # creates the indexes at start
@@ -67,7 +68,7 @@ def main(n: int) -> None:
                 t = time.perf_counter()
                 page = api.get("/api/scans?proposal=20240007&limit=50", headers=headers).json()
                 times.append(time.perf_counter() - t)
-            assert len(page["data"]) == 50 and page["count"] == n // 20, page["count"]
+            assert len(page["data"]) == min(50, n // proposals) and page["count"] == n // proposals, page["count"]
             times.sort()
             print(f"page of 50 + count, proposal filter, newest first: p50 {1000 * statistics.median(times):.1f} ms"
                   f"  p95 {1000 * times[int(0.95 * (len(times) - 1))]:.1f} ms  (count {page['count']})")
@@ -90,4 +91,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, int(sys.argv[2]) if len(sys.argv) > 2 else 20)

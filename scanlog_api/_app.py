@@ -171,6 +171,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
             [("instrumentIds", ASCENDING), ("creationTime", DESCENDING)],
             [("ownerGroup", ASCENDING), ("creationTime", DESCENDING)],
             [("accessGroups", ASCENDING), ("creationTime", DESCENDING)],
+            [("isPublished", ASCENDING), ("creationTime", DESCENDING)],
             [("creationTime", DESCENDING)],
         ):
             datasets.create_index(keys)
