@@ -234,6 +234,10 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         except ValueError as err:
             raise HTTPException(422, str(err)) from err
 
+    @app.get("/api/me", summary="Who the token belongs to")
+    def me(user: Annotated[TokenUser, Depends(signed_in)]) -> TokenUser:
+        return user
+
     @app.get("/api/scans", response_model=Page, summary="Scans, newest first, with the total count")
     def list_scans(
         user: Annotated[TokenUser | None, Depends(current_user)],

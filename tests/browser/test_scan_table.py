@@ -90,6 +90,16 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     page.click("#comment-send")
     page.wait_for_selector("#comments li")
     assert "alice" in page.locator("#comments li").first.inner_text()
+    page.click("#comments .comment-edit")
+    page.fill("#comments .comment-edit-text", "beam lost at point 8")
+    page.click("#comments .comment-save")
+    page.wait_for_function("document.querySelector('#comments li')?.textContent.includes('beam lost at point 8')")
+    assert "edited" in page.locator("#comments li").first.inner_text()
+    page.fill("#comment-text", "to be deleted")
+    page.click("#comment-send")
+    page.wait_for_function("document.querySelectorAll('#comments li').length === 2")
+    page.locator("#comments li").nth(1).locator(".comment-delete").click()
+    page.wait_for_function("document.querySelectorAll('#comments li').length === 1")
     page.click("#close-detail")
 
     # Hide Files, add photon_energy, move Title first; the layout survives a reload.
