@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -32,7 +32,17 @@ from pymongo.errors import OperationFailure, PyMongoError
 from scizoo import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION
 
 from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, can_read
-from ._query import FIXED_COLUMNS, build_branches, csv_lines, meta_value, row, sort_field, sort_key, valid_key
+from ._query import (
+    FIXED_COLUMNS,
+    build_branches,
+    csv_lines,
+    meta_value,
+    row,
+    sort_field,
+    sort_key,
+    text_matches,
+    valid_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +50,7 @@ ATTACHMENT_COLLECTION = "Attachment"
 COMMENT_COLLECTION = "ScanlogComment"
 RATING_COLLECTION = "ScanlogRating"
 MAX_IMAGE_BYTES = 16 * 1024 * 1024  # SciCat's limit for an attachment
+MAX_TEXT_SCAN = 50_000  # free text reads the selection; beyond this, ask for a narrower one
 
 
 class ScanlogSettings(BaseSettings):
@@ -226,7 +237,21 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
 
         def branches(self, user: TokenUser | None, pids: list[str] | None = None) -> list[dict[str, Any]]:
             return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
-                                  until=self.until, text=self.q, min_rating=self.min_rating, pids=pids)
+                                  until=self.until, min_rating=self.min_rating, pids=pids)
+
+        def matching(self, datasets: Any, branches: list[dict[str, Any]],
+                     docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            """The documents that contain the free text (all of them when there is none).
+
+            Free text reads the selection, so a selection over MAX_TEXT_SCAN is refused
+            up front (before any CSV line is sent).
+            """
+            if not self.q:
+                return iter(docs)
+            if sum(datasets.count_documents(b) for b in branches) > MAX_TEXT_SCAN:
+                raise HTTPException(422, f"free text searches at most {MAX_TEXT_SCAN:,} scans: "
+                                         "narrow the selection (proposal, beamline, time) first")
+            return (doc for doc in docs if text_matches(doc, self.q))
 
     def sort_of(column: str) -> str:
         try:
@@ -250,6 +275,11 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         branches = filters.branches(user)
         field = sort_of(sort)
         datasets = db()[DATASET_COLLECTION]
+        if filters.q:  # free text is matched here, over the whole (bounded) selection
+            merged = heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
+                                 key=sort_key(field), reverse=order == "desc")
+            hits = list(filters.matching(datasets, branches, merged))
+            return Page(data=[_jsonable(row(d)) for d in hits[skip : skip + limit]], count=len(hits))
         # Run one after the other: measured, the store answers side-by-side queries no faster.
         if len(branches) == 1:
             docs = list(_sorted(datasets, branches[0], field, order, limit, skip))
@@ -267,6 +297,12 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     ) -> dict[str, str]:
         datasets = db()[DATASET_COLLECTION]
         keys: dict[str, str] = {}
+        if filters.q:
+            branches = filters.branches(user)
+            for doc in filters.matching(datasets, branches, (d for b in branches for d in datasets.find(b))):
+                for key, value in (doc.get("scientificMetadata") or {}).items():
+                    keys[key] = keys.get(key) or (value.get("unit", "") if isinstance(value, dict) else "")
+            return dict(sorted(keys.items()))
         for query in filters.branches(user):
             try:
                 got = datasets.aggregate([
@@ -306,8 +342,9 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
                             if (h := datasets.find_one({**b, field: {"$nin": ["", None]}}, {field: 1}))), None)
                 units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
         field = sort_of(sort)
-        cursor = heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
-                             key=sort_key(field), reverse=order == "desc")
+        cursor = filters.matching(datasets, branches,
+                                  heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
+                                              key=sort_key(field), reverse=order == "desc"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
             csv_lines(cursor, cols, units),

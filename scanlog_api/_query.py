@@ -43,7 +43,6 @@ def build_branches(
     beamline: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    text: str | None = None,
     min_rating: float | None = None,
     pids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -69,9 +68,6 @@ def build_branches(
         base["creationTime"] = rng
     if pids is not None:
         base["_id"] = {"$in": pids}
-    if text:
-        # datasetName holds beamline, scan id and title. The user's text is escaped, never a pattern.
-        base["datasetName"] = {"$regex": re.escape(text[:200]), "$options": "i"}
     if min_rating is not None:
         base["dataQualityMetrics"] = {"$gte": min_rating}
     if user is not None and user.admin:
@@ -88,6 +84,30 @@ def build_branches(
         {"accessGroups": {"$in": groups}, **base, "ownerGroup": {"$nin": groups}},
         {"isPublished": True, **base, "ownerGroup": {"$nin": groups}, "accessGroups": {"$nin": groups}},
     ]
+
+
+def _words(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _words(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _words(v)
+    elif value is not None:
+        yield str(value)
+
+
+def text_matches(doc: dict[str, Any], text: str) -> bool:
+    """Free text: a case-insensitive literal match in the title, name, keywords or any metadata value.
+
+    Done here, not in the store: no MongoDB-compatible store here has text indexes, and a
+    regex over every metadata value cannot use an index anyway.
+    """
+    needle = text.casefold()
+    fields = [doc.get("description"), doc.get("datasetName"), doc.get("keywords")]
+    fields += [entry.get("value") if isinstance(entry, dict) else entry
+               for entry in (doc.get("scientificMetadata") or {}).values()]
+    return any(needle in word.casefold() for f in fields for word in _words(f))
 
 
 def _field(doc: dict[str, Any], dotted: str) -> Any:

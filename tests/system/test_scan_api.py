@@ -71,6 +71,10 @@ def test_sort_filter_keys_and_csv(client: TestClient) -> None:
     assert [r["scan_id"] for r in asc["data"]] == ["1", "2"]
     assert client.get("/api/scans?q=hyperlink", headers=A).json()["count"] == 1
     assert client.get("/api/scans?q=.*", headers=A).json()["count"] == 0  # text, not a pattern
+    assert client.get("/api/scans?q=100.0", headers=A).json()["count"] == 2  # metadata values too
+    assert client.get("/api/scans?q=100.0", headers=B).json()["count"] == 1  # ...within what you may read
+    searched = client.get("/api/scans.csv?q=hyperlink&columns=scan_id", headers=A).text
+    assert list(csv.reader(io.StringIO(searched))) == [["Scan"], ["2"]]
     assert client.get("/api/scans?sort=meta:$where", headers=A).status_code == 422
     keys = client.get("/api/scans/keys?proposal=A", headers=A).json()
     assert keys["photon_energy"] == "eV" and "scan_id" in keys
