@@ -169,10 +169,15 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     state: dict[str, Any] = {}
     auth = Authenticator(settings.tokens, settings.oidc)
 
+    client_lock = threading.Lock()
+
     def db() -> Any:
-        if "client" not in state:
-            state["client"] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
-        return state["client"][settings.database]
+        with client_lock:
+            if state.get("closed"):
+                raise PyMongoError("scanlog is shutting down")
+            if "client" not in state:
+                state["client"] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+            return state["client"][settings.database]
 
     def ensure_indexes() -> None:
         """The indexes the table's queries need (each query starts with one of these)."""
@@ -191,16 +196,31 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         db()[ATTACHMENT_COLLECTION].create_index([("datasetId", ASCENDING)])
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            await asyncio.to_thread(ensure_indexes)
-        except PyMongoError as err:
-            logger.warning("could not create indexes at start: %s", err)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Built in the background: on a large existing collection the first build takes
+        # minutes, and the table must serve meanwhile (slower until it is done).
+        app.state.indexes_ready = threading.Event()
+
+        def build() -> None:
+            try:
+                ensure_indexes()
+                logger.info("scanlog indexes are ready")
+            except PyMongoError as err:
+                logger.warning("could not create indexes at start: %s", err)
+            finally:
+                app.state.indexes_ready.set()
+
+        db()  # the client exists before the index thread needs it
+        builder = threading.Thread(target=build, name="scanlog-indexes", daemon=True)
+        builder.start()
         yield
         if "feed" in state:
             state.pop("feed").close()
-        if "client" in state:
-            state.pop("client").close()
+        builder.join(5)  # a build still running fails cleanly on the closed client
+        with client_lock:
+            state["closed"] = True
+            if "client" in state:
+                state.pop("client").close()
 
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan)
 
