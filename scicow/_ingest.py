@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,8 @@ from ._settings import ScicowSettings
 logger = logging.getLogger(__name__)
 
 QUARANTINE_COLLECTION = "quarantine"
+#: What one poll returned: records per partition.
+Polled = dict[TopicPartition, list[ConsumerRecord]]
 _PRODUCED_AT = "scientificMetadata.message_produced_at.value"
 _INSERT_ONLY = ("createdAt", "createdBy")
 
@@ -326,42 +329,62 @@ def run(
     next_redrive = time.monotonic() + settings.quarantine_retry_s
     watch = AssignmentWatch(grace_s=2 * settings.max_poll_interval_ms / 1000 + 5)
     logger.info("scicow consuming %s as group %s", topic_pattern(settings.topic_prefix), settings.group_id)
+    # One batch is written while the next is fetched (measured: fetching and decoding 500
+    # records took about as long as writing them). A single writer thread keeps batches in
+    # order; offsets are committed from this thread once their batch is durable.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scicow-writer")
+    in_flight: tuple[Future[BatchResult], Polled] | None = None
+
+    def settle(next_polled: Polled) -> bool:
+        """Wait for the batch in flight; commit it, or rewind it (and what came after). True if it failed."""
+        nonlocal in_flight
+        if in_flight is None:
+            return False
+        future, batch = in_flight
+        in_flight = None
+        try:
+            result = future.result()
+        except Exception as err:  # noqa: BLE001 - store or broker down: re-read the batch later
+            logger.error("batch of %d not ingested, will retry: %s", sum(map(len, batch.values())), err)
+            _rewind(consumer, batch, next_polled)
+            return True
+        consumer.commit({tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs})
+        if on_batch:
+            on_batch(result)
+        return False
+
     try:
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            if settle(polled):
+                stop.wait(1.0)
+                continue
             if watch.stuck(consumer.subscription(), consumer.assignment()):
                 logger.warning(
                     "subscribed to %s but assigned nothing for %.0f s: re-joining the group",
                     sorted(consumer.subscription()),
                     watch.grace_s,
                 )
+                _rewind(consumer, polled)
                 consumer.unsubscribe()
                 consumer.subscribe(pattern=topic_pattern(settings.topic_prefix))
                 continue
-            records = [rec for recs in polled.values() for rec in recs]
-            if records:
-                try:
-                    result = ingestor.handle(records)
-                except Exception as err:  # noqa: BLE001 - store or broker down: re-read the batch later
-                    logger.error("batch of %d not ingested, will retry: %s", len(records), err)
-                    _rewind(consumer, polled)
-                    stop.wait(1.0)
-                    continue
-                consumer.commit(
-                    {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in polled.items() if recs}
-                )
-                if on_batch:
-                    on_batch(result)
+            batch = {tp: recs for tp, recs in polled.items() if recs}
+            if batch:
+                records = [rec for recs in batch.values() for rec in recs]
+                in_flight = (writer.submit(ingestor.handle, records), batch)
             if time.monotonic() >= next_redrive:
                 next_redrive = time.monotonic() + settings.quarantine_retry_s
-                try:
-                    redriven = ingestor.redrive_quarantine()
+                try:  # in the writer thread too, after the batch in flight
+                    redriven = writer.submit(ingestor.redrive_quarantine).result()
                 except PyMongoError as err:
                     logger.error("quarantine retry failed: %s", err)
                 else:
                     if redriven.ingested and on_batch:
                         on_batch(redriven)
+        settle({})
     finally:
+        writer.shutdown(wait=True)
         consumer.close()
         producer.close(timeout=5)
         client.close()
@@ -397,7 +420,12 @@ class AssignmentWatch:
         return True
 
 
-def _rewind(consumer: KafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-    for tp, recs in polled.items():
-        if recs:
-            consumer.seek(tp, recs[0].offset)
+def _rewind(consumer: KafkaConsumer, *batches: Polled) -> None:
+    """Seek each partition back to the first offset any of the batches held for it."""
+    first: dict[TopicPartition, int] = {}
+    for batch in batches:
+        for tp, recs in batch.items():
+            if recs:
+                first[tp] = min(first.get(tp, recs[0].offset), recs[0].offset)
+    for tp, offset in first.items():
+        consumer.seek(tp, offset)

@@ -209,6 +209,42 @@ def test_messages_captured_while_the_broker_is_down_arrive_later(
         broker.stop()
 
 
+def test_a_store_outage_mid_stream_loses_and_duplicates_nothing(kafka, scicow_settings, prefix, tmp_path) -> None:  # noqa: ANN001
+    import threading
+
+    from pymongo import MongoClient
+
+    from scicow import run
+    from scizoo import EmbeddedMongo
+
+    store = EmbeddedMongo(tmp_path / "store")
+    store.start()
+    uri = store.uri + "&serverSelectionTimeoutMS=1000"  # fail fast, so scicow's rewind path runs
+    client = MongoClient(uri, tz_aware=True)
+    settings = scicow_settings.model_copy(update={"mongo_uri": SecretStr(uri), "database": "outage", "batch_max": 20})
+    client["outage"][PROPOSAL_COLLECTION].insert_one({"_id": "20240001", "proposalId": "20240001",
+                                                       "ownerGroup": "20240001"})
+    datasets = client["outage"][DATASET_COLLECTION]
+    stop = threading.Event()
+    consumer = threading.Thread(target=run, args=(settings, stop), daemon=True)
+    try:
+        _produce(kafka.bootstrap_servers, prefix, [_message(n) for n in range(100)])
+        consumer.start()
+        wait_for(lambda: datasets.count_documents({}) >= 20, what="the first batches")
+        store.stop()
+        _produce(kafka.bootstrap_servers, prefix, [_message(n) for n in range(100, 200)])
+        time.sleep(4)  # batches fail and are rewound while the store is away
+        store.start()  # same port, same data
+        wait_for(lambda: datasets.count_documents({}) == 200, timeout=90, what="all 200 after the outage")
+        ids = [d["scientificMetadata"]["message_id"]["value"] for d in datasets.find({}, {"scientificMetadata": 1})]
+        assert sorted(ids) == sorted(f"msg-{n}" for n in range(200))
+    finally:
+        stop.set()
+        consumer.join(30)
+        client.close()
+        store.stop()
+
+
 def test_malformed_messages_go_to_the_dead_letter_topic(kafka, scicow, db, prefix) -> None:  # noqa: ANN001
     scicow()
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
