@@ -21,7 +21,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import ValidationError
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -188,8 +188,15 @@ class Ingestor:
         if blocks:
             existing_blocks, _ = _insert_new(self.datablocks, blocks)
             if existing_blocks:
+                # As for datasets: first-written fields stay, and an older message changes nothing.
                 self.datablocks.bulk_write(
-                    [ReplaceOne({"_id": blocks[i]["_id"]}, blocks[i], upsert=True) for i in existing_blocks],
+                    [
+                        UpdateOne(
+                            {"_id": blocks[i]["_id"], "updatedAt": {"$lte": blocks[i]["updatedAt"]}},
+                            {"$set": {k: v for k, v in blocks[i].items() if k not in _INSERT_ONLY and k != "_id"}},
+                        )
+                        for i in existing_blocks
+                    ],
                     ordered=False,
                 )
         return failed

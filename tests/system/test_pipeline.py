@@ -20,6 +20,7 @@ from scicow import QUARANTINE_COLLECTION
 from scifish import SpoolingProducer, TangoReader, capture, message_key
 from scizoo import (
     DATASET_COLLECTION,
+    DataFile,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     DatasetIngested,
@@ -118,7 +119,9 @@ def test_replayed_messages_change_nothing(kafka, scicow, db, prefix) -> None:  #
 
 def test_a_running_message_replayed_after_the_final_one_does_not_undo_it(kafka, scicow, db, prefix) -> None:  # noqa: ANN001
     scicow()
-    running = _message(1).model_copy(update={"scan": make_scan(1, status="running")})
+    partial = [DataFile(path="/data/sim/20240001/raw/scan_0001.h5", size=1)]
+    running = _message(1).model_copy(update={"scan": make_scan(1, status="running").model_copy(
+        update={"files": partial})})
     final = _message(1).model_copy(update={"produced_at": datetime(2026, 11, 20, 13, 5, tzinfo=UTC)})
     _produce(kafka.bootstrap_servers, prefix, [running, final])
     datasets = db[DATASET_COLLECTION]
@@ -129,6 +132,8 @@ def test_a_running_message_replayed_after_the_final_one_does_not_undo_it(kafka, 
     doc = datasets.find_one({"_id": dataset_pid("msg-1", PID_PREFIX)})
     assert doc["scientificMetadata"]["scan_status"]["value"] == "finished"
     assert doc["endTime"] is not None
+    block = db[ORIG_DATABLOCK_COLLECTION].find_one({"datasetId": doc["pid"]})
+    assert [f["size"] for f in block["dataFileList"]] == [1001]  # the final file list, not the partial one
 
 
 def test_sigkilled_consumer_restarts_without_loss_or_duplicates(kafka, mongo, scicow_settings, db, prefix) -> None:  # noqa: ANN001
