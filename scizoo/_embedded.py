@@ -65,7 +65,8 @@ class _Process:
             self._log_file = self._log_path.open("ab")
             out = self._log_file
         self._proc = subprocess.Popen(  # noqa: S603 - our own binaries, no shell
-            self._command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            self._command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, safe after fork
         )
         try:
             _wait_for_port(self.port, self._proc, self.service, timeout)
@@ -102,6 +103,19 @@ class _Process:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the thread that started it dies (even by SIGKILL).
+
+    So start embedded services from a thread that lives as long as they should (the main
+    thread, in the demo and the tests).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def tansu_binary() -> Path:

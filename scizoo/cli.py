@@ -49,6 +49,14 @@ def demo(
     from ._errors import ScizooError
 
     _logging(verbose)
+    # SIGTERM (a service manager, `timeout`, CI) stops the demo like Ctrl-C: its broker,
+    # store and device servers are stopped on the way out.
+    import signal
+
+    def _interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
     console = Console(stderr=True)
     try:
         result = run_demo(
