@@ -122,7 +122,7 @@ class Candidate:
     mtime_ns: int = -1
     changed_at: float = 0.0
     closed: bool = False
-    #: Seen being written (an event, not a scan): then its close-write says when it is done.
+    #: Seen being written (a modify event as it happened): its close-write says when it is done.
     writing: bool = False
 
 
@@ -268,7 +268,7 @@ class FileWatcher:
             candidate.changed_at = now
             if kind == "closed" and candidate.rule.on_close:
                 candidate.closed = True
-            elif kind in ("created", "modified"):
+            elif kind == "modified":
                 candidate.writing = True
             return
         rule = self.config.rule_for(os.path.basename(path))
@@ -284,9 +284,12 @@ class FileWatcher:
                 return
             if self.state.sent[path] == (st.st_size, st.st_mtime_ns):
                 return
+        # Only a write seen as it happens proves a writer: watchdog also reports "created"
+        # for the files of a folder that appeared whole (moved in, or written before its
+        # watch was added), and their close-writes have already happened.
         self.candidates[path] = Candidate(
             path, watch, rule, changed_at=now, closed=kind == "closed" and rule.on_close,
-            writing=kind in ("created", "modified"),
+            writing=kind == "modified",
         )
 
     def _scan(self, watch: Watch, now: float) -> None:
@@ -307,7 +310,8 @@ class FileWatcher:
                 if not c.closed:
                     c.changed_at = now
             quiet = now - c.changed_at
-            wait_for_close = c.rule.on_close and c.writing
+            # An empty file is not a finished acquisition: it waits for its close-write.
+            wait_for_close = c.rule.on_close and (c.writing or st.st_size == 0)
             if c.closed or quiet >= (self.config.close_timeout_s if wait_for_close else self.config.quiet_s):
                 done.append((c, st))
                 del self.candidates[path]

@@ -136,6 +136,20 @@ def test_a_burst_gives_one_message_per_file(lab: Lab, tmp_path: Path) -> None:
     assert {m.scan.files[0].size for m in messages} == set(range(1, 401))
 
 
+def test_a_folder_moved_in_whole_is_captured(lab: Lab, tmp_path: Path) -> None:
+    # Its files were closed before the watch saw them: watchdog reports them as created
+    # only, and no close-write will ever come.
+    watcher = lab.start()
+    outside = tmp_path / "outside" / "run7"
+    (outside / "sub").mkdir(parents=True)
+    for n in range(5):
+        (outside / f"m{n}.dat").write_bytes(b"m" * 10)
+    (outside / "sub" / "deep.dat").write_bytes(b"d" * 10)
+    outside.rename(tmp_path / "p1" / "run7")
+    wait_for(lambda: watcher.captured == 6, timeout=10, what="the 6 files of the moved folder")
+    assert len(lab.messages(6)) == 6
+
+
 def test_a_path_switch_mid_burst_misses_nothing(lab: Lab, tmp_path: Path) -> None:
     watcher = lab.start()
     old, new = tmp_path / "p1", tmp_path / "p2"
