@@ -139,6 +139,10 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     assert [r[1] for r in table[1:]] == ["4", "3", "2"]
     assert table[1][5] == "2.5" and table[1][6] == "100.0"
 
+    # The live stream followed the proposal filter back to A: new scans still arrive.
+    datasets.insert_one(_now_dataset(5, "A"))
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 5", timeout=5000)
+
 
 def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None:  # noqa: ANN001
     db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(9, "B")])
