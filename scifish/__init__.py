@@ -10,6 +10,7 @@ from ._capture import (
     capture,
     compose_message,
     message_key,
+    message_record,
     read_entries,
     send_message,
 )
@@ -36,4 +37,5 @@ __all__ = [
     "build_message",
     "capture",
     "message_key",
+    "message_record",
 ]

@@ -130,11 +130,14 @@ def compose_message(
     )
 
 
+def message_record(topic_prefix: str, message: ScanMetadata) -> tuple[str, bytes, bytes]:
+    """Topic, key and value of a message on Kafka."""
+    return beamline_topic(topic_prefix, message.beamline), message_key(message), message.model_dump_json().encode()
+
+
 def send_message(producer: SpoolingProducer, topic_prefix: str, message: ScanMetadata) -> str:
     """Hand a message to Kafka (or the spool); returns "sent" or "spooled"."""
-    return producer.send(
-        beamline_topic(topic_prefix, message.beamline), message_key(message), message.model_dump_json().encode()
-    )
+    return producer.send(*message_record(topic_prefix, message))
 
 
 def message_key(message: ScanMetadata) -> bytes:

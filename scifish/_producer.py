@@ -166,16 +166,7 @@ class SpoolingProducer:
 
     def send(self, topic: str, key: bytes, value: bytes) -> Outcome:
         """Deliver a message, or spool it; either way it is not lost."""
-        with self._lock:
-            if len(self.spool) == 0:
-                try:
-                    self._send_now(topic, key, value)
-                    return "sent"
-                except (KafkaError, OSError) as err:
-                    logger.warning("Kafka did not take a message for %s (%s); spooling it", topic, err)
-            self.spool.append(topic, key, value)
-        self._wake.set()
-        return "spooled"
+        return self.send_many([(topic, key, value)])[0]
 
     def send_many(self, items: list[tuple[str, bytes, bytes]]) -> list[Outcome]:
         """Deliver many messages with one wait for all their acknowledgements.

@@ -197,8 +197,6 @@ class CaptureWorker:
                 job()
             except Exception:  # a job reports its own failures; this is the last guard
                 logger.exception("scifish recorder job failed")
-            finally:
-                self._jobs.task_done()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every submitted job has run (for tests and shutdown)."""
@@ -246,7 +244,6 @@ class ScanRecording:
         self.worker = worker
         self.config_file = Path(config_file or worker.settings.config_file)
         self.warnings: list[str] = []
-        self.outcomes: list[str] = []
         self._lock = threading.Lock()
         self._state: ScanState | None = None
         self._config: BeamlineConfig | None = None
@@ -303,9 +300,7 @@ class ScanRecording:
             self._config, captured, message_id=self.message_id(), source="sardana", scan=message_block,
             now=datetime.now(UTC),
         )
-        outcome = send_message(self.worker.producer, self.worker.settings.topic_prefix, message)
-        self.outcomes.append(f"{message_block.status}:{outcome}")
-        if outcome == "spooled":
+        if send_message(self.worker.producer, self.worker.settings.topic_prefix, message) == "spooled":
             self._warn(f"scizoo: Kafka is unreachable; scan {message_block.id} ({message_block.status}) is spooled")
 
     def _send_running(self) -> None:

@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from scifish import Captured, SpoolingProducer, TangoReader, compose_message, message_key, read_entries
-from scizoo import BeamlineConfig, ConfigError, DataFile, RecordedEntry, ScanBlock, beamline_topic
+from scifish import Captured, SpoolingProducer, TangoReader, compose_message, message_record, read_entries
+from scizoo import BeamlineConfig, ConfigError, DataFile, RecordedEntry, ScanBlock
 
 from ._readers import READERS, read_file_metadata
 
@@ -332,8 +332,7 @@ class FileWatcher:
                 scan=_scan_block(c, st),
                 now=now,
             )
-            items.append((beamline_topic(self.topic_prefix, message.beamline), message_key(message),
-                          message.model_dump_json().encode()))
+            items.append(message_record(self.topic_prefix, message))
         self.producer.send_many(items)
         self.state.record([(c.path, st.st_size, st.st_mtime_ns) for c, st in done])
         self.captured += len(done)
