@@ -18,11 +18,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvicorn
 from kafka import KafkaProducer
 from pymongo import MongoClient
 
-from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scicow import ScicowSettings, run
 from scifish import message_key
 from scizoo import (
@@ -32,7 +31,6 @@ from scizoo import (
     ScanBlock,
     ScanMetadata,
     beamline_topic,
-    free_port,
 )
 
 OBSERVER = """
@@ -59,13 +57,9 @@ def main(scans: int) -> None:
                                   session_timeout_ms=6000, heartbeat_interval_ms=1000)
         consumer = threading.Thread(target=run, args=(settings, stop), daemon=True)
         consumer.start()
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(ScanlogSettings(
-            mongo_uri=mongo.uri, database="live", tokens={"t": TokenUser(user="u", groups=["20240001"])})),
-            port=port, log_level="warning", timeout_graceful_shutdown=1))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
+        server = ScanlogServer(ScanlogSettings(
+            mongo_uri=mongo.uri, database="live", tokens={"t": TokenUser(user="u", groups=["20240001"])}),
+            grace_s=1).start()
         producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
         topic = beamline_topic("live", "sim")
 
@@ -87,7 +81,7 @@ def main(scans: int) -> None:
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"])
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/?token=t")
+            page.goto(f"{server.url}/?token=t")
             page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
             page.evaluate(OBSERVER)
             time.sleep(1.0)
@@ -104,7 +98,7 @@ def main(scans: int) -> None:
               f"p95 {p95:.3f} s  max {latencies[-1]:.3f} s")
         stop.set()
         consumer.join(20)
-        server.should_exit = True
+        server.stop()
         producer.close()
         client.close()
 

@@ -10,6 +10,7 @@ server-sent-event subscribers, each filtered by the same rule.
 import asyncio
 import base64
 import heapq
+import itertools
 import io
 import json
 import logging
@@ -27,7 +28,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from scizoo import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION
 
@@ -36,12 +37,12 @@ from ._query import (
     FIXED_COLUMNS,
     build_branches,
     csv_lines,
-    meta_value,
+    html_table,
     row,
     sort_field,
     sort_key,
     text_matches,
-    valid_key,
+    unknown_columns,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class _Subscriber:
         self.user, self.proposal, self.beamline = user, proposal, beamline
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self.overflowed = False
 
     def wants(self, doc: dict[str, Any]) -> bool:
         if self.proposal and self.proposal not in (doc.get("proposalIds") or []):
@@ -114,7 +116,9 @@ class _Subscriber:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            pass  # a stalled client: it re-reads the table when it reconnects
+            # A client too slow to keep up: its stream is ended rather than rows dropped;
+            # the page reconnects and re-reads the table.
+            self.overflowed = True
 
 
 class LiveFeed:
@@ -249,7 +253,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
             beamline: Annotated[str | None, Query(max_length=64)] = None,
             since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
             until: Annotated[datetime | None, Query(description="Created at or before (ISO 8601).")] = None,
-            q: Annotated[str | None, Query(max_length=200, description="Free text over title and keywords.")] = None,
+            q: Annotated[str | None, Query(max_length=200, description="Free text over title, keywords and metadata values.")] = None,
             min_rating: Annotated[float | None, Query(ge=0, le=3)] = None,
         ) -> None:
             self.proposal, self.beamline, self.since, self.until = proposal, beamline, since, until
@@ -296,17 +300,10 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         field = sort_of(sort)
         datasets = db()[DATASET_COLLECTION]
         if filters.q:  # free text is matched here, over the whole (bounded) selection
-            merged = heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
-                                 key=sort_key(field), reverse=order == "desc")
-            hits = list(filters.matching(datasets, branches, merged))
+            hits = list(filters.matching(datasets, branches, _merged(datasets, branches, field, order)))
             return Page(data=[_jsonable(row(d)) for d in hits[skip : skip + limit]], count=len(hits))
-        # Run one after the other: measured, the store answers side-by-side queries no faster.
-        if len(branches) == 1:
-            docs = list(_sorted(datasets, branches[0], field, order, limit, skip))
-        else:  # disjoint branches: the first skip+limit of each, merged
-            merged = heapq.merge(*(_sorted(datasets, b, field, order, skip + limit) for b in branches),
-                                 key=sort_key(field), reverse=order == "desc")
-            docs = list(merged)[skip : skip + limit]
+        docs = _page(datasets, branches, field, order, skip, limit)
+        # One after the other: measured, the store answers side-by-side queries no faster.
         count = sum(datasets.count_documents(b) for b in branches)
         return Page(data=[_jsonable(row(d)) for d in docs], count=count)
 
@@ -316,27 +313,21 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         filters: Annotated[Filters, Depends()],
     ) -> dict[str, str]:
         datasets = db()[DATASET_COLLECTION]
+        branches = filters.branches(user)
         keys: dict[str, str] = {}
-        if filters.q:
-            branches = filters.branches(user)
+        if filters.q:  # free text: only the matching documents' keys
             for doc in filters.matching(datasets, branches, (d for b in branches for d in datasets.find(b))):
                 for key, value in (doc.get("scientificMetadata") or {}).items():
                     keys[key] = keys.get(key) or (value.get("unit", "") if isinstance(value, dict) else "")
-            return dict(sorted(keys.items()))
-        for query in filters.branches(user):
-            try:
-                got = datasets.aggregate([
+        else:  # the store collects them, over the whole selection
+            for query in branches:
+                for g in datasets.aggregate([
                     {"$match": query},
                     {"$project": {"m": {"$objectToArray": "$scientificMetadata"}}},
                     {"$unwind": "$m"},
                     {"$group": {"_id": "$m.k", "unit": {"$max": "$m.v.unit"}}},
-                ])
-                for g in got:
+                ]):
                     keys[g["_id"]] = keys.get(g["_id"]) or g.get("unit") or ""
-            except OperationFailure:  # a store without $objectToArray: read the selection
-                for doc in datasets.find(query, {"scientificMetadata": 1}):
-                    for key, value in (doc.get("scientificMetadata") or {}).items():
-                        keys.setdefault(key, value.get("unit", "") if isinstance(value, dict) else "")
         return dict(sorted(keys.items()))
 
     @app.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns")
@@ -349,9 +340,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         order: Literal["asc", "desc"] = "desc",
     ) -> StreamingResponse:
         cols = [c for c in columns.split(",") if c]
-        for col in cols:
-            if col not in FIXED_COLUMNS and not (col.startswith("meta:") and valid_key(col[5:])):
-                raise HTTPException(422, f"unknown column {col!r}")
+        check_columns(cols)
         branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
         datasets = db()[DATASET_COLLECTION]
         units = {}
@@ -362,9 +351,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
                             if (h := datasets.find_one({**b, field: {"$nin": ["", None]}}, {field: 1}))), None)
                 units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
         field = sort_of(sort)
-        cursor = filters.matching(datasets, branches,
-                                  heapq.merge(*(_sorted(datasets, b, field, order, 0) for b in branches),
-                                              key=sort_key(field), reverse=order == "desc"))
+        cursor = filters.matching(datasets, branches, _merged(datasets, branches, field, order))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
             csv_lines(cursor, cols, units),
@@ -388,7 +375,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield b"retry: 1000\nevent: hello\ndata: {}\n\n"
-                while not await request.is_disconnected():
+                while not sub.overflowed and not await request.is_disconnected():
                     try:
                         item = await asyncio.wait_for(sub.queue.get(), timeout=15)
                     except TimeoutError:
@@ -474,11 +461,10 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     def export_elog(body: ElogIn, user: Annotated[TokenUser, Depends(signed_in)]) -> dict[str, Any]:
         if not settings.elog_url:
             raise HTTPException(501, "no e-logbook is configured (SCANLOG_ELOG_URL)")
+        check_columns(body.columns)
         datasets = db()[DATASET_COLLECTION]
-        docs = list(heapq.merge(*(_sorted(datasets, b, "creationTime", "desc", 0)
-                                  for b in build_branches(user, pids=body.pids)),
-                                key=sort_key("creationTime"), reverse=True))
-        html = _html_table(docs, body.columns)
+        docs = list(_merged(datasets, build_branches(user, pids=body.pids), "creationTime", "desc"))
+        html = html_table(docs, body.columns)
         headers = {"Authorization": f"Bearer {settings.elog_token.get_secret_value()}"} if settings.elog_token else {}
         try:
             answer = requests.post(settings.elog_url, json={"title": body.title, "html": html,
@@ -514,12 +500,31 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     return app
 
 
-def _sorted(datasets: Any, query: dict[str, Any], field: str, order: str, limit: int, skip: int = 0) -> Any:
+def check_columns(columns: list[str]) -> None:
+    if bad := unknown_columns(columns):
+        raise HTTPException(422, f"unknown column(s): {', '.join(map(repr, bad))}")
+
+
+def _sorted(datasets: Any, query: dict[str, Any], field: str, order: str, limit: int = 0, skip: int = 0) -> Any:
     direction = ASCENDING if order == "asc" else DESCENDING
     cursor = datasets.find(query).sort([(field, direction), ("_id", direction)]).batch_size(500)
-    if skip:
-        cursor = cursor.skip(skip)
-    return cursor.limit(limit) if limit else cursor
+    return cursor.skip(skip).limit(limit)
+
+
+def _merged(datasets: Any, branches: list[dict[str, Any]], field: str, order: str,
+            limit: int = 0) -> Iterator[dict[str, Any]]:
+    """The disjoint branches' documents as one sorted stream (each branch sorted by the store)."""
+    cursors = [_sorted(datasets, b, field, order, limit) for b in branches]
+    return heapq.merge(*cursors, key=sort_key(field), reverse=order == "desc")
+
+
+def _page(datasets: Any, branches: list[dict[str, Any]], field: str, order: str, skip: int,
+          limit: int) -> list[dict[str, Any]]:
+    """One page of the union: the store skips when there is one branch; else the first
+    skip+limit of each branch are merged and sliced."""
+    if len(branches) == 1:
+        return list(_sorted(datasets, branches[0], field, order, limit, skip))
+    return list(itertools.islice(_merged(datasets, branches, field, order, skip + limit), skip, skip + limit))
 
 
 def _thumbnail(data: bytes) -> str:
@@ -533,16 +538,3 @@ def _thumbnail(data: bytes) -> str:
     except (UnidentifiedImageError, OSError) as err:
         raise HTTPException(422, f"not an image: {err}") from err
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
-def _html_table(docs: list[dict[str, Any]], columns: list[str]) -> str:
-    from html import escape
-
-    head = "".join(f"<th>{escape(FIXED_COLUMNS.get(c, (c.removeprefix('meta:'),))[0])}</th>" for c in columns)
-    body = []
-    for doc in docs:
-        r = row(doc)
-        cells = [meta_value(doc, c[5:]) if c.startswith("meta:") else r.get(c) for c in columns]
-        body.append("<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-

@@ -80,18 +80,9 @@ class Authenticator:
         return TokenUser(user=user, groups=groups, admin=bool(set(groups) & set(oidc.admin_groups)))
 
 
-def access_filter(user: TokenUser | None) -> dict[str, Any]:
-    """SciCat's read rule as a MongoDB filter."""
-    if user is not None and user.admin:
-        return {}
-    clauses: list[dict[str, Any]] = [{"isPublished": True}]
-    if user is not None and user.groups:
-        clauses += [{"ownerGroup": {"$in": user.groups}}, {"accessGroups": {"$in": user.groups}}]
-    return {"$or": clauses}
-
-
 def can_read(user: TokenUser | None, doc: dict[str, Any]) -> bool:
-    """The same rule, for one document in hand (the live stream)."""
+    """SciCat's read rule for one document in hand (the live stream; the reference the
+    store-side filters in ``_query.build_branches`` are tested against)."""
     if doc.get("isPublished"):
         return True
     if user is None:

@@ -143,11 +143,6 @@ def meta_value(doc: dict[str, Any], key: str) -> Any:
     return entry.get("value") if isinstance(entry, dict) else entry
 
 
-def meta_unit(doc: dict[str, Any], key: str) -> str:
-    entry = (doc.get("scientificMetadata") or {}).get(key)
-    return str(entry.get("unit") or "") if isinstance(entry, dict) else ""
-
-
 def row(doc: dict[str, Any]) -> dict[str, Any]:
     """One table row: the fixed columns plus every scientificMetadata value with its unit."""
     start, end = doc.get("startTime"), doc.get("endTime")
@@ -173,7 +168,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-# --- CSV ---------------------------------------------------------------------
+# --- CSV and HTML exports ----------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -193,7 +188,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def csv_header(columns: list[str], units: dict[str, str]) -> list[str]:
+def unknown_columns(columns: list[str]) -> list[str]:
+    """The column ids in ``columns`` that name neither a fixed column nor a valid metadata key."""
+    return [c for c in columns if c not in FIXED_COLUMNS and not (c.startswith("meta:") and valid_key(c[5:]))]
+
+
+def column_headers(columns: list[str], units: dict[str, str]) -> list[str]:
+    """Header texts, with the unit in brackets where there is one."""
     out = []
     for col in columns:
         if col in FIXED_COLUMNS:
@@ -206,15 +207,21 @@ def csv_header(columns: list[str], units: dict[str, str]) -> list[str]:
     return out
 
 
-def csv_cells(doc: dict[str, Any], columns: list[str]) -> list[str]:
+def cell_texts(doc: dict[str, Any], columns: list[str]) -> list[str]:
+    """A document's cells for the given columns, as plain text (not yet made safe for any format)."""
     r = row(doc)
-    cells = []
-    for col in columns:
-        if col.startswith("meta:"):
-            cells.append(_cell(meta_value(doc, col[5:])))
-        else:
-            cells.append(_cell(r.get(col)))
-    return [neutralise(c) for c in cells]
+    return [_cell(meta_value(doc, col[5:]) if col.startswith("meta:") else r.get(col)) for col in columns]
+
+
+def html_table(docs: Iterable[dict[str, Any]], columns: list[str]) -> str:
+    """An HTML table of the documents (for an e-logbook entry); every text is escaped."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in column_headers(columns, {}))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cell_texts(doc, columns)) + "</tr>" for doc in docs
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def csv_lines(docs: Iterable[dict[str, Any]], columns: list[str], units: dict[str, str]) -> Iterator[str]:
@@ -223,9 +230,9 @@ def csv_lines(docs: Iterable[dict[str, Any]], columns: list[str], units: dict[st
 
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([neutralise(h) for h in csv_header(columns, units)])
+    writer.writerow([neutralise(h) for h in column_headers(columns, units)])
     for n, doc in enumerate(docs, 1):
-        writer.writerow(csv_cells(doc, columns))
+        writer.writerow([neutralise(c) for c in cell_texts(doc, columns)])
         if n % 500 == 0:
             yield buf.getvalue()
             buf.seek(0)

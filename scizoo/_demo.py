@@ -25,7 +25,6 @@ from . import (
     EmbeddedMongo,
     ScanBlock,
     dataset_pid,
-    free_port,
 )
 from ._useroffice import UserOffice
 
@@ -188,8 +187,7 @@ def run_demo(
     server = None
     if serve:
         server = _start_api(mongo.uri, port)
-        console.print(f"[green]✓[/] live scan table on http://127.0.0.1:{port}/?token=demo-20240001 "
-                      f"(API docs: /docs)")
+        console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")
     reader = TangoReader(beamline_proc.addresses, timeout_s=1.0)
     producer = SpoolingProducer(kafka.bootstrap_servers, data_dir / "spool")
     beamline = _Beamline(config, beamline_proc.addresses, data_dir / "raw")
@@ -237,9 +235,10 @@ def run_demo(
         if serve:
             console.print()
             console.print("[bold]Open the scan table:[/]")
-            console.print(f"  http://127.0.0.1:{port}/?token=demo-staff      (beamline staff: every scan)")
-            console.print(f"  http://127.0.0.1:{port}/?token=demo-20240001   (a user of proposal 20240001)")
-            console.print(f"  API docs: http://127.0.0.1:{port}/docs")
+            assert server is not None
+            console.print(f"  {server.url}/?token=demo-staff      (beamline staff: every scan)")
+            console.print(f"  {server.url}/?token=demo-20240001   (a user of proposal 20240001)")
+            console.print(f"  API docs: {server.url}/docs")
             console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")
             i = scans
             while True:
@@ -253,7 +252,7 @@ def run_demo(
         stop.set()
         consumer.join(timeout=15)
         if server is not None:
-            server.should_exit = True
+            server.stop()
         producer.close()
         reader.close()
         beamline_proc.stop()
@@ -263,18 +262,10 @@ def run_demo(
         kafka.stop()
 
 
-def _start_api(mongo_uri: str, port: int):  # noqa: ANN202 - uvicorn.Server
-    import uvicorn
-
-    from scanlog_api import ScanlogSettings, TokenUser, create_app
+def _start_api(mongo_uri: str, port: int):  # noqa: ANN202 - scanlog_api.ScanlogServer
+    from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 
     settings = ScanlogSettings(
         mongo_uri=mongo_uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()}
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port or free_port(), log_level="warning",
-                                            timeout_graceful_shutdown=3))
-    threading.Thread(target=server.run, name="scanlog-api", daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return server
+    return ScanlogServer(settings, port=port).start()

@@ -138,10 +138,9 @@ def scanlog_serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     from scanlog_api import ScanlogSettings, create_app
+    from scanlog_api._serve import SHUTDOWN_GRACE_S
 
-    # Live streams never end by themselves: give them 3 s at shutdown, then close them
-    # (the page reconnects and re-reads the table).
-    uvicorn.run(create_app(ScanlogSettings()), host=host, port=port, timeout_graceful_shutdown=3)
+    uvicorn.run(create_app(ScanlogSettings()), host=host, port=port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 def schema_documents() -> dict[str, str]:

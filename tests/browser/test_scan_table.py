@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scizoo import DATASET_COLLECTION, free_port
+from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
+from scizoo import DATASET_COLLECTION
 from tests.conftest import wait_for
 from tests.system.test_scan_api import _dataset
 
@@ -23,19 +22,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture()
 def server(mongo, db) -> Iterator[str]:  # noqa: ANN001
-    import uvicorn
-
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
         "ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_for(lambda: srv.started, timeout=20, what="the scanlog server")
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with ScanlogServer(settings, grace_s=1) as srv:
+        yield srv.url
 
 
 @pytest.fixture()
@@ -156,42 +146,29 @@ def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None: 
 
 
 def test_a_running_row_updates_and_rows_written_during_a_server_restart_appear(page, mongo, db) -> None:  # noqa: ANN001
-    import uvicorn
-
     datasets = db[DATASET_COLLECTION]
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
                                tokens={"ta": TokenUser(user="alice", groups=["A"])})
-    port = free_port()
-
-    def serve() -> tuple[uvicorn.Server, threading.Thread]:
-        srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                            timeout_graceful_shutdown=1))
-        thread = threading.Thread(target=srv.run, daemon=True)
-        thread.start()
-        wait_for(lambda: srv.started, timeout=20, what="the scanlog server")
-        return srv, thread
-
-    srv, thread = serve()
-    running = _now_dataset(1, "A")
-    running["scientificMetadata"]["scan_status"]["value"] = "running"
-    datasets.insert_one(running)
-    page.goto(f"http://127.0.0.1:{port}/?token=ta")
-    page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'running'")
-    time.sleep(0.5)
-    datasets.update_one({"_id": running["_id"]}, {"$set": {"scientificMetadata.scan_status.value": "finished"}})
-    page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'finished'",
-                           timeout=5000)
-    assert page.locator("#rows tr").count() == 1
-
-    srv.should_exit = True
-    thread.join(10)
-    page.wait_for_function("document.getElementById('status').textContent.includes('reconnecting')", timeout=10000)
-    datasets.insert_one(_now_dataset(2, "A"))  # written while the server is down
-    srv, thread = serve()
+    srv = ScanlogServer(settings, grace_s=1).start()
     try:
+        running = _now_dataset(1, "A")
+        running["scientificMetadata"]["scan_status"]["value"] = "running"
+        datasets.insert_one(running)
+        page.goto(f"{srv.url}/?token=ta")
+        page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'running'")
+        time.sleep(0.5)
+        datasets.update_one({"_id": running["_id"]}, {"$set": {"scientificMetadata.scan_status.value": "finished"}})
+        page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'finished'",
+                               timeout=5000)
+        assert page.locator("#rows tr").count() == 1
+
+        srv.stop()
+        page.wait_for_function("document.getElementById('status').textContent.includes('reconnecting')",
+                               timeout=10000)
+        datasets.insert_one(_now_dataset(2, "A"))  # written while the server is down
+        srv.start()  # same port
         page.wait_for_function("document.querySelectorAll('#rows tr').length === 2", timeout=10000)
         datasets.insert_one(_now_dataset(3, "A"))  # and the live feed works again
         page.wait_for_function("document.querySelectorAll('#rows tr').length === 3", timeout=5000)
     finally:
-        srv.should_exit = True
-        thread.join(10)
+        srv.stop()

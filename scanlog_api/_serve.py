@@ -1,0 +1,60 @@
+"""Run the scanlog app with uvicorn in a thread (the demo, the tests, the benchmarks)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from scizoo import ServiceStartError, free_port
+
+from ._app import ScanlogSettings, create_app
+
+#: Live streams never end by themselves: at shutdown they get this long, then are closed
+#: (the page reconnects and re-reads the table).
+SHUTDOWN_GRACE_S = 3
+
+
+class ScanlogServer:
+    """``with ScanlogServer(settings) as server: server.url``; port 0 picks a free port."""
+
+    def __init__(self, settings: ScanlogSettings, *, host: str = "127.0.0.1", port: int = 0,
+                 grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port or free_port()
+        self.grace_s = grace_s
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ScanlogServer:
+        config = uvicorn.Config(create_app(self.settings), host=self.host, port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=self.grace_s)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="scanlog-api", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise ServiceStartError(f"scanlog did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(self.grace_s + 10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ScanlogServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
