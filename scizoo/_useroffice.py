@@ -16,6 +16,21 @@ from typing import Any
 from urllib.parse import unquote
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON (the stand-in services here and in the tests)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class UserOffice:
     """Serves ``proposals`` (id -> JSON object) on a loopback port in a thread."""
 
@@ -25,34 +40,23 @@ class UserOffice:
         self.requests = 0
         office = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                return
-
-            def _reply(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 - stdlib name
                 office.requests += 1
                 if office.token is not None:
                     sent = self.headers.get("Authorization", "")
                     if not hmac.compare_digest(sent, f"Bearer {office.token}"):
-                        self._reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
+                        self.reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
                         return
                 prefix = "/proposals/"
                 if not self.path.startswith(prefix):
-                    self._reply(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})
+                    self.reply(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})
                     return
                 found = office.proposals.get(unquote(self.path[len(prefix) :]))
                 if found is None:
-                    self._reply(HTTPStatus.NOT_FOUND, {"error": "no such proposal"})
+                    self.reply(HTTPStatus.NOT_FOUND, {"error": "no such proposal"})
                     return
-                self._reply(HTTPStatus.OK, found)
+                self.reply(HTTPStatus.OK, found)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="user-office", daemon=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -78,38 +80,36 @@ def demo(
         raise typer.Exit(1)
 
 
-@scicow_app.command("run")
-def scicow_run(verbose: bool = True) -> None:
-    """Consume every beamline topic into the catalogue (settings from SCICOW_* variables)."""
+def _until_stopped(service: Callable[[threading.Event], None]) -> None:
+    """Run a long-lived service until SIGTERM or Ctrl-C; either lets it finish its batch and close."""
     import signal
-    import threading
 
-    from scicow import ScicowSettings, run
-
-    _logging(verbose)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        run(ScicowSettings(), stop)
+        service(stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@scicow_app.command("run")
+def scicow_run(verbose: bool = True) -> None:
+    """Consume every beamline topic into the catalogue (settings from SCICOW_* variables)."""
+    from scicow import ScicowSettings, run
+
+    _logging(verbose)
+    settings = ScicowSettings()
+    _until_stopped(lambda stop: run(settings, stop))
 
 
 @scifly_app.command("run")
 def scifly_run(verbose: bool = True) -> None:
     """Follow the PathFixer and capture completed files (settings from SCIFLY_* variables)."""
-    import signal
-    import threading
-
     from scifly import SciflySettings, run_watcher
 
     _logging(verbose)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        run_watcher(SciflySettings(), stop)
-    except KeyboardInterrupt:
-        stop.set()
+    settings = SciflySettings()
+    _until_stopped(lambda stop: run_watcher(settings, stop))
 
 
 @scicow_app.command("redrive")

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from scanlog_api import OidcSettings, ScanlogSettings, create_app
 from scizoo import DATASET_COLLECTION
+from scizoo._useroffice import JsonHandler
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -30,26 +31,15 @@ class Services:
         self.entries: list[dict[str, Any]] = []
         services = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
-                self._reply(200, jwks) if self.path == "/jwks" else self._reply(404, {})
+                self.reply(200, jwks) if self.path == "/jwks" else self.reply(404, {})
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body["authorization"] = self.headers.get("Authorization")
                 services.entries.append(body)
-                self._reply(201, {"id": body.get("entry_id") or f"entry-{len(services.entries)}"})
+                self.reply(201, {"id": body.get("entry_id") or f"entry-{len(services.entries)}"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
