@@ -4,13 +4,13 @@ VENV := .venv
 STAMP := $(VENV)/.stamp-install
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-unit test-system bench lint schemas clean
+.PHONY: demo check test test-unit test-system bench lint schemas clean
 
 # Re-install when the project's dependencies change.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[tango,sardana,scifly,oidc,embedded,test]"
+	$(PY) -m pip install --quiet -e ".[all,embedded,test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,8 +21,13 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+# The checks run before the tests: lint, import contracts, types.
+check: $(STAMP)
+	$(VENV)/bin/ruff check scizoo scifish scicow scifly scanlog_api scidog tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+test: check $(CHROMIUM)
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)

@@ -15,7 +15,7 @@ import time
 import tango
 
 from scifish import TangoReader
-from scifish._sim import SimDeviceSpec, SimulatedBeamline
+from scifish.testing import SimDeviceSpec, SimulatedBeamline
 
 ATTRS = ["a0", "a1", "a2", "a3", "a4"]
 REPEAT = 15
@@ -29,7 +29,7 @@ def naive(proxies: dict[str, tango.DeviceProxy], wanted: list[tuple[str, str]]) 
             pass
 
 
-def measure(fn, repeat: int = REPEAT) -> list[float]:  # noqa: ANN001
+def measure(fn, repeat: int = REPEAT) -> list[float]:
     fn()  # warm: connections made
     out = []
     for _ in range(repeat):
@@ -55,7 +55,7 @@ def main() -> None:
             p.set_timeout_millis(int(timeout_s * 1000))
         reader = TangoReader(addresses, timeout_s=timeout_s)
         base = [(d.name, a) for d in normal for a in ATTRS]
-        print(f"A. 200 attributes on 40 devices, 2 ms per read (floor: one device's 5 reads = 10 ms)")
+        print("A. 200 attributes on 40 devices, 2 ms per read (floor: one device's 5 reads = 10 ms)")
         seq = measure(lambda: naive(proxies, base), repeat=5)
         par = measure(lambda: reader.read(base))
         print(f"   naive sequential read_attribute : {fmt(seq)}")

@@ -21,11 +21,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from pymongo import MongoClient
 
 from scicow import ScicowSettings, run
-from scizoo import (
+from scizoo.core import (
     CatalogueSettings,
     DataFile,
-    EmbeddedKafka,
-    EmbeddedMongo,
     Proposal,
     RecordedEntry,
     ScanBlock,
@@ -34,6 +32,7 @@ from scizoo import (
     build_dataset,
     topic_pattern,
 )
+from scizoo.testing import EmbeddedKafka, EmbeddedMongo
 
 PROPOSAL = {"_id": "20240001", "proposalId": "20240001", "pi_email": "pi@example.org", "ownerGroup": "20240001"}
 
@@ -59,7 +58,7 @@ def make_messages(n: int) -> list[ScanMetadata]:
 
 def ceiling(client: MongoClient, messages: list[ScanMetadata]) -> float:
     proposal = Proposal.from_document(PROPOSAL)
-    docs = [build_dataset(m, proposal, CatalogueSettings()) for m in messages]
+    docs = [build_dataset(m, proposal, CatalogueSettings()).to_mongo() for m in messages]
     coll = client["bench_ceiling"]["Dataset"]
     t = time.perf_counter()
     for i in range(0, len(docs), 500):
@@ -82,7 +81,7 @@ def naive(bootstrap: str, client: MongoClient, prefix: str, n: int) -> float:
                 first = first or time.perf_counter()
                 message = ScanMetadata.model_validate_json(rec.value)
                 proposal = Proposal.from_document(db["Proposal"].find_one({"_id": message.proposal_id}))
-                coll.insert_one(build_dataset(message, proposal, CatalogueSettings()))
+                coll.insert_one(build_dataset(message, proposal, CatalogueSettings()).to_mongo())
                 consumer.commit()
                 done += 1
     elapsed = time.perf_counter() - first
@@ -99,7 +98,7 @@ def scicow_rate(bootstrap: str, mongo_uri: str, client: MongoClient, prefix: str
     stamps: list[float] = []
     counted = [0]
 
-    def on_batch(result) -> None:  # noqa: ANN001
+    def on_batch(result) -> None:
         if not stamps:
             stamps.append(time.perf_counter())
         counted[0] += len(result.ingested)

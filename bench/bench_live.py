@@ -24,14 +24,8 @@ from pymongo import MongoClient
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scicow import ScicowSettings, run
 from scifish import message_key
-from scizoo import (
-    PROPOSAL_COLLECTION,
-    EmbeddedKafka,
-    EmbeddedMongo,
-    ScanBlock,
-    ScanMetadata,
-    beamline_topic,
-)
+from scizoo.core import PROPOSAL_COLLECTION, ScanBlock, ScanMetadata, beamline_topic
+from scizoo.testing import EmbeddedKafka, EmbeddedMongo
 
 OBSERVER = """
 window.seen = {};

@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import scifish  # noqa: E402
-from scifish._sim import SimulatedBeamline, demo_devices  # noqa: E402
-from scizoo import EmbeddedKafka  # noqa: E402
-from tests.sardana.lab import SardanaLab  # noqa: E402
-from tests.system.test_sardana_scan import SETUP  # noqa: E402
+import scifish
+from scifish.testing import SimulatedBeamline, demo_devices
+from scizoo.testing import EmbeddedKafka
+from tests.sardana.lab import SardanaLab
+from tests.system.test_sardana_scan import SETUP
 
 
 def main(rounds: int) -> None:

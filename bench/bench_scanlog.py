@@ -25,10 +25,11 @@ from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scizoo import DATASET_COLLECTION, EmbeddedMongo
+from scizoo.core import DATASET_COLLECTION
+from scizoo.testing import EmbeddedMongo
 
 
-def seed(collection, n: int, proposals: int = 20) -> None:  # noqa: ANN001
+def seed(collection, n: int, proposals: int = 20) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     batch = []
     for i in range(n):

@@ -28,10 +28,11 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from scifish import Captured, SpoolingProducer, TangoReader, compose_message, read_entries, send_message
-from scifish._sim import SimDeviceSpec, SimulatedBeamline
-from scifly import FileWatcher, SciflyConfig, file_message_id
-from scizoo import BeamlineConfig, DataFile, EmbeddedKafka, ScanBlock, ScanMetadata, beamline_topic
+from scifish import Capturer, ScanRequest, SpoolingProducer, TangoReader, Where
+from scifish.testing import SimDeviceSpec, SimulatedBeamline
+from scifly import FileWatcher, SciflyConfig
+from scizoo.core import BeamlineConfig, DataFile, ScanBlock, ScanMetadata, beamline_topic, file_message_id
+from scizoo.testing import EmbeddedKafka
 
 QUIET_S = 0.5
 
@@ -91,15 +92,12 @@ def naive(folder: Path, config: BeamlineConfig, reader: TangoReader, producer: S
             if sizes.get(entry.path) == size:
                 st = entry.stat()
                 mtime = datetime.fromtimestamp(st.st_mtime, UTC)
-                captured = read_entries(config, reader, pathfixer=False)
-                message = compose_message(
-                    config, Captured(captured.entries, "20240001", str(folder)),
-                    message_id=file_message_id("naive", entry.path), source="scifly",
-                    scan=ScanBlock(id=entry.name, start=mtime, end=mtime,
-                                   files=[DataFile(path=entry.path, size=size, time=mtime)]),
-                    now=datetime.now(UTC),
-                )
-                send_message(producer, prefix, message)
+                # One capture per file: one Tango read and one wait for Kafka each.
+                scan = ScanBlock(id=entry.name, start=mtime, end=mtime,
+                                 files=[DataFile(path=entry.path, size=size, time=mtime)])
+                Capturer(config, reader, producer, prefix).capture_one(
+                    ScanRequest(scan, file_message_id("naive", entry.path), where=Where("20240001", str(folder))),
+                    source="scifly", now=datetime.now(UTC))
                 done.add(entry.path)
             sizes[entry.path] = size
         stop.wait(QUIET_S)
@@ -121,7 +119,7 @@ def main(count: int) -> None:
         producer = SpoolingProducer(kafka.bootstrap_servers, tmp / "spool", send_timeout_s=10.0)
         watcher = FileWatcher(
             SciflyConfig(quiet_s=QUIET_S, poll_s=0.5, programs=[{"name": "bench", "patterns": ["*.dat"]}]),
-            config, reader, producer, topic_prefix="fly", state_file=tmp / "sent.jsonl")
+            Capturer(config, reader, producer, "fly"), state_file=tmp / "sent.jsonl")
         stop = threading.Event()
         thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
         thread.start()

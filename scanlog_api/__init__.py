@@ -1,14 +1,25 @@
-"""scanlog_api: the live scan table and its HTTP API over the SciCat catalogue."""
+"""scanlog_api: the live scan table and its HTTP API over the SciCat catalogue.
 
-from ._app import ScanlogSettings, create_app
-from ._auth import Authenticator, AuthError, OidcSettings, TokenUser, can_read
-from ._query import build_branches, neutralise
-from ._serve import ScanlogServer
+Thin routes (``_routes``) over a store (``_store``: every query and write); SciCat's
+access rule in ``_access``; the table's rows and exports in ``_table``; the live feed in
+``_live``; the e-logbook client in ``_elog``; settings in ``_settings``.
+"""
+
+from ._access import build_branches, can_read
+from ._app import create_app
+from ._auth import Authenticator, AuthError, OidcSettings, TokenUser
+from ._serve import SHUTDOWN_GRACE_S, ScanlogServer
+from ._settings import ScanlogSettings
+from ._store import MAX_TEXT_SCAN, ScanStore
+from ._table import neutralise
 
 __all__ = [
+    "MAX_TEXT_SCAN",
+    "SHUTDOWN_GRACE_S",
     "AuthError",
     "Authenticator",
     "OidcSettings",
+    "ScanStore",
     "ScanlogServer",
     "ScanlogSettings",
     "TokenUser",

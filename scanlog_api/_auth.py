@@ -78,16 +78,3 @@ class Authenticator:
         groups = [str(g).lstrip("/") for g in groups]  # Keycloak's group paths start with '/'
         user = str(claims.get(oidc.user_claim) or claims.get("sub") or "")
         return TokenUser(user=user, groups=groups, admin=bool(set(groups) & set(oidc.admin_groups)))
-
-
-def can_read(user: TokenUser | None, doc: dict[str, Any]) -> bool:
-    """SciCat's read rule for one document in hand (the live stream; the reference the
-    store-side filters in ``_query.build_branches`` are tested against)."""
-    if doc.get("isPublished"):
-        return True
-    if user is None:
-        return False
-    if user.admin:
-        return True
-    groups = set(user.groups)
-    return doc.get("ownerGroup") in groups or bool(groups & set(doc.get("accessGroups") or ()))

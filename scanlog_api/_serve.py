@@ -8,9 +8,10 @@ from types import TracebackType
 
 import uvicorn
 
-from scizoo import ServiceStartError, free_port
+from scizoo.core import ServiceStartError
 
-from ._app import ScanlogSettings, create_app
+from ._app import create_app
+from ._settings import ScanlogSettings
 
 #: Live streams never end by themselves: at shutdown they get this long, then are closed
 #: (the page reconnects and re-reads the table).
@@ -21,10 +22,10 @@ class ScanlogServer:
     """``with ScanlogServer(settings) as server: server.url``; port 0 picks a free port."""
 
     def __init__(self, settings: ScanlogSettings, *, host: str = "127.0.0.1", port: int = 0,
-                 grace_s: float = SHUTDOWN_GRACE_S) -> None:
+                 grace_s: int = SHUTDOWN_GRACE_S) -> None:
         self.settings = settings
         self.host = host
-        self.port = port or free_port()
+        self.port = port
         self.grace_s = grace_s
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -36,14 +37,16 @@ class ScanlogServer:
     def start(self, timeout: float = 20.0) -> ScanlogServer:
         config = uvicorn.Config(create_app(self.settings), host=self.host, port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=self.grace_s)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="scanlog-api", daemon=True)
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=server.run, name="scanlog-api", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._server.started:
+        while not server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise ServiceStartError(f"scanlog did not start on {self.url}")
+                raise ServiceStartError(service="scanlog", reason=f"nothing listened on {self.url} within {timeout:g} s")
             time.sleep(0.05)
+        # With port 0 the system chose one: read it from the listening socket.
+        self.port = int(server.servers[0].sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:

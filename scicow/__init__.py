@@ -1,17 +1,36 @@
-"""scicow: the ingestion consumer that fills the SciCat catalogue."""
+"""scicow: the ingestion consumer that fills the SciCat catalogue.
 
-from ._ingest import QUARANTINE_COLLECTION, AssignmentWatch, BatchResult, Ingestor, make_ingestor, run
-from ._proposals import Lookup, ProposalLookup
+Pure rules (:mod:`scicow._rules`: decode, plan, ordering guard), the catalogue writer
+(:class:`CatalogueWriter`), the Ingestor that runs one batch through them, and the
+consumer loop (:func:`run`).
+"""
+
+from ._consumer import AssignmentWatch, open_producer, open_store, redrive, run
+from ._ingest import BatchResult, Ingestor, make_ingestor
+from ._proposals import ProposalLookup
+from ._rules import Decoded, Lookup, Plan, RawRecord, Write, decode, not_newer_than, plan, updatable
 from ._settings import ScicowSettings
+from ._writer import CatalogueWriter
 
 __all__ = [
     "AssignmentWatch",
     "BatchResult",
+    "CatalogueWriter",
+    "Decoded",
     "Ingestor",
     "Lookup",
+    "Plan",
     "ProposalLookup",
-    "QUARANTINE_COLLECTION",
+    "RawRecord",
     "ScicowSettings",
+    "Write",
+    "decode",
     "make_ingestor",
+    "not_newer_than",
+    "open_producer",
+    "open_store",
+    "plan",
+    "redrive",
     "run",
+    "updatable",
 ]

@@ -5,24 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import requests
 from pydantic import ValidationError
 from pymongo.collection import Collection
 
-from scizoo import Proposal
+from scizoo.core import Proposal
+
+from ._rules import Lookup
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """The answer for one proposal id: the proposal, or why there is none."""
-
-    proposal: Proposal | None
-    reason: str = ""
 
 
 class ProposalLookup:
@@ -34,7 +28,7 @@ class ProposalLookup:
 
     def __init__(
         self,
-        collection: Collection,
+        collection: Collection[dict[str, Any]],
         user_office_url: str | None = None,
         user_office_token: str | None = None,
         *,

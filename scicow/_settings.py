@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scizoo import CatalogueSettings
+from scizoo.core import CatalogueSettings
 
 
 class ScicowSettings(BaseSettings):
@@ -26,6 +26,8 @@ class ScicowSettings(BaseSettings):
     #: beamline -> group given read access to each of its datasets
     staff_groups: dict[str, str] = {}
     batch_max: int = 500
+    #: How long a start waits for the store to answer before saying it cannot reach it.
+    connect_timeout_s: float = 10.0
     poll_timeout_ms: int = 200
     quarantine_retry_s: float = 30.0
     proposal_cache_ttl_s: float = 300.0

@@ -1,21 +1,16 @@
-"""scifish: capture a scan's metadata from Tango and hand it to Kafka."""
+"""scifish: capture a scan's metadata from Tango and hand it to Kafka.
+
+Every trigger (the Sardana recorder, scifly, the demo, ``scifish capture``) calls
+:meth:`Capturer.capture`. The simulated beamline for the demo and the tests is in
+:mod:`scifish.testing`.
+"""
 
 from pathlib import Path
 
-from ._capture import (
-    UNKNOWN_PATH,
-    UNKNOWN_PROPOSAL,
-    Captured,
-    build_message,
-    capture,
-    compose_message,
-    message_key,
-    message_record,
-    read_entries,
-    send_message,
-)
-from ._producer import Spool, SpoolingProducer
-from ._settings import ScifishSettings
+from ._capture import Capturer, ScanRequest, Sent, Source, message_key, message_record, open_capturer
+from ._pathfixer import UNKNOWN, PathFixerAnswer, Where, pathfixer_answer, pathfixer_attributes
+from ._producer import Outcome, Spool, SpoolingProducer
+from ._settings import CaptureSettings, ScifishSettings
 from ._tango import Reading, TangoReader
 
 #: The folder to put in the MacroServer's RecorderPath (holds ScizooRecorder).
@@ -23,19 +18,23 @@ RECORDER_PATH = str(Path(__file__).resolve().parent / "recorders")
 
 __all__ = [
     "RECORDER_PATH",
-    "Captured",
-    "compose_message",
-    "read_entries",
-    "send_message",
+    "UNKNOWN",
+    "CaptureSettings",
+    "Capturer",
+    "Outcome",
+    "PathFixerAnswer",
     "Reading",
+    "ScanRequest",
     "ScifishSettings",
+    "Sent",
+    "Source",
     "Spool",
     "SpoolingProducer",
     "TangoReader",
-    "UNKNOWN_PATH",
-    "UNKNOWN_PROPOSAL",
-    "build_message",
-    "capture",
+    "Where",
     "message_key",
     "message_record",
+    "open_capturer",
+    "pathfixer_answer",
+    "pathfixer_attributes",
 ]

@@ -1,13 +1,19 @@
-"""The one capture call every trigger (Sardana recorder, scifly, CLI, demo) goes through."""
+"""The one capture call every trigger (Sardana recorder, scifly, the demo, the CLI) goes through.
+
+:meth:`Capturer.capture` reads the configured attributes (and, where a scan does not say
+where it belongs, the PathFixer) in one Tango round trip, builds one message per scan and
+hands them all to Kafka, or to the spool when Kafka is down.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from scizoo import (
+from scizoo.core import (
     AttributeConfig,
     BeamlineConfig,
     RecordedEntry,
@@ -17,15 +23,39 @@ from scizoo import (
     beamline_topic,
 )
 
-from ._producer import SpoolingProducer
+from ._pathfixer import UNKNOWN, PathFixerAnswer, Where, pathfixer_answer, pathfixer_attributes
+from ._producer import Outcome, SpoolingProducer
+from ._settings import CaptureSettings
 from ._tango import Reading, TangoReader
 
 logger = logging.getLogger(__name__)
 
-#: Used when the PathFixer cannot be read: scicow then quarantines the dataset
-#: (unknown proposal) instead of the scan being lost.
-UNKNOWN_PROPOSAL = "unknown"
-UNKNOWN_PATH = "/unknown"
+Source = Literal["sardana", "scifly", "manual"]
+When = Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One scan to capture.
+
+    ``where`` is the proposal and data path when the trigger knows them (scifly knows the
+    folder a file is in; a scan's end belongs where its start did); None asks the PathFixer.
+    ``entries`` were read earlier or elsewhere (the start of the scan, the file's own
+    metadata) and come first in the message.
+    """
+
+    scan: ScanBlock
+    message_id: str
+    where: Where | None = None
+    entries: Sequence[RecordedEntry] = ()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A captured message and what became of it: "sent" to Kafka or "spooled" on disk."""
+
+    message: ScanMetadata
+    outcome: Outcome
 
 
 def _entry(attr: AttributeConfig, reading: Reading) -> RecordedEntry:
@@ -43,91 +73,9 @@ def _entry(attr: AttributeConfig, reading: Reading) -> RecordedEntry:
     )
 
 
-@dataclass(frozen=True)
-class Captured:
-    """Entries read from Tango, and where the PathFixer says the data goes."""
-
-    entries: list[RecordedEntry]
-    proposal_id: str
-    data_path: str
-
-
-def read_entries(
-    config: BeamlineConfig,
-    reader: TangoReader,
-    *,
-    at: Literal["start", "end"] | None = None,
-    pathfixer: bool = True,
-) -> Captured:
-    """Read the configured attributes (all, or those read at ``at``) and the PathFixer.
-
-    A device that cannot be read gives entries with an ``error``; the capture goes on.
-    """
-    attrs = [a for a in config.attributes if at is None or a.at == at]
-    wanted = [(a.device, a.attribute) for a in attrs]
-    use_pathfixer = pathfixer and bool(config.pathfixer)
-    if use_pathfixer:
-        wanted += [(config.pathfixer, "proposal"), (config.pathfixer, "data_path")]
-    readings = reader.read(wanted)
-    entries = [_entry(a, readings[(a.device, a.attribute)]) for a in attrs]
-    proposal, data_path = UNKNOWN_PROPOSAL, UNKNOWN_PATH
-    if use_pathfixer:
-        got_proposal = readings[(config.pathfixer, "proposal")]
-        got_path = readings[(config.pathfixer, "data_path")]
-        if got_proposal.error or not got_proposal.value:
-            logger.warning("PathFixer %s gave no proposal: %s", config.pathfixer, got_proposal.error)
-            entries.append(
-                RecordedEntry(
-                    name="pathfixer",
-                    device=config.pathfixer,
-                    attribute="proposal",
-                    error=got_proposal.error or "empty proposal",
-                )
-            )
-        else:
-            proposal = str(got_proposal.value)
-        if not got_path.error and got_path.value:
-            data_path = str(got_path.value)
-    return Captured(entries, proposal, data_path)
-
-
-def build_message(
-    config: BeamlineConfig,
-    reader: TangoReader,
-    *,
-    message_id: str,
-    source: str,
-    scan: ScanBlock,
-    now: datetime,
-) -> ScanMetadata:
-    """Read every configured attribute and the PathFixer, and build the scan's message."""
-    return compose_message(
-        config, read_entries(config, reader), message_id=message_id, source=source, scan=scan, now=now
-    )
-
-
-def compose_message(
-    config: BeamlineConfig,
-    captured: Captured,
-    *,
-    message_id: str,
-    source: str,
-    scan: ScanBlock,
-    now: datetime,
-) -> ScanMetadata:
-    """The message for entries already read."""
-    return ScanMetadata(
-        message_id=message_id,
-        beamline=config.beamline,
-        source=source,
-        proposal_id=captured.proposal_id,
-        data_path=captured.data_path,
-        scan=scan,
-        entries=captured.entries,
-        config_name=config.name,
-        config_revision=config.revision,
-        produced_at=now,
-    )
+def message_key(message: ScanMetadata) -> bytes:
+    """Kafka key: one beamline's scan always lands on the same partition, in order."""
+    return f"{message.beamline}/{message.scan.id}".encode()
 
 
 def message_record(topic_prefix: str, message: ScanMetadata) -> tuple[str, bytes, bytes]:
@@ -135,30 +83,91 @@ def message_record(topic_prefix: str, message: ScanMetadata) -> tuple[str, bytes
     return beamline_topic(topic_prefix, message.beamline), message_key(message), message.model_dump_json().encode()
 
 
-def send_message(producer: SpoolingProducer, topic_prefix: str, message: ScanMetadata) -> str:
-    """Hand a message to Kafka (or the spool); returns "sent" or "spooled"."""
-    return producer.send(*message_record(topic_prefix, message))
+@dataclass
+class Capturer:
+    """A beamline's configuration, Tango reader and producer: what every trigger captures with.
 
-
-def message_key(message: ScanMetadata) -> bytes:
-    """Kafka key: one beamline's scan always lands on the same partition, in order."""
-    return f"{message.beamline}/{message.scan.id}".encode()
-
-
-def capture(
-    config: BeamlineConfig,
-    reader: TangoReader,
-    producer: SpoolingProducer,
-    *,
-    topic_prefix: str,
-    message_id: str,
-    source: str,
-    scan: ScanBlock,
-    now: datetime,
-) -> tuple[ScanMetadata, str]:
-    """Capture one scan's metadata and hand it to Kafka (or to the spool when Kafka is down).
-
-    Returns the message and "sent" or "spooled".
+    ``producer`` may be None for a capturer that only builds messages (:meth:`messages`).
     """
-    message = build_message(config, reader, message_id=message_id, source=source, scan=scan, now=now)
-    return message, send_message(producer, topic_prefix, message)
+
+    config: BeamlineConfig
+    reader: TangoReader
+    producer: SpoolingProducer | None
+    topic_prefix: str = "scizoo"
+
+    def read(self, *, at: When | None = None, pathfixer: bool = True) -> tuple[list[RecordedEntry], Where]:
+        """Read the configured attributes (all, or those read at ``at``) and the PathFixer.
+
+        A device that cannot be read gives entries with an ``error``; the capture goes on.
+        Without the PathFixer (or when it cannot say), the place is :data:`UNKNOWN`.
+        """
+        attrs = [a for a in self.config.attributes if at is None or a.at == at]
+        wanted = [(a.device, a.attribute) for a in attrs]
+        device = self.config.pathfixer if pathfixer else ""
+        if device:
+            wanted += pathfixer_attributes(device)
+        readings = self.reader.read(wanted)
+        entries = [_entry(a, readings[(a.device, a.attribute)]) for a in attrs]
+        if not device:
+            return entries, UNKNOWN
+        answer = pathfixer_answer(device, readings)
+        if answer.proposal is None:
+            entries.append(self._pathfixer_failed(device, answer))
+        return entries, answer.or_unknown()
+
+    def _pathfixer_failed(self, device: str, answer: PathFixerAnswer) -> RecordedEntry:
+        logger.warning("PathFixer %s gave no proposal: %s", device, answer.proposal_error)
+        return RecordedEntry(name="pathfixer", device=device, attribute="proposal", error=answer.proposal_error)
+
+    def messages(
+        self, requests: Sequence[ScanRequest], *, source: Source, now: datetime, at: When | None = None
+    ) -> list[ScanMetadata]:
+        """Read Tango once for all ``requests`` and build their messages (nothing is sent)."""
+        need_pathfixer = any(r.where is None for r in requests)
+        entries, found = self.read(at=at, pathfixer=need_pathfixer)
+        return [
+            ScanMetadata(
+                message_id=r.message_id,
+                beamline=self.config.beamline,
+                source=source,
+                proposal_id=(r.where or found).proposal_id,
+                data_path=(r.where or found).data_path,
+                scan=r.scan,
+                entries=[*r.entries, *entries],
+                config_name=self.config.name,
+                config_revision=self.config.revision,
+                produced_at=now,
+            )
+            for r in requests
+        ]
+
+    def capture(
+        self, requests: Sequence[ScanRequest], *, source: Source, now: datetime, at: When | None = None
+    ) -> list[Sent]:
+        """Capture the scans' metadata and hand it to Kafka (or the spool); one :class:`Sent` each."""
+        if self.producer is None:
+            raise ValueError("this Capturer has no producer: use messages() or give it one")
+        if not requests:
+            return []
+        messages = self.messages(requests, source=source, now=now, at=at)
+        outcomes = self.producer.send_many([message_record(self.topic_prefix, m) for m in messages])
+        return [Sent(m, o) for m, o in zip(messages, outcomes, strict=True)]
+
+    def capture_one(
+        self, request: ScanRequest, *, source: Source, now: datetime, at: When | None = None
+    ) -> Sent:
+        """:meth:`capture` of a single scan."""
+        return self.capture([request], source=source, now=now, at=at)[0]
+
+    def close(self) -> None:
+        """Close the producer (its spool stays on disk) and the Tango reader."""
+        if self.producer is not None:
+            self.producer.close()
+        self.reader.close()
+
+
+def open_capturer(settings: CaptureSettings, config: BeamlineConfig) -> Capturer:
+    """A capturer with its own Tango reader and spooling producer, from settings; close it when done."""
+    reader = TangoReader(settings.device_addresses, timeout_s=settings.device_timeout_s)
+    producer = SpoolingProducer(settings.kafka_bootstrap, settings.spool_dir, send_timeout_s=settings.send_timeout_s)
+    return Capturer(config, reader, producer, settings.topic_prefix)

@@ -161,7 +161,7 @@ class SpoolingProducer:
         if producer is not None:
             try:
                 producer.close(timeout=0)
-            except Exception:  # noqa: BLE001 - it is being thrown away
+            except Exception:
                 logger.debug("closing a failed Kafka client", exc_info=True)
 
     def send(self, topic: str, key: bytes, value: bytes) -> Outcome:
@@ -230,7 +230,7 @@ class SpoolingProducer:
             if len(self.spool):
                 try:
                     self.flush_spool()
-                except Exception:  # noqa: BLE001 - the thread must outlive any one failure; the spool keeps the data
+                except Exception:
                     logger.exception("spool delivery failed; will retry")
 
     def close(self) -> None:

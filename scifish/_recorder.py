@@ -21,9 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scizoo import BeamlineConfig, DataFile, ScanBlock, ScanColumn, load_beamline_config
+from scizoo.core import (
+    BeamlineConfig,
+    DataFile,
+    ScanBlock,
+    ScanColumn,
+    ScanMetadata,
+    load_beamline_config,
+    sardana_message_id,
+)
 
-from ._capture import Captured, compose_message, read_entries, send_message
+from ._capture import Capturer, ScanRequest, When
+from ._pathfixer import Where
 from ._producer import SpoolingProducer
 from ._settings import ScifishSettings
 from ._tango import TangoReader
@@ -247,7 +256,7 @@ class ScanRecording:
         self._lock = threading.Lock()
         self._state: ScanState | None = None
         self._config: BeamlineConfig | None = None
-        self._start: Captured | None = None
+        self._start: ScanMetadata | None = None
 
     def _warn(self, text: str) -> None:
         logger.warning("%s", text)
@@ -261,7 +270,7 @@ class ScanRecording:
 
     def message_id(self) -> str:
         assert self._state is not None and self._config is not None
-        return f"{self._config.beamline}/sardana/{self._state.macro_id}"
+        return sardana_message_id(self._config.beamline, self._state.macro_id)
 
     def start(self, env: Mapping[str, Any]) -> None:
         try:
@@ -294,32 +303,35 @@ class ScanRecording:
 
     # --- in the worker thread -------------------------------------------------
 
-    def _send(self, message_block: ScanBlock, captured: Captured) -> None:
+    def _capture(self, request: ScanRequest, at: When | None) -> ScanMetadata:
         assert self._config is not None
-        message = compose_message(
-            self._config, captured, message_id=self.message_id(), source="sardana", scan=message_block,
-            now=datetime.now(UTC),
-        )
-        if send_message(self.worker.producer, self.worker.settings.topic_prefix, message) == "spooled":
-            self._warn(f"scizoo: Kafka is unreachable; scan {message_block.id} ({message_block.status}) is spooled")
+        capturer = Capturer(self._config, self.worker.reader, self.worker.producer, self.worker.settings.topic_prefix)
+        sent = capturer.capture_one(request, source="sardana", now=datetime.now(UTC), at=at)
+        if sent.outcome == "spooled":
+            block = request.scan
+            self._warn(f"scizoo: Kafka is unreachable; scan {block.id} ({block.status}) is spooled")
+        return sent.message
 
     def _send_running(self) -> None:
         assert self._state is not None and self._config is not None
         try:
-            self._start = read_entries(self._config, self.worker.reader, at="start")
+            self._start = self._capture(ScanRequest(self._state.block("running"), self.message_id()), at="start")
             _report_errors(self._start.entries, self._warn)
-            self._send(self._state.block("running"), self._start)
         except Exception as err:  # noqa: BLE001
             self._warn(f"scizoo: could not send the start of the scan: {err}")
 
     def _send_final(self, block: ScanBlock) -> None:
-        assert self._config is not None
         try:
-            start = self._start or read_entries(self._config, self.worker.reader, at="start")
-            end = read_entries(self._config, self.worker.reader, at="end", pathfixer=False)
-            _report_errors(end.entries, self._warn)
-            captured = Captured([*start.entries, *end.entries], start.proposal_id, start.data_path)
-            self._send(block, captured)
+            start = self._start
+            if start is None:  # the start was not captured: read everything now
+                final = self._capture(ScanRequest(block, self.message_id()), at=None)
+                _report_errors(final.entries, self._warn)
+                return
+            # The end belongs where the start was, whatever the PathFixer says by now.
+            request = ScanRequest(block, self.message_id(), where=Where(start.proposal_id, start.data_path),
+                                  entries=start.entries)
+            final = self._capture(request, at="end")
+            _report_errors(final.entries[len(start.entries):], self._warn)
         except Exception as err:  # noqa: BLE001
             self._warn(f"scizoo: could not send the end of the scan: {err}")
 

@@ -63,7 +63,7 @@ class TangoReader:
         error for each of its attributes; the others are not held up.
     """
 
-    def __init__(self, addresses: Mapping[str, str] | None = None, timeout_s: float = 1.0, max_workers: int = 64):
+    def __init__(self, addresses: Mapping[str, str] | None = None, timeout_s: float = 1.0, max_workers: int = 64) -> None:
         self._addresses = dict(addresses or {})
         self._timeout_s = timeout_s
         self._proxies: dict[str, tango.DeviceProxy] = {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from ._config import ProgramRule, SciflyConfig, load_scifly_config
 from ._readers import READERS, read_file_metadata
 from ._settings import SciflySettings
-from ._watch import FileWatcher, ProgramRule, SciflyConfig, SentState, file_message_id, load_scifly_config
+from ._state import SentState
+from ._watch import FileWatcher
 
 __all__ = [
     "READERS",
@@ -15,7 +17,6 @@ __all__ = [
     "SciflyConfig",
     "SciflySettings",
     "SentState",
-    "file_message_id",
     "load_scifly_config",
     "open_watcher",
     "read_file_metadata",
@@ -25,21 +26,22 @@ __all__ = [
 
 def open_watcher(settings: SciflySettings) -> FileWatcher:
     """A watcher with its Tango reader and Kafka producer, from settings; close it when done."""
-    from scifish import SpoolingProducer, TangoReader
-    from scizoo import load_beamline_config
+    from scifish import open_capturer
+    from scizoo.core import load_beamline_config
 
     config = load_scifly_config(settings.config_file)
     beamline = load_beamline_config(settings.beamline_config_file)
-    reader = TangoReader(settings.device_addresses, timeout_s=settings.device_timeout_s)
-    producer = SpoolingProducer(settings.kafka_bootstrap, settings.spool_dir, send_timeout_s=settings.send_timeout_s)
-    return FileWatcher(config, beamline, reader, producer, topic_prefix=settings.topic_prefix,
-                       state_file=settings.state_file)
+    return FileWatcher(config, open_capturer(settings, beamline), state_file=settings.state_file)
 
 
 def run_watcher(settings: SciflySettings, stop: threading.Event) -> None:
-    """Run a watcher until ``stop`` is set (the CLI calls this)."""
+    """Run a watcher until ``stop`` is set (the CLI calls this).
+
+    Raises :class:`~scizoo.core.DependencyUnavailable` when the PathFixer cannot be read at start.
+    """
     watcher = open_watcher(settings)
     try:
+        watcher.check_pathfixer()
         watcher.run(stop)
     finally:
         watcher.close()

@@ -39,14 +39,12 @@ def _field_name(key: str) -> str:
 
 def _key_values(lines: list[str], *, prefix: str = "", stop: Callable[[str], bool] = lambda _: False) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for line in lines:
-        if stop(line):
+    for raw in lines:
+        if stop(raw):
             break
-        if prefix:
-            if not line.startswith(prefix):
-                continue
-            line = line[len(prefix) :]
-        match = _KEY_VALUE.match(line)
+        if prefix and not raw.startswith(prefix):
+            continue
+        match = _KEY_VALUE.match(raw[len(prefix) :])
         if match and match.group(2):
             name = _field_name(match.group(1))
             if name and name not in out:

@@ -20,9 +20,6 @@ recovers from an overflowing inotify queue.
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import json
 import logging
 import os
 import queue
@@ -32,77 +29,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from scifish import Captured, SpoolingProducer, TangoReader, compose_message, message_record, read_entries
-from scizoo import BeamlineConfig, ConfigError, DataFile, RecordedEntry, ScanBlock
+from scifish import Capturer, PathFixerAnswer, ScanRequest, Where, pathfixer_answer, pathfixer_attributes
+from scizoo.core import DataFile, DependencyUnavailable, RecordedEntry, ScanBlock, file_message_id
 
-from ._readers import READERS, read_file_metadata
+from ._config import ProgramRule, SciflyConfig
+from ._readers import read_file_metadata
+from ._state import SentState
 
 logger = logging.getLogger(__name__)
-
-Event = Literal["created", "modified"]
-
-
-class ProgramRule(BaseModel):
-    """Which files an acquisition program writes, and how scifly treats them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, description="e.g. Scienta SES, SPECS Prodigy.")]
-    patterns: Annotated[list[str], Field(min_length=1, description="Glob patterns on the file name.")]
-    events: Annotated[
-        list[Event],
-        Field(description="created: a new file makes a dataset; modified: a changed, already sent file updates it."),
-    ] = ["created"]
-    reader: Annotated[str, Field(description=f"Metadata reader: one of {sorted(READERS)} or empty.")] = ""
-    on_close: Annotated[
-        bool,
-        Field(description="A close-write completes the file at once. Turn off for programs that reopen a file to append."),
-    ] = True
-
-    def matches(self, name: str) -> bool:
-        return any(fnmatch.fnmatch(name, p) for p in self.patterns)
-
-
-class SciflyConfig(BaseModel):
-    """The watcher's configuration (YAML)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    programs: list[ProgramRule]
-    quiet_s: Annotated[float, Field(gt=0, description="A file unchanged this long is complete.")] = 2.0
-    poll_s: Annotated[float, Field(gt=0, description="How often the PathFixer is read.")] = 0.5
-    rescan_s: Annotated[float, Field(gt=0, description="How often the active path is rescanned.")] = 30.0
-    grace_s: Annotated[float, Field(ge=0, description="How long an old path stays watched after a switch.")] = 10.0
-    close_timeout_s: Annotated[
-        float,
-        Field(gt=0, description="A file seen being written but never reported closed is taken as complete "
-                                "after this long unchanged (a lost close event)."),
-    ] = 300.0
-    ignore: Annotated[list[str], Field(description="Name patterns never captured.")] = [
-        ".*", "*~", "*.tmp", "*.part", "*.swp",
-    ]
-
-    def rule_for(self, name: str) -> ProgramRule | None:
-        if any(fnmatch.fnmatch(name, p) for p in self.ignore):
-            return None
-        return next((r for r in self.programs if r.matches(name)), None)
-
-
-def load_scifly_config(path: str | Path) -> SciflyConfig:
-    path = Path(path)
-    try:
-        return SciflyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as err:
-        raise ConfigError(f"cannot read scifly configuration {path}: {err.strerror}") from err
-    except (yaml.YAMLError, ValidationError) as err:
-        raise ConfigError(f"{path} is not a valid scifly configuration: {err}") from err
 
 
 @dataclass(frozen=True)
@@ -126,33 +65,6 @@ class Candidate:
     writing: bool = False
 
 
-class SentState:
-    """What has been captured: one fsync'd JSON line per file, ``{path, size, mtime_ns}``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sent: dict[str, tuple[int, int]] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            for line in path.read_bytes().split(b"\n"):
-                try:
-                    item = json.loads(line)
-                    self.sent[item["path"]] = (item["size"], item["mtime_ns"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a partial last line from a crash: that file is captured again
-
-    def record(self, files: list[tuple[str, int, int]]) -> None:
-        lines = b"".join(
-            json.dumps({"path": p, "size": s, "mtime_ns": m}).encode() + b"\n" for p, s, m in files
-        )
-        with self.path.open("ab") as fh:
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for p, s, m in files:
-            self.sent[p] = (s, m)
-
-
 class _Handler(FileSystemEventHandler):
     def __init__(self, events: queue.SimpleQueue[tuple[str, str]]) -> None:
         self.events = events
@@ -167,31 +79,20 @@ class _Handler(FileSystemEventHandler):
             self.events.put((kind, os.fsdecode(event.src_path)))
 
 
-def file_message_id(beamline: str, path: str) -> str:
-    """One file, one dataset: the id comes from the file's path."""
-    digest = hashlib.sha256(path.encode()).hexdigest()[:32]
-    return f"{beamline}/scifly/{digest}"
-
-
 class FileWatcher:
     """Follows the PathFixer and captures completed files. Call :meth:`run` with a stop event."""
 
     def __init__(
         self,
         config: SciflyConfig,
-        beamline: BeamlineConfig,
-        reader: TangoReader,
-        producer: SpoolingProducer,
+        capturer: Capturer,
         *,
-        topic_prefix: str,
         state_file: Path,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
-        self.beamline = beamline
-        self.reader = reader
-        self.producer = producer
-        self.topic_prefix = topic_prefix
+        self.capturer = capturer
+        self.beamline = capturer.config
         self.state = SentState(state_file)
         self._clock = clock
         self._events: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -207,14 +108,28 @@ class FileWatcher:
 
     # --- the PathFixer ------------------------------------------------------
 
-    def _read_pathfixer(self) -> Watch | None:
+    def _ask_pathfixer(self) -> PathFixerAnswer:
         device = self.beamline.pathfixer
-        got = self.reader.read([(device, "proposal"), (device, "data_path")])
-        proposal, path = got[(device, "proposal")], got[(device, "data_path")]
-        if proposal.error or path.error or not proposal.value or not path.value:
-            logger.warning("PathFixer %s unreadable: %s", device, proposal.error or path.error or "empty value")
+        return pathfixer_answer(device, self.capturer.reader.read(pathfixer_attributes(device)))
+
+    def _read_pathfixer(self) -> Watch | None:
+        answer = self._ask_pathfixer()
+        if answer.where is None:
+            logger.warning("PathFixer %s unreadable: %s", self.beamline.pathfixer,
+                           answer.proposal_error or answer.data_path_error)
             return None
-        return Watch(str(proposal.value), str(path.value))
+        return Watch(answer.where.proposal_id, answer.where.data_path)
+
+    def check_pathfixer(self) -> None:
+        """Raise :class:`DependencyUnavailable` unless the PathFixer answers (checked at start)."""
+        device = self.beamline.pathfixer
+        answer = self._ask_pathfixer() if device else None
+        if answer is None or answer.where is None:
+            raise DependencyUnavailable(
+                service="scifly", dependency="the PathFixer (Tango)", address=device or "(none configured)",
+                reason=(answer.proposal_error or answer.data_path_error or "no answer") if answer else "none configured",
+                hint="Check the beamline configuration's pathfixer, TANGO_HOST and that the device runs.",
+            )
 
     def _follow(self, now: float) -> None:
         if now < self._next_poll:
@@ -320,20 +235,16 @@ class FileWatcher:
     def _capture(self, done: list[tuple[Candidate, os.stat_result]]) -> None:
         if not done:
             return
-        tango = read_entries(self.beamline, self.reader, pathfixer=False)
-        now = datetime.now(UTC)
-        items = []
-        for c, st in done:
-            message = compose_message(
-                self.beamline,
-                Captured([*tango.entries, *_file_entries(c)], c.watch.proposal, c.watch.path),
-                message_id=file_message_id(self.beamline.beamline, c.path),
-                source="scifly",
-                scan=_scan_block(c, st),
-                now=now,
+        requests = [
+            ScanRequest(
+                _scan_block(c, st),
+                file_message_id(self.beamline.beamline, c.path),
+                where=Where(c.watch.proposal, c.watch.path),
+                entries=_file_entries(c),
             )
-            items.append(message_record(self.topic_prefix, message))
-        self.producer.send_many(items)
+            for c, st in done
+        ]
+        self.capturer.capture(requests, source="scifly", now=datetime.now(UTC))
         self.state.record([(c.path, st.st_size, st.st_mtime_ns) for c, st in done])
         self.captured += len(done)
 
@@ -359,7 +270,7 @@ class FileWatcher:
             while not stop.is_set():
                 try:
                     self.tick()
-                except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                except Exception:
                     logger.exception("scifly tick failed; going on")
                     stop.wait(1.0)
                 stop.wait(tick_s)
@@ -367,10 +278,8 @@ class FileWatcher:
             self._observer.stop()
             self._observer.join(10)
 
-
     def close(self) -> None:
-        self.producer.close()
-        self.reader.close()
+        self.capturer.close()
 
 
 def _walk(root: str) -> Iterator[str]:

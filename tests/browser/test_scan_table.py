@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
-from scizoo import DATASET_COLLECTION
-from tests.conftest import wait_for
+from scizoo.core import DATASET_COLLECTION
+from tests.helpers import wait_for
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -21,7 +21,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture()
-def server(mongo, db) -> Iterator[str]:  # noqa: ANN001
+def server(mongo, db) -> Iterator[str]:
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
         "ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
     with ScanlogServer(settings, grace_s=1) as srv:
@@ -29,7 +29,7 @@ def server(mongo, db) -> Iterator[str]:  # noqa: ANN001
 
 
 @pytest.fixture()
-def page(server: str, tmp_path: Path):  # noqa: ANN201
+def page(server: str, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), "make test installs Debian's chromium"
@@ -43,7 +43,7 @@ def page(server: str, tmp_path: Path):  # noqa: ANN201
         browser.close()
 
 
-def _headers(page) -> list[str]:  # noqa: ANN001
+def _headers(page) -> list[str]:
     return [t.strip() for t in page.locator("#head th .name").all_inner_texts()]
 
 
@@ -54,7 +54,7 @@ def _now_dataset(n: int, proposal: str) -> dict:
     return doc
 
 
-def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: str, db) -> None:  # noqa: ANN001
+def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: str, db) -> None:
     datasets = db[DATASET_COLLECTION]
     datasets.insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A"), _dataset(9, "B")])
     page.goto(f"{server}/?token=ta&proposal=A")
@@ -134,7 +134,7 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     page.wait_for_function("document.querySelectorAll('#rows tr').length === 5", timeout=5000)
 
 
-def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None:  # noqa: ANN001
+def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None:
     db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(9, "B")])
     page.goto(f"{server}/?token=tb")
     page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
@@ -145,7 +145,7 @@ def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None: 
     assert sorted(page.locator("#rows td[data-col=scan_id]").all_inner_texts()) == ["6", "9"]
 
 
-def test_a_running_row_updates_and_rows_written_during_a_server_restart_appear(page, mongo, db) -> None:  # noqa: ANN001
+def test_a_running_row_updates_and_rows_written_during_a_server_restart_appear(page, mongo, db) -> None:
     datasets = db[DATASET_COLLECTION]
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
                                tokens={"ta": TokenUser(user="alice", groups=["A"])})

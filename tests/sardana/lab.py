@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scizoo import free_port
+from scizoo.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = "scizootest"
@@ -37,7 +37,7 @@ class SardanaLab:
         self._logs.append(out)
         proc = subprocess.Popen(
             args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.folder
-        )  # noqa: S603
+        )
         self._procs.append(proc)
         return proc
 
@@ -102,7 +102,7 @@ class SardanaLab:
 
     def run(self, plan: dict[str, Any], timeout: float = 120) -> list[dict[str, Any]]:
         """Run macros through the Door in a driver process; returns one dict per macro."""
-        out = subprocess.run(  # noqa: S603
+        out = subprocess.run(
             [sys.executable, "-m", "tests.sardana.driver", f"tango://{self.tango_host}/{DOOR}", json.dumps(plan)],
             env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
         )

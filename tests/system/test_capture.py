@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 import pytest
 import tango
 
-from scifish import TangoReader, build_message
-from scifish._sim import SimDeviceSpec, SimulatedBeamline
-from scizoo import BeamlineConfig
-from tests.conftest import make_scan
+from scifish import Capturer, ScanRequest, TangoReader
+from scifish.testing import SimDeviceSpec, SimulatedBeamline
+from scizoo.core import BeamlineConfig
+from tests.helpers import make_scan
 
 pytestmark = pytest.mark.system
 
 
-def test_capture_reads_every_configured_attribute(sim_beamline, beamline_config) -> None:  # noqa: ANN001
+def test_capture_reads_every_configured_attribute(sim_beamline, beamline_config) -> None:
     tango.DeviceProxy(sim_beamline.addresses["sim/shutter/1"]).write_attribute("state_code", 4)
     reader = TangoReader(sim_beamline.addresses, timeout_s=2.0)
     try:
-        message = build_message(
-            beamline_config, reader, message_id="c-1", source="manual", scan=make_scan(1), now=datetime.now(UTC)
+        [message] = Capturer(beamline_config, reader, None).messages(
+            [ScanRequest(make_scan(1), "c-1")], source="manual", now=datetime.now(UTC)
         )
     finally:
         reader.close()
@@ -58,16 +58,15 @@ def test_a_dead_device_gives_errors_and_the_capture_goes_on(failure: str) -> Non
     ):
         reader = TangoReader({**alive.addresses, **doomed.addresses}, timeout_s=0.5)
         try:
-            first = build_message(config, reader, message_id="k1", source="manual", scan=make_scan(1),
-                                  now=datetime.now(UTC))
+            capturer = Capturer(config, reader, None)
+            [first] = capturer.messages([ScanRequest(make_scan(1), "k1")], source="manual", now=datetime.now(UTC))
             assert {e.name: e.value for e in first.entries} == {
                 "alive_x": 3.0, "alive_v": 1.5, "doomed_x": 7.0, "doomed_v": 1.5}
             if failure == "kill":
                 doomed.kill()
             else:
                 doomed.freeze()
-            second = build_message(config, reader, message_id="k2", source="manual", scan=make_scan(2),
-                                   now=datetime.now(UTC))
+            [second] = capturer.messages([ScanRequest(make_scan(2), "k2")], source="manual", now=datetime.now(UTC))
         finally:
             reader.close()
             doomed.thaw()

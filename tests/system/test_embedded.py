@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.system
 
 STARTER = """
 import sys
-from scizoo import EmbeddedKafka, EmbeddedMongo
+from scizoo.testing import EmbeddedKafka, EmbeddedMongo
 kafka = EmbeddedKafka(); kafka.start()
 mongo = EmbeddedMongo(sys.argv[1]); mongo.start()
 print(kafka.pid, mongo.pid, flush=True)
@@ -35,7 +35,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_broker_and_store_stop_when_their_parent_is_sigkilled(tmp_path: Path) -> None:
-    parent = subprocess.Popen(  # noqa: S603
+    parent = subprocess.Popen(
         [sys.executable, "-c", STARTER, str(tmp_path / "store")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )

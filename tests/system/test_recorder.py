@@ -19,13 +19,13 @@ import yaml
 
 pytest.importorskip("sardana", reason="the [sardana] extra is part of `make test`")
 
-from sardana.macroserver.scan.gscan import ScanEndStatus  # noqa: E402
-from sardana.macroserver.scan.recorder import DataHandler  # noqa: E402
-from sardana.macroserver.scan.scandata import ColumnDesc, MoveableDesc, RecordList  # noqa: E402
+from sardana.macroserver.scan.gscan import ScanEndStatus
+from sardana.macroserver.scan.recorder import DataHandler
+from sardana.macroserver.scan.scandata import ColumnDesc, MoveableDesc, RecordList
 
-import scifish  # noqa: E402
-from scizoo import DATASET_COLLECTION, ScanMetadata, beamline_topic  # noqa: E402
-from tests.conftest import read_topic, wait_for  # noqa: E402
+import scifish
+from scizoo.core import DATASET_COLLECTION, ScanMetadata, beamline_topic
+from tests.helpers import read_topic, wait_for
 
 
 def _recorder_class() -> type:
@@ -45,7 +45,7 @@ class FakeMacro:
         self.env = env or {}
         self.warnings: list[str] = []
 
-    def getEnv(self, name: str) -> Any:  # noqa: N802
+    def getEnv(self, name: str) -> Any:
         if name not in self.env:
             raise KeyError(name)
         return self.env[name]
@@ -60,7 +60,7 @@ class Moveable:
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def getName(self) -> str:  # noqa: N802
+    def getName(self) -> str:
         return self._name
 
 
@@ -105,7 +105,7 @@ def run_scan(recorder: Any, env: dict[str, Any], points: int, endstatus: int = S
 
 
 @pytest.fixture()
-def recorder_env(monkeypatch, kafka, sim_beamline, prefix, tmp_path):  # noqa: ANN001, ANN201
+def recorder_env(monkeypatch, kafka, sim_beamline, prefix, tmp_path):
     monkeypatch.setenv("SCIFISH_KAFKA_BOOTSTRAP", kafka.bootstrap_servers)
     monkeypatch.setenv("SCIFISH_TOPIC_PREFIX", prefix)
     monkeypatch.setenv("SCIFISH_SPOOL_DIR", str(tmp_path / "spool"))
@@ -118,7 +118,7 @@ def recorder_env(monkeypatch, kafka, sim_beamline, prefix, tmp_path):  # noqa: A
     shared_worker().close()
 
 
-def test_a_scan_sends_running_then_final_and_the_dataset_is_updated(recorder_env, kafka, scicow, db, prefix) -> None:  # noqa: ANN001
+def test_a_scan_sends_running_then_final_and_the_dataset_is_updated(recorder_env, kafka, scicow, db, prefix) -> None:
     scicow()
     macro = FakeMacro()
     recorder = _recorder_class()(macro=macro)
@@ -154,14 +154,14 @@ def test_a_scan_sends_running_then_final_and_the_dataset_is_updated(recorder_env
 @pytest.mark.parametrize(("endstatus", "expected"), [(ScanEndStatus.Abort, "aborted"),
                                                      (ScanEndStatus.Exception, "failed"),
                                                      (ScanEndStatus.Stop, "aborted")])
-def test_a_scan_that_does_not_end_normally_says_so(recorder_env, kafka, prefix, endstatus, expected) -> None:  # noqa: ANN001
+def test_a_scan_that_does_not_end_normally_says_so(recorder_env, kafka, prefix, endstatus, expected) -> None:
     recorder = _recorder_class()(macro=FakeMacro())
     run_scan(recorder, _environ(recorder_env, 7), points=2, endstatus=endstatus)
     values = read_topic(kafka.bootstrap_servers, beamline_topic(prefix, "sim"), expected=2)
     assert [ScanMetadata.model_validate_json(v).scan.status for v in values] == ["running", expected]
 
 
-def test_a_broken_configuration_warns_and_never_raises_into_the_scan(recorder_env, tmp_path) -> None:  # noqa: ANN001
+def test_a_broken_configuration_warns_and_never_raises_into_the_scan(recorder_env, tmp_path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"beamline": "no spaces allowed here"}))
     macro = FakeMacro({"ScizooConfigFile": str(bad)})
@@ -171,8 +171,8 @@ def test_a_broken_configuration_warns_and_never_raises_into_the_scan(recorder_en
     assert "will not be captured" in macro.warnings[0] and "bad.yaml" in macro.warnings[0]
 
 
-def test_kafka_unreachable_spools_both_messages_in_order(monkeypatch, recorder_env) -> None:  # noqa: ANN001
-    from scizoo import free_port
+def test_kafka_unreachable_spools_both_messages_in_order(monkeypatch, recorder_env) -> None:
+    from scizoo.testing import free_port
 
     monkeypatch.setenv("SCIFISH_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("SCIFISH_SEND_TIMEOUT_S", "0.5")

@@ -14,10 +14,11 @@ import pytest
 
 pytest.importorskip("sardana", reason="the [sardana] extra is part of `make test`")
 
-import scifish  # noqa: E402
-from scizoo import DATASET_COLLECTION, EmbeddedKafka  # noqa: E402
-from tests.conftest import ROOT, wait_for  # noqa: E402
-from tests.sardana.lab import SardanaLab  # noqa: E402
+import scifish
+from scizoo.core import DATASET_COLLECTION
+from scizoo.testing import EmbeddedKafka
+from tests.helpers import ROOT, wait_for
+from tests.sardana.lab import SardanaLab
 
 pytestmark = pytest.mark.system
 
@@ -40,7 +41,7 @@ def _scan_plan(scan_dir: Path, name: str) -> dict:
 
 
 def test_real_ascans_reach_the_catalogue_even_with_kafka_down(
-    sim_beamline, scicow_settings, db, prefix, tmp_path  # noqa: ANN001
+    sim_beamline, scicow_settings, db, prefix, tmp_path
 ) -> None:
     from scicow import run
 

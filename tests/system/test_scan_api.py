@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser, create_app
-from scizoo import DATASET_COLLECTION, CatalogueSettings, Proposal, RecordedEntry, ScanMetadata, build_dataset
-from tests.conftest import make_scan
+from scizoo.core import DATASET_COLLECTION, CatalogueSettings, Proposal, RecordedEntry, ScanMetadata, build_dataset
+from tests.helpers import make_scan
 
 pytestmark = pytest.mark.system
 
@@ -30,11 +30,11 @@ def _dataset(n: int, proposal: str, title: str | None = None, energy: object = 1
         scan=scan, produced_at=scan.start,
         entries=[RecordedEntry(name="photon_energy", device="d/e/1", attribute="energy", value=energy, unit="eV")],
     )
-    return build_dataset(message, Proposal(proposalId=proposal), CatalogueSettings())
+    return build_dataset(message, Proposal(proposalId=proposal), CatalogueSettings()).to_mongo()
 
 
 @pytest.fixture()
-def client(mongo, db):  # noqa: ANN001, ANN201
+def client(mongo, db):
     db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A", title="=HYPERLINK(\"http://evil\")"),
                                         _dataset(3, "B")])
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
@@ -86,7 +86,7 @@ def test_sort_filter_keys_and_csv(client: TestClient) -> None:
     assert rows[1][1:] == ["100.0", "2"]
 
 
-def test_rating_comments_and_attachments(client: TestClient, db) -> None:  # noqa: ANN001
+def test_rating_comments_and_attachments(client: TestClient, db) -> None:
     pid = _pid(client, 1, A)
     assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.5}).status_code == 401
     assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.25}, headers=A).status_code == 422
@@ -111,7 +111,7 @@ def test_rating_comments_and_attachments(client: TestClient, db) -> None:  # noq
     assert client.delete(f"/api/comments/{made['id']}", headers=A).status_code == 204
 
 
-def test_live_stream_sends_only_readable_scans(mongo, db) -> None:  # noqa: ANN001
+def test_live_stream_sends_only_readable_scans(mongo, db) -> None:
     import httpx
 
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
@@ -130,7 +130,7 @@ def test_live_stream_sends_only_readable_scans(mongo, db) -> None:  # noqa: ANN0
         assert [r["scan_id"] for r in got] == ["8"]
 
 
-def test_the_flat_branches_select_exactly_scicats_rule_once_each(db) -> None:  # noqa: ANN001
+def test_the_flat_branches_select_exactly_scicats_rule_once_each(db) -> None:
     from itertools import product
 
     from scanlog_api import build_branches, can_read

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from scanlog_api import OidcSettings, ScanlogSettings, create_app
-from scizoo import DATASET_COLLECTION
-from scizoo._useroffice import JsonHandler
+from scizoo.core import DATASET_COLLECTION
+from scizoo.testing import JsonHandler
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -32,10 +32,10 @@ class Services:
         services = self
 
         class Handler(JsonHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self.reply(200, jwks) if self.path == "/jwks" else self.reply(404, {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body["authorization"] = self.headers.get("Authorization")
                 services.entries.append(body)
@@ -57,7 +57,7 @@ def key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture()
-def services(key) -> Iterator[Services]:  # noqa: ANN001
+def services(key) -> Iterator[Services]:
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     svc = Services({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
     yield svc
@@ -72,7 +72,7 @@ def _token(key: Any, **overrides: Any) -> str:
 
 
 @pytest.fixture()
-def client(mongo, db, services: Services) -> Iterator[TestClient]:  # noqa: ANN001
+def client(mongo, db, services: Services) -> Iterator[TestClient]:
     db[DATASET_COLLECTION].insert_many([_dataset(1, "A", title="<script>alert(1)</script>"), _dataset(2, "B")])
     settings = ScanlogSettings(
         mongo_uri=mongo.uri, database=db.name, elog_url=f"{services.url}/entries", elog_token="elog-secret",
@@ -82,7 +82,7 @@ def client(mongo, db, services: Services) -> Iterator[TestClient]:  # noqa: ANN0
         yield c
 
 
-def test_provider_tokens_are_checked_and_their_groups_used(client: TestClient, key) -> None:  # noqa: ANN001
+def test_provider_tokens_are_checked_and_their_groups_used(client: TestClient, key) -> None:
     good = client.get("/api/scans", headers={"Authorization": f"Bearer {_token(key)}"})
     assert good.status_code == 200
     assert [r["proposal"] for r in good.json()["data"]] == ["A"]  # Keycloak's "/A" is group A
@@ -93,7 +93,7 @@ def test_provider_tokens_are_checked_and_their_groups_used(client: TestClient, k
         assert answer.status_code == 401, bad
 
 
-def test_export_to_the_elogbook(client: TestClient, key, services: Services) -> None:  # noqa: ANN001
+def test_export_to_the_elogbook(client: TestClient, key, services: Services) -> None:
     auth = {"Authorization": f"Bearer {_token(key)}"}
     pids = [r["pid"] for r in client.get("/api/scans", headers=auth).json()["data"]]
     b_pid = _dataset(2, "B")["pid"]

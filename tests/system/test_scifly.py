@@ -12,11 +12,11 @@ import h5py
 import pytest
 import tango
 
-from scifish import SpoolingProducer, TangoReader
-from scifish._sim import SimDeviceSpec, SimulatedBeamline
-from scifly import FileWatcher, ProgramRule, SciflyConfig, file_message_id, read_file_metadata
-from scizoo import BeamlineConfig, ScanMetadata, beamline_topic
-from tests.conftest import read_topic, wait_for
+from scifish import Capturer, SpoolingProducer, TangoReader
+from scifish.testing import SimDeviceSpec, SimulatedBeamline
+from scifly import FileWatcher, SciflyConfig, read_file_metadata
+from scizoo.core import BeamlineConfig, ScanMetadata, beamline_topic, file_message_id
+from tests.helpers import read_topic, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -49,7 +49,7 @@ def _config(**overrides: object) -> SciflyConfig:
 class Lab:
     """A running watcher plus the PathFixer to steer it."""
 
-    def __init__(self, beamline: SimulatedBeamline, kafka, prefix: str, tmp: Path) -> None:  # noqa: ANN001
+    def __init__(self, beamline: SimulatedBeamline, kafka, prefix: str, tmp: Path) -> None:
         self.beamline, self.kafka, self.prefix, self.tmp = beamline, kafka, prefix, tmp
         self.pathfixer = tango.DeviceProxy(beamline.addresses[PATHFIXER])
         self.config = BeamlineConfig(
@@ -68,8 +68,8 @@ class Lab:
     def start(self, config: SciflyConfig | None = None) -> FileWatcher:
         reader = TangoReader(self.beamline.addresses, timeout_s=2.0)
         producer = SpoolingProducer(self.kafka.bootstrap_servers, self.tmp / "spool", send_timeout_s=5.0)
-        self.watcher = FileWatcher(config or _config(), self.config, reader, producer, topic_prefix=self.prefix,
-                                   state_file=self.tmp / "state" / "sent.jsonl")
+        capturer = Capturer(self.config, reader, producer, self.prefix)
+        self.watcher = FileWatcher(config or _config(), capturer, state_file=self.tmp / "state" / "sent.jsonl")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,), daemon=True)
         self._thread.start()
@@ -90,7 +90,7 @@ class Lab:
 
 
 @pytest.fixture()
-def lab(fly_beamline, kafka, prefix, tmp_path) -> Iterator[Lab]:  # noqa: ANN001
+def lab(fly_beamline, kafka, prefix, tmp_path) -> Iterator[Lab]:
     lab = Lab(fly_beamline, kafka, prefix, tmp_path)
     lab.point_to("20240001", tmp_path / "p1")
     yield lab

@@ -8,9 +8,11 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
-from scizoo import (
+from scizoo.core import (
+    SCHEMA_DIR,
     BeamlineConfig,
     CatalogueSettings,
+    DatasetDocument,
     Proposal,
     RecordedEntry,
     ScanMetadata,
@@ -18,15 +20,15 @@ from scizoo import (
     build_dataset,
     build_orig_datablock,
     dataset_pid,
+    schema_documents,
     to_si,
 )
-from scizoo.cli import SCHEMA_DIR, schema_documents
-from tests.conftest import PROPOSAL, make_scan
+from tests.helpers import PROPOSAL, make_scan
 
 SETTINGS = CatalogueSettings(pid_prefix="20.500.1", facility="lab", staff_groups={"sim": "sim-staff"})
 
 
-def _message(**changes) -> ScanMetadata:  # noqa: ANN003
+def _message(**changes) -> ScanMetadata:
     base = dict(
         message_id="m-1",
         beamline="sim",
@@ -71,7 +73,7 @@ def test_message_round_trips_through_json() -> None:
 
 def test_dataset_has_the_shape_scicat_serves() -> None:
     proposal = Proposal.from_document(PROPOSAL)
-    doc = build_dataset(_message(), proposal, SETTINGS)
+    doc = build_dataset(_message(), proposal, SETTINGS).to_mongo()
     assert doc["_id"] == doc["pid"] == dataset_pid("m-1", "20.500.1")
     assert doc["pid"].startswith("20.500.1/")
     assert doc["type"] == "raw"
@@ -92,7 +94,7 @@ def test_dataset_has_the_shape_scicat_serves() -> None:
 
 
 def test_scientific_metadata_carries_si_values_and_safe_keys() -> None:
-    meta = build_dataset(_message(), Proposal.from_document(PROPOSAL), SETTINGS)["scientificMetadata"]
+    meta = build_dataset(_message(), Proposal.from_document(PROPOSAL), SETTINGS).to_mongo()["scientificMetadata"]
     assert meta["sample_x"]["value"] == 12.5 and meta["sample_x"]["unit"] == "mm"
     assert meta["sample_x"]["valueSI"] == pytest.approx(0.0125) and meta["sample_x"]["unitSI"] == "m"
     assert meta["temp_sample"]["valueSI"] == pytest.approx(298.15)  # '.' is not a MongoDB key character
@@ -111,12 +113,22 @@ def test_same_message_id_same_pid_and_same_document() -> None:
     assert dataset_pid("m-1", "p") != dataset_pid("m-2", "p")
 
 
+def test_the_documents_we_write_refuse_unknown_and_missing_fields() -> None:
+    doc = build_dataset(_message(), Proposal.from_document(PROPOSAL), SETTINGS).to_mongo()
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        DatasetDocument.model_validate({**doc, "proposalId": "20240001"})  # v3's singular field
+    del doc["ownerGroup"]
+    with pytest.raises(ValidationError, match="ownerGroup"):
+        DatasetDocument.model_validate(doc)
+
+
 def test_orig_datablock_lists_the_files() -> None:
     message = _message()
     dataset = build_dataset(message, Proposal.from_document(PROPOSAL), SETTINGS)
-    block = build_orig_datablock(message, dataset)
-    assert block is not None
-    assert block["datasetId"] == dataset["pid"]
+    built = build_orig_datablock(message, dataset)
+    assert built is not None
+    block = built.to_mongo()
+    assert block["datasetId"] == dataset.pid and block["_id"] == built.id
     assert block["dataFileList"][0]["path"].endswith("scan_0001.h5")
     assert block["size"] == 1001
     assert build_orig_datablock(_message(scan=make_scan(2).model_copy(update={"files": []})), dataset) is None
@@ -127,7 +139,7 @@ def test_orig_datablock_lists_the_files() -> None:
     [(4, {"4": "inserted"}, "inserted"), (4.0, {"4": "inserted"}, "inserted"), (3, {"4": "x"}, 3),
      (True, {"true": "on"}, "on"), ([1, 2], {"1": "x"}, [1, 2])],
 )
-def test_value_mapping(value, mapping, expected) -> None:  # noqa: ANN001
+def test_value_mapping(value, mapping, expected) -> None:
     assert apply_mapping(value, mapping) == expected
 
 

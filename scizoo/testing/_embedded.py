@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO, Self
 
-from ._errors import ServiceStartError
+from scizoo.core import ServiceStartError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class _Process:
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = log_path
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
 
     def _command(self) -> list[str]:
         raise NotImplementedError
@@ -59,7 +60,7 @@ class _Process:
     def start(self, timeout: float = 30.0) -> None:
         if self.port == 0:
             self.port = free_port()
-        out = subprocess.DEVNULL
+        out: int | BinaryIO = subprocess.DEVNULL
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self._log_path.open("ab")
@@ -95,7 +96,7 @@ class _Process:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self):  # noqa: ANN204 - returns the subclass
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -1,4 +1,7 @@
-"""The table's query: filters, sort, columns, rows and CSV, over SciCat Dataset documents."""
+"""The table: columns, sort fields, rows, free text, and the CSV and HTML exports, over Dataset documents.
+
+Pure functions of documents; the access rule is in ``_access``, the queries in ``_store``.
+"""
 
 from __future__ import annotations
 
@@ -34,56 +37,6 @@ def sort_field(column: str) -> str:
     if column.startswith("meta:") and valid_key(column[5:]):
         return f"scientificMetadata.{column[5:]}.value"
     raise ValueError(f"unknown column {column!r}")
-
-
-def build_branches(
-    user: Any,
-    *,
-    proposal: str | None = None,
-    beamline: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    min_rating: float | None = None,
-    pids: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    """The selection as disjoint, flat MongoDB filters, whose union is what the user may see.
-
-    Flat on purpose: a store may use an index only for a plain top-level conjunction
-    (SecantusDB scans the whole collection as soon as a filter holds ``$or`` or ``$and``;
-    measured in docs/performance.md). So SciCat's rule "published, or ownerGroup in my
-    groups, or accessGroups in my groups" becomes up to three disjoint branches; counts
-    add up and pages are merged.
-    """
-    base: dict[str, Any] = {}
-    if proposal:
-        base["proposalIds"] = proposal
-    if beamline:
-        base["instrumentIds"] = beamline
-    if since or until:
-        rng: dict[str, Any] = {}
-        if since:
-            rng["$gte"] = since
-        if until:
-            rng["$lte"] = until
-        base["creationTime"] = rng
-    if pids is not None:
-        base["_id"] = {"$in": pids}
-    if min_rating is not None:
-        base["dataQualityMetrics"] = {"$gte": min_rating}
-    if user is not None and user.admin:
-        return [base]
-    groups = list(user.groups) if user is not None else []
-    if not groups:
-        return [{**base, "isPublished": True}]
-    # Key order matters to SecantusDB's planner (measured): it starts from the first field's
-    # index. The usual reader reaches a proposal through ownerGroup, so the first branch
-    # starts from the proposal/time index; the other two start from their rarer access
-    # field, which makes them nearly free when they match nothing.
-    return [
-        {**base, "ownerGroup": {"$in": groups}},
-        {"accessGroups": {"$in": groups}, **base, "ownerGroup": {"$nin": groups}},
-        {"isPublished": True, **base, "ownerGroup": {"$nin": groups}, "accessGroups": {"$nin": groups}},
-    ]
 
 
 def _words(value: Any) -> Iterator[str]:
@@ -162,6 +115,17 @@ def row(doc: dict[str, Any]) -> dict[str, Any]:
         "meta": {k: {"value": v.get("value"), "unit": v.get("unit", "")} if isinstance(v, dict) else {"value": v}
                  for k, v in (doc.get("scientificMetadata") or {}).items()},
     }
+
+
+def jsonable(value: Any) -> Any:
+    """A document or row with its datetimes as ISO 8601 text (for JSON and server-sent events)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str:

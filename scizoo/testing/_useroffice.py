@@ -41,7 +41,7 @@ class UserOffice:
         office = self
 
         class Handler(JsonHandler):
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 office.requests += 1
                 if office.token is not None:
                     sent = self.headers.get("Authorization", "")
@@ -64,7 +64,7 @@ class UserOffice:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> UserOffice:
         self._thread.start()

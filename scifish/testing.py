@@ -1,6 +1,6 @@
 """A simulated beamline: real pytango devices served without a Tango database.
 
-The devices run in a child process (``python -m scifish._sim``) under
+The devices run in a child process (``python -m scifish.testing``) under
 ``tango.test_context.MultiDeviceTestContext``, so clients talk the real Tango protocol.
 Every read can be given a delay (device property ``ReadDelayMs``), as a real controller
 takes a few milliseconds per attribute.
@@ -23,7 +23,8 @@ from typing import Any
 from tango import AttrWriteType, DevState
 from tango.server import Device, attribute, device_property
 
-from scizoo import ServiceStartError, free_port
+from scizoo.core import ServiceStartError
+from scizoo.testing import free_port
 
 
 class _SimDevice(Device):
@@ -218,7 +219,7 @@ class SimulatedBeamline:
             self.port = free_port()
         spec = json.dumps([{"cls": d.cls, "name": d.name, "properties": d.properties} for d in self.devices])
         self._proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "scifish._sim", str(self.port), spec, str(os.getpid())],
+            [sys.executable, "-m", "scifish.testing", str(self.port), spec, str(os.getpid())],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -15,7 +15,7 @@ class SIValue(NamedTuple):
 
 
 @functools.cache
-def _registry() -> pint.UnitRegistry:
+def _registry() -> pint.UnitRegistry[Any]:
     # Built on first use: a registry takes a noticeable fraction of a second to load.
     return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 

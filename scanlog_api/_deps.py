@@ -1,0 +1,89 @@
+"""FastAPI dependencies: the store, the live feed, the e-logbook, who is asking, and the filters."""
+
+# No `from __future__ import annotations`: FastAPI reads the real annotations.
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Query, Request
+
+from ._access import build_branches
+from ._auth import Authenticator, AuthError, TokenUser
+from ._elog import ElogClient
+from ._errors import Invalid
+from ._live import LiveFeed
+from ._store import ScanStore
+from ._table import sort_field, unknown_columns
+
+
+def get_store(request: Request) -> ScanStore:
+    store: ScanStore = request.app.state.store
+    return store
+
+
+def get_feed(request: Request) -> LiveFeed:
+    """The one live feed of the app, made on the first subscription."""
+    state = request.app.state
+    with state.feed_lock:
+        if state.feed is None:
+            state.feed = LiveFeed(get_store(request).datasets)
+        feed: LiveFeed = state.feed
+    return feed
+
+
+def get_elog(request: Request) -> ElogClient:
+    elog: ElogClient = request.app.state.elog
+    return elog
+
+
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenUser | None:
+    auth: Authenticator = request.app.state.auth
+    try:
+        return auth.user_for(authorization)
+    except AuthError as err:
+        raise HTTPException(401, str(err)) from err
+
+
+def signed_in(user: Annotated[TokenUser | None, Depends(current_user)]) -> TokenUser:
+    if user is None:
+        raise HTTPException(401, "sign in to do this")
+    return user
+
+
+Store = Annotated[ScanStore, Depends(get_store)]
+Reader = Annotated[TokenUser | None, Depends(current_user)]
+Writer = Annotated[TokenUser, Depends(signed_in)]
+
+
+class Filters:
+    """The selection a user asks for (before the access rule is added)."""
+
+    def __init__(
+        self,
+        proposal: Annotated[str | None, Query(max_length=100)] = None,
+        beamline: Annotated[str | None, Query(max_length=64)] = None,
+        since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+        until: Annotated[datetime | None, Query(description="Created at or before (ISO 8601).")] = None,
+        q: Annotated[str | None, Query(max_length=200,
+                                       description="Free text over title, keywords and metadata values.")] = None,
+        min_rating: Annotated[float | None, Query(ge=0, le=3)] = None,
+    ) -> None:
+        self.proposal, self.beamline, self.since, self.until = proposal, beamline, since, until
+        self.q, self.min_rating = q, min_rating
+
+    def branches(self, user: TokenUser | None, pids: list[str] | None = None) -> list[dict[str, Any]]:
+        """The selection with SciCat's access rule, as disjoint store filters."""
+        return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
+                              until=self.until, min_rating=self.min_rating, pids=pids)
+
+
+def sort_of(column: str) -> str:
+    try:
+        return sort_field(column)
+    except ValueError as err:
+        raise Invalid(str(err)) from err
+
+
+def check_columns(columns: list[str]) -> None:
+    if bad := unknown_columns(columns):
+        raise Invalid(f"unknown column(s): {', '.join(map(repr, bad))}")

@@ -1,0 +1,29 @@
+"""The API's request and response bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from ._table import FIXED_COLUMNS
+
+
+class RatingIn(BaseModel):
+    value: Annotated[float | None, Field(description="0.5 to 3 in half steps; null removes your rating.")]
+
+
+class CommentIn(BaseModel):
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class ElogIn(BaseModel):
+    pids: Annotated[list[str], Field(min_length=1, max_length=5000)]
+    columns: list[str] = list(FIXED_COLUMNS)
+    title: Annotated[str, Field(max_length=300)] = "Exported from Scanlog"
+    entry_id: Annotated[str | None, Field(description="Append to this entry instead of creating one.")] = None
+
+
+class Page(BaseModel):
+    data: list[dict[str, Any]]
+    count: Annotated[int, Field(description="Total number of scans matching the filter.")]

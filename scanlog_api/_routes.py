@@ -1,0 +1,145 @@
+"""The routes: each a few lines over the store (queries, writes) and ``_access`` (who may)."""
+
+# No `from __future__ import annotations`: FastAPI reads the real annotations.
+
+import asyncio
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from ._access import build_branches
+from ._auth import TokenUser
+from ._deps import Filters, Reader, Store, Writer, check_columns, get_elog, get_feed, sort_of
+from ._elog import ElogClient
+from ._errors import Invalid, NotConfigured, TooLarge
+from ._images import MAX_IMAGE_BYTES, thumbnail
+from ._live import LiveFeed, Subscriber, sse_events
+from ._models import CommentIn, ElogIn, Page, RatingIn
+from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
+
+router = APIRouter()
+Order = Literal["asc", "desc"]
+
+
+@router.get("/api/me", summary="Who the token belongs to")
+def me(user: Writer) -> TokenUser:
+    return user
+
+
+@router.get("/api/scans", response_model=Page, summary="Scans, newest first, with the total count")
+def list_scans(
+    user: Reader,
+    store: Store,
+    filters: Annotated[Filters, Depends()],
+    sort: Annotated[str, Query(description="A column id, or meta:<key>.")] = "creationTime",
+    order: Order = "desc",
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page:
+    branches = filters.branches(user)
+    field = sort_of(sort)
+    if filters.q:  # free text is matched here, over the whole (bounded) selection
+        hits = list(store.with_text(branches, filters.q, store.merged(branches, field, order)))
+        return Page(data=[jsonable(row(d)) for d in hits[skip : skip + limit]], count=len(hits))
+    docs = store.page(branches, field, order, skip, limit)
+    return Page(data=[jsonable(row(d)) for d in docs], count=store.count(branches))
+
+
+@router.get("/api/scans/keys", summary="Every scientific-metadata key in the selection, with its unit")
+def metadata_keys(user: Reader, store: Store, filters: Annotated[Filters, Depends()]) -> dict[str, str]:
+    return store.metadata_keys(filters.branches(user), filters.q)
+
+
+@router.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns")
+def export_csv(
+    user: Reader,
+    store: Store,
+    filters: Annotated[Filters, Depends()],
+    columns: Annotated[str, Query(description="Comma-separated column ids, in order.")] = ",".join(FIXED_COLUMNS),
+    pids: Annotated[str | None, Query(description="Comma-separated pids; default: the whole filter.")] = None,
+    sort: str = "creationTime",
+    order: Order = "desc",
+) -> StreamingResponse:
+    cols = [c for c in columns.split(",") if c]
+    check_columns(cols)
+    branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
+    units = store.units(cols, branches)
+    docs = store.with_text(branches, filters.q, store.merged(branches, sort_of(sort), order))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        csv_lines(docs, cols, units),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="scans-{stamp}.csv"'},
+    )
+
+
+@router.get("/api/stream", summary="Server-sent events: a row each time a scan you can read is written")
+async def stream(
+    request: Request,
+    user: Reader,
+    feed: Annotated[LiveFeed, Depends(get_feed)],
+    proposal: Annotated[str | None, Query(max_length=100)] = None,
+    beamline: Annotated[str | None, Query(max_length=64)] = None,
+) -> StreamingResponse:
+    sub = Subscriber(user, proposal, beamline)
+    return StreamingResponse(sse_events(feed, sub, request.is_disconnected), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.put("/api/scans/{pid:path}/rating", summary="Rate a scan (0.5-3 stars in half steps; null: unrated)")
+def rate(pid: str, body: RatingIn, user: Writer, store: Store) -> dict[str, Any]:
+    if body.value is not None and (body.value * 2 != int(body.value * 2) or not 0.5 <= body.value <= 3):
+        raise Invalid("a rating is 0.5 to 3 in steps of 0.5")
+    store.rate(pid, user, body.value, datetime.now(UTC))
+    return {"pid": pid, "rating": body.value}
+
+
+@router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")
+def add_comment(pid: str, body: CommentIn, user: Writer, store: Store) -> dict[str, Any]:
+    return store.add_comment(pid, user, body.text, datetime.now(UTC))
+
+
+@router.patch("/api/comments/{comment_id}", summary="Edit your comment")
+def edit_comment(comment_id: str, body: CommentIn, user: Writer, store: Store) -> dict[str, Any]:
+    return store.edit_comment(comment_id, user, body.text, datetime.now(UTC))
+
+
+@router.delete("/api/comments/{comment_id}", status_code=204, summary="Delete your comment")
+def delete_comment(comment_id: str, user: Writer, store: Store) -> None:
+    store.delete_comment(comment_id, user)
+
+
+@router.post("/api/scans/{pid:path}/attachments", status_code=201, summary="Attach an image (SciCat Attachment)")
+async def attach(pid: str, user: Writer, store: Store, image: Annotated[UploadFile, File()],
+                 caption: Annotated[str, Form(max_length=500)] = "") -> dict[str, Any]:
+    dataset = await asyncio.to_thread(store.readable, pid, user)
+    data = await image.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise TooLarge("an attachment must be under 16 MB")
+    thumb = await asyncio.to_thread(thumbnail, data)
+    return await asyncio.to_thread(store.attach, dataset, user, caption, thumb, datetime.now(UTC))
+
+
+@router.post("/api/elog", summary="Export scans to the e-logbook as an HTML table")
+def export_elog(body: ElogIn, user: Writer, store: Store,
+                elog: Annotated[ElogClient, Depends(get_elog)]) -> dict[str, Any]:
+    if not elog.url:
+        raise NotConfigured("no e-logbook is configured (SCANLOG_ELOG_URL)")
+    check_columns(body.columns)
+    docs = list(store.merged(build_branches(user, pids=body.pids), "creationTime", "desc"))
+    answer = elog.post(title=body.title, html=html_table(docs, body.columns), entry_id=body.entry_id,
+                       author=user.user)
+    return {"exported": len(docs), "elog": answer}
+
+
+@router.get("/api/scans/{pid:path}", summary="One scan: all its metadata, files, attachments, ratings, comments")
+def detail(pid: str, user: Reader, store: Store) -> dict[str, Any]:
+    return store.detail(pid, user)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> str:
+    return files("scanlog_api").joinpath("static/index.html").read_text(encoding="utf-8")

@@ -1,0 +1,248 @@
+"""The store: every MongoDB query and write the scan table makes, in one place.
+
+Routes call these methods; the access rule comes in as the branches of ``_access``; what
+a user may not see raises :class:`NotFound`, so a dataset's existence never leaks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import SecretStr
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.cursor import Cursor
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from scizoo.core import (
+    ATTACHMENT_COLLECTION,
+    COMMENT_COLLECTION,
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    RATING_COLLECTION,
+    DependencyUnavailable,
+    ensure_indexes,
+    redact,
+)
+
+from ._access import build_branches
+from ._auth import TokenUser
+from ._errors import Forbidden, Invalid, NotFound
+from ._table import jsonable, row, sort_key, text_matches
+
+logger = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+Order = Literal["asc", "desc"]
+#: Free text reads the selection; beyond this many scans, ask for a narrower one.
+MAX_TEXT_SCAN = 50_000
+
+
+def comment_out(doc: Doc) -> Doc:
+    """A comment as the API shows it."""
+    out: Doc = jsonable({"id": doc["_id"], "author": doc["author"], "text": doc["text"],
+                         "createdAt": doc["createdAt"], "updatedAt": doc.get("updatedAt")})
+    return out
+
+
+class ScanStore:
+    """One lazily opened MongoClient over the catalogue; closed once, never re-opened."""
+
+    def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0) -> None:
+        self._uri = uri
+        self._database = database
+        self._timeout_ms = int(connect_timeout_s * 1000)
+        self._lock = threading.Lock()
+        self._client: MongoClient[Doc] | None = None
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------
+
+    def db(self) -> Database[Doc]:
+        with self._lock:
+            if self._closed:
+                raise PyMongoError("scanlog is shutting down")
+            if self._client is None:
+                self._client = MongoClient(self._uri.get_secret_value(), tz_aware=True)
+            return self._client[self._database]
+
+    @property
+    def datasets(self) -> Collection[Doc]:
+        return self.db()[DATASET_COLLECTION]
+
+    def ping(self) -> None:
+        """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
+        # A probe of its own: the short timeout is for this check, not for every request.
+        probe: MongoClient[Doc] = MongoClient(self._uri.get_secret_value(), serverSelectionTimeoutMS=self._timeout_ms)
+        try:
+            probe.admin.command("ping")
+        except PyMongoError as err:
+            raise DependencyUnavailable(
+                service="scanlog", dependency="MongoDB", address=redact(self._uri.get_secret_value()),
+                reason=f"no server answered within {self._timeout_ms / 1000:g} s ({type(err).__name__})",
+                hint="Check SCANLOG_MONGO_URI and that the store is running and reachable.",
+            ) from err
+        finally:
+            probe.close()
+
+    def ensure_indexes(self) -> None:
+        ensure_indexes(self.db())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- reading scans --------------------------------------------------------
+
+    def readable(self, pid: str, user: TokenUser | None) -> Doc:
+        """The dataset if the user may read it; else :class:`NotFound` (whether or not it exists)."""
+        datasets = self.datasets
+        doc = next((d for b in build_branches(user, pids=[pid]) if (d := datasets.find_one(b)) is not None), None)
+        if doc is None:
+            raise NotFound(f"no dataset {pid!r} you can read")
+        return doc
+
+    def _sorted(self, query: Doc, field: str, order: Order, limit: int = 0, skip: int = 0) -> Cursor[Doc]:
+        direction = ASCENDING if order == "asc" else DESCENDING
+        cursor = self.datasets.find(query).sort([(field, direction), ("_id", direction)]).batch_size(500)
+        return cursor.skip(skip).limit(limit)
+
+    def merged(self, branches: list[Doc], field: str, order: Order, limit: int = 0) -> Iterator[Doc]:
+        """The disjoint branches' documents as one sorted stream (each branch sorted by the store)."""
+        cursors = [self._sorted(b, field, order, limit) for b in branches]
+        return heapq.merge(*cursors, key=sort_key(field), reverse=order == "desc")
+
+    def page(self, branches: list[Doc], field: str, order: Order, skip: int, limit: int) -> list[Doc]:
+        """One page of the union: the store skips when there is one branch; else the first
+        skip+limit of each branch are merged and sliced."""
+        if len(branches) == 1:
+            return list(self._sorted(branches[0], field, order, limit, skip))
+        return list(itertools.islice(self.merged(branches, field, order, skip + limit), skip, skip + limit))
+
+    def count(self, branches: list[Doc]) -> int:
+        # One after the other: measured, the store answers side-by-side queries no faster.
+        return sum(self.datasets.count_documents(b) for b in branches)
+
+    def with_text(self, branches: list[Doc], text: str | None, docs: Iterable[Doc]) -> Iterator[Doc]:
+        """The documents that contain the free text (all of them when there is none).
+
+        Free text reads the selection, so a selection over :data:`MAX_TEXT_SCAN` is refused
+        up front (before any CSV line is sent).
+        """
+        if not text:
+            return iter(docs)
+        if self.count(branches) > MAX_TEXT_SCAN:
+            raise Invalid(f"free text searches at most {MAX_TEXT_SCAN:,} scans: "
+                          "narrow the selection (proposal, beamline, time) first")
+        return (doc for doc in docs if text_matches(doc, text))
+
+    def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]:
+        """Every scientificMetadata key in the selection, with a unit where one is known."""
+        keys: dict[str, str] = {}
+        if text:  # free text: only the matching documents' keys
+            everything = (d for b in branches for d in self.datasets.find(b))
+            for doc in self.with_text(branches, text, everything):
+                for key, value in (doc.get("scientificMetadata") or {}).items():
+                    keys[key] = keys.get(key) or (value.get("unit", "") if isinstance(value, dict) else "")
+        else:  # the store collects them, over the whole selection
+            for query in branches:
+                for g in self.datasets.aggregate([
+                    {"$match": query},
+                    {"$project": {"m": {"$objectToArray": "$scientificMetadata"}}},
+                    {"$unwind": "$m"},
+                    {"$group": {"_id": "$m.k", "unit": {"$max": "$m.v.unit"}}},
+                ]):
+                    keys[g["_id"]] = keys.get(g["_id"]) or g.get("unit") or ""
+        return dict(sorted(keys.items()))
+
+    def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
+        """The unit of each metadata column, from the first document in the selection that has one."""
+        units = {}
+        for col in columns:
+            if col.startswith("meta:"):
+                field = f"scientificMetadata.{col[5:]}.unit"
+                hit = next((h for b in branches
+                            if (h := self.datasets.find_one({**b, field: {"$nin": ["", None]}}, {field: 1}))), None)
+                units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
+        return units
+
+    def detail(self, pid: str, user: TokenUser | None) -> Doc:
+        """One scan with its files, attachments, ratings and comments."""
+        doc = self.readable(pid, user)
+        db = self.db()
+        blocks = db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
+        out: Doc = jsonable({
+            **row(doc),
+            "sourceFolder": doc.get("sourceFolder", ""),
+            "scientificMetadata": doc.get("scientificMetadata", {}),
+            "files": [f for b in blocks for f in b.get("dataFileList", [])],
+            "attachments": [{"aid": a["_id"], "caption": a.get("caption", ""), "thumbnail": a.get("thumbnail", "")}
+                            for a in db[ATTACHMENT_COLLECTION].find({"datasetId": pid})],
+            "ratings": [{"user": r["user"], "value": r["value"], "at": r["at"]}
+                        for r in db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING)],
+            "comments": [comment_out(c) for c in db[COMMENT_COLLECTION].find({"datasetId": pid})
+                         .sort("createdAt", ASCENDING)],
+        })
+        return out
+
+    # --- annotations ----------------------------------------------------------
+
+    def rate(self, pid: str, user: TokenUser, value: float | None, now: datetime) -> None:
+        """Keep the rating in the history and in the Dataset's ``dataQualityMetrics``."""
+        self.readable(pid, user)
+        db = self.db()
+        db[RATING_COLLECTION].insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user,
+                                          "value": value, "at": now})
+        update: Doc = {"$set": {"updatedAt": now, "updatedBy": user.user}}
+        if value is None:
+            update["$unset"] = {"dataQualityMetrics": ""}
+        else:
+            update["$set"]["dataQualityMetrics"] = value
+        db[DATASET_COLLECTION].update_one({"_id": pid}, update)
+
+    def add_comment(self, pid: str, user: TokenUser, text: str, now: datetime) -> Doc:
+        self.readable(pid, user)
+        doc = {"_id": uuid.uuid4().hex, "datasetId": pid, "author": user.user, "text": text,
+               "createdAt": now, "updatedAt": None}
+        self.db()[COMMENT_COLLECTION].insert_one(doc)
+        return comment_out(doc)
+
+    def _own_comment(self, comment_id: str, user: TokenUser) -> Doc:
+        doc = self.db()[COMMENT_COLLECTION].find_one({"_id": comment_id})
+        if doc is None:
+            raise NotFound("no such comment")
+        self.readable(doc["datasetId"], user)
+        if doc["author"] != user.user:
+            raise Forbidden("you can change only your own comments")
+        return doc
+
+    def edit_comment(self, comment_id: str, user: TokenUser, text: str, now: datetime) -> Doc:
+        doc = self._own_comment(comment_id, user)
+        doc.update(text=text, updatedAt=now)
+        self.db()[COMMENT_COLLECTION].update_one({"_id": comment_id}, {"$set": {"text": text, "updatedAt": now}})
+        return comment_out(doc)
+
+    def delete_comment(self, comment_id: str, user: TokenUser) -> None:
+        self._own_comment(comment_id, user)
+        self.db()[COMMENT_COLLECTION].delete_one({"_id": comment_id})
+
+    def attach(self, dataset: Doc, user: TokenUser, caption: str, thumbnail: str, now: datetime) -> Doc:
+        """Store an image as a SciCat Attachment of a dataset the caller has read."""
+        aid = str(uuid.uuid4())
+        doc = {"_id": aid, "aid": aid, "datasetId": dataset["pid"], "caption": caption, "thumbnail": thumbnail,
+               "ownerGroup": dataset["ownerGroup"], "accessGroups": dataset.get("accessGroups", []),
+               "isPublished": dataset.get("isPublished", False), "createdBy": user.user, "updatedBy": user.user,
+               "createdAt": now, "updatedAt": now}
+        self.db()[ATTACHMENT_COLLECTION].insert_one(doc)
+        return {"aid": aid, "caption": caption, "thumbnail": thumbnail}

@@ -1,0 +1,172 @@
+"""scicow's rules, on plain data: no broker, no store, no clock of their own.
+
+- :func:`decode`: the bytes of a batch of records -> scan messages, or dead letters
+  (with the reason and the original bytes);
+- :func:`plan`: messages + what is known of their proposals -> catalogue writes, or
+  quarantine (unknown proposal);
+- :func:`not_newer_than` / :func:`updatable`: the ordering guard, so that an older
+  message replayed after a newer one changes nothing.
+
+The consumer loop and the catalogue writer do the I/O around these.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from scizoo.core import (
+    CatalogueSettings,
+    DatasetDocument,
+    DatasetIngested,
+    DeadLetter,
+    OrigDatablockDocument,
+    Proposal,
+    ScanMetadata,
+    build_dataset,
+    build_orig_datablock,
+)
+
+#: Where the ordering guard finds a dataset's message time.
+PRODUCED_AT_FIELD = "scientificMetadata.message_produced_at.value"
+#: Fields an update never changes: the first write's stay.
+INSERT_ONLY = frozenset({"_id", "createdAt", "createdBy"})
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A Kafka record as the rules see it (what the consumer received, nothing more)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The answer for one proposal id: the proposal, or why there is none."""
+
+    proposal: Proposal | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A batch's records as messages (the last of each message id wins) and dead letters."""
+
+    messages: list[ScanMetadata]
+    dead_letters: list[DeadLetter]
+
+
+@dataclass(frozen=True)
+class Write:
+    """What one message writes to the catalogue."""
+
+    message: ScanMetadata
+    dataset: DatasetDocument
+    datablock: OrigDatablockDocument | None
+
+
+@dataclass
+class Plan:
+    writes: list[Write] = field(default_factory=list)
+    #: (message, why its proposal is not known)
+    quarantine: list[tuple[ScanMetadata, str]] = field(default_factory=list)
+
+
+def validation_reason(err: ValidationError) -> str:
+    """A readable reason for a message that failed validation (the first five problems)."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in err.errors()[:5]]
+    more = err.error_count() - 5
+    return "invalid scan message: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def record_dead_letter(record: RawRecord, reason: str, now: datetime) -> DeadLetter:
+    """A dead letter for a record that is not a valid message: its place and its bytes."""
+    return DeadLetter(
+        reason=reason,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.decode("utf-8", "replace") if record.key else None,
+        original_b64=base64.b64encode(record.value or b"").decode(),
+        failed_at=now,
+    )
+
+
+def message_dead_letter(message: ScanMetadata, reason: str, now: datetime) -> DeadLetter:
+    """A dead letter for a valid message the catalogue refused."""
+    return DeadLetter(
+        reason=reason,
+        topic="",
+        partition=-1,
+        offset=-1,
+        key=message.message_id,
+        original_b64=base64.b64encode(message.model_dump_json().encode()).decode(),
+        failed_at=now,
+    )
+
+
+def decode(records: Iterable[RawRecord], now: datetime) -> Decoded:
+    """Validate every record; the last message of a scan in the batch wins.
+
+    One scan's messages share a key, hence a partition, so they arrive in order.
+    """
+    messages: dict[str, ScanMetadata] = {}
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            message = ScanMetadata.model_validate_json(record.value or b"")
+        except ValidationError as err:
+            dead.append(record_dead_letter(record, validation_reason(err), now))
+            continue
+        messages[message.message_id] = message
+    return Decoded(list(messages.values()), dead)
+
+
+def plan(
+    messages: Iterable[ScanMetadata], lookup: Callable[[str], Lookup], catalogue: CatalogueSettings
+) -> Plan:
+    """Each message becomes a catalogue write, or goes to quarantine when its proposal is unknown."""
+    out = Plan()
+    for message in messages:
+        answer = lookup(message.proposal_id)
+        if answer.proposal is None:
+            out.quarantine.append((message, answer.reason))
+            continue
+        dataset = build_dataset(message, answer.proposal, catalogue)
+        out.writes.append(Write(message, dataset, build_orig_datablock(message, dataset)))
+    return out
+
+
+def not_newer_than(pid: str, produced_at: datetime) -> dict[str, Any]:
+    """The filter that matches a stored dataset only if it is not newer than a message."""
+    return {
+        "_id": pid,
+        "$or": [{PRODUCED_AT_FIELD: {"$exists": False}}, {PRODUCED_AT_FIELD: {"$lte": produced_at}}],
+    }
+
+
+def updatable(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a document an update may set (never the first-written ones)."""
+    return {k: v for k, v in doc.items() if k not in INSERT_ONLY}
+
+
+def ingested_event(write: Write, now: datetime) -> DatasetIngested:
+    """The "dataset ingested" event for a write the store acknowledged."""
+    message = write.message
+    return DatasetIngested(
+        pid=write.dataset.pid,
+        message_id=message.message_id,
+        beamline=message.beamline,
+        proposal_id=message.proposal_id,
+        status=message.scan.status,
+        ingested_at=now,
+    )

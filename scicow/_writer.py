@@ -1,0 +1,112 @@
+"""The catalogue writer: every MongoDB write scicow makes, and nothing else."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+from pymongo.write_concern import WriteConcern
+
+from scizoo.core import (
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    QUARANTINE_COLLECTION,
+    ScanMetadata,
+    ensure_indexes,
+)
+
+from ._rules import Write, not_newer_than, updatable
+
+logger = logging.getLogger(__name__)
+
+_DUPLICATE_KEY = 11000
+
+
+class CatalogueWriter:
+    """Writes datasets, their OrigDatablocks and the quarantine, with one write concern."""
+
+    def __init__(self, db: Database[dict[str, Any]], write_concern: WriteConcern | None = None) -> None:
+        wc = write_concern or WriteConcern(w=1)
+        self.db = db
+        self.datasets = db.get_collection(DATASET_COLLECTION, write_concern=wc)
+        self.datablocks = db.get_collection(ORIG_DATABLOCK_COLLECTION, write_concern=wc)
+        self.quarantine = db.get_collection(QUARANTINE_COLLECTION, write_concern=wc)
+
+    def ensure_indexes(self) -> None:
+        ensure_indexes(self.db)
+
+    def write(self, writes: list[Write]) -> list[tuple[Write, str]]:
+        """Write datasets and their OrigDatablocks; returns the writes the store refused, with why.
+
+        Most messages are new scans, and a plain insert is several times cheaper than an
+        upsert on the store; replays and end-of-scan updates hit a duplicate key and only
+        they take the update path, guarded so that an older message changes nothing.
+        """
+        docs = [w.dataset.to_mongo() for w in writes]
+        existing, refused = _insert_new(self.datasets, docs)
+        if existing:
+            self.datasets.bulk_write(
+                [UpdateOne(not_newer_than(docs[i]["_id"], writes[i].message.produced_at),
+                           {"$set": updatable(docs[i])}) for i in existing],
+                ordered=False,
+            )
+        blocks = [w.datablock.to_mongo() for i, w in enumerate(writes) if i not in refused and w.datablock]
+        if blocks:
+            existing_blocks, _ = _insert_new(self.datablocks, blocks)
+            if existing_blocks:
+                # As for datasets: first-written fields stay, and an older message changes nothing.
+                self.datablocks.bulk_write(
+                    [UpdateOne({"_id": blocks[i]["_id"], "updatedAt": {"$lte": blocks[i]["updatedAt"]}},
+                               {"$set": updatable(blocks[i])}) for i in existing_blocks],
+                    ordered=False,
+                )
+        return [(writes[i], f"catalogue refused the dataset: {why}") for i, why in refused.items()]
+
+    def quarantine_message(self, message: ScanMetadata, reason: str, now: datetime) -> None:
+        """Keep a message whose proposal is unknown, with the reason, until it can be ingested."""
+        self.quarantine.update_one(
+            {"_id": message.message_id},
+            {
+                "$set": {
+                    "proposal_id": message.proposal_id,
+                    "beamline": message.beamline,
+                    "reason": reason,
+                    "message": message.model_dump_json(),
+                    "last_seen": now,
+                },
+                "$setOnInsert": {"first_seen": now},
+                "$inc": {"attempts": 1},
+            },
+            upsert=True,
+        )
+        logger.warning("scan %s quarantined: %s", message.message_id, reason)
+
+    def release(self, message_ids: list[str]) -> None:
+        """Take messages out of quarantine (ingested, or set aside as dead letters)."""
+        # Checking for an empty quarantine first saves a delete per batch in the usual case.
+        if message_ids and self.quarantine.find_one({}, {"_id": 1}) is not None:
+            self.quarantine.delete_many({"_id": {"$in": message_ids}})
+
+    def quarantined(self) -> list[tuple[str, str]]:
+        """(proposal id, message JSON) of every quarantined message."""
+        return [(d["proposal_id"], d["message"]) for d in self.quarantine.find({}, {"message": 1, "proposal_id": 1})]
+
+
+def _insert_new(collection: Collection[dict[str, Any]], docs: list[dict[str, Any]]) -> tuple[list[int], dict[int, str]]:
+    """Insert what is new; return the indexes that already existed and those refused (with why)."""
+    existing: list[int] = []
+    refused: dict[int, str] = {}
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as err:
+        for e in err.details.get("writeErrors", []):
+            if e.get("code") == _DUPLICATE_KEY:
+                existing.append(e["index"])
+            else:
+                refused[e["index"]] = e.get("errmsg", "")
+    return existing, refused

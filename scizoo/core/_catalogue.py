@@ -1,0 +1,58 @@
+"""The catalogue's collections and the one set of indexes every service creates.
+
+Names follow SciCat (scicat-backend-next v4) where SciCat has the collection; the
+others are scizoo's own. Index specs are plain data: each service calls
+:func:`ensure_indexes` at start, and creating an index that exists is a no-op, so the
+order services start in does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+DATASET_COLLECTION: Final = "Dataset"
+ORIG_DATABLOCK_COLLECTION: Final = "OrigDatablock"
+PROPOSAL_COLLECTION: Final = "Proposal"
+ATTACHMENT_COLLECTION: Final = "Attachment"
+#: scizoo's own: scans whose proposal is not known yet (re-driven when it appears).
+QUARANTINE_COLLECTION: Final = "quarantine"
+#: scizoo's own: the scan table's comments and rating history.
+COMMENT_COLLECTION: Final = "ScanlogComment"
+RATING_COLLECTION: Final = "ScanlogRating"
+
+ASCENDING: Final = 1
+DESCENDING: Final = -1
+
+IndexKeys = list[tuple[str, int]]
+
+#: collection -> the compound indexes on it. Every query the product makes starts from one
+#: of these (the store plans from the first key; docs/performance.md shows why each exists).
+INDEXES: Final[dict[str, list[IndexKeys]]] = {
+    DATASET_COLLECTION: [
+        [("proposalIds", ASCENDING), ("creationTime", DESCENDING)],
+        [("instrumentIds", ASCENDING), ("creationTime", DESCENDING)],
+        [("ownerGroup", ASCENDING), ("creationTime", DESCENDING)],
+        [("accessGroups", ASCENDING), ("creationTime", DESCENDING)],
+        [("isPublished", ASCENDING), ("creationTime", DESCENDING)],
+        [("creationTime", DESCENDING)],
+    ],
+    ORIG_DATABLOCK_COLLECTION: [[("datasetId", ASCENDING)]],
+    ATTACHMENT_COLLECTION: [[("datasetId", ASCENDING)]],
+    QUARANTINE_COLLECTION: [[("proposal_id", ASCENDING)]],
+    COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
+    RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
+}
+
+
+def ensure_indexes(db: Any) -> None:
+    """Create every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``); idempotent.
+
+    Takes the database as a parameter so the core never imports a client.
+    """
+    for collection, specs in INDEXES.items():
+        for keys in specs:
+            db[collection].create_index(keys)
+    logger.info("catalogue indexes are in place")

@@ -1,0 +1,302 @@
+"""SciCat (scicat-backend-next v4) documents: the models of what we write, and their pure builders.
+
+Nothing here talks to a database: the caller passes the proposal, the time and the
+settings, and gets back a strict model (``extra="forbid"``, SciCat's required fields),
+dumped to a dict only at the Mongo edge with :meth:`DatasetDocument.to_mongo`. What we
+read from a store other programs also write is read tolerantly (:class:`Proposal`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ._messages import RecordedEntry, ScanMetadata
+from ._units import to_si
+
+#: Namespace of every pid scizoo derives; fixed forever, or replays would make new datasets.
+PID_NAMESPACE = uuid.UUID("6a0b7a3e-2f7c-5d2e-9a43-3c1f0d2b5e11")
+
+_UNSAFE_KEY = re.compile(r"[.$\x00]")
+
+
+class Proposal(BaseModel):
+    """A SciCat Proposal document, read tolerantly: real stores hold messy data."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    proposalId: str
+    title: str = ""
+    email: str = ""
+    pi_email: str = ""
+    pi_firstname: str = ""
+    pi_lastname: str = ""
+    ownerGroup: str = ""
+    accessGroups: list[str] = []
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Proposal:
+        data = dict(doc)
+        data.setdefault("proposalId", data.get("_id"))
+        data.pop("_id", None)
+        return cls.model_validate(data)
+
+    def to_document(self) -> dict[str, Any]:
+        doc = self.model_dump()
+        doc["_id"] = self.proposalId
+        return doc
+
+
+class _Written(BaseModel):
+    """A document scizoo writes: every field declared, nothing else accepted."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_mongo(self) -> dict[str, Any]:
+        """The document as pymongo stores it (``_id`` by its name, datetimes as BSON dates)."""
+        return self.model_dump(by_alias=True)
+
+
+class Lifecycle(_Written):
+    """SciCat's ``datasetlifecycle``, as the backend fills it for a new dataset."""
+
+    archivable: bool = True
+    retrievable: bool = False
+    publishable: bool = False
+    isOnCentralDisk: bool = True
+    archiveStatusMessage: str = "datasetCreated"
+    retrieveStatusMessage: str = ""
+    archiveReturnMessage: dict[str, Any] = {}
+    retrieveReturnMessage: dict[str, Any] = {}
+    retrieveIntegrityCheck: bool = False
+
+
+class _Ownable(_Written):
+    """SciCat's ownable and audit fields (``src/common/schemas/ownable.schema.ts``)."""
+
+    ownerGroup: Annotated[str, Field(min_length=1)]
+    accessGroups: list[str]
+    isPublished: bool = False
+    createdBy: Annotated[str, Field(min_length=1)]
+    updatedBy: Annotated[str, Field(min_length=1)]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class DatasetDocument(_Ownable):
+    """A raw Dataset as the SciCat backend itself writes it, with the fields it requires."""
+
+    id: Annotated[str, Field(alias="_id", min_length=1)]
+    pid: Annotated[str, Field(min_length=1, description="Same as _id; the backend answers 404 without it.")]
+    type: Literal["raw", "derived"] = "raw"
+    owner: Annotated[str, Field(min_length=1)]
+    ownerEmail: str = ""
+    contactEmail: str
+    principalInvestigators: list[str] = []
+    sourceFolder: Annotated[str, Field(min_length=1, description="No trailing slash.")]
+    sourceFolderHost: str = ""
+    size: Annotated[int, Field(ge=0)]
+    packedSize: int = 0
+    numberOfFiles: Annotated[int, Field(ge=0)]
+    numberOfFilesArchived: int = 0
+    creationTime: AwareDatetime
+    startTime: AwareDatetime | None = None
+    endTime: AwareDatetime | None = None
+    datasetName: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    version: str = "v4"
+    proposalIds: list[str]
+    instrumentIds: list[str] = []
+    sampleIds: list[str] = []
+    creationLocation: str = ""
+    dataFormat: str = ""
+    keywords: list[str] = []
+    techniques: list[dict[str, Any]] = []
+    sharedWith: list[str] = []
+    relationships: list[dict[str, Any]] = []
+    scientificMetadata: dict[str, dict[str, Any]] = {}
+    datasetlifecycle: Lifecycle = Lifecycle()
+
+
+class DataFileEntry(_Written):
+    """One file of an OrigDatablock's ``dataFileList``."""
+
+    path: Annotated[str, Field(min_length=1)]
+    size: Annotated[int, Field(ge=0)]
+    time: datetime
+    chk: str = ""
+
+
+class OrigDatablockDocument(_Ownable):
+    """The files of one dataset (``src/origdatablocks/schemas/origdatablock.schema.ts``)."""
+
+    id: Annotated[str, Field(alias="_id", min_length=1)]
+    datasetId: Annotated[str, Field(min_length=1)]
+    size: Annotated[int, Field(ge=0)]
+    chkAlg: str = ""
+    dataFileList: list[DataFileEntry]
+
+
+@dataclass(frozen=True)
+class CatalogueSettings:
+    """What the catalogue adds to every dataset, beyond the message."""
+
+    pid_prefix: str = "20.500.12345"
+    source_folder_host: str = ""
+    facility: str = ""
+    staff_groups: dict[str, str] = field(default_factory=dict)
+    created_by: str = "scicow"
+
+
+def dataset_pid(message_id: str, prefix: str) -> str:
+    """The dataset pid for a message id: the same message id always gives the same pid."""
+    return f"{prefix}/{uuid.uuid5(PID_NAMESPACE, message_id)}"
+
+
+def metadata_key(name: str) -> str:
+    """A scientificMetadata key that MongoDB can store and query (no '.', '$' or NUL)."""
+    return _UNSAFE_KEY.sub("_", name) or "_"
+
+
+def _plain(value: Any, unit: str = "") -> dict[str, Any]:
+    """{value, unit} plus valueSI/unitSI when pint can convert the value."""
+    out: dict[str, Any] = {"value": value, "unit": unit}
+    si = to_si(value, unit)
+    if si is not None:
+        out["valueSI"] = si.value
+        out["unitSI"] = si.unit
+    return out
+
+
+def scientific_entry(entry: RecordedEntry) -> dict[str, Any]:
+    """One scientificMetadata value in SciCat's {value, unit, valueSI, unitSI} shape."""
+    out = _plain(entry.value, entry.unit)
+    if entry.raw_value != entry.value:
+        out["rawValue"] = entry.raw_value
+    out["group"] = entry.group
+    out["device"] = entry.device
+    out["attribute"] = entry.attribute
+    if entry.quality is not None:
+        out["quality"] = entry.quality
+    if entry.error is not None:
+        out["error"] = entry.error
+    return out
+
+
+def scientific_metadata(message: ScanMetadata) -> dict[str, Any]:
+    """All of a message's scientific metadata, keyed safely for MongoDB."""
+    scan = message.scan
+    meta: dict[str, Any] = {
+        "scan_id": _plain(scan.id),
+        "scan_status": _plain(scan.status),
+        "scan_source": _plain(message.source),
+        "message_id": _plain(message.message_id),
+        "config_name": _plain(message.config_name),
+        "config_revision": _plain(message.config_revision),
+    }
+    if scan.points is not None:
+        meta["scan_points"] = _plain(scan.points)
+    if scan.end is not None:
+        meta["scan_duration"] = _plain((scan.end - scan.start).total_seconds(), "s")
+    if scan.user:
+        meta["scan_user"] = _plain(scan.user)
+    # Motors show their range [first, last]; channels their last value, with min and max.
+    for col in scan.motors:
+        meta[metadata_key(f"motor_{col.label}")] = {
+            **_plain([col.first, col.last], col.unit),
+            "min": col.min,
+            "max": col.max,
+        }
+    for col in scan.channels:
+        meta[metadata_key(f"channel_{col.label}")] = {
+            **_plain(col.last, col.unit),
+            "min": col.min,
+            "max": col.max,
+            "source": col.name,
+        }
+    # Kept so that an older message replayed after a newer one cannot overwrite it.
+    meta["message_produced_at"] = {"value": message.produced_at, "unit": ""}
+    for entry in message.entries:
+        meta[metadata_key(entry.name)] = scientific_entry(entry)
+    return meta
+
+
+def build_dataset(
+    message: ScanMetadata,
+    proposal: Proposal,
+    settings: CatalogueSettings,
+) -> DatasetDocument:
+    """The SciCat raw Dataset document for a scan.
+
+    Every time in it comes from the message (``createdAt``/``updatedAt`` are its
+    ``produced_at``), so a replayed message writes exactly the same document.
+    """
+    pid = dataset_pid(message.message_id, settings.pid_prefix)
+    scan = message.scan
+    pi_name = " ".join(p for p in (proposal.pi_firstname, proposal.pi_lastname) if p)
+    pi_email = proposal.pi_email or proposal.email
+    staff = settings.staff_groups.get(message.beamline, "")
+    title = scan.title or f"scan {scan.id}"
+    return DatasetDocument(
+        id=pid,
+        pid=pid,
+        type="raw",
+        owner=pi_name or proposal.proposalId,
+        ownerEmail=pi_email,
+        contactEmail=pi_email or proposal.email,
+        principalInvestigators=[pi_email] if pi_email else [],
+        sourceFolder=message.data_path.rstrip("/") or "/",
+        sourceFolderHost=settings.source_folder_host,
+        size=sum(f.size for f in scan.files),
+        numberOfFiles=len(scan.files),
+        creationTime=scan.end or scan.start,
+        startTime=scan.start,
+        endTime=scan.end,
+        datasetName=f"{message.beamline} {scan.id}: {title}",
+        description=title,
+        ownerGroup=proposal.ownerGroup or proposal.proposalId,
+        accessGroups=sorted({g for g in (*proposal.accessGroups, staff) if g}),
+        proposalIds=[proposal.proposalId],
+        instrumentIds=[message.beamline],
+        creationLocation=f"/{settings.facility}/{message.beamline}" if settings.facility else message.beamline,
+        dataFormat=_data_format(message),
+        keywords=[message.beamline, message.source, scan.status],
+        scientificMetadata=scientific_metadata(message),
+        createdBy=settings.created_by,
+        updatedBy=settings.created_by,
+        createdAt=message.produced_at,
+        updatedAt=message.produced_at,
+    )
+
+
+def _data_format(message: ScanMetadata) -> str:
+    suffixes = sorted({f.path.rsplit(".", 1)[-1].lower() for f in message.scan.files if "." in f.path})
+    return ", ".join(suffixes)
+
+
+def build_orig_datablock(message: ScanMetadata, dataset: DatasetDocument) -> OrigDatablockDocument | None:
+    """The OrigDatablock listing the scan's files, or None when the scan wrote none."""
+    files = message.scan.files
+    if not files:
+        return None
+    return OrigDatablockDocument(
+        id=str(uuid.uuid5(PID_NAMESPACE, f"origdatablock:{dataset.pid}")),
+        datasetId=dataset.pid,
+        size=sum(f.size for f in files),
+        chkAlg="sha1" if any(f.chk for f in files) else "",
+        dataFileList=[
+            DataFileEntry(path=f.path, size=f.size, time=f.time or message.produced_at, chk=f.chk or "")
+            for f in files
+        ],
+        ownerGroup=dataset.ownerGroup,
+        accessGroups=dataset.accessGroups,
+        createdBy=dataset.createdBy,
+        updatedBy=dataset.updatedBy,
+        createdAt=dataset.createdAt,
+        updatedAt=dataset.updatedAt,
+    )

@@ -1,0 +1,290 @@
+"""`scizoo demo`: the whole pipeline on one machine, on embedded services.
+
+Broker (tansu), store (SecantusDB), simulated Tango beamline, a user office, scicow and
+the scan API, with scans captured through scifish exactly as at a beamline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from scizoo.core import (
+    DATASET_COLLECTION,
+    PROPOSAL_COLLECTION,
+    BeamlineConfig,
+    DataFile,
+    ScanBlock,
+    dataset_pid,
+    load_beamline_config,
+    manual_message_id,
+)
+from scizoo.testing import EmbeddedKafka, EmbeddedMongo, UserOffice
+
+if TYPE_CHECKING:
+    from scifish import Capturer
+
+logger = logging.getLogger(__name__)
+
+PID_PREFIX = "20.500.12345"
+USER_OFFICE_TOKEN = "demo-user-office-token"  # noqa: S105 - a local demo service's token
+#: Proposal in the catalogue from the start.
+CATALOGUE_PROPOSAL = {
+    "_id": "20240001",
+    "proposalId": "20240001",
+    "title": "Oxidation of Pt(111) under operando conditions",
+    "email": "ada@example.org",
+    "pi_email": "ada@example.org",
+    "pi_firstname": "Ada",
+    "pi_lastname": "Lovelace",
+    "ownerGroup": "20240001",
+    "accessGroups": [],
+}
+#: Proposal only the user office knows: scicow fetches it over HTTP.
+USER_OFFICE_PROPOSALS = {
+    "20240002": {
+        "proposalId": "20240002",
+        "title": "Magnetic domains in thin films",
+        "email": "emmy@example.org",
+        "pi_email": "emmy@example.org",
+        "pi_firstname": "Emmy",
+        "pi_lastname": "Noether",
+        "ownerGroup": "20240002",
+        "accessGroups": [],
+    }
+}
+DEMO_TOKENS = {
+    "demo-staff": {"user": "staff", "groups": ["sim-staff"]},
+    "demo-20240001": {"user": "ada", "groups": ["20240001"]},
+    "demo-20240002": {"user": "emmy", "groups": ["20240002"]},
+}
+
+
+@dataclass
+class DemoResult:
+    captured: int
+    in_catalogue: int
+    spooled: int
+
+    @property
+    def lost(self) -> int:
+        return self.captured - self.in_catalogue
+
+
+class _Beamline:
+    """Drives the simulated beamline: moves motors, switches proposal, writes scan files."""
+
+    def __init__(self, config: BeamlineConfig, addresses: dict[str, str], data_root: Path) -> None:
+        import tango
+
+        self._tango = tango
+        self.config = config
+        self.addresses = addresses
+        self.data_root = data_root
+        self._serial = 0
+        self._proxies: dict[str, Any] = {}
+
+    def _proxy(self, name: str) -> Any:  # a tango.DeviceProxy
+        # One proxy per device for the whole demo: making one costs a round trip.
+        if name not in self._proxies:
+            self._proxies[name] = self._tango.DeviceProxy(self.addresses[name])
+        return self._proxies[name]
+
+    def set_proposal(self, proposal: str) -> Path:
+        path = self.data_root / proposal / "raw"
+        path.mkdir(parents=True, exist_ok=True)
+        fixer = self._proxy(self.config.pathfixer)
+        fixer.write_attribute("proposal", proposal)
+        fixer.write_attribute("data_path", str(path))
+        return path
+
+    def run_scan(self, path: Path, now: datetime) -> tuple[str, ScanBlock]:
+        self._serial += 1
+        n = self._serial
+        self._proxy("sim/motor/x").write_attribute("position", 1.0 + 0.25 * n)
+        self._proxy("sim/shutter/1").write_attribute("state_code", 4 if n % 3 else 1)
+        self._proxy("sim/energy/1").write_attribute("energy", 7100.0 + 10 * (n % 7))
+        points = 11 + n % 5
+        scan_file = path / f"scan_{n:05d}.dat"
+        scan_file.write_text("".join(f"{i}\t{i * 0.1:.3f}\t{1000 + i}\n" for i in range(points)))
+        stat = scan_file.stat()
+        start = now - timedelta(seconds=points * 0.2)
+        block = ScanBlock(
+            id=str(n),
+            title=f"ascan mot01 0 10 {points - 1} 0.2",
+            start=start,
+            end=now,
+            status="finished",
+            points=points,
+            files=[DataFile(path=str(scan_file), size=stat.st_size, time=now)],
+        )
+        return manual_message_id(self.config.beamline, uuid.uuid4()), block
+
+
+class _Pipeline:
+    """The embedded services, scicow and (optionally) the API, started in order and stopped in reverse."""
+
+    def __init__(self, stack: ExitStack, config: BeamlineConfig, data_dir: Path, console: Console) -> None:
+        self.stack, self.config, self.data_dir, self.console = stack, config, data_dir, console
+        self.stop = threading.Event()
+
+    def start_stores(self) -> None:
+        from pymongo import MongoClient
+
+        logs = self.data_dir / "logs"
+        with self.console.status("starting the embedded broker and store…"):
+            self.kafka = self.stack.enter_context(EmbeddedKafka(log_path=logs / "tansu.log"))
+            self.mongo = self.stack.enter_context(EmbeddedMongo(self.data_dir / "store", log_path=logs / "secantus.log"))
+        self.console.print(f"[green]✓[/] Kafka-compatible broker (tansu) on {self.kafka.bootstrap_servers}")
+        self.console.print(f"[green]✓[/] MongoDB-compatible store (SecantusDB) on 127.0.0.1:{self.mongo.port}, "
+                           f"files in {self.mongo.data_dir}")
+        self.office = self.stack.enter_context(UserOffice(USER_OFFICE_PROPOSALS, token=USER_OFFICE_TOKEN))
+        client: MongoClient[dict[str, Any]] = MongoClient(self.mongo.uri, tz_aware=True)
+        self.stack.callback(client.close)
+        self.db = client["scicat"]
+        self.db[PROPOSAL_COLLECTION].replace_one({"_id": CATALOGUE_PROPOSAL["_id"]}, CATALOGUE_PROPOSAL, upsert=True)
+        self.console.print(f"[green]✓[/] user office on {self.office.url}; proposal 20240001 in the catalogue")
+
+    def start_beamline(self) -> None:
+        from scifish.testing import SimulatedBeamline, demo_devices
+
+        devices = SimulatedBeamline(demo_devices("20240001", str(self.data_dir / "raw" / "20240001" / "raw")))
+        with self.console.status("starting the simulated Tango beamline…"):
+            self.devices = self.stack.enter_context(devices)
+        self.console.print(f"[green]✓[/] simulated beamline: {len(self.devices.addresses)} Tango devices")
+
+    def start_scicow(self) -> None:
+        from scicow import ScicowSettings
+        from scicow import run as run_scicow
+
+        settings = ScicowSettings(
+            kafka_bootstrap=self.kafka.bootstrap_servers, mongo_uri=self.mongo.uri, user_office_url=self.office.url,
+            user_office_token=USER_OFFICE_TOKEN, pid_prefix=PID_PREFIX, facility=self.config.facility,
+            staff_groups={self.config.beamline: self.config.staff_group},
+            max_poll_interval_ms=5000, session_timeout_ms=6000, heartbeat_interval_ms=1000, quarantine_retry_s=5.0,
+        )
+        self.topic_prefix = settings.topic_prefix
+        consumer = threading.Thread(target=run_scicow, args=(settings, self.stop), name="scicow", daemon=True)
+        consumer.start()
+        self.stack.callback(consumer.join, 15)
+        self.stack.callback(self.stop.set)
+        self.console.print("[green]✓[/] scicow consuming scizoo.* into the catalogue")
+
+    def start_api(self, port: int) -> str:
+        from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
+
+        settings = ScanlogSettings(
+            mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()}
+        )
+        server = self.stack.enter_context(ScanlogServer(settings, port=port))
+        self.console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")
+        return server.url
+
+    def capturer(self) -> Capturer:
+        from scifish import Capturer, SpoolingProducer, TangoReader
+
+        reader = TangoReader(self.devices.addresses, timeout_s=1.0)
+        producer = SpoolingProducer(self.kafka.bootstrap_servers, self.data_dir / "spool")
+        capturer = Capturer(self.config, reader, producer, self.topic_prefix)
+        self.stack.callback(capturer.close)
+        return capturer
+
+
+class _Scans:
+    """Runs scans on the simulated beamline and captures each through scifish, as at a beamline."""
+
+    def __init__(self, pipeline: _Pipeline) -> None:
+        self.beamline = _Beamline(pipeline.config, pipeline.devices.addresses, pipeline.data_dir / "raw")
+        self.capturer = pipeline.capturer()
+        self.datasets = pipeline.db[DATASET_COLLECTION]
+        self.captured: list[str] = []
+        self.spooled = 0
+
+    def one(self, index: int) -> None:
+        from scifish import ScanRequest
+
+        proposal = "20240001" if index % 2 == 0 else "20240002"
+        path = self.beamline.set_proposal(proposal)
+        message_id, block = self.beamline.run_scan(path, datetime.now(UTC))
+        sent = self.capturer.capture_one(ScanRequest(block, message_id), source="manual", now=datetime.now(UTC))
+        self.captured.append(message_id)
+        self.spooled += sent.outcome == "spooled"
+
+    def in_catalogue(self) -> int:
+        pids = [dataset_pid(m, PID_PREFIX) for m in self.captured]
+        return self.datasets.count_documents({"_id": {"$in": pids}})
+
+    def result(self) -> DemoResult:
+        return DemoResult(len(self.captured), self.in_catalogue(), self.spooled)
+
+    def first(self, count: int, console: Console, wait_s: float) -> None:
+        """Capture ``count`` scans, then wait (up to ``wait_s``) until all are in the catalogue."""
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("capturing scans", total=count)
+            for i in range(count):
+                self.one(i)
+                progress.advance(task)
+            ingest = progress.add_task("ingested into the catalogue", total=count)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                found = self.in_catalogue()
+                progress.update(ingest, completed=found)
+                if found >= len(self.captured):
+                    break
+                time.sleep(0.2)
+
+
+def run_demo(
+    *,
+    data_dir: Path,
+    config_path: Path,
+    scans: int,
+    serve: bool,
+    port: int,
+    interval_s: float,
+    console: Console,
+    wait_s: float = 120.0,
+) -> DemoResult:
+    """Run the pipeline; capture ``scans`` scans; optionally keep serving and scanning."""
+    config = load_beamline_config(config_path)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        pipeline = _Pipeline(stack, config, data_dir, console)
+        pipeline.start_stores()
+        pipeline.start_beamline()
+        pipeline.start_scicow()
+        url = pipeline.start_api(port) if serve else ""
+        runs = _Scans(pipeline)
+        try:
+            runs.first(scans, console, wait_s)
+            result = runs.result()
+            if serve:
+                _show_urls(console, url, interval_s, data_dir)
+                for i in itertools.count(scans):
+                    time.sleep(interval_s)
+                    runs.one(i)
+            return result
+        except KeyboardInterrupt:
+            return runs.result()
+    raise AssertionError("unreachable")  # pragma: no cover - the with block always returns
+
+
+def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) -> None:
+    console.print()
+    console.print("[bold]Open the scan table:[/]")
+    console.print(f"  {url}/?token=demo-staff      (beamline staff: every scan)")
+    console.print(f"  {url}/?token=demo-20240001   (a user of proposal 20240001)")
+    console.print(f"  API docs: {url}/docs")
+    console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")

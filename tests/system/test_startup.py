@@ -1,0 +1,53 @@
+"""A service that cannot reach a dependency at start says which, where, in one sentence, and exits 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from scizoo.testing import free_port
+
+pytestmark = pytest.mark.system
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scizoo.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _one_sentence(out: subprocess.CompletedProcess[str]) -> str:
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_scicow_without_a_store() -> None:
+    port = free_port()
+    line = _one_sentence(_run(["scicow", "run"], {
+        "SCICOW_MONGO_URI": f"mongodb://reader:s3cret@127.0.0.1:{port}", "SCICOW_CONNECT_TIMEOUT_S": "1"}))
+    assert line.startswith(f"error: scicow cannot reach MongoDB at mongodb://reader:***@127.0.0.1:{port}")
+    assert "s3cret" not in line and "SCICOW_MONGO_URI" in line
+
+
+def test_scicow_without_a_broker(mongo) -> None:
+    port = free_port()
+    line = _one_sentence(_run(["scicow", "run"], {
+        "SCICOW_MONGO_URI": mongo.uri, "SCICOW_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"}))
+    assert line.startswith(f"error: scicow cannot reach Kafka at 127.0.0.1:{port}")
+
+
+def test_scanlog_without_a_store() -> None:
+    port = free_port()
+    line = _one_sentence(_run(["scanlog", "serve", "--port", str(free_port())], {
+        "SCANLOG_MONGO_URI": f"mongodb://127.0.0.1:{port}", "SCANLOG_CONNECT_TIMEOUT_S": "1"}))
+    assert line.startswith(f"error: scanlog cannot reach MongoDB at mongodb://127.0.0.1:{port}")
+
+
+def test_a_bad_setting_is_one_sentence_too() -> None:
+    line = _one_sentence(_run(["scicow", "redrive"], {"SCICOW_BATCH_MAX": "many"}))
+    assert line.startswith("error: invalid settings: batch_max:")

@@ -1,0 +1,65 @@
+"""scicow's rules on plain bytes and plain data: no broker, no store."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from scicow import Lookup, RawRecord, decode, not_newer_than, plan, updatable
+from scizoo.core import CatalogueSettings, Proposal, ScanMetadata, dataset_pid
+from tests.helpers import make_scan
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+CATALOGUE = CatalogueSettings(pid_prefix="20.500.7")
+
+
+def _message(n: int, *, status: str = "finished", proposal: str = "20240001", minutes: int = 0) -> ScanMetadata:
+    return ScanMetadata(
+        message_id=f"m-{n}", beamline="sim", source="manual", proposal_id=proposal, data_path="/data/x",
+        scan=make_scan(n, status=status), produced_at=NOW + timedelta(minutes=minutes),
+    )
+
+
+def _record(value: bytes, offset: int = 0, key: bytes | None = b"sim/1") -> RawRecord:
+    return RawRecord("scizoo.sim", 2, offset, key, value)
+
+
+def test_decode_sets_aside_what_is_not_a_message_with_its_place_and_bytes() -> None:
+    good = _message(1).model_dump_json().encode()
+    decoded = decode([_record(b"{not json", 5), _record(good, 6), _record(b'{"schema_version": "1"}', 7, None)], NOW)
+    assert [m.message_id for m in decoded.messages] == ["m-1"]
+    first, second = decoded.dead_letters
+    assert (first.topic, first.partition, first.offset, first.key) == ("scizoo.sim", 2, 5, "sim/1")
+    assert base64.b64decode(first.original_b64) == b"{not json"
+    assert first.reason.startswith("invalid scan message: ")
+    assert second.key is None and "message_id" in second.reason and second.failed_at == NOW
+
+
+def test_decode_keeps_the_last_message_of_a_scan_in_a_batch() -> None:
+    running = _message(1, status="running").model_dump_json().encode()
+    finished = _message(1, minutes=1).model_dump_json().encode()
+    decoded = decode([_record(running, 0), _record(finished, 1)], NOW)
+    assert [m.scan.status for m in decoded.messages] == ["finished"]
+
+
+def test_plan_quarantines_unknown_proposals_and_writes_the_rest() -> None:
+    known = Proposal(proposalId="20240001")
+
+    def lookup(proposal_id: str) -> Lookup:
+        return Lookup(known) if proposal_id == "20240001" else Lookup(None, f"{proposal_id} is unknown")
+
+    out = plan([_message(1), _message(2, proposal="29990001")], lookup, CATALOGUE)
+    assert [(m.message_id, why) for m, why in out.quarantine] == [("m-2", "29990001 is unknown")]
+    [write] = out.writes
+    assert write.dataset.pid == dataset_pid("m-1", "20.500.7")
+    assert write.datablock is not None and write.datablock.datasetId == write.dataset.pid
+
+
+def test_the_ordering_guard_matches_only_what_is_not_newer() -> None:
+    query = not_newer_than("p/1", NOW)
+    assert query["_id"] == "p/1"
+    exists, older = query["$or"]
+    assert exists == {"scientificMetadata.message_produced_at.value": {"$exists": False}}
+    assert older == {"scientificMetadata.message_produced_at.value": {"$lte": NOW}}
+    doc = {"_id": "p/1", "createdAt": NOW, "createdBy": "scicow", "updatedAt": NOW, "size": 3}
+    assert updatable(doc) == {"updatedAt": NOW, "size": 3}
