@@ -55,7 +55,8 @@ def ping_store(uri: str, timeout_s: float) -> None:
 def open_producer(settings: ScicowSettings, service: str = "scicow") -> KafkaProducer:
     """A producer connected to the broker, or :class:`DependencyUnavailable`."""
     try:
-        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
+                             bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000))
     except KafkaError as err:
         raise DependencyUnavailable(
             service=service, dependency="Kafka", address=settings.kafka_bootstrap,

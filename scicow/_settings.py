@@ -26,7 +26,7 @@ class ScicowSettings(BaseSettings):
     #: beamline -> group given read access to each of its datasets
     staff_groups: dict[str, str] = {}
     batch_max: int = 500
-    #: How long a start waits for the store to answer before saying it cannot reach it.
+    #: How long a start waits for the store or the broker to answer before saying it cannot reach it.
     connect_timeout_s: float = 10.0
     poll_timeout_ms: int = 200
     quarantine_retry_s: float = 30.0

@@ -7,6 +7,7 @@ scifish). A deployable whose extra is not installed here answers with how to ins
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -74,16 +75,16 @@ def demo(
 
     configure_logging(verbose, debug=debug)
 
-    # SIGTERM (a service manager, `timeout`, CI) stops the demo like Ctrl-C: its broker,
-    # store and device servers are stopped on the way out.
-    def _interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a service manager, `timeout`, CI) stops the demo like Ctrl-C: the demo
+    # finishes the scan in hand and stops its broker, store and device servers on the way
+    # out. An event rather than an exception, so a signal never lands inside a library call.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     console = Console(stderr=True)
     with clear_failure(debug):
         result = run_demo(data_dir=data_dir.resolve(), config_path=config, scans=scans, serve=serve, port=port,
-                          interval_s=interval, console=console)
+                          interval_s=interval, console=console, stop=stop)
     typer.echo(
         f"demo: {result.captured} scans captured, {result.in_catalogue} datasets in catalogue, {result.lost} lost"
     )

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -227,23 +228,30 @@ class _Scans:
     def result(self) -> DemoResult:
         return DemoResult(len(self.captured), self.in_catalogue(), self.spooled)
 
-    def first(self, count: int, console: Console, wait_s: float) -> None:
+    def first(self, count: int, console: Console, wait_s: float, stop: threading.Event) -> None:
         """Capture ``count`` scans, then wait (up to ``wait_s``) until all are in the catalogue."""
         from rich.progress import Progress
 
         with Progress(console=console, transient=False) as progress:
             task = progress.add_task("capturing scans", total=count)
             for i in range(count):
+                if stop.is_set():
+                    break
                 self.one(i)
                 progress.advance(task)
             ingest = progress.add_task("ingested into the catalogue", total=count)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline:
-                found = self.in_catalogue()
-                progress.update(ingest, completed=found)
-                if found >= len(self.captured):
-                    break
-                time.sleep(0.2)
+            self.wait_ingested(wait_s, stop, lambda found: progress.update(ingest, completed=found))
+
+    def wait_ingested(self, wait_s: float, stop: threading.Event,
+                      report: Callable[[int], object] = lambda _: None) -> None:
+        """Wait (up to ``wait_s``, or until ``stop``) until every captured scan is in the catalogue."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and not stop.is_set():
+            found = self.in_catalogue()
+            report(found)
+            if found >= len(self.captured):
+                break
+            stop.wait(0.2)
 
 
 def run_demo(
@@ -255,9 +263,11 @@ def run_demo(
     port: int,
     interval_s: float,
     console: Console,
+    stop: threading.Event | None = None,
     wait_s: float = 120.0,
 ) -> DemoResult:
-    """Run the pipeline; capture ``scans`` scans; optionally keep serving and scanning."""
+    """Run the pipeline; capture ``scans`` scans; optionally keep serving and scanning until ``stop``."""
+    stop = stop or threading.Event()
     config = load_beamline_config(config_path)
     data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -267,17 +277,19 @@ def run_demo(
         pipeline.start_scicow()
         url = pipeline.start_api(port) if serve else ""
         runs = _Scans(pipeline)
-        try:
-            runs.first(scans, console, wait_s)
+        runs.first(scans, console, wait_s, stop)
+        result = runs.result()
+        if serve and not stop.is_set():
+            _show_urls(console, url, interval_s, data_dir)
+            for i in itertools.count(scans):
+                if stop.wait(interval_s):
+                    break
+                runs.one(i)
+            # Scans taken while serving count too; give the last one a moment to land.
+            stop.clear()
+            runs.wait_ingested(10.0, stop)
             result = runs.result()
-            if serve:
-                _show_urls(console, url, interval_s, data_dir)
-                for i in itertools.count(scans):
-                    time.sleep(interval_s)
-                    runs.one(i)
-            return result
-        except KeyboardInterrupt:
-            return runs.result()
+        return result
     raise AssertionError("unreachable")  # pragma: no cover - the with block always returns
 
 

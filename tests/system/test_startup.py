@@ -37,7 +37,7 @@ def test_scicow_without_a_store() -> None:
 def test_scicow_without_a_broker(mongo) -> None:
     port = free_port()
     line = _one_sentence(_run(["scicow", "run"], {
-        "SCICOW_MONGO_URI": mongo.uri, "SCICOW_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"}))
+        "SCICOW_MONGO_URI": mongo.uri, "SCICOW_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "SCICOW_CONNECT_TIMEOUT_S": "2"}))
     assert line.startswith(f"error: scicow cannot reach Kafka at 127.0.0.1:{port}")
 
 
