@@ -75,3 +75,25 @@ def can_read(user: TokenUser | None, doc: dict[str, Any]) -> bool:
         return True
     groups = set(user.groups)
     return doc.get("ownerGroup") in groups or bool(groups & set(doc.get("accessGroups") or ()))
+
+
+def can_write(user: TokenUser | None, doc: dict[str, Any]) -> bool:
+    """SciCat's write rule: members of the dataset's ``ownerGroup``, and admins.
+
+    Reading never implies writing: a member of an ``accessGroups`` group, or anyone on a
+    published dataset, may read it but not change it.
+    """
+    if user is None:
+        return False
+    return user.admin or doc.get("ownerGroup") in set(user.groups)
+
+
+def can_comment(user: TokenUser | None, doc: dict[str, Any], staff_groups: dict[str, str]) -> bool:
+    """Who may comment: whoever may write, and, where a facility allows it (``staff_groups``
+    maps a beamline to its staff group), the staff of the dataset's beamline."""
+    if can_write(user, doc):
+        return True
+    if user is None or not staff_groups:
+        return False
+    groups = set(user.groups)
+    return any(staff_groups.get(b) in groups for b in doc.get("instrumentIds") or ())

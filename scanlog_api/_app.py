@@ -39,7 +39,8 @@ def _build_indexes(store: ScanStore, ready: threading.Event) -> None:
 
 def create_app(settings: ScanlogSettings) -> FastAPI:
     """The API and page, with one MongoClient opened lazily and closed with the app."""
-    store = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
+    store = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s,
+                      staff_comment_groups=settings.staff_comment_groups)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +58,8 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan)
     app.state.store = store
     app.state.auth = Authenticator(settings.tokens, settings.oidc)
-    app.state.elog = ElogClient(settings.elog_url, settings.elog_token)
+    app.state.elog = ElogClient(settings.elog_url, settings.elog_token,
+                                forward_user_token=settings.elog_forward_user_token)
     app.state.feed = None
     app.state.feed_lock = threading.Lock()
     app.state.indexes_ready = threading.Event()

@@ -50,6 +50,12 @@ def signed_in(user: Annotated[TokenUser | None, Depends(current_user)]) -> Token
     return user
 
 
+def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
+    """The caller's own bearer token (to forward where a service checks the user itself)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
 Store = Annotated[ScanStore, Depends(get_store)]
 Reader = Annotated[TokenUser | None, Depends(current_user)]
 Writer = Annotated[TokenUser, Depends(signed_in)]

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from ._access import build_branches
 from ._auth import TokenUser
-from ._deps import Filters, Reader, Store, Writer, check_columns, get_elog, get_feed, sort_of
-from ._elog import ElogClient
-from ._errors import Invalid, NotConfigured, TooLarge
+from ._deps import Filters, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, sort_of
+from ._elog import ElogClient, entry_id_of
+from ._errors import Invalid, NotConfigured, NotFound, TooLarge
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import LiveFeed, Subscriber, sse_events
 from ._models import CommentIn, ElogIn, Page, RatingIn
@@ -115,7 +115,7 @@ def delete_comment(comment_id: str, user: Writer, store: Store) -> None:
 @router.post("/api/scans/{pid:path}/attachments", status_code=201, summary="Attach an image (SciCat Attachment)")
 async def attach(pid: str, user: Writer, store: Store, image: Annotated[UploadFile, File()],
                  caption: Annotated[str, Form(max_length=500)] = "") -> dict[str, Any]:
-    dataset = await asyncio.to_thread(store.readable, pid, user)
+    dataset = await asyncio.to_thread(store.writable, pid, user)
     data = await image.read(MAX_IMAGE_BYTES + 1)
     if len(data) > MAX_IMAGE_BYTES:
         raise TooLarge("an attachment must be under 16 MB")
@@ -123,15 +123,22 @@ async def attach(pid: str, user: Writer, store: Store, image: Annotated[UploadFi
     return await asyncio.to_thread(store.attach, dataset, user, caption, thumb, datetime.now(UTC))
 
 
-@router.post("/api/elog", summary="Export scans to the e-logbook as an HTML table")
-def export_elog(body: ElogIn, user: Writer, store: Store,
-                elog: Annotated[ElogClient, Depends(get_elog)]) -> dict[str, Any]:
+@router.post("/api/elog", summary="Export scans you can read to the e-logbook as an HTML table")
+def export_elog(body: ElogIn, user: Writer, store: Store, elog: Annotated[ElogClient, Depends(get_elog)],
+                token: Annotated[str | None, Depends(bearer)]) -> dict[str, Any]:
     if not elog.url:
         raise NotConfigured("no e-logbook is configured (SCANLOG_ELOG_URL)")
     check_columns(body.columns)
     docs = list(store.merged(build_branches(user, pids=body.pids), "creationTime", "desc"))
+    if not docs:
+        raise NotFound("none of these scans is one you can read: nothing to export")
+    if body.entry_id and not elog.forward_user_token:
+        store.check_elog_entry(body.entry_id, user)
     answer = elog.post(title=body.title, html=html_table(docs, body.columns), entry_id=body.entry_id,
-                       author=user.user)
+                       author=user.user, user_token=token)
+    made = entry_id_of(answer)
+    if body.entry_id is None and made is not None:
+        store.record_elog_entry(made, user, datetime.now(UTC))
     return {"exported": len(docs), "elog": answer}
 
 

@@ -19,6 +19,13 @@ class ScanlogSettings(BaseSettings):
     tokens: dict[str, TokenUser] = {}
     #: OIDC provider whose JWTs are accepted (production).
     oidc: OidcSettings | None = None
+    #: Beamline -> staff group whose members may comment on that beamline's scans (besides
+    #: the dataset's ownerGroup and admins). Empty (the default): only SciCat's writers comment.
+    staff_comment_groups: dict[str, str] = {}
     #: E-logbook endpoint that accepts {title, html, entry_id} (POST); empty: export disabled.
     elog_url: str = ""
     elog_token: SecretStr | None = None
+    #: Send the user's own bearer token to the e-logbook (which then decides who may append
+    #: where) instead of ``elog_token``; otherwise a user may append only to entries they made
+    #: through scanlog.
+    elog_forward_user_token: bool = False

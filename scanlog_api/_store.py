@@ -26,6 +26,7 @@ from scizoo.core import (
     ATTACHMENT_COLLECTION,
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
+    ELOG_ENTRY_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     RATING_COLLECTION,
     DependencyUnavailable,
@@ -33,7 +34,7 @@ from scizoo.core import (
     redact,
 )
 
-from ._access import build_branches
+from ._access import build_branches, can_comment, can_write
 from ._auth import TokenUser
 from ._errors import Forbidden, Invalid, NotFound
 from ._table import jsonable, row, sort_key, text_matches
@@ -56,7 +57,9 @@ def comment_out(doc: Doc) -> Doc:
 class ScanStore:
     """One lazily opened MongoClient over the catalogue; closed once, never re-opened."""
 
-    def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0) -> None:
+    def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0,
+                 staff_comment_groups: dict[str, str] | None = None) -> None:
+        self._staff_comment_groups = dict(staff_comment_groups or {})
         self._uri = uri
         self._database = database
         self._timeout_ms = int(connect_timeout_s * 1000)
@@ -111,6 +114,20 @@ class ScanStore:
         doc = next((d for b in build_branches(user, pids=[pid]) if (d := datasets.find_one(b)) is not None), None)
         if doc is None:
             raise NotFound(f"no dataset {pid!r} you can read")
+        return doc
+
+    def writable(self, pid: str, user: TokenUser) -> Doc:
+        """The dataset if the user may change it; :class:`Forbidden` if they may only read it."""
+        doc = self.readable(pid, user)
+        if not can_write(user, doc):
+            raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may change dataset {pid!r}")
+        return doc
+
+    def commentable(self, pid: str, user: TokenUser) -> Doc:
+        """The dataset if the user may comment on it (writers, and staff where the facility allows)."""
+        doc = self.readable(pid, user)
+        if not can_comment(user, doc, self._staff_comment_groups):
+            raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may comment on dataset {pid!r}")
         return doc
 
     def _sorted(self, query: Doc, field: str, order: Order, limit: int = 0, skip: int = 0) -> Cursor[Doc]:
@@ -199,8 +216,8 @@ class ScanStore:
     # --- annotations ----------------------------------------------------------
 
     def rate(self, pid: str, user: TokenUser, value: float | None, now: datetime) -> None:
-        """Keep the rating in the history and in the Dataset's ``dataQualityMetrics``."""
-        self.readable(pid, user)
+        """Keep the rating in the history and in the Dataset's ``dataQualityMetrics`` (writers only)."""
+        self.writable(pid, user)
         db = self.db()
         db[RATING_COLLECTION].insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user,
                                           "value": value, "at": now})
@@ -212,7 +229,7 @@ class ScanStore:
         db[DATASET_COLLECTION].update_one({"_id": pid}, update)
 
     def add_comment(self, pid: str, user: TokenUser, text: str, now: datetime) -> Doc:
-        self.readable(pid, user)
+        self.commentable(pid, user)
         doc = {"_id": uuid.uuid4().hex, "datasetId": pid, "author": user.user, "text": text,
                "createdAt": now, "updatedAt": None}
         self.db()[COMMENT_COLLECTION].insert_one(doc)
@@ -222,7 +239,7 @@ class ScanStore:
         doc = self.db()[COMMENT_COLLECTION].find_one({"_id": comment_id})
         if doc is None:
             raise NotFound("no such comment")
-        self.readable(doc["datasetId"], user)
+        self.commentable(doc["datasetId"], user)
         if doc["author"] != user.user:
             raise Forbidden("you can change only your own comments")
         return doc
@@ -236,6 +253,16 @@ class ScanStore:
     def delete_comment(self, comment_id: str, user: TokenUser) -> None:
         self._own_comment(comment_id, user)
         self.db()[COMMENT_COLLECTION].delete_one({"_id": comment_id})
+
+    def check_elog_entry(self, entry_id: str, user: TokenUser) -> None:
+        """A user may append only to an e-logbook entry they made through scanlog."""
+        doc = self.db()[ELOG_ENTRY_COLLECTION].find_one({"_id": entry_id})
+        if doc is None or doc.get("author") != user.user:
+            raise Forbidden(f"e-logbook entry {entry_id!r} was not made by you through scanlog")
+
+    def record_elog_entry(self, entry_id: str, user: TokenUser, now: datetime) -> None:
+        self.db()[ELOG_ENTRY_COLLECTION].update_one(
+            {"_id": entry_id}, {"$setOnInsert": {"author": user.user, "createdAt": now}}, upsert=True)
 
     def attach(self, dataset: Doc, user: TokenUser, caption: str, thumbnail: str, now: datetime) -> Doc:
         """Store an image as a SciCat Attachment of a dataset the caller has read."""

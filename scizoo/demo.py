@@ -185,7 +185,8 @@ class _Pipeline:
         from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 
         settings = ScanlogSettings(
-            mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()}
+            mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()},
+            staff_comment_groups={self.config.beamline: self.config.staff_group},
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")

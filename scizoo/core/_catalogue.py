@@ -22,6 +22,8 @@ QUARANTINE_COLLECTION: Final = "quarantine"
 #: scizoo's own: the scan table's comments and rating history.
 COMMENT_COLLECTION: Final = "ScanlogComment"
 RATING_COLLECTION: Final = "ScanlogRating"
+#: scizoo's own: e-logbook entries made through scanlog, and by whom (who may append).
+ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 
 ASCENDING: Final = 1
 DESCENDING: Final = -1

@@ -144,3 +144,37 @@ def test_the_flat_branches_select_exactly_scicats_rule_once_each(db) -> None:
         expected = {d["_id"] for d in docs if can_read(user, d)}
         found = [d["_id"] for b in build_branches(user, proposal="P") for d in datasets.find(b)]
         assert sorted(found) == sorted(expected), user  # same set, and no document twice
+
+
+def test_reading_is_not_writing(mongo, db) -> None:
+    """A reader through accessGroups, or of a published dataset, may not rate, comment or attach."""
+    shared = {**_dataset(1, "A"), "accessGroups": ["C"]}
+    published = {**_dataset(2, "A"), "isPublished": True}
+    db[DATASET_COLLECTION].insert_many([shared, published])
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, staff_comment_groups={"sim": "sim-staff"},
+                               tokens={"ta": TokenUser(user="alice", groups=["A"]),
+                                       "tc": TokenUser(user="carol", groups=["C"]),
+                                       "tb": TokenUser(user="bob", groups=["B"]),
+                                       "ts": TokenUser(user="sam", groups=["sim-staff", "C"]),
+                                       "tr": TokenUser(user="root", admin=True)})
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(png, format="PNG")
+    with TestClient(create_app(settings)) as client:
+        def writes(pid: str, token: str) -> list[int]:
+            auth = {"Authorization": f"Bearer {token}"}
+            return [
+                client.put(f"/api/scans/{pid}/rating", json={"value": 1}, headers=auth).status_code,
+                client.post(f"/api/scans/{pid}/comments", json={"text": "hi"}, headers=auth).status_code,
+                client.post(f"/api/scans/{pid}/attachments", headers=auth,
+                            files={"image": ("p.png", png.getvalue(), "image/png")}).status_code,
+            ]
+
+        for pid, token in ((shared["pid"], "tc"), (published["pid"], "tb"), (published["pid"], "tc")):
+            assert client.get(f"/api/scans/{pid}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert writes(pid, token) == [403, 403, 403], (pid, token)
+        # Staff of the beamline may comment where the facility allows it, and nothing more.
+        assert writes(shared["pid"], "ts") == [403, 201, 403]
+        assert writes(shared["pid"], "ta") == [200, 201, 201]  # the ownerGroup
+        assert writes(published["pid"], "tr") == [200, 201, 201]  # an admin
+        doc = db[DATASET_COLLECTION].find_one({"_id": published["pid"]})
+        assert doc["dataQualityMetrics"] == 1 and doc["updatedBy"] == "root"

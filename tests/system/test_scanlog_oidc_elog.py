@@ -103,9 +103,35 @@ def test_export_to_the_elogbook(client: TestClient, key, services: Services) -> 
     assert entry["title"] == "Exported from Scanlog" and entry["author"] == "alice"
     assert entry["authorization"] == "Bearer elog-secret"
     assert "&lt;script&gt;" in entry["html"] and "<script>" not in entry["html"]
-    appended = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": "e-7", "title": "Day 2"})
-    assert appended.json()["elog"] == {"id": "e-7"}
+    assert made.json()["elog"] == {"id": "entry-1"}
+    appended = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": "entry-1", "title": "Day 2"})
+    assert appended.status_code == 200 and services.entries[-1]["entry_id"] == "entry-1"
+    # Only entries made through scanlog by the same user take an append.
+    foreign = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": "e-7"})
+    assert foreign.status_code == 403
+    bob = {"Authorization": f"Bearer {_token(key, preferred_username='bob', groups=['/A'])}"}
+    assert client.post("/api/elog", headers=bob, json={"pids": pids, "entry_id": "entry-1"}).status_code == 403
+    # Nothing readable: nothing is sent.
+    sent = len(services.entries)
+    assert client.post("/api/elog", headers=auth, json={"pids": [b_pid]}).status_code == 404
+    assert len(services.entries) == sent
     assert client.post("/api/elog", json={"pids": pids}).status_code == 401
     services.close()
     down = client.post("/api/elog", headers=auth, json={"pids": pids})
     assert down.status_code == 502 and "e-logbook" in down.json()["detail"]
+
+
+def test_the_elogbook_may_check_the_users_own_token(mongo, db, services: Services, key) -> None:
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    settings = ScanlogSettings(
+        mongo_uri=mongo.uri, database=db.name, elog_url=f"{services.url}/entries", elog_token="elog-secret",
+        elog_forward_user_token=True,
+        oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{services.url}/jwks"),
+    )
+    token = _token(key)
+    with TestClient(create_app(settings)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        pids = [r["pid"] for r in client.get("/api/scans", headers=auth).json()["data"]]
+        answer = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": "e-7"})
+    assert answer.status_code == 200  # the e-logbook, which sees alice's own token, decides
+    assert services.entries[-1]["authorization"] == f"Bearer {token}"
