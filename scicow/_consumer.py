@@ -9,15 +9,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from scizoo.core import DependencyUnavailable, redact, topic_pattern
+from scizoo.core import DependencyUnavailable, dead_letter_topic, events_topic, redact, topic_pattern
 
+from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
 from ._rules import RawRecord
 from ._settings import ScicowSettings
@@ -63,6 +65,38 @@ def open_producer(settings: ScicowSettings, service: str = "scicow") -> KafkaPro
             reason=f"no broker answered ({type(err).__name__})",
             hint="Check SCICOW_KAFKA_BOOTSTRAP and that the broker is running and reachable.",
         ) from err
+
+
+def ensure_topics(settings: ScicowSettings, service: str = "scicow") -> None:
+    """Create the dead-letter and events topics if they are missing.
+
+    Without them every dead letter or event would wait for a topic that never comes, and
+    ingestion would stall; so a start that can neither find nor create them fails clearly.
+    """
+    wanted = [dead_letter_topic(settings.topic_prefix), events_topic(settings.topic_prefix)]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                                 request_timeout_ms=int(settings.connect_timeout_s * 1000))
+    except KafkaError as err:
+        raise DependencyUnavailable(service=service, dependency="Kafka", address=settings.kafka_bootstrap,
+                                    reason=f"no broker answered ({type(err).__name__})",
+                                    hint="Check SCICOW_KAFKA_BOOTSTRAP.") from err
+    try:
+        missing = [t for t in wanted if t not in set(admin.list_topics())]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(t, settings.topic_partitions, settings.topic_replication)
+                                     for t in missing])
+            except TopicAlreadyExistsError:
+                pass  # another member made them first
+            except KafkaError as err:
+                raise DependencyUnavailable(
+                    service=service, dependency="Kafka", address=settings.kafka_bootstrap,
+                    reason=f"topics {', '.join(missing)} are missing and could not be created ({type(err).__name__})",
+                    hint="Create them, or let scicow's principal create topics.") from err
+            logger.info("created topics %s", ", ".join(missing))
+    finally:
+        admin.close()
 
 
 def _consumer(settings: ScicowSettings) -> KafkaConsumer:
@@ -115,6 +149,12 @@ def run(
     except DependencyUnavailable:
         client.close()
         raise
+    try:
+        ensure_topics(settings)
+    except DependencyUnavailable:
+        producer.close(timeout=1)
+        client.close()
+        raise
     consumer = _consumer(settings)
     ingestor = make_ingestor(settings, client[settings.database], producer)
     try:
@@ -142,7 +182,14 @@ class _Loop:
         self.ingestor = ingestor
         self.on_batch = on_batch
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scicow-writer")
+        # The quarantine re-drive has a thread of its own: a slow user office must never hold
+        # up a batch, and through it the polling that keeps this member in its group.
+        self.redriver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scicow-redrive")
+        self.redriving: Future[BatchResult] | None = None
         self.in_flight: tuple[Future[BatchResult], Polled] | None = None
+        #: A batch that failed for a reason other than a service being away is re-read and
+        #: handled record by record (poison isolation).
+        self.isolate_next = False
         self.watch = AssignmentWatch(grace_s=2 * settings.max_poll_interval_ms / 1000 + 5)
         self.next_redrive = time.monotonic() + settings.quarantine_retry_s
 
@@ -157,11 +204,14 @@ class _Loop:
                     continue
                 batch = {tp: recs for tp, recs in polled.items() if recs}
                 if batch:
-                    self.in_flight = (self.writer.submit(self.ingestor.handle, _raw(batch)), batch)
+                    handle = self.ingestor.handle_one_by_one if self.isolate_next else self.ingestor.handle
+                    self.isolate_next = False
+                    self.in_flight = (self.writer.submit(handle, _raw(batch)), batch)
                 self.redrive_if_due()
             self.settle({})
         finally:
             self.writer.shutdown(wait=True)
+            self.redriver.shutdown(wait=True)
 
     def settle(self, next_polled: Polled) -> bool:
         """Wait for the batch in flight; commit it, or rewind it (and what came after). True if it failed."""
@@ -171,8 +221,16 @@ class _Loop:
         self.in_flight = None
         try:
             result = future.result()
-        except Exception as err:  # noqa: BLE001 - store or broker down: re-read the batch later
-            logger.error("batch of %d not ingested, will retry: %s", sum(map(len, batch.values())), err)
+        except Exception as err:  # noqa: BLE001 - every failure re-reads the batch; how depends on why
+            size = sum(map(len, batch.values()))
+            if is_transient(err):
+                logger.error("batch of %d not ingested, will retry when the service is back: %s", size, err)
+            else:
+                # Not a service away: some record in it is the problem. Re-read it and take
+                # the records one by one, so the bad one is set aside and the rest go on.
+                logger.error("batch of %d failed (%s: %s): handling its records one by one", size,
+                             type(err).__name__, err)
+                self.isolate_next = True
             _rewind(self.consumer, batch, next_polled)
             return True
         self.consumer.commit(
@@ -193,16 +251,22 @@ class _Loop:
         return True
 
     def redrive_if_due(self) -> None:
+        """Start a quarantine re-drive when one is due; report the last one once it is done."""
+        if self.redriving is not None:
+            if not self.redriving.done():
+                return
+            future, self.redriving = self.redriving, None
+            try:
+                redriven = future.result()
+            except Exception as err:  # noqa: BLE001 - retried at the next interval
+                logger.error("quarantine retry failed: %s: %s", type(err).__name__, err)
+            else:
+                if redriven.ingested and self.on_batch:
+                    self.on_batch(redriven)
         if time.monotonic() < self.next_redrive:
             return
         self.next_redrive = time.monotonic() + self.settings.quarantine_retry_s
-        try:  # in the writer thread too, after the batch in flight
-            redriven = self.writer.submit(self.ingestor.redrive_quarantine).result()
-        except PyMongoError as err:
-            logger.error("quarantine retry failed: %s", err)
-        else:
-            if redriven.ingested and self.on_batch:
-                self.on_batch(redriven)
+        self.redriving = self.redriver.submit(self.ingestor.redrive_quarantine)
 
 
 class AssignmentWatch:

@@ -25,15 +25,16 @@ from scizoo.core import (
     events_topic,
 )
 
+from ._errors import is_transient
 from ._proposals import ProposalLookup
-from ._rules import RawRecord, decode, ingested_event, message_dead_letter, plan
+from ._rules import RawRecord, decode, ingested_event, message_dead_letter, plan, record_dead_letter
 from ._settings import ScicowSettings
 from ._writer import CatalogueWriter
 
 logger = logging.getLogger(__name__)
 
-#: How long a dead letter may wait for Kafka's acknowledgement.
-DEAD_LETTER_TIMEOUT_S = 30
+#: How long a dead letter or an event may wait for Kafka's acknowledgement.
+KAFKA_ACK_TIMEOUT_S = 30
 
 
 @dataclass
@@ -77,8 +78,36 @@ class Ingestor:
         decoded = decode(records, self._clock())
         refused = self._ingest(decoded.messages, result)
         now = self._clock()
-        self._send_dead_letters([*decoded.dead_letters, *(message_dead_letter(m, r, now) for m, r in refused)],
+        # A refused write's dead letter points at the record it came from.
+        self._send_dead_letters([*decoded.dead_letters,
+                                 *(record_dead_letter(decoded.sources[m.message_id], r, now) for m, r in refused)],
                                 result)
+        self._producer.flush()
+        return result
+
+    def handle_one_by_one(self, records: list[RawRecord]) -> BatchResult:
+        """Handle a batch that failed for a reason that is not the store or broker being away.
+
+        Each record alone: one that still fails can never be ingested, and is dead-lettered
+        with the error instead of holding up every record behind it. A transient error
+        (store or broker away) still raises, so the batch is rewound and retried.
+        """
+        result = BatchResult()
+        for record in records:
+            try:
+                one = self.handle([record])
+            except Exception as err:
+                if is_transient(err):
+                    raise
+                logger.error("record %s[%d]@%d cannot be ingested: %s", record.topic, record.partition,
+                             record.offset, err)
+                letter = record_dead_letter(record, f"could not be ingested: {type(err).__name__}: {err}",
+                                            self._clock())
+                self._send_dead_letters([letter], result)
+                continue
+            result.ingested += one.ingested
+            result.quarantined += one.quarantined
+            result.dead_letters += one.dead_letters
         self._producer.flush()
         return result
 
@@ -95,10 +124,15 @@ class Ingestor:
         refused_ids = {w.message.message_id for w, _ in refused}
         done = [w for w in planned.writes if w.message.message_id not in refused_ids]
         self.writer.release([w.message.message_id for w in done])
+        sent = []
         for write in done:
             event = ingested_event(write, now)
-            self._producer.send(self._events, key=event.pid.encode(), value=event.model_dump_json().encode())
+            sent.append(self._producer.send(self._events, key=event.pid.encode(), value=event.model_dump_json().encode()))
             result.ingested.append(event.pid)
+        # Reduction hooks rely on the events: a batch is done only once Kafka has them all
+        # (a failure here is the broker's, so the batch is retried; its writes are idempotent).
+        for future in sent:
+            future.get(timeout=KAFKA_ACK_TIMEOUT_S)
         return [(w.message, reason) for w, reason in refused]
 
     def _send_dead_letters(self, dead: list[DeadLetter], result: BatchResult) -> None:
@@ -108,16 +142,14 @@ class Ingestor:
             futures.append(self._producer.send(self._dlq, key=None, value=letter.model_dump_json().encode()))
             result.dead_letters.append(letter.reason)
         for future in futures:
-            future.get(timeout=DEAD_LETTER_TIMEOUT_S)
+            future.get(timeout=KAFKA_ACK_TIMEOUT_S)
 
     def redrive_quarantine(self) -> BatchResult:
         """Retry every quarantined scan whose proposal is now known."""
         result = BatchResult()
-        ready = [
-            ScanMetadata.model_validate_json(message)
-            for proposal_id, message in self.writer.quarantined()
-            if self._proposals.get(proposal_id, fresh=True).proposal is not None
-        ]
+        # One look-up per proposal, however many of its scans wait.
+        known = [p for p in self.writer.quarantined_proposals() if self._proposals.get(p, fresh=True).proposal]
+        ready = [ScanMetadata.model_validate_json(m) for m in self.writer.quarantined_messages(known)] if known else []
         if ready:
             refused = self._ingest(ready, result)
             now = self._clock()

@@ -82,11 +82,15 @@ class ProposalLookup:
             return Lookup(None, f"user office answered HTTP {response.status_code} for proposal {proposal_id!r}")
         try:
             data = response.json()
-            data.setdefault("proposalId", proposal_id)
-            data.setdefault("ownerGroup", proposal_id)
-            proposal = Proposal.model_validate(data)
-        except (ValueError, ValidationError) as err:
-            return Lookup(None, f"user office sent an unreadable proposal {proposal_id!r}: {type(err).__name__}")
+        except ValueError:
+            return Lookup(None, f"user office answered {proposal_id!r} with something that is not JSON")
+        if not isinstance(data, dict):
+            return Lookup(None, f"user office answered {proposal_id!r} with a JSON {type(data).__name__}, not an object")
+        try:
+            proposal = Proposal.model_validate({"proposalId": proposal_id, "ownerGroup": proposal_id, **data})
+        except ValidationError as err:
+            return Lookup(None, f"user office sent an unreadable proposal {proposal_id!r}: "
+                                f"{err.error_count()} problem(s), first: {err.errors()[0]['msg']}")
         if proposal.proposalId != proposal_id:
             return Lookup(None, f"user office answered for {proposal.proposalId!r} when asked for {proposal_id!r}")
         self._collection.replace_one({"_id": proposal_id}, proposal.to_document(), upsert=True)

@@ -63,6 +63,8 @@ class Decoded:
 
     messages: list[ScanMetadata]
     dead_letters: list[DeadLetter]
+    #: message id -> the record it came from (the reference a later dead letter carries)
+    sources: dict[str, RawRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,29 +90,43 @@ def validation_reason(err: ValidationError) -> str:
     return "invalid scan message: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def record_dead_letter(record: RawRecord, reason: str, now: datetime) -> DeadLetter:
-    """A dead letter for a record that is not a valid message: its place and its bytes."""
+#: A dead letter carries at most this much of the original (base64 grows it by a third):
+#: a record near the topic's size limit must still fit on the dead-letter topic.
+DEAD_LETTER_ORIGINAL_MAX = 512 * 1024
+
+
+def _original(data: bytes, limit: int) -> dict[str, Any]:
+    kept = data[:limit]
+    return {"original_b64": base64.b64encode(kept).decode(), "original_size": len(data),
+            "original_truncated": len(kept) < len(data)}
+
+
+def record_dead_letter(record: RawRecord, reason: str, now: datetime,
+                       limit: int = DEAD_LETTER_ORIGINAL_MAX) -> DeadLetter:
+    """A dead letter for a record that cannot be ingested: its place (the reference to the
+    original, which stays on its topic) and its bytes, or their first ``limit`` bytes."""
     return DeadLetter(
         reason=reason,
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         key=record.key.decode("utf-8", "replace") if record.key else None,
-        original_b64=base64.b64encode(record.value or b"").decode(),
         failed_at=now,
+        **_original(record.value or b"", limit),
     )
 
 
-def message_dead_letter(message: ScanMetadata, reason: str, now: datetime) -> DeadLetter:
-    """A dead letter for a valid message the catalogue refused."""
+def message_dead_letter(message: ScanMetadata, reason: str, now: datetime,
+                        limit: int = DEAD_LETTER_ORIGINAL_MAX) -> DeadLetter:
+    """A dead letter for a valid message the catalogue refused (the key is its message id)."""
     return DeadLetter(
         reason=reason,
         topic="",
         partition=-1,
         offset=-1,
         key=message.message_id,
-        original_b64=base64.b64encode(message.model_dump_json().encode()).decode(),
         failed_at=now,
+        **_original(message.model_dump_json().encode(), limit),
     )
 
 
@@ -120,6 +136,7 @@ def decode(records: Iterable[RawRecord], now: datetime) -> Decoded:
     One scan's messages share a key, hence a partition, so they arrive in order.
     """
     messages: dict[str, ScanMetadata] = {}
+    sources: dict[str, RawRecord] = {}
     dead: list[DeadLetter] = []
     for record in records:
         try:
@@ -128,7 +145,8 @@ def decode(records: Iterable[RawRecord], now: datetime) -> Decoded:
             dead.append(record_dead_letter(record, validation_reason(err), now))
             continue
         messages[message.message_id] = message
-    return Decoded(list(messages.values()), dead)
+        sources[message.message_id] = record
+    return Decoded(list(messages.values()), dead, sources)
 
 
 def plan(

@@ -25,6 +25,9 @@ class ScicowSettings(BaseSettings):
     facility: str = ""
     #: beamline -> group given read access to each of its datasets
     staff_groups: dict[str, str] = {}
+    #: Partitions and replication factor of the topics scicow creates (dead letters, events).
+    topic_partitions: int = 4
+    topic_replication: int = 1
     batch_max: int = 500
     #: How long a start waits for the store or the broker to answer before saying it cannot reach it.
     connect_timeout_s: float = 10.0

@@ -6,10 +6,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import bson
+from bson.errors import InvalidDocument
 from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DocumentTooLarge
 from pymongo.write_concern import WriteConcern
 
 from scizoo.core import (
@@ -25,6 +27,7 @@ from ._rules import Write, not_newer_than, updatable
 logger = logging.getLogger(__name__)
 
 _DUPLICATE_KEY = 11000
+_MAX_BSON_SIZE = 16 * 1024 * 1024
 
 
 class CatalogueWriter:
@@ -92,9 +95,32 @@ class CatalogueWriter:
         if message_ids and self.quarantine.find_one({}, {"_id": 1}) is not None:
             self.quarantine.delete_many({"_id": {"$in": message_ids}})
 
-    def quarantined(self) -> list[tuple[str, str]]:
-        """(proposal id, message JSON) of every quarantined message."""
-        return [(d["proposal_id"], d["message"]) for d in self.quarantine.find({}, {"message": 1, "proposal_id": 1})]
+    def quarantined_proposals(self) -> list[str]:
+        """The proposals that quarantined messages wait for, each once."""
+        return sorted({str(p) for p in self.quarantine.distinct("proposal_id")})
+
+    def quarantined_messages(self, proposal_ids: list[str]) -> list[str]:
+        """The JSON of every quarantined message of these proposals."""
+        return [d["message"] for d in self.quarantine.find({"proposal_id": {"$in": proposal_ids}}, {"message": 1})]
+
+
+#: What the driver refuses before anything is sent: this document can never be stored
+#: (an integer beyond 64 bits, a key with a NUL byte, over 16 MB). Permanent, per document.
+_UNSTORABLE = (InvalidDocument, OverflowError, DocumentTooLarge)
+
+
+def unstorable(docs: list[dict[str, Any]]) -> dict[int, str]:
+    """The documents BSON cannot hold, by index, with why."""
+    refused: dict[int, str] = {}
+    for i, doc in enumerate(docs):
+        try:
+            encoded = bson.encode(doc)
+        except _UNSTORABLE as err:
+            refused[i] = f"{type(err).__name__}: {err}"
+            continue
+        if len(encoded) > _MAX_BSON_SIZE:
+            refused[i] = f"the document is {len(encoded):,} bytes, over MongoDB's {_MAX_BSON_SIZE:,}"
+    return refused
 
 
 def _insert_new(collection: Collection[dict[str, Any]], docs: list[dict[str, Any]]) -> tuple[list[int], dict[int, str]]:
@@ -103,6 +129,14 @@ def _insert_new(collection: Collection[dict[str, Any]], docs: list[dict[str, Any
     refused: dict[int, str] = {}
     try:
         collection.insert_many(docs, ordered=False)
+    except _UNSTORABLE:
+        # Rare: find the documents that cannot be encoded, and insert the others.
+        refused = unstorable(docs)
+        index = [i for i in range(len(docs)) if i not in refused]
+        if index:
+            more_existing, more_refused = _insert_new(collection, [docs[i] for i in index])
+            existing = [index[i] for i in more_existing]
+            refused |= {index[i]: why for i, why in more_refused.items()}
     except BulkWriteError as err:
         for e in err.details.get("writeErrors", []):
             if e.get("code") == _DUPLICATE_KEY:

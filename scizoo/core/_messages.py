@@ -116,7 +116,13 @@ class DeadLetter(_Strict):
     partition: int
     offset: int
     key: Annotated[str | None, Field(description="Message key, decoded as UTF-8 with replacement.")] = None
-    original_b64: Annotated[str, Field(description="The original message bytes, base64.")]
+    original_b64: Annotated[str, Field(description="The original message bytes, base64 (a prefix if truncated).")]
+    original_size: Annotated[int, Field(ge=0, description="Size of the original message in bytes.")] = 0
+    original_truncated: Annotated[
+        bool,
+        Field(description="Only a prefix of the original is carried (it was too large for the topic); "
+                          "topic, partition and offset say where the whole of it is."),
+    ] = False
     failed_at: datetime
 
 
