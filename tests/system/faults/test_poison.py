@@ -114,7 +114,7 @@ def test_an_unforeseen_permanent_failure_is_isolated_to_its_record(kafka, scicow
     class Brittle(CatalogueWriter):
         """The real writer, except that it cannot write scan 13 (as some future bug might)."""
 
-        def write(self, writes):  # noqa: ANN001, ANN201
+        def write(self, writes):
             if any(w.message.message_id == "poison-13" for w in writes):
                 raise ValueError("no writer can take scan 13")
             if any(w.message.message_id == "poison-14" for w in writes):
