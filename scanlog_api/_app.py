@@ -40,7 +40,8 @@ def _build_indexes(store: ScanStore, ready: threading.Event) -> None:
 def create_app(settings: ScanlogSettings) -> FastAPI:
     """The API and page, with one MongoClient opened lazily and closed with the app."""
     store = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s,
-                      staff_comment_groups=settings.staff_comment_groups)
+                      staff_comment_groups=settings.staff_comment_groups,
+                      write_concern=(settings.write_concern_w, settings.write_concern_j))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

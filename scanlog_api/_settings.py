@@ -13,6 +13,9 @@ class ScanlogSettings(BaseSettings):
 
     mongo_uri: SecretStr = SecretStr("mongodb://localhost:27017")
     database: str = "scicat"
+    #: Write concern of ratings, comments and attachments (as scicow's: see the README).
+    write_concern_w: int | str = "majority"
+    write_concern_j: bool = True
     #: How long a start waits for the store to answer before saying it cannot reach it.
     connect_timeout_s: float = 10.0
     #: Static bearer tokens (demo and small sites): token -> user and groups.

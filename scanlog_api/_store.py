@@ -58,7 +58,9 @@ class ScanStore:
     """One lazily opened MongoClient over the catalogue; closed once, never re-opened."""
 
     def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0,
-                 staff_comment_groups: dict[str, str] | None = None) -> None:
+                 staff_comment_groups: dict[str, str] | None = None,
+                 write_concern: tuple[int | str, bool] = ("majority", True)) -> None:
+        self._write_concern = write_concern
         self._staff_comment_groups = dict(staff_comment_groups or {})
         self._uri = uri
         self._database = database
@@ -74,7 +76,8 @@ class ScanStore:
             if self._closed:
                 raise PyMongoError("scanlog is shutting down")
             if self._client is None:
-                self._client = MongoClient(self._uri.get_secret_value(), tz_aware=True)
+                w, j = self._write_concern
+                self._client = MongoClient(self._uri.get_secret_value(), tz_aware=True, w=w, journal=j)
             return self._client[self._database]
 
     @property

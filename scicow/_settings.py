@@ -16,8 +16,11 @@ class ScicowSettings(BaseSettings):
     group_id: str = "scicow"
     mongo_uri: SecretStr = SecretStr("mongodb://localhost:27017")
     database: str = "scicat"
-    #: MongoDB write concern; MAX IV runs w:1 on a 2+arbiter replica set.
-    write_concern_w: int | str = 1
+    #: MongoDB write concern: an offset is committed only once the store acknowledged the
+    #: batch this way. "majority" + journal survives the loss of the primary; MAX IV runs
+    #: w=1 on two members and an arbiter, for availability (see the README's trade-off).
+    write_concern_w: int | str = "majority"
+    write_concern_j: bool = True
     user_office_url: str | None = None
     user_office_token: SecretStr | None = None
     pid_prefix: str = "20.500.12345"

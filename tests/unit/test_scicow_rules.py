@@ -63,3 +63,18 @@ def test_the_ordering_guard_matches_only_what_is_not_newer() -> None:
     assert older == {"scientificMetadata.message_produced_at.value": {"$lte": NOW}}
     doc = {"_id": "p/1", "createdAt": NOW, "createdBy": "scicow", "updatedAt": NOW, "size": 3}
     assert updatable(doc) == {"updatedAt": NOW, "size": 3}
+
+
+def test_writes_are_durable_by_default_and_the_trade_off_is_a_setting() -> None:
+    from pymongo import MongoClient
+
+    from scicow import ScicowSettings, make_ingestor
+
+    client: MongoClient = MongoClient("mongodb://127.0.0.1:1", connect=False)  # never contacted
+    try:
+        default = make_ingestor(ScicowSettings(), client["x"], producer=None)  # type: ignore[arg-type]
+        maxiv = make_ingestor(ScicowSettings(write_concern_w=1, write_concern_j=False), client["x"], None)  # type: ignore[arg-type]
+    finally:
+        client.close()
+    assert default.writer.datasets.write_concern.document == {"w": "majority", "j": True}
+    assert maxiv.writer.datasets.write_concern.document == {"w": 1, "j": False}
