@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from ._auth import Authenticator
 from ._elog import ElogClient
 from ._errors import ScanlogError
+from ._limits import RequestLimits
 from ._routes import router
 from ._settings import ScanlogSettings
 from ._store import ScanStore
@@ -41,7 +42,8 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     """The API and page, with one MongoClient opened lazily and closed with the app."""
     store = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s,
                       staff_comment_groups=settings.staff_comment_groups,
-                      write_concern=(settings.write_concern_w, settings.write_concern_j))
+                      write_concern=(settings.write_concern_w, settings.write_concern_j),
+                      max_export_rows=settings.max_export_rows)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +60,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
 
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan)
     app.state.store = store
-    app.state.auth = Authenticator(settings.tokens, settings.oidc)
+    app.state.auth = auth = Authenticator(settings.tokens, settings.oidc)
     app.state.elog = ElogClient(settings.elog_url, settings.elog_token,
                                 forward_user_token=settings.elog_forward_user_token)
     app.state.feed = None
@@ -70,4 +72,5 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     app.include_router(router)
+    app.add_middleware(RequestLimits, auth=auth)
     return app

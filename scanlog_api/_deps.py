@@ -37,6 +37,9 @@ def get_elog(request: Request) -> ElogClient:
 
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenUser | None:
+    known: TokenUser | None = getattr(request.state, "user", None)  # checked before the body was read
+    if known is not None:
+        return known
     auth: Authenticator = request.app.state.auth
     try:
         return auth.user_for(authorization)

@@ -21,6 +21,8 @@ from ._models import CommentIn, ElogIn, Page, RatingIn
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
 router = APIRouter()
+#: A page is found by merging skip+limit rows of each access branch: bound the work.
+MAX_SKIP = 100_000
 Order = Literal["asc", "desc"]
 
 
@@ -36,7 +38,7 @@ def list_scans(
     filters: Annotated[Filters, Depends()],
     sort: Annotated[str, Query(description="A column id, or meta:<key>.")] = "creationTime",
     order: Order = "desc",
-    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP, description="Rows to skip (newest first); bounded work.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:
     branches = filters.branches(user)
@@ -66,6 +68,7 @@ def export_csv(
     cols = [c for c in columns.split(",") if c]
     check_columns(cols)
     branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
+    store.check_export(branches)
     units = store.units(cols, branches)
     docs = store.with_text(branches, filters.q, store.merged(branches, sort_of(sort), order))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -45,6 +45,10 @@ Doc = dict[str, Any]
 Order = Literal["asc", "desc"]
 #: Free text reads the selection; beyond this many scans, ask for a narrower one.
 MAX_TEXT_SCAN = 50_000
+#: The column picker's keys come from at most this many of the newest scans of the selection.
+MAX_KEYS_SCAN = 20_000
+#: A CSV export holds at most this many scans.
+MAX_EXPORT_ROWS = 100_000
 
 
 def comment_out(doc: Doc) -> Doc:
@@ -59,8 +63,10 @@ class ScanStore:
 
     def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0,
                  staff_comment_groups: dict[str, str] | None = None,
-                 write_concern: tuple[int | str, bool] = ("majority", True)) -> None:
+                 write_concern: tuple[int | str, bool] = ("majority", True),
+                 max_export_rows: int = MAX_EXPORT_ROWS) -> None:
         self._write_concern = write_concern
+        self._max_export_rows = max_export_rows
         self._staff_comment_groups = dict(staff_comment_groups or {})
         self._uri = uri
         self._database = database
@@ -175,16 +181,20 @@ class ScanStore:
             for doc in self.with_text(branches, text, everything):
                 for key, value in (doc.get("scientificMetadata") or {}).items():
                     keys[key] = keys.get(key) or (value.get("unit", "") if isinstance(value, dict) else "")
-        else:  # the store collects them, over the whole selection
+        else:  # bounded work: the newest scans of each branch, through the time index
             for query in branches:
-                for g in self.datasets.aggregate([
-                    {"$match": query},
-                    {"$project": {"m": {"$objectToArray": "$scientificMetadata"}}},
-                    {"$unwind": "$m"},
-                    {"$group": {"_id": "$m.k", "unit": {"$max": "$m.v.unit"}}},
-                ]):
-                    keys[g["_id"]] = keys.get(g["_id"]) or g.get("unit") or ""
+                cursor = (self.datasets.find(query, {"scientificMetadata": 1}).sort("creationTime", DESCENDING)
+                          .limit(MAX_KEYS_SCAN).batch_size(1000))
+                for doc in cursor:
+                    for key, value in (doc.get("scientificMetadata") or {}).items():
+                        unit = value.get("unit", "") if isinstance(value, dict) else ""
+                        keys[key] = keys.get(key) or (unit if isinstance(unit, str) else "")
         return dict(sorted(keys.items()))
+
+    def check_export(self, branches: list[Doc]) -> None:
+        """Refuse an export larger than ``max_export_rows`` before a line is sent."""
+        if self.count(branches) > self._max_export_rows:
+            raise Invalid(f"an export holds at most {self._max_export_rows:,} scans: narrow the selection first")
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
         """The unit of each metadata column, from the first document in the selection that has one."""
