@@ -66,6 +66,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     app.state.feed = None
     app.state.feed_lock = threading.Lock()
     app.state.indexes_ready = threading.Event()
+    app.state.max_anonymous_streams = settings.max_anonymous_streams
 
     @app.exception_handler(ScanlogError)
     async def scanlog_error(request: Request, exc: ScanlogError) -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +20,8 @@ class TokenUser(BaseModel):
     user: str
     groups: list[str] = []
     admin: bool = False
+    #: When the credential stops being valid (a JWT's exp); None for static tokens.
+    expires_at: datetime | None = None
 
 
 class OidcSettings(BaseModel):
@@ -77,4 +80,5 @@ class Authenticator:
             groups = [groups]
         groups = [str(g).lstrip("/") for g in groups]  # Keycloak's group paths start with '/'
         user = str(claims.get(oidc.user_claim) or claims.get("sub") or "")
-        return TokenUser(user=user, groups=groups, admin=bool(set(groups) & set(oidc.admin_groups)))
+        return TokenUser(user=user, groups=groups, admin=bool(set(groups) & set(oidc.admin_groups)),
+                         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))

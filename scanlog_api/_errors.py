@@ -25,6 +25,10 @@ class TooLarge(ScanlogError):
     status = 413
 
 
+class TooMany(ScanlogError):
+    status = 429
+
+
 class NotConfigured(ScanlogError):
     status = 501
 

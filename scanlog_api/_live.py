@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from pymongo.collection import Collection
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from ._access import can_read
 from ._auth import TokenUser
@@ -20,17 +20,26 @@ from ._table import jsonable, row
 logger = logging.getLogger(__name__)
 
 
+def _listed(value: Any) -> list[Any]:
+    """A document's list field as a list, whatever another writer put there."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
 class Subscriber:
     def __init__(self, user: TokenUser | None, proposal: str | None, beamline: str | None) -> None:
         self.user, self.proposal, self.beamline = user, proposal, beamline
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        #: Set when the stream can no longer be complete (too slow a client, a change stream
+        #: that could not resume): the stream is ended and the page re-reads the table.
         self.overflowed = False
 
     def wants(self, doc: dict[str, Any]) -> bool:
-        if self.proposal and self.proposal not in (doc.get("proposalIds") or []):
+        if self.proposal and self.proposal not in _listed(doc.get("proposalIds")):
             return False
-        if self.beamline and self.beamline not in (doc.get("instrumentIds") or []):
+        if self.beamline and self.beamline not in _listed(doc.get("instrumentIds")):
             return False
         return can_read(self.user, doc)
 
@@ -64,25 +73,58 @@ class LiveFeed:
         with self._lock:
             self._subscribers.discard(sub)
 
+    def anonymous(self) -> int:
+        """How many subscribers are not signed in."""
+        with self._lock:
+            return sum(1 for s in self._subscribers if s.user is None)
+
     def _run(self) -> None:
         pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+        resume: Any = None  # where to pick up after an error, so no change in the gap is missed
         while not self._stop.is_set():
             try:
-                with self._collection.watch(pipeline, full_document="updateLookup", max_await_time_ms=250) as stream:
+                with self._collection.watch(pipeline, full_document="updateLookup", max_await_time_ms=250,
+                                            resume_after=resume) as stream:
                     while not self._stop.is_set():
                         change = stream.try_next()
-                        if change is None or not change.get("fullDocument"):
-                            continue
-                        doc = change["fullDocument"]
-                        item = jsonable(row(doc))
-                        with self._lock:
-                            subs = list(self._subscribers)
-                        for sub in subs:
-                            if sub.wants(doc):
-                                sub.loop.call_soon_threadsafe(sub.offer, item)
-            except PyMongoError as err:
-                logger.warning("change stream interrupted (%s); reopening", err)
+                        resume = stream.resume_token or resume
+                        if change is not None and change.get("fullDocument"):
+                            self._fan_out(change["fullDocument"])
+            except OperationFailure as err:
+                # The token is too old for the store's history: changes may be lost to the
+                # streams, so they end and their pages re-read the table.
+                logger.warning("change stream cannot resume (%s); starting afresh", err)
+                resume = None
+                self._end_all()
                 self._stop.wait(1.0)
+            except PyMongoError as err:
+                logger.warning("change stream interrupted (%s); resuming", err)
+                self._stop.wait(1.0)
+
+    def _fan_out(self, doc: dict[str, Any]) -> None:
+        try:
+            item = jsonable(row(doc))
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            # Another writer's odd document: it stays in the store; the live table skips it.
+            logger.warning("dataset %r is not a table row (%s: %s); not streamed", doc.get("_id"),
+                           type(err).__name__, err)
+            return
+        with self._lock:
+            subs = list(self._subscribers)
+        for sub in subs:
+            try:
+                wanted = sub.wants(doc)
+            except (TypeError, AttributeError) as err:
+                logger.warning("dataset %r not streamed: %s", doc.get("_id"), err)
+                continue
+            if wanted:
+                sub.loop.call_soon_threadsafe(sub.offer, item)
+
+    def _end_all(self) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for sub in subs:
+            sub.overflowed = True
 
     def close(self) -> None:
         self._stop.set()
@@ -95,15 +137,22 @@ KEEP_ALIVE_S = 15
 
 
 async def sse_events(feed: LiveFeed, sub: Subscriber, is_disconnected: Any) -> Any:
-    """The server-sent events of one subscriber, until it leaves or falls too far behind."""
+    """The server-sent events of one subscriber, until it leaves, falls too far behind, or
+    its token expires (then an ``expired`` event: the page asks for a new token)."""
     import json
+    from datetime import UTC, datetime
 
+    expires = sub.user.expires_at if sub.user is not None else None
     feed.subscribe(sub)
     try:
         yield b"retry: 1000\nevent: hello\ndata: {}\n\n"
         while not sub.overflowed and not await is_disconnected():
+            left = (expires - datetime.now(UTC)).total_seconds() if expires else KEEP_ALIVE_S
+            if left <= 0:
+                yield b"event: expired\ndata: {}\n\n"
+                return
             try:
-                item = await asyncio.wait_for(sub.queue.get(), timeout=KEEP_ALIVE_S)
+                item = await asyncio.wait_for(sub.queue.get(), timeout=min(KEEP_ALIVE_S, left))
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue

@@ -14,7 +14,7 @@ from ._access import build_branches
 from ._auth import TokenUser
 from ._deps import Filters, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, sort_of
 from ._elog import ElogClient, entry_id_of
-from ._errors import Invalid, NotConfigured, NotFound, TooLarge
+from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import LiveFeed, Subscriber, sse_events
 from ._models import CommentIn, ElogIn, Page, RatingIn
@@ -87,6 +87,8 @@ async def stream(
     proposal: Annotated[str | None, Query(max_length=100)] = None,
     beamline: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
+    if user is None and feed.anonymous() >= request.app.state.max_anonymous_streams:
+        raise TooMany("too many anonymous live streams are open: sign in, or try again later")
     sub = Subscriber(user, proposal, beamline)
     return StreamingResponse(sse_events(feed, sub, request.is_disconnected), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

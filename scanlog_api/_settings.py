@@ -16,6 +16,8 @@ class ScanlogSettings(BaseSettings):
     #: Write concern of ratings, comments and attachments (as scicow's: see the README).
     write_concern_w: int | str = "majority"
     write_concern_j: bool = True
+    #: Live streams open to anonymous readers (published scans) at most at once.
+    max_anonymous_streams: int = 50
     #: A CSV export holds at most this many scans (bounded work per request).
     max_export_rows: int = 100_000
     #: How long a start waits for the store to answer before saying it cannot reach it.
