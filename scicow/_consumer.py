@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +100,21 @@ def ensure_topics(settings: ScicowSettings, service: str = "scicow") -> None:
         admin.close()
 
 
+def _wait_for_a_beamline_topic(consumer: KafkaConsumer, settings: ScicowSettings, stop: threading.Event) -> None:
+    """Join the group only once some beamline topic exists.
+
+    A member that joins with a pattern matching nothing must re-join when the first topic
+    appears, and that re-join is where kafka-python 3.0.12 loses the assignment (see
+    :class:`AssignmentWatch`): measured, the first scan of a fresh installation waited 19 s.
+    Joining with the topic already known costs one join.
+    """
+    pattern = re.compile(topic_pattern(settings.topic_prefix))
+    while not stop.is_set():
+        if any(pattern.match(t) for t in consumer.topics()):
+            return
+        stop.wait(0.5)
+
+
 def _consumer(settings: ScicowSettings) -> KafkaConsumer:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -112,7 +128,6 @@ def _consumer(settings: ScicowSettings) -> KafkaConsumer:
         # New beamline topics are found by the pattern subscription within this time.
         metadata_max_age_ms=5000,
     )
-    consumer.subscribe(pattern=topic_pattern(settings.topic_prefix))
     return consumer
 
 
@@ -159,6 +174,8 @@ def run(
     ingestor = make_ingestor(settings, client[settings.database], producer)
     try:
         ingestor.ensure_indexes()
+        _wait_for_a_beamline_topic(consumer, settings, stop)
+        consumer.subscribe(pattern=topic_pattern(settings.topic_prefix))
         logger.info("scicow consuming %s as group %s", topic_pattern(settings.topic_prefix), settings.group_id)
         _Loop(settings, consumer, ingestor, on_batch).run(stop)
     finally:
@@ -190,7 +207,10 @@ class _Loop:
         #: A batch that failed for a reason other than a service being away is re-read and
         #: handled record by record (poison isolation).
         self.isolate_next = False
-        self.watch = AssignmentWatch(grace_s=2 * settings.max_poll_interval_ms / 1000 + 5)
+        # A join waits up to the rebalance timeout (max_poll_interval) for the group's members:
+        # give a join that long, and a little more, before calling it lost.
+        join_s = settings.max_poll_interval_ms / 1000
+        self.watch = AssignmentWatch(grace_s=2 * join_s + 5, settle_s=join_s + 3)
         self.next_redrive = time.monotonic() + settings.quarantine_retry_s
 
     def run(self, stop: threading.Event) -> None:
@@ -243,8 +263,8 @@ class _Loop:
     def rejoin_if_stuck(self, polled: Polled) -> bool:
         if not self.watch.stuck(self.consumer.subscription(), self.consumer.assignment()):
             return False
-        logger.warning("subscribed to %s but assigned nothing for %.0f s: re-joining the group",
-                       sorted(self.consumer.subscription()), self.watch.grace_s)
+        logger.warning("subscribed to %s but the group's assignment does not cover it: re-joining",
+                       sorted(self.consumer.subscription()))
         _rewind(self.consumer, polled)
         self.consumer.unsubscribe()
         self.consumer.subscribe(pattern=topic_pattern(self.settings.topic_prefix))
@@ -280,16 +300,30 @@ class AssignmentWatch:
     partitions also gets nothing, so the grace period is long and the re-join is logged.
     """
 
-    def __init__(self, grace_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, grace_s: float, clock: Callable[[], float] = time.monotonic, *,
+                 settle_s: float = 3.0) -> None:
         self.grace_s = grace_s
+        #: After the subscription changed (a new beamline topic appeared), how long a join may
+        #: take before the member re-joins: the bug's usual trigger, so it is looked at first
+        #: (measured: the first scan of a new topic waited 19 s on the long grace alone).
+        self.settle_s = settle_s
         self._clock = clock
         self._since: float | None = None
+        self._subscription: frozenset[str] = frozenset()
+        self._changed: tuple[float, frozenset[TopicPartition]] | None = None
 
     def stuck(self, subscription: set[str] | None, assignment: set[TopicPartition]) -> bool:
-        if not subscription or assignment:
+        now = self._clock()
+        topics = frozenset(subscription or ())
+        if topics != self._subscription:
+            self._subscription = topics
+            self._changed = (now, frozenset(assignment)) if topics else None
+        if self._changed_without_effect(now, topics, assignment):
+            self._changed = self._since = None
+            return True
+        if not topics or assignment:
             self._since = None
             return False
-        now = self._clock()
         if self._since is None:
             self._since = now
             return False
@@ -297,6 +331,18 @@ class AssignmentWatch:
             return False
         self._since = None
         return True
+
+    def _changed_without_effect(self, now: float, topics: frozenset[str], assignment: set[TopicPartition]) -> bool:
+        """The subscription changed ``settle_s`` ago and the assignment has not moved since,
+        while some subscribed topic has no partition here: the join was lost."""
+        if self._changed is None:
+            return False
+        when, before = self._changed
+        if frozenset(assignment) != before:
+            self._changed = None  # the join took effect
+            return False
+        uncovered = topics - {tp.topic for tp in assignment}
+        return bool(uncovered) and now - when >= self.settle_s
 
 
 def _rewind(consumer: KafkaConsumer, *batches: Polled) -> None:
