@@ -16,6 +16,20 @@ tick the loop
 At start the state file says what was already sent; the active path is scanned and only
 new or changed files are captured. The path is also rescanned every ``rescan_s``, which
 recovers from an overflowing inotify queue.
+
+What the file system may hold, and what becomes of it:
+
+* Only regular files inside the data path are captured, and nothing is read through a
+  link: no symbolic link below the data path is followed (to a file or a folder, inside
+  or outside), and a captured file is opened folder by folder from the data path with
+  ``O_NOFOLLOW``, so a folder swapped for a link after its events were seen is not
+  followed either. Named pipes, sockets and devices are never opened.
+* A name that is not UTF-8 is captured. Inside scifly it is the ``os.fsdecode`` string
+  (lone surrogates, lossless). In the message, where JSON needs valid Unicode, each
+  undecodable byte is written ``\\xNN`` (Python's ``backslashreplace``); the message id
+  is made from the name's bytes, so two names that read alike are still two datasets.
+* A file that disappears before it is read (a temporary file, a file deleted while its
+  metadata is read) is dropped with a log line; the rest of its batch is captured.
 """
 
 from __future__ import annotations
@@ -23,10 +37,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,34 +49,14 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from scifish import Capturer, PathFixerAnswer, ScanRequest, Where, pathfixer_answer, pathfixer_attributes
-from scizoo.core import DataFile, DependencyUnavailable, RecordedEntry, ScanBlock, file_message_id
+from scizoo.core import DependencyUnavailable, file_message_id
 
-from ._config import ProgramRule, SciflyConfig
-from ._readers import read_file_metadata
+from ._config import SciflyConfig
+from ._files import Candidate, Dropped, Watch, examine, id_source, not_regular, scan_block, walk
+from ._readers import shown_path
 from ._state import SentState
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A data path and the proposal it belongs to, as the PathFixer published them."""
-
-    proposal: str
-    path: str
-
-
-@dataclass
-class Candidate:
-    path: str
-    watch: Watch
-    rule: ProgramRule
-    size: int = -1
-    mtime_ns: int = -1
-    changed_at: float = 0.0
-    closed: bool = False
-    #: Seen being written (a modify event as it happened): its close-write says when it is done.
-    writing: bool = False
 
 
 class _Handler(FileSystemEventHandler):
@@ -194,7 +188,7 @@ class FileWatcher:
             if "modified" not in rule.events:
                 return
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except OSError:
                 return
             if self.state.sent[path] == (st.st_size, st.st_mtime_ns):
@@ -208,17 +202,23 @@ class FileWatcher:
         )
 
     def _scan(self, watch: Watch, now: float) -> None:
-        for path in _walk(watch.path):
+        for path in walk(watch.path):
             if path not in self.candidates:
                 self._consider(path, "scan", now)
 
-    def _complete(self, now: float) -> list[tuple[Candidate, os.stat_result]]:
+    def _complete(self, now: float) -> list[Candidate]:
         done = []
         for path, c in list(self.candidates.items()):
             try:
-                st = os.stat(path)
+                # lstat: the size and time of a link's target are not this file's.
+                st = os.lstat(path)
             except OSError:
-                del self.candidates[path]  # gone before it was complete (a temporary file)
+                del self.candidates[path]
+                logger.info("dropped %s: gone before it was complete", shown_path(path))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                del self.candidates[path]
+                logger.warning("ignored %s: %s", shown_path(path), not_regular(st))
                 continue
             if (st.st_size, st.st_mtime_ns) != (c.size, c.mtime_ns):
                 c.size, c.mtime_ns = st.st_size, st.st_mtime_ns
@@ -228,25 +228,31 @@ class FileWatcher:
             # An empty file is not a finished acquisition: it waits for its close-write.
             wait_for_close = c.rule.on_close and (c.writing or st.st_size == 0)
             if c.closed or quiet >= (self.config.close_timeout_s if wait_for_close else self.config.quiet_s):
-                done.append((c, st))
+                done.append(c)
                 del self.candidates[path]
         return done
 
-    def _capture(self, done: list[tuple[Candidate, os.stat_result]]) -> None:
-        if not done:
-            return
-        requests = [
-            ScanRequest(
-                _scan_block(c, st),
-                file_message_id(self.beamline.beamline, c.path),
+    def _capture(self, done: list[Candidate]) -> None:
+        requests: list[ScanRequest] = []
+        captured: list[tuple[str, int, int]] = []
+        for c in done:
+            try:
+                st, entries = examine(c)
+            except Dropped as why:
+                logger.warning("dropped %s: %s", shown_path(c.path), why)
+                continue
+            requests.append(ScanRequest(
+                scan_block(c, st),
+                file_message_id(self.beamline.beamline, id_source(c.path)),
                 where=Where(c.watch.proposal, c.watch.path),
-                entries=_file_entries(c),
-            )
-            for c, st in done
-        ]
+                entries=entries,
+            ))
+            captured.append((c.path, st.st_size, st.st_mtime_ns))
+        if not requests:
+            return
         self.capturer.capture(requests, source="scifly", now=datetime.now(UTC))
-        self.state.record([(c.path, st.st_size, st.st_mtime_ns) for c, st in done])
-        self.captured += len(done)
+        self.state.record(captured)
+        self.captured += len(captured)
 
     def tick(self) -> None:
         now = self._clock()
@@ -282,38 +288,3 @@ class FileWatcher:
         self.capturer.close()
 
 
-def _walk(root: str) -> Iterator[str]:
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        yield entry.path
-        except OSError:
-            continue
-
-
-def _file_entries(c: Candidate) -> list[RecordedEntry]:
-    fields = read_file_metadata(c.rule.reader, Path(c.path))
-    return [
-        RecordedEntry(name=f"file_{key}", group=c.rule.name, device=c.rule.reader, attribute=key, value=value,
-                      raw_value=value)
-        for key, value in fields.items()
-    ]
-
-
-def _scan_block(c: Candidate, st: os.stat_result) -> ScanBlock:
-    mtime = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
-    relative = os.path.relpath(c.path, c.watch.path)
-    return ScanBlock(
-        id=relative,
-        title=f"{c.rule.name}: {os.path.basename(c.path)}",
-        start=mtime,
-        end=mtime,
-        status="finished",
-        files=[DataFile(path=c.path, size=st.st_size, time=mtime)],
-    )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import tango
 
@@ -41,6 +46,7 @@ def _config(**overrides: object) -> SciflyConfig:
             {"name": "SES", "patterns": ["*.txt"], "reader": "ses"},
             {"name": "reopening", "patterns": ["*.log"], "on_close": False},
             {"name": "generic", "patterns": ["*.dat"]},
+            {"name": "NeXus", "patterns": ["*.h5", "*.nxs"], "reader": "hdf5"},
         ],
         **overrides,
     })
@@ -65,28 +71,59 @@ class Lab:
         self.pathfixer.write_attribute("data_path", str(folder))
         self.pathfixer.write_attribute("proposal", proposal)
 
-    def start(self, config: SciflyConfig | None = None) -> FileWatcher:
+    def build(self, config: SciflyConfig | None = None, clock: Callable[[], float] = time.monotonic) -> FileWatcher:
+        """A watcher that is not running: the test ticks it (or :meth:`start` runs it)."""
         reader = TangoReader(self.beamline.addresses, timeout_s=2.0)
         producer = SpoolingProducer(self.kafka.bootstrap_servers, self.tmp / "spool", send_timeout_s=5.0)
         capturer = Capturer(self.config, reader, producer, self.prefix)
-        self.watcher = FileWatcher(config or _config(), capturer, state_file=self.tmp / "state" / "sent.jsonl")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,), daemon=True)
-        self._thread.start()
-        assert self.watcher.ready.wait(20), "the watcher never followed the PathFixer"
+        self.watcher = FileWatcher(config or _config(), capturer, state_file=self.state_file, clock=clock)
         return self.watcher
+
+    @property
+    def state_file(self) -> Path:
+        return self.tmp / "state" / "sent.jsonl"
+
+    def start(self, config: SciflyConfig | None = None) -> FileWatcher:
+        watcher = self.build(config)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=watcher.run, args=(self._stop,), daemon=True)
+        self._thread.start()
+        assert watcher.ready.wait(20), "the watcher never followed the PathFixer"
+        return watcher
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         if self._thread is not None:
             self._stop.set()
             self._thread.join(20)
             self._thread = None
-            assert self.watcher is not None
+        if self.watcher is not None:
             self.watcher.close()
+            self.watcher = None
+
+    def raw_messages(self, expected: int) -> list[bytes]:
+        return read_topic(self.kafka.bootstrap_servers, beamline_topic(self.prefix, "fly"), expected)
 
     def messages(self, expected: int) -> list[ScanMetadata]:
-        values = read_topic(self.kafka.bootstrap_servers, beamline_topic(self.prefix, "fly"), expected)
-        return [ScanMetadata.model_validate_json(v) for v in values]
+        return [ScanMetadata.model_validate_json(v) for v in self.raw_messages(expected)]
+
+    def still_captures(self, folder: Path, total: int, name: str = "later.dat") -> list[ScanMetadata]:
+        """Write a plain file, see it captured, and return all ``total`` messages of the topic.
+
+        Shows the watcher is alive and not stalled by what came before.
+        """
+        assert self.alive, "the watcher thread died"
+        assert self.watcher is not None
+        before = self.watcher.captured
+        (folder / name).write_bytes(b"after")
+        wait_for(lambda: self.watcher is not None and self.watcher.captured > before, timeout=20,
+                 what=f"{name}, written after the rest")
+        messages = self.messages(total)
+        assert [m.scan.files[0].path for m in messages].count(str(folder / name)) == 1
+        return messages
 
 
 @pytest.fixture()
@@ -211,3 +248,271 @@ def test_file_readers(tmp_path: Path) -> None:
     broken = tmp_path / "broken.nxs"
     broken.write_bytes(b"not hdf5")
     assert read_file_metadata("hdf5", broken) == {}
+
+
+# --- the file system as it is: odd names, vanishing files, links ----------------------
+
+
+def _no_tick_failed(caplog: pytest.LogCaptureFixture) -> None:
+    failed = [r for r in caplog.records if r.name.startswith("scifly") and "tick failed" in r.getMessage()]
+    assert not failed, f"a tick failed: {failed[0].getMessage()}"
+
+
+def _write_raw(path: bytes, data: bytes) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def test_names_that_are_not_utf8_are_captured_once_across_a_restart(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scifly")
+    folder = tmp_path / "p1"
+    raw_folder = os.fsencode(folder)
+    watcher = lab.start()
+    _write_raw(raw_folder + b"/scan_\xff.dat", b"z" * 7)
+    _write_raw(raw_folder + b"/ses_\xfe\xed.txt", b"[Info]\nRegion Name=odd name\n[Data 1]\n1 2\n")
+    (folder / "scan_\\xff.dat").write_bytes(b"b" * 3)  # a valid name that reads like the first one
+    with h5py.File(folder / "text.h5", "w") as fh:  # text inside a file that is not UTF-8 either
+        fh.attrs.create("comment", np.array(b"T=\xb0C", dtype=h5py.string_dtype("utf-8")))
+    wait_for(lambda: watcher.captured == 4, timeout=20, what="the 4 files")
+
+    raw = lab.raw_messages(4)
+    assert len(raw) == 4
+    for value in raw:
+        json.loads(value.decode("utf-8"))  # strict UTF-8 and plain JSON: any consumer can read it
+    messages = [ScanMetadata.model_validate_json(v) for v in raw]
+    odd = [m for m in messages if m.scan.files[0].path == f"{folder}/scan_\\xff.dat"]
+    assert sorted(m.scan.files[0].size for m in odd) == [3, 7], "two files that read alike are two datasets"
+    assert len({m.message_id for m in odd}) == 2
+    by_path = {m.scan.files[0].path: m for m in messages}
+    ses = by_path[f"{folder}/ses_\\xfe\\xed.txt"]
+    assert ses.scan.id == "ses_\\xfe\\xed.txt"
+    assert [(e.name, e.value) for e in ses.entries if e.name.startswith("file_")] == [("file_region_name", "odd name")]
+    text = by_path[f"{folder}/text.h5"]
+    assert [(e.name, e.value) for e in text.entries if e.name.startswith("file_")] == [("file_comment", "T=\\xb0C")]
+    lab.state_file.read_bytes().decode("utf-8")  # the state file stays valid UTF-8
+
+    lab.stop()
+    restarted = lab.start()  # the state file must say the odd names were sent
+    time.sleep(1.0)  # more than a quiet period: a resend would have happened by now
+    assert len(lab.still_captures(folder, 5)) == 5, "a file was sent again after the restart"
+    assert restarted.captured == 1
+    _no_tick_failed(caplog)
+
+
+def test_files_that_vanish_in_a_burst_are_dropped_and_the_rest_flows(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scifly")
+    folder = tmp_path / "p1" / "burst"
+    folder.mkdir()
+    watcher = lab.start()
+    rng = random.Random(7)
+    doomed: list[tuple[float, Path]] = []
+    lock = threading.Lock()
+    written = threading.Event()
+
+    def delete_when_due() -> None:  # deletes each file at its moment, while the burst goes on
+        while True:
+            with lock:
+                due = [d for d in doomed if d[0] <= time.monotonic()]
+                for d in due:
+                    doomed.remove(d)
+                finished = written.is_set() and not doomed
+            for _, path in due:
+                path.unlink()
+            if finished:
+                return
+            time.sleep(0.005)
+
+    deleter = threading.Thread(target=delete_when_due)
+    deleter.start()
+    for n in range(80):
+        (folder / f"keep{n:03d}.txt").write_text(f"[Info]\nRegion Name=keep {n}\n")
+        (folder / f"temp{n:03d}.txt").write_text("[Info]\nRegion Name=temporary\n")
+        # Reopened files complete only after quiet_s: deleted well before, they can never be sent.
+        (folder / f"temp{n:03d}.log").write_bytes(b"t")
+        with lock:
+            # Spread over the life of a file: before, while and after it is captured.
+            doomed.append((time.monotonic() + rng.uniform(0.0, 0.3), folder / f"temp{n:03d}.txt"))
+            doomed.append((time.monotonic() + 0.1, folder / f"temp{n:03d}.log"))
+        if n % 10 == 0:
+            with h5py.File(folder / f"keep{n:03d}.h5", "w") as fh:
+                fh.attrs["title"] = f"keep {n}"
+            with h5py.File(folder / f"temp{n:03d}.h5", "w") as fh:
+                fh.attrs["title"] = "temporary"
+            with lock:
+                doomed.append((time.monotonic() + rng.uniform(0.0, 0.3), folder / f"temp{n:03d}.h5"))
+    written.set()
+    deleter.join(10)
+
+    keep = {str(p) for p in folder.glob("keep*")}
+    assert len(keep) == 88
+    wait_for(lambda: all(p in watcher.state.sent for p in keep), timeout=30, what="every file that stayed")
+    # list() copies in one step: the watcher thread may still be writing to it.
+    sent_temporary = sum(1 for p in list(watcher.state.sent) if "/temp" in p)
+    messages = lab.still_captures(folder, len(keep) + sent_temporary + 1)
+    paths = Counter(m.scan.files[0].path for m in messages)
+    assert max(paths.values()) == 1, "a file was sent twice"
+    assert keep <= set(paths)
+    assert not [p for p in paths if p.endswith(".log")], "a file deleted before it was complete was sent"
+    for m in messages:
+        name = Path(m.scan.files[0].path).name
+        if name.startswith("keep"):  # the metadata is the file's own, not another's
+            assert [e.value for e in m.entries if e.name.startswith("file_")] == [f"keep {int(name[4:7])}"]
+    dropped = [r for r in caplog.records if r.getMessage().startswith("dropped ")]
+    assert len(dropped) >= 80, "vanished files are dropped with a log line"
+    _no_tick_failed(caplog)
+
+
+def test_a_file_removed_between_completion_and_reading_is_dropped_alone(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The exact window a tick cannot show: complete (stat'ed), then gone before it is read.
+    caplog.set_level(logging.INFO, logger="scifly")
+    folder = tmp_path / "p1"
+    for name in ("a.txt", "b.txt", "c.dat", "d.dat"):
+        (folder / name).write_text("[Info]\nRegion Name=here\n")
+    with h5py.File(folder / "e.h5", "w") as fh:
+        fh.attrs["title"] = "gone"
+    now = [0.0]
+    watcher = lab.build(clock=lambda: now[0])
+    # Ticked by hand, so the test can act between the steps of one tick.
+    watcher.tick()  # follows the PathFixer and finds the files
+    now[0] = 10.0
+    done = watcher._complete(now[0])
+    assert len(done) == 5
+    for name in ("b.txt", "d.dat", "e.h5"):
+        (folder / name).unlink()
+    watcher._capture(done)
+    assert sorted(Path(m.scan.files[0].path).name for m in lab.messages(2)) == ["a.txt", "c.dat"]
+    assert sorted(Path(p).name for p in watcher.state.sent) == ["a.txt", "c.dat"]
+    dropped = sorted(r.getMessage() for r in caplog.records if r.getMessage().startswith("dropped "))
+    assert dropped == [f"dropped {folder / n}: gone before it could be read" for n in ("b.txt", "d.dat", "e.h5")]
+
+
+def _outside_secrets(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secret.dat").write_bytes(b"s" * 4242)
+    (folder / "secret.txt").write_text("[Info]\nSecret Key=outside-only\n")
+    with h5py.File(folder / "secret.h5", "w") as fh:
+        fh.attrs["secret"] = "outside-only"
+    return folder
+
+
+def _assert_nothing_from_outside(messages: list[ScanMetadata], outside: Path) -> None:
+    for m in messages:
+        text = m.model_dump_json()
+        assert "outside-only" not in text, f"metadata of a file outside the data path in {m.scan.files[0].path}"
+        assert str(outside) not in text
+        assert m.scan.files[0].size not in (4242, 4343), f"the size of a file outside in {m.scan.files[0].path}"
+
+
+def test_a_link_to_a_file_is_never_followed(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="scifly")
+    outside = _outside_secrets(tmp_path / "outside")
+    folder = tmp_path / "p1"
+    (folder / "early.dat").symlink_to(outside / "secret.dat")  # there before the watch: found by the scan
+    watcher = lab.start(_config(rescan_s=0.3))
+    (folder / "real.dat").write_bytes(b"r" * 10)
+    for name in ("leak.dat", "leak.txt", "leak.h5"):
+        (folder / name).symlink_to(outside / f"secret{Path(name).suffix}")
+    # A link to a file inside is ignored too: that file is captured under its own name.
+    (folder / "alias.dat").symlink_to(folder / "real.dat")
+    (folder / "dangling.dat").symlink_to(tmp_path / "nowhere.dat")
+    time.sleep(2.0)  # several quiet periods and rescans
+    messages = lab.still_captures(folder, 2)
+    assert sorted(Path(m.scan.files[0].path).name for m in messages) == ["later.dat", "real.dat"]
+    assert watcher.captured == 2
+    _assert_nothing_from_outside(messages, outside)
+    _no_tick_failed(caplog)
+
+
+def test_a_link_to_a_folder_is_never_followed(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="scifly")
+    outside = _outside_secrets(tmp_path / "outside")
+    swapped_in = tmp_path / "outside2"
+    swapped_in.mkdir()
+    (swapped_in / "x.log").write_bytes(b"o" * 4343)
+    folder = tmp_path / "p1"
+    (folder / "sub").mkdir()
+    (folder / "early").symlink_to(outside)  # there before the watch: the scan must not walk in
+    watcher = lab.start(_config(rescan_s=0.3))
+    (folder / "linked").symlink_to(outside)
+    (folder / "linked.dat").symlink_to(outside)  # a link to a folder with a name a rule matches
+    moved = tmp_path / "staging" / "run8"  # a folder moved in whole, holding a link out
+    moved.mkdir(parents=True)
+    (moved / "own.dat").write_bytes(b"o")
+    (moved / "data").symlink_to(outside)
+    moved.rename(folder / "run8")
+    # A folder swapped for a link while one of its files waits out its quiet time: the
+    # file's path now leads outside.
+    (folder / "sub" / "x.log").write_bytes(b"i" * 5)
+    (folder / "sub").rename(folder / "sub_old")
+    (folder / "sub").symlink_to(swapped_in)
+    (outside / "new.dat").write_bytes(b"n" * 4242)  # written through nothing: outside only
+    (folder / "linked" / "through.dat").write_bytes(b"t" * 4242)  # written through the link
+    time.sleep(2.0)
+    messages = lab.still_captures(folder, 3)
+    assert sorted(os.path.relpath(m.scan.files[0].path, folder) for m in messages) == [
+        "later.dat", "run8/own.dat", "sub_old/x.log"]
+    assert watcher.captured == 3
+    _assert_nothing_from_outside(messages, outside)
+    _no_tick_failed(caplog)
+
+
+def test_an_hdf5_link_to_another_file_is_not_read(lab: Lab, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.h5"
+    with h5py.File(secret, "w") as fh:
+        fh.attrs["secret"] = "outside-only"
+        group = fh.create_group("g")
+        group.attrs["secret"] = "outside-only"
+        group["val"] = 424242
+        group["one"] = [424242]
+    raw = outside / "raw.bin"
+    raw.write_bytes(np.array([434343], dtype="<i4").tobytes())
+    scan = tmp_path / "p1" / "scan.nxs"
+    watcher = lab.start()
+    with h5py.File(scan, "w") as fh:
+        fh.attrs["NX_class"] = "NXroot"
+        entry = fh.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        entry["energy"] = 21.2
+        fh["ext"] = h5py.ExternalLink(str(secret), "/")  # a whole group of the other file
+        entry["leak"] = h5py.ExternalLink(str(secret), "/g/val")
+        fh["alias"] = h5py.SoftLink("/ext/g")  # soft links can lead through an external one
+        entry["soft"] = h5py.SoftLink("/ext/g/val")
+        layout = h5py.VirtualLayout(shape=(1,), dtype="i8")
+        layout[0] = h5py.VirtualSource(str(secret), "g/one", shape=(1,))
+        entry.create_virtual_dataset("virtual", layout)
+        entry.create_dataset("stored_outside", shape=(1,), dtype="<i4", external=[(str(raw), 0, 4)])
+    wait_for(lambda: watcher.captured == 1, timeout=20, what="the NeXus file")
+    (message,) = lab.messages(1)
+    assert {e.name: e.value for e in message.entries if e.name.startswith("file_")} == {
+        "file_nx_class": "NXroot", "file_entry_nx_class": "NXentry", "file_entry_energy": 21.2}
+    for value in (424242, 434343):
+        assert value not in [e.value for e in message.entries]
+    assert "outside-only" not in message.model_dump_json()
+    lab.still_captures(tmp_path / "p1", 2)
+
+
+def test_a_named_pipe_does_not_stall_the_watcher(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Opening a pipe to read it blocks until a writer comes: it would hang every tick after it.
+    caplog.set_level(logging.INFO, logger="scifly")
+    folder = tmp_path / "p1"
+    watcher = lab.start(_config(close_timeout_s=0.5))
+    os.mkfifo(folder / "pipe.txt")
+    os.mkfifo(folder / "pipe.h5")
+    time.sleep(1.5)  # past close_timeout_s: an empty file is taken as complete by then
+    messages = lab.still_captures(folder, 1)
+    assert [Path(m.scan.files[0].path).name for m in messages] == ["later.dat"]
+    assert watcher.captured == 1
+    ignored = sorted(r.getMessage() for r in caplog.records if r.getMessage().startswith("ignored "))
+    assert ignored == [f"ignored {folder / n}: not a regular file" for n in ("pipe.h5", "pipe.txt")]
+    _no_tick_failed(caplog)
