@@ -9,14 +9,16 @@ from pathlib import Path
 
 from ._capture import Capturer, ScanRequest, Sent, Source, message_key, message_record, open_capturer
 from ._pathfixer import UNKNOWN, PathFixerAnswer, Where, pathfixer_answer, pathfixer_attributes
-from ._producer import Outcome, Spool, SpoolingProducer
+from ._producer import Outcome, SpoolingProducer, is_refusal
 from ._settings import CaptureSettings, ScifishSettings
+from ._spool import DEAD_LETTER_FILE, Record, Spool, SpoolError, Torn
 from ._tango import Reading, TangoReader
 
 #: The folder to put in the MacroServer's RecorderPath (holds ScizooRecorder).
 RECORDER_PATH = str(Path(__file__).resolve().parent / "recorders")
 
 __all__ = [
+    "DEAD_LETTER_FILE",
     "RECORDER_PATH",
     "UNKNOWN",
     "CaptureSettings",
@@ -24,14 +26,18 @@ __all__ = [
     "Outcome",
     "PathFixerAnswer",
     "Reading",
+    "Record",
     "ScanRequest",
     "ScifishSettings",
     "Sent",
     "Source",
     "Spool",
+    "SpoolError",
     "SpoolingProducer",
     "TangoReader",
+    "Torn",
     "Where",
+    "is_refusal",
     "message_key",
     "message_record",
     "open_capturer",

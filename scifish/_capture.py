@@ -52,7 +52,8 @@ class ScanRequest:
 
 @dataclass(frozen=True)
 class Sent:
-    """A captured message and what became of it: "sent" to Kafka or "spooled" on disk."""
+    """A captured message and what became of it: "sent" to Kafka, "spooled" on disk (sent
+    later), or "refused" by Kafka for good (kept in the spool's dead-letter file)."""
 
     message: ScanMetadata
     outcome: Outcome
@@ -168,6 +169,7 @@ class Capturer:
 
 def open_capturer(settings: CaptureSettings, config: BeamlineConfig) -> Capturer:
     """A capturer with its own Tango reader and spooling producer, from settings; close it when done."""
-    reader = TangoReader(settings.device_addresses, timeout_s=settings.device_timeout_s)
+    reader = TangoReader(settings.device_addresses, timeout_s=settings.device_timeout_s,
+                         probe_interval_s=settings.device_probe_interval_s)
     producer = SpoolingProducer(settings.kafka_bootstrap, settings.spool_dir, send_timeout_s=settings.send_timeout_s)
     return Capturer(config, reader, producer, settings.topic_prefix)

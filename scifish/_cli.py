@@ -28,6 +28,7 @@ def capture_command(
 
     from ._capture import ScanRequest, open_capturer
     from ._settings import ScifishSettings
+    from ._spool import DEAD_LETTER_FILE
 
     configure_logging(False, debug=debug)
     with clear_failure(debug):
@@ -47,3 +48,7 @@ def capture_command(
     if sent.outcome == "spooled":
         typer.echo(f"Kafka did not take it; it waits in {settings.spool_dir} for the next capture to send it.",
                    err=True)
+    elif sent.outcome == "refused":
+        typer.echo(f"error: Kafka refused it for good; it is kept in {settings.spool_dir / DEAD_LETTER_FILE}",
+                   err=True)
+        raise typer.Exit(1)

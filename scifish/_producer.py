@@ -1,97 +1,66 @@
 """A Kafka producer that never loses a message: what Kafka cannot take goes to a local spool.
 
 The spool is an append-only file of JSON lines, fsync'd on every append, plus a file
-holding how many of its lines have been delivered (also fsync'd). A background thread,
+holding how many of its lines have been dealt with (also fsync'd). A background thread,
 and the next start, send the pending lines in order; while anything is pending, new
 messages queue behind it so the order on a topic is the order of capture.
+
+What can never reach Kafka does not hold the rest up: a record Kafka refuses for what it
+is (too large, a topic it may not or cannot be written to) and a spool line that cannot be
+read back (torn by a crash, or garbage) go to ``deadletter.jsonl`` beside the spool, for a
+person to look at, and the lines after them flow. A spool that cannot be written (a full
+disk) is an error at capture, never a silent drop. One process owns a spool folder.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any, Literal
 
 from kafka import KafkaProducer
+from kafka import errors as kafka_errors
 from kafka.errors import KafkaError
+
+from ._spool import Record, Spool, SpoolError, Torn
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["sent", "spooled"]
+#: What became of a message: delivered, kept in the spool for later, or refused by Kafka
+#: for good (set aside in the dead-letter file). Anything but "sent" and "spooled" is a
+#: problem a person has to look at.
+Outcome = Literal["sent", "spooled", "refused"]
+
+# The broker (or the client's own check before sending) refuses these for what the record
+# is: sending it again, or from a fresh client, cannot help. Not every non-retriable
+# kafka-python error is such: UnknownProducerIdError after a broker restart, a cluster-wide
+# authorisation or SASL failure, or a bare KafkaError concern the producer, not the record,
+# and dead-lettering on them would empty a healthy spool into the dead-letter file.
+_REFUSALS: tuple[type[Exception], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.CorruptRecordError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.InvalidTimestampError,
+    kafka_errors.PolicyViolationError,
+    kafka_errors.UnsupportedForMessageFormatError,
+)
 
 
-def _fsync_write(path: Path, data: bytes, mode: str) -> None:
-    with path.open(mode) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+def is_refusal(err: BaseException) -> bool:
+    """Whether Kafka refuses the record for good (dead-letter it) rather than for now (retry).
+
+    kafka-python raises ValueError and TypeError from ``send`` for a record it will never
+    send (an illegal topic name), so those count as refusals too.
+    """
+    return isinstance(err, (*_REFUSALS, ValueError, TypeError))
 
 
-class Spool:
-    """Pending messages on disk, in order. One process owns a spool folder."""
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._data = self.folder / "spool.jsonl"
-        self._sent = self.folder / "spool.sent"
-        self._repair()
-        # Kept in memory so that a send with an empty spool costs no file read.
-        self._pending = max(0, len(self._lines()) - self._sent_count())
-
-    def _repair(self) -> None:
-        # A crash mid-append leaves a partial last line. It was never acknowledged to the
-        # caller as spooled, so it is cut off here; otherwise the next append would be
-        # glued to it and neither could be read back.
-        if not self._data.exists():
-            return
-        raw = self._data.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            keep = raw.rfind(b"\n") + 1
-            with self._data.open("r+b") as fh:
-                fh.truncate(keep)
-                os.fsync(fh.fileno())
-
-    def append(self, topic: str, key: bytes, value: bytes) -> None:
-        line = json.dumps(
-            {"topic": topic, "key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode()}
-        )
-        _fsync_write(self._data, line.encode() + b"\n", "ab")
-        self._pending += 1
-
-    def _lines(self) -> list[bytes]:
-        if not self._data.exists():
-            return []
-        return [ln for ln in self._data.read_bytes().split(b"\n") if ln]
-
-    def _sent_count(self) -> int:
-        try:
-            return int(self._sent.read_text() or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def pending(self) -> list[tuple[str, bytes, bytes]]:
-        out = []
-        for raw in self._lines()[self._sent_count() :]:
-            item = json.loads(raw)
-            out.append((item["topic"], base64.b64decode(item["key"]), base64.b64decode(item["value"])))
-        return out
-
-    def __len__(self) -> int:
-        return self._pending
-
-    def mark_sent(self, count: int) -> None:
-        _fsync_write(self._sent, str(self._sent_count() + count).encode(), "wb")
-        self._pending -= count
-
-    def clear_if_done(self) -> None:
-        if self._pending == 0:
-            self._data.unlink(missing_ok=True)
-            self._sent.unlink(missing_ok=True)
+def _reason(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
 
 
 class SpoolingProducer:
@@ -102,11 +71,14 @@ class SpoolingProducer:
     bootstrap_servers
         Kafka bootstrap servers.
     spool_dir
-        Folder of the spool; pending messages found there at start are sent first.
+        Folder of the spool; pending messages found there at start are sent first. One
+        process at a time may use it (:class:`SpoolError` otherwise).
     send_timeout_s
         How long one send may wait for Kafka's acknowledgement before it is spooled.
     retry_interval_s
         How often the background thread tries to deliver the spool.
+    producer_config
+        More ``KafkaProducer`` settings (e.g. ``max_request_size``).
     """
 
     def __init__(
@@ -146,14 +118,15 @@ class SpoolingProducer:
             )
         return self._producer
 
-    def _send_now(self, topic: str, key: bytes, value: bytes) -> None:
+    def _send_now(self, record: Record) -> None:
         try:
-            self._client().send(topic, key=key, value=value).get(timeout=self._timeout + 1)
-        except (KafkaError, OSError):
-            # Start the next attempt with a fresh client: a broker that lost its state
-            # (restarted empty, or retention) answers the old producer id with
-            # UnknownProducerId for ever, and the spool would never drain.
-            self._drop_client()
+            self._client().send(record.topic, key=record.key, value=record.value).get(timeout=self._timeout + 1)
+        except Exception as err:
+            if not is_refusal(err):
+                # Start the next attempt with a fresh client: a broker that lost its state
+                # (restarted empty, or retention) answers the old producer id with
+                # UnknownProducerId for ever, and the spool would never drain.
+                self._drop_client()
             raise
 
     def _drop_client(self) -> None:
@@ -165,58 +138,104 @@ class SpoolingProducer:
                 logger.debug("closing a failed Kafka client", exc_info=True)
 
     def send(self, topic: str, key: bytes, value: bytes) -> Outcome:
-        """Deliver a message, or spool it; either way it is not lost."""
+        """Deliver a message, or spool it; either way it is not lost (see :meth:`send_many`)."""
         return self.send_many([(topic, key, value)])[0]
 
     def send_many(self, items: list[tuple[str, bytes, bytes]]) -> list[Outcome]:
         """Deliver many messages with one wait for all their acknowledgements.
 
-        What Kafka does not acknowledge is spooled, in the given order.
+        What Kafka does not acknowledge is spooled, in the given order. What Kafka refuses
+        for good is "refused" and set aside in the spool folder's dead-letter file.
+
+        Raises
+        ------
+        SpoolError
+            A message Kafka did not take could not be written to the spool folder (a full
+            disk): it is not kept, and the caller must tell someone.
         """
-        outcomes: list[Outcome] = ["spooled"] * len(items)
+        records = [Record(*item) for item in items]
+        outcomes: list[Outcome] = ["spooled"] * len(records)
         with self._lock:
-            failed = list(range(len(items)))
+            refused: dict[int, str] = {}
             if len(self.spool) == 0:
-                futures: list[Any] = []
+                refused = self._send_batch(records, outcomes)
+            kept = [i for i, outcome in enumerate(outcomes) if outcome != "sent"]
+            for n, i in enumerate(kept):
                 try:
-                    client = self._client()
-                    for topic, key, value in items:
-                        futures.append(client.send(topic, key=key, value=value))
-                    client.flush(timeout=self._timeout + 1)
-                except (KafkaError, OSError) as err:
-                    # What was acknowledged before the failure counts as sent; the rest is spooled.
-                    logger.warning("Kafka did not take all of %d message(s) (%s)", len(items), err)
-                failed = []
-                for i in range(len(items)):
-                    if i < len(futures) and futures[i].succeeded():
-                        outcomes[i] = "sent"
+                    if i in refused:
+                        self.spool.dead_letter(records[i], refused[i])
                     else:
-                        failed.append(i)
-                if failed:
-                    logger.warning("Kafka did not acknowledge %d of %d message(s); spooling them", len(failed), len(items))
-                    self._drop_client()
-            for i in failed:
-                self.spool.append(*items[i])
-        if failed:
+                        self.spool.append(*records[i])
+                except SpoolError as err:
+                    raise SpoolError(
+                        folder=err.folder,
+                        reason=f"{err.reason}; {len(kept) - n} message(s) Kafka did not take are not kept",
+                    ) from err
+        if len(kept) > len(refused):
             self._wake.set()
         return outcomes
 
-    def flush_spool(self) -> int:
-        """Send what the spool holds, in order; return how many were delivered."""
-        delivered = 0
-        with self._lock:
-            for topic, key, value in self.spool.pending():
+    def _send_batch(self, records: list[Record], outcomes: list[Outcome]) -> dict[int, str]:
+        """Send with an empty spool: mark what was "sent" or "refused"; return why each was refused."""
+        futures: dict[int, Any] = {}
+        refused: dict[int, str] = {}
+        try:
+            client = self._client()
+            for i, (topic, key, value) in enumerate(records):
                 try:
-                    self._send_now(topic, key, value)
-                except (KafkaError, OSError) as err:
-                    logger.info("spool still waiting for Kafka (%s): %d pending", err, len(self.spool))
-                    break
+                    futures[i] = client.send(topic, key=key, value=value)
+                except Exception as err:
+                    if not is_refusal(err):
+                        raise
+                    refused[i] = _reason(err)
+            client.flush(timeout=self._timeout + 1)
+        except Exception as err:  # noqa: BLE001 - whatever went wrong, what was not taken is spooled
+            # What was acknowledged before the failure counts as sent; the rest is spooled.
+            logger.warning("Kafka did not take all of %d message(s) (%s)", len(records), err)
+        spooled = 0
+        for i in range(len(records)):
+            future = futures.get(i)
+            if future is not None and future.succeeded():
+                outcomes[i] = "sent"
+            elif future is not None and future.failed() and is_refusal(future.exception):
+                refused[i] = _reason(future.exception)
+            if i in refused:
+                outcomes[i] = "refused"
+            elif outcomes[i] != "sent":
+                spooled += 1
+        if spooled:
+            logger.warning("Kafka did not acknowledge %d of %d message(s); spooling them", spooled, len(records))
+            self._drop_client()
+        return refused
+
+    def flush_spool(self) -> int:
+        """Send what the spool holds, in order; return how many lines were dealt with.
+
+        A record Kafka refuses for good and a line that cannot be read back are set aside
+        in the dead-letter file; the lines after them go on. Anything else Kafka does not
+        take stops the delivery until the next attempt, so the order is kept.
+        """
+        done = 0
+        with self._lock:
+            for line in self.spool.lines():
+                if isinstance(line, Torn):
+                    self.spool.dead_letter_torn(line)
+                else:
+                    try:
+                        self._send_now(line)
+                    except Exception as err:
+                        if not is_refusal(err):
+                            if isinstance(err, (KafkaError, OSError)):
+                                logger.info("spool still waiting for Kafka (%s): %d pending", err, len(self.spool))
+                                break
+                            raise
+                        self.spool.dead_letter(line, _reason(err))
                 self.spool.mark_sent(1)
-                delivered += 1
+                done += 1
             self.spool.clear_if_done()
-        if delivered:
-            logger.info("delivered %d spooled message(s)", delivered)
-        return delivered
+        if done:
+            logger.info("delivered or set aside %d spooled message(s)", done)
+        return done
 
     def pending(self) -> int:
         return len(self.spool)
@@ -234,6 +253,7 @@ class SpoolingProducer:
                     logger.exception("spool delivery failed; will retry")
 
     def close(self) -> None:
+        """Stop the delivery thread, close the Kafka client and release the spool folder."""
         self._closed.set()
         self._wake.set()
         self._thread.join(timeout=self._timeout * 2 + 5)
@@ -243,3 +263,7 @@ class SpoolingProducer:
             except KafkaError as err:
                 logger.warning("Kafka client did not close cleanly: %s", err)
             self._producer = None
+        # Under the lock: a delivery still running (the join above may give up on it) must
+        # finish its writes before another process may take the folder.
+        with self._lock:
+            self.spool.close()

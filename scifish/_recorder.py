@@ -35,6 +35,7 @@ from ._capture import Capturer, ScanRequest, When
 from ._pathfixer import Where
 from ._producer import SpoolingProducer
 from ._settings import ScifishSettings
+from ._spool import DEAD_LETTER_FILE
 from ._tango import TangoReader
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,8 @@ class CaptureWorker:
     @property
     def reader(self) -> TangoReader:
         if self._reader is None:
-            self._reader = TangoReader(self.settings.device_addresses, timeout_s=self.settings.device_timeout_s)
+            self._reader = TangoReader(self.settings.device_addresses, timeout_s=self.settings.device_timeout_s,
+                                       probe_interval_s=self.settings.device_probe_interval_s)
         return self._reader
 
     @property
@@ -234,9 +236,14 @@ def shared_worker() -> CaptureWorker:
     environment at every scan, so a changed ``SCIFISH_*`` variable takes effect.
     """
     settings = ScifishSettings()
-    key = settings.model_dump_json()
+    # One worker per spool folder: a spool belongs to one producer (it is locked). When
+    # other settings change, the folder's worker is replaced, after its queued jobs ran.
+    key = str(settings.spool_dir.resolve())
     with _workers_lock:
         worker = _workers.get(key)
+        if worker is not None and worker.settings != settings:
+            worker.close()
+            worker = None
         if worker is None:
             worker = _workers[key] = CaptureWorker(settings)
         return worker
@@ -307,9 +314,12 @@ class ScanRecording:
         assert self._config is not None
         capturer = Capturer(self._config, self.worker.reader, self.worker.producer, self.worker.settings.topic_prefix)
         sent = capturer.capture_one(request, source="sardana", now=datetime.now(UTC), at=at)
+        block = request.scan
         if sent.outcome == "spooled":
-            block = request.scan
             self._warn(f"scizoo: Kafka is unreachable; scan {block.id} ({block.status}) is spooled")
+        elif sent.outcome == "refused":
+            self._warn(f"scizoo: Kafka refused scan {block.id} ({block.status}) for good; it is kept in "
+                       f"{self.worker.settings.spool_dir / DEAD_LETTER_FILE} for a person to look at")
         return sent.message
 
     def _send_running(self) -> None:

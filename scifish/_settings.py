@@ -18,6 +18,9 @@ class CaptureSettings(BaseSettings):
     topic_prefix: str = "scizoo"
     spool_dir: Path = Path("/var/spool/scifish")
     device_timeout_s: float = 1.0
+    #: How often a device that timed out is tried again in the background (captures skip it
+    #: meanwhile, marking its entries "unreachable since ...", at no cost).
+    device_probe_interval_s: float = 2.0
     send_timeout_s: float = 5.0
     #: Device name -> Tango URL, for devices served without a Tango database (the
     #: simulated beamline). JSON in the environment: SCIFISH_DEVICE_ADDRESSES='{"a/b/c": "tango://..."}'.

@@ -250,7 +250,12 @@ class FileWatcher:
             captured.append((c.path, st.st_size, st.st_mtime_ns))
         if not requests:
             return
-        self.capturer.capture(requests, source="scifly", now=datetime.now(UTC))
+        for sent in self.capturer.capture(requests, source="scifly", now=datetime.now(UTC)):
+            if sent.outcome == "refused":
+                # Recorded as done below: it can never be sent, and it is kept in the spool's
+                # dead-letter file; resending it at every rescan would only repeat this.
+                logger.error("Kafka refused the message of %s for good (see the spool's dead-letter file)",
+                             sent.message.scan.files[0].path if sent.message.scan.files else sent.message.message_id)
         self.state.record(captured)
         self.captured += len(captured)
 

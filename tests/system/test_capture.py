@@ -9,8 +9,8 @@ import tango
 
 from scifish import Capturer, ScanRequest, TangoReader
 from scifish.testing import SimDeviceSpec, SimulatedBeamline
-from scizoo.core import BeamlineConfig
-from tests.helpers import make_scan
+from scizoo.core import BeamlineConfig, RecordedEntry
+from tests.helpers import make_scan, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -77,3 +77,43 @@ def test_a_dead_device_gives_errors_and_the_capture_goes_on(failure: str) -> Non
         assert entries[name].error, f"{name} should say why it has no value"
     # No PathFixer configured: the scan is still produced, and quarantined downstream.
     assert second.proposal_id == "unknown"
+
+
+def test_a_frozen_device_is_left_out_until_it_answers_again() -> None:
+    config = _two_server_config()
+    doomed_names = ("doomed_x", "doomed_v")
+
+    def capture(capturer: Capturer, n: int) -> dict[str, RecordedEntry]:
+        [message] = capturer.messages([ScanRequest(make_scan(n), f"f{n}")], source="manual", now=datetime.now(UTC))
+        return {e.name: e for e in message.entries}
+
+    with (
+        SimulatedBeamline([SimDeviceSpec("SimMotor", "k/alive/1", {"Position0": 3.0})]) as alive,
+        SimulatedBeamline([SimDeviceSpec("SimMotor", "k/doomed/1", {"Position0": 7.0})]) as doomed,
+    ):
+        reader = TangoReader({**alive.addresses, **doomed.addresses}, timeout_s=0.5, probe_interval_s=0.5)
+        try:
+            capturer = Capturer(config, reader, None)
+            assert capture(capturer, 1)["doomed_x"].value == 7.0
+            doomed.freeze()
+            first_error = capture(capturer, 2)["doomed_x"].error
+            assert first_error and first_error.startswith("Timeout")
+            later = [capture(capturer, n) for n in range(3, 8)]
+            # Left out, not called: every later read skipped the device and said since when.
+            assert reader.skipped == 5
+            for entries in later:
+                assert entries["alive_x"].value == 3.0 and entries["alive_x"].error is None
+                for name in doomed_names:
+                    error = entries[name].error or ""
+                    assert entries[name].value is None
+                    assert error.startswith("unreachable since ") and error.endswith(first_error), error
+            assert list(reader.unreachable()) == ["k/doomed/1"]
+            doomed.thaw()
+            wait_for(lambda: not reader.unreachable(), timeout=15, what="the probe to find the device again")
+            skipped = reader.skipped
+            entries = capture(capturer, 8)
+            assert reader.skipped == skipped
+            assert [(entries[n].value, entries[n].error) for n in doomed_names] == [(7.0, None), (1.5, None)]
+        finally:
+            reader.close()
+            doomed.thaw()
