@@ -5,9 +5,10 @@ access rule in ``_access``; the table's rows and exports in ``_table``; the live
 ``_live``; the e-logbook client in ``_elog``; settings in ``_settings``.
 """
 
+from scizoo.web import Authenticator, AuthError, OidcSettings, TokenUser
+
 from ._access import build_branches, can_read
 from ._app import create_app
-from ._auth import Authenticator, AuthError, OidcSettings, TokenUser
 from ._serve import SHUTDOWN_GRACE_S, ScanlogServer
 from ._settings import ScanlogSettings
 from ._store import MAX_TEXT_SCAN, ScanStore

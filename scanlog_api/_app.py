@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from ._auth import Authenticator
+from scizoo.web import Authenticator
+
 from ._elog import ElogClient
 from ._errors import ScanlogError
 from ._limits import RequestLimits

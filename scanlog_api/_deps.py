@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
+from scizoo.web import Authenticator, AuthError, TokenUser
+
 from ._access import build_branches
-from ._auth import Authenticator, AuthError, TokenUser
 from ._elog import ElogClient
 from ._errors import Invalid
 from ._live import LiveFeed

@@ -13,7 +13,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._auth import Authenticator, AuthError
+from scizoo.web import Authenticator, AuthError
+
 from ._images import MAX_IMAGE_BYTES
 
 Scope = MutableMapping[str, Any]

@@ -13,8 +13,9 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, PyMongoError
 
+from scizoo.web import TokenUser
+
 from ._access import can_read
-from ._auth import TokenUser
 from ._table import jsonable, row
 
 logger = logging.getLogger(__name__)

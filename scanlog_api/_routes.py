@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from scizoo.web import TokenUser
+
 from ._access import build_branches
-from ._auth import TokenUser
 from ._deps import Filters, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, sort_of
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany

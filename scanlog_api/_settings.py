@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ._auth import OidcSettings, TokenUser
+from scizoo.web import OidcSettings, TokenUser
 
 
 class ScanlogSettings(BaseSettings):

@@ -33,9 +33,9 @@ from scizoo.core import (
     ensure_indexes,
     redact,
 )
+from scizoo.web import TokenUser
 
 from ._access import build_branches, can_comment, can_write
-from ._auth import TokenUser
 from ._errors import Forbidden, Invalid, NotFound
 from ._table import jsonable, row, sort_key, text_matches
 

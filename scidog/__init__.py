@@ -1,0 +1,15 @@
+"""scidog: beamline staff choose what every scan records, in a web editor over the Tango database.
+
+Configurations per beamline in MongoDB, each save a revision (409 when made from a stale
+one), one active configuration per beamline, YAML import and export; scifish captures
+with the active one.
+"""
+
+from ._app import create_app
+from ._diff import diff
+from ._settings import ScidogSettings
+from ._store import ConfigStore
+from ._tango import TangoBrowser, TangoUnavailable
+from ._validate import problems
+
+__all__ = ["ConfigStore", "ScidogSettings", "TangoBrowser", "TangoUnavailable", "create_app", "diff", "problems"]

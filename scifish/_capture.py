@@ -59,9 +59,9 @@ class Sent:
     outcome: Outcome
 
 
-def _entry(attr: AttributeConfig, reading: Reading) -> RecordedEntry:
+def _entry(attr: AttributeConfig, reading: Reading, *, end: bool = False) -> RecordedEntry:
     return RecordedEntry(
-        name=attr.name,
+        name=f"{attr.name}_end" if end else attr.name,
         group=attr.group,
         device=attr.device,
         attribute=attr.attribute,
@@ -102,13 +102,14 @@ class Capturer:
         A device that cannot be read gives entries with an ``error``; the capture goes on.
         Without the PathFixer (or when it cannot say), the place is :data:`UNKNOWN`.
         """
-        attrs = [a for a in self.config.attributes if at is None or a.at == at]
+        attrs = [a for a in self.config.attributes if at is None or a.at in (at, "both")]
         wanted = [(a.device, a.attribute) for a in attrs]
         device = self.config.pathfixer if pathfixer else ""
         if device:
             wanted += pathfixer_attributes(device)
         readings = self.reader.read(wanted)
-        entries = [_entry(a, readings[(a.device, a.attribute)]) for a in attrs]
+        # An attribute read at both ends of a scan: its end reading is <name>_end.
+        entries = [_entry(a, readings[(a.device, a.attribute)], end=at == "end" and a.at == "both") for a in attrs]
         if not device:
             return entries, UNKNOWN
         answer = pathfixer_answer(device, readings)

@@ -181,6 +181,10 @@ class CaptureWorker:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._reader: TangoReader | None = None
         self._producer: SpoolingProducer | None = None
+        # Followed from the worker's start, in the background: a scan never waits for the store.
+        self._active = settings.active_config()
+        if self._active is not None:
+            self._active.start(wait_s=0)
         self._thread = threading.Thread(target=self._loop, name="scifish-recorder", daemon=True)
         self._thread.start()
 
@@ -198,6 +202,13 @@ class CaptureWorker:
                 self.settings.kafka_bootstrap, self.settings.spool_dir, send_timeout_s=self.settings.send_timeout_s
             )
         return self._producer
+
+    def config(self, config_file: Path) -> BeamlineConfig:
+        """The configuration to capture with: the beamline's active one from the store when one is
+        set (from memory), else the file."""
+        if self._active is not None:
+            return self._active.current()
+        return load_beamline_config(config_file)
 
     def submit(self, job: Callable[[], None]) -> None:
         self._jobs.put(job)
@@ -222,6 +233,8 @@ class CaptureWorker:
             self._producer.close()
         if self._reader is not None:
             self._reader.close()
+        if self._active is not None:
+            self._active.close()
 
 
 _workers: dict[str, CaptureWorker] = {}
@@ -281,7 +294,7 @@ class ScanRecording:
 
     def start(self, env: Mapping[str, Any]) -> None:
         try:
-            self._config = load_beamline_config(self.config_file)
+            self._config = self.worker.config(self.config_file)
             self._state = ScanState.from_environ(env)
         except Exception as err:  # noqa: BLE001 - a bad configuration must not stop the scan
             self._warn(f"scizoo: this scan's metadata will not be captured: {err}")

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scizoo.core import ConfigError
+
+from ._configsource import ActiveConfig
 
 
 class CaptureSettings(BaseSettings):
@@ -25,6 +30,22 @@ class CaptureSettings(BaseSettings):
     #: Device name -> Tango URL, for devices served without a Tango database (the
     #: simulated beamline). JSON in the environment: SCIFISH_DEVICE_ADDRESSES='{"a/b/c": "tango://..."}'.
     device_addresses: dict[str, str] = {}
+    #: scidog's store: when set, captures use the beamline's active configuration from it
+    #: (kept current by a change stream, and on disk in ``config_cache_file``) instead of a file.
+    config_store_uri: SecretStr | None = None
+    config_store_database: str = "scicat"
+    #: The beamline whose active configuration is used (with ``config_store_uri``).
+    beamline: str = ""
+    config_cache_file: Path = Path("/var/lib/scifish/active-config.json")
+
+    def active_config(self) -> ActiveConfig | None:
+        """A follower of the beamline's active configuration in scidog's store, or None (use a file)."""
+        if self.config_store_uri is None:
+            return None
+        if not self.beamline:
+            raise ConfigError("a configuration store is set but no beamline: set the beamline's name too")
+        return ActiveConfig(self.config_store_uri.get_secret_value(), self.config_store_database, self.beamline,
+                            self.config_cache_file)
 
 
 class ScifishSettings(CaptureSettings):

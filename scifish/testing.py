@@ -118,6 +118,11 @@ class SimEnergy(_SimDevice):
     def energy(self, value: float) -> None:
         self._energy = value
 
+    @attribute(dtype=(float,), max_dim_x=64, unit="counts")
+    def spectrum(self) -> list[float]:
+        """A small spectrum: an attribute that is not a scalar (no value mapping on it)."""
+        return [self._energy / 1000 + i for i in range(8)]
+
 
 class PathFixer(_SimDevice):
     """Publishes the current proposal and data path, as MAX IV's PathFixer does."""
@@ -314,3 +319,73 @@ def _serve(port: int, spec_json: str, parent_pid: int) -> None:
 
 if __name__ == "__main__":
     _serve(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+
+
+class TangoDatabase:
+    """pytango's own Tango database server with its sqlite backend, in a child process.
+
+    ``with TangoDatabase(folder) as db: db.register([...], "SimMotor", "Sim/1")``; its
+    address is ``db.tango_host``. Devices registered here are *defined* (found by a search),
+    not running: run them with :class:`SimulatedBeamline`.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        self.port = free_port()
+        self.tango_host = f"127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> TangoDatabase:
+        import tango
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TANGO_HOST": self.tango_host, "PYTANGO_DATABASE_NAME": str(self.folder / "tango.db")}
+        log = (self.folder / "databaseds.log").open("wb")
+        self._proc = subprocess.Popen(  # noqa: S603 - pytango's own server, no shell
+            [sys.executable, "-m", "tango.databaseds.database", "--db_access", "sqlite3", "--port", str(self.port), "2"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._proc.poll() is not None:
+                raise ServiceStartError("tango-database", f"the process exited with {self._proc.returncode}")
+            try:
+                self.database().get_server_list("*")
+                return self
+            except tango.DevFailed as err:
+                if time.monotonic() > deadline:
+                    raise ServiceStartError("tango-database", f"not up in {timeout:g} s: {err}") from err
+                time.sleep(0.3)
+
+    def database(self) -> Any:
+        import tango
+
+        return tango.Database("127.0.0.1", self.port)
+
+    def register(self, names: list[str], device_class: str, server: str) -> None:
+        import tango
+
+        db = self.database()
+        for name in names:
+            info = tango.DbDevInfo()
+            info.name, info._class, info.server = name, device_class, server
+            db.add_device(info)
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        self._proc = None
+
+    def __enter__(self) -> TangoDatabase:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -30,8 +30,13 @@ def open_watcher(settings: SciflySettings) -> FileWatcher:
     from scizoo.core import load_beamline_config
 
     config = load_scifly_config(settings.config_file)
-    beamline = load_beamline_config(settings.beamline_config_file)
-    return FileWatcher(config, open_capturer(settings, beamline), state_file=settings.state_file)
+    active = settings.active_config()
+    if active is None:
+        beamline = load_beamline_config(settings.beamline_config_file)
+        return FileWatcher(config, open_capturer(settings, beamline), state_file=settings.state_file)
+    active.start()
+    return FileWatcher(config, open_capturer(settings, active.current()), state_file=settings.state_file,
+                       beamline_config=active.current)
 
 
 def run_watcher(settings: SciflySettings, stop: threading.Event) -> None:

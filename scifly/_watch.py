@@ -49,7 +49,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from scifish import Capturer, PathFixerAnswer, ScanRequest, Where, pathfixer_answer, pathfixer_attributes
-from scizoo.core import DependencyUnavailable, file_message_id
+from scizoo.core import BeamlineConfig, DependencyUnavailable, file_message_id
 
 from ._config import SciflyConfig
 from ._files import Candidate, Dropped, Watch, examine, id_source, not_regular, scan_block, walk
@@ -83,10 +83,13 @@ class FileWatcher:
         *,
         state_file: Path,
         clock: Callable[[], float] = time.monotonic,
+        beamline_config: Callable[[], BeamlineConfig] | None = None,
     ) -> None:
         self.config = config
         self.capturer = capturer
         self.beamline = capturer.config
+        #: Where the beamline's current configuration comes from (scidog's active one); None: fixed.
+        self._beamline_config = beamline_config
         self.state = SentState(state_file)
         self._clock = clock
         self._events: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -261,6 +264,8 @@ class FileWatcher:
 
     def tick(self) -> None:
         now = self._clock()
+        if self._beamline_config is not None:  # from memory: the source follows the store itself
+            self.beamline = self.capturer.config = self._beamline_config()
         self._follow(now)
         while True:
             try:

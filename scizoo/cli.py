@@ -43,6 +43,10 @@ try:
 except ImportError as err:
     scifly_app = _missing("scifly", "scifly", err)
 try:
+    from scidog._cli import app as scidog_app
+except ImportError as err:
+    scidog_app = _missing("scidog", "scidog", err)
+try:
     from scifish._cli import app as scifish_app
 except ImportError as err:
     scifish_app = _missing("scifish", "capture", err)
@@ -51,6 +55,7 @@ app.add_typer(scicow_app, name="scicow")
 app.add_typer(scanlog_app, name="scanlog")
 app.add_typer(scifly_app, name="scifly")
 app.add_typer(scifish_app, name="scifish")
+app.add_typer(scidog_app, name="scidog")
 
 
 @app.command()

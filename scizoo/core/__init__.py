@@ -6,8 +6,11 @@ deployable; import-linter checks both.
 """
 
 from ._catalogue import (
+    ACTIVE_CONFIGURATION_COLLECTION,
     ATTACHMENT_COLLECTION,
     COMMENT_COLLECTION,
+    CONFIGURATION_COLLECTION,
+    CONFIGURATION_REVISION_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
     INDEXES,
@@ -17,7 +20,14 @@ from ._catalogue import (
     RATING_COLLECTION,
     ensure_indexes,
 )
-from ._config import AttributeConfig, BeamlineConfig, apply_mapping, load_beamline_config
+from ._config import (
+    AttributeConfig,
+    BeamlineConfig,
+    apply_mapping,
+    dump_beamline_config,
+    load_beamline_config,
+    parse_beamline_config,
+)
 from ._documents import (
     CatalogueSettings,
     DatasetDocument,
@@ -47,8 +57,11 @@ from ._topics import beamline_topic, dead_letter_topic, events_topic, topic_patt
 from ._units import to_si
 
 __all__ = [
+    "ACTIVE_CONFIGURATION_COLLECTION",
     "ATTACHMENT_COLLECTION",
     "COMMENT_COLLECTION",
+    "CONFIGURATION_COLLECTION",
+    "CONFIGURATION_REVISION_COLLECTION",
     "DATASET_COLLECTION",
     "ELOG_ENTRY_COLLECTION",
     "EXIT_UNAVAILABLE",
@@ -85,12 +98,14 @@ __all__ = [
     "configure_logging",
     "dataset_pid",
     "dead_letter_topic",
+    "dump_beamline_config",
     "ensure_indexes",
     "events_topic",
     "file_message_id",
     "load_beamline_config",
     "manual_message_id",
     "metadata_key",
+    "parse_beamline_config",
     "redact",
     "run_service",
     "sardana_message_id",

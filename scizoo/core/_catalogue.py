@@ -22,6 +22,10 @@ QUARANTINE_COLLECTION: Final = "quarantine"
 #: scizoo's own: the scan table's comments and rating history.
 COMMENT_COLLECTION: Final = "ScanlogComment"
 RATING_COLLECTION: Final = "ScanlogRating"
+#: scidog: capture configurations (current state), every revision, and each beamline's active one.
+CONFIGURATION_COLLECTION: Final = "ScidogConfiguration"
+CONFIGURATION_REVISION_COLLECTION: Final = "ScidogRevision"
+ACTIVE_CONFIGURATION_COLLECTION: Final = "ScidogActive"
 #: scizoo's own: e-logbook entries made through scanlog, and by whom (who may append).
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 
@@ -46,6 +50,8 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     QUARANTINE_COLLECTION: [[("proposal_id", ASCENDING)]],
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
+    CONFIGURATION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING)]],
+    CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
 }
 
 

@@ -26,8 +26,9 @@ class AttributeConfig(BaseModel):
         Field(description="Value mapping, e.g. {4: inserted}; keys compared as strings."),
     ] = {}
     at: Annotated[
-        Literal["start", "end"],
-        Field(description="Read at the start of a scan, or at its end (e.g. a dose or a final temperature)."),
+        Literal["start", "end", "both"],
+        Field(description="Read at the start of a scan, at its end (e.g. a dose or a final temperature), or both "
+                          "(the end reading is recorded as <name>_end)."),
     ] = "start"
 
     @field_validator("mapping", mode="before")
@@ -45,7 +46,8 @@ class BeamlineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     beamline: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    name: Annotated[str, Field(description="Configuration name.")] = "default"
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Configuration name.")] = "default"
+    description: Annotated[str, Field(max_length=2000, description="What this configuration is for.")] = ""
     revision: Annotated[int, Field(ge=0)] = 1
     staff_group: Annotated[str, Field(description="Group given read access to every dataset.")] = ""
     pathfixer: Annotated[str, Field(description="Tango device publishing proposal and data path.")] = ""
@@ -57,9 +59,11 @@ class BeamlineConfig(BaseModel):
     def _unique_names(cls, value: list[AttributeConfig]) -> list[AttributeConfig]:
         seen: set[str] = set()
         for attr in value:
-            if attr.name in seen:
-                raise ValueError(f"friendly name {attr.name!r} is used twice")
-            seen.add(attr.name)
+            names = [attr.name, f"{attr.name}_end"] if attr.at == "both" else [attr.name]
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"friendly name {name!r} is used twice")
+                seen.add(name)
         return value
 
 
@@ -78,6 +82,25 @@ def apply_mapping(value: Any, mapping: dict[str, Any]) -> Any:
     return mapping.get(_mapping_key(value), value)
 
 
+def parse_beamline_config(text: str, source: str = "the configuration") -> BeamlineConfig:
+    """A beamline configuration from YAML text; :class:`ConfigError` says what is wrong."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source} is not valid YAML: {err}") from err
+    try:
+        return BeamlineConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source} is not a valid beamline configuration: {err}") from err
+
+
+def dump_beamline_config(config: BeamlineConfig) -> str:
+    """YAML text that :func:`parse_beamline_config` reads back to the same configuration."""
+    data = config.model_dump(mode="json", exclude_defaults=True)
+    data["beamline"] = config.beamline
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 def load_beamline_config(path: str | Path) -> BeamlineConfig:
     """Read a beamline configuration from a YAML file.
 
@@ -88,12 +111,7 @@ def load_beamline_config(path: str | Path) -> BeamlineConfig:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read beamline configuration {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    try:
-        return BeamlineConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(f"{path} is not a valid beamline configuration: {err}") from err
+    return parse_beamline_config(text, str(path))

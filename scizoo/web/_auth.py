@@ -1,7 +1,7 @@
 """Who is asking: static bearer tokens (demo, small sites) or an OIDC provider's JWTs.
 
-SciCat's read rule: a dataset is visible to members of its ownerGroup or of any of its
-accessGroups, and to anyone once published. Every write needs a known user.
+What a user may do with what they can read is each service's own rule (the scan
+table's is in ``scanlog_api._access``, scidog's in ``scidog._access``).
 """
 
 from __future__ import annotations
