@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -22,8 +23,10 @@ class ScanlogServer:
     """``with ScanlogServer(settings) as server: server.url``; port 0 picks a free port."""
 
     def __init__(self, settings: ScanlogSettings, *, host: str = "127.0.0.1", port: int = 0,
-                 grace_s: int = SHUTDOWN_GRACE_S) -> None:
+                 grace_s: int = SHUTDOWN_GRACE_S, mounts: dict[str, Any] | None = None) -> None:
         self.settings = settings
+        #: path -> ASGI app served beside the table (the demo mounts scidog's editor at /scidog)
+        self.mounts = dict(mounts or {})
         self.host = host
         self.port = port
         self.grace_s = grace_s
@@ -35,7 +38,10 @@ class ScanlogServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ScanlogServer:
-        config = uvicorn.Config(create_app(self.settings), host=self.host, port=self.port, log_level="warning",
+        app = create_app(self.settings)
+        for path, sub in self.mounts.items():
+            app.mount(path, sub)
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=self.grace_s)
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="scanlog-api", daemon=True)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from scizoo.core import (
@@ -31,6 +32,7 @@ from scizoo.core import (
     manual_message_id,
 )
 from scizoo.testing import EmbeddedKafka, EmbeddedMongo, UserOffice
+from scizoo.web import TokenUser
 
 if TYPE_CHECKING:
     from scifish import Capturer
@@ -182,15 +184,50 @@ class _Pipeline:
         self.console.print("[green]✓[/] scicow consuming scizoo.* into the catalogue")
 
     def start_api(self, port: int) -> str:
-        from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
+        from scanlog_api import ScanlogServer, ScanlogSettings
 
         settings = ScanlogSettings(
             mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()},
             staff_comment_groups={self.config.beamline: self.config.staff_group},
         )
-        server = self.stack.enter_context(ScanlogServer(settings, port=port))
+        server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")
+        self.console.print(f"[green]✓[/] configuration editor (scidog) on {server.url}/scidog/?token=demo-staff")
         return server.url
+
+    def _scidog(self) -> Any:
+        from scidog import ScidogSettings
+        from scidog import create_app as create_scidog
+
+        settings = ScidogSettings(
+            mongo_uri=self.mongo.uri, tango_host=self.tango.tango_host, device_addresses=self.devices.addresses,
+            staff_groups={self.config.beamline: self.config.staff_group},
+            tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()},
+        )
+        app = create_scidog(settings)
+        self.stack.callback(app.state.store.close)  # a mounted app's lifespan does not run
+        return app
+
+    def start_configuration(self) -> None:
+        """The beamline's configuration in scidog's store (from the YAML file the first time),
+        and a follower of its active one: the demo's captures use what the editor sets."""
+        from scidog import ConfigStore
+        from scifish._configsource import ActiveConfig
+        from scifish.testing import TangoDatabase, demo_devices
+
+        with self.console.status("starting a Tango database with the beamline's devices…"):
+            self.tango = self.stack.enter_context(TangoDatabase(self.data_dir / "tango"))
+            self.tango.register([spec.name for spec in demo_devices("", "")], "Sim", "Sim/demo")
+        store = ConfigStore(SecretStr(self.mongo.uri), "scicat")
+        self.stack.callback(store.close)
+        if not store.summaries(self.config.beamline):
+            store.create(self.config, "demo", datetime.now(UTC), change="imported from the demo's YAML")
+        self.active = ActiveConfig(self.mongo.uri, "scicat", self.config.beamline, self.data_dir / "active-config.json")
+        self.stack.callback(self.active.close)
+        self.active.start()
+        current = self.active.current()
+        self.console.print(f"[green]✓[/] Tango database on {self.tango.tango_host}; {current.beamline} captures with "
+                           f"configuration {current.name!r} revision {current.revision} (scidog)")
 
     def capturer(self) -> Capturer:
         from scifish import Capturer, SpoolingProducer, TangoReader
@@ -209,6 +246,7 @@ class _Scans:
         self.beamline = _Beamline(pipeline.config, pipeline.devices.addresses, pipeline.data_dir / "raw")
         self.capturer = pipeline.capturer()
         self.datasets = pipeline.db[DATASET_COLLECTION]
+        self.active = pipeline.active
         self.captured: list[str] = []
         self.spooled = 0
 
@@ -218,6 +256,7 @@ class _Scans:
         proposal = "20240001" if index % 2 == 0 else "20240002"
         path = self.beamline.set_proposal(proposal)
         message_id, block = self.beamline.run_scan(path, datetime.now(UTC))
+        self.capturer.config = self.active.current()  # whatever the editor made active, from memory
         sent = self.capturer.capture_one(ScanRequest(block, message_id), source="manual", now=datetime.now(UTC))
         self.captured.append(message_id)
         self.spooled += sent.outcome == "spooled"
@@ -275,6 +314,7 @@ def run_demo(
         pipeline = _Pipeline(stack, config, data_dir, console)
         pipeline.start_stores()
         pipeline.start_beamline()
+        pipeline.start_configuration()
         pipeline.start_scicow()
         url = pipeline.start_api(port) if serve else ""
         runs = _Scans(pipeline)
