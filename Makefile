@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_recorder.py
 	$(PY) bench/bench_scanlog.py
 	$(PY) bench/bench_live.py
+	$(PY) bench/bench_scidog.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export
