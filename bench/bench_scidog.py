@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
-from pymongo import MongoClient  # noqa: E402
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from pymongo import MongoClient
 
-from scidog import ConfigStore, ScidogSettings, create_app  # noqa: E402
-from scifish._configsource import ActiveConfig  # noqa: E402
-from scifish.testing import TangoDatabase  # noqa: E402
-from scizoo.core import BeamlineConfig  # noqa: E402
-from scizoo.testing import EmbeddedMongo  # noqa: E402
-from scizoo.web import TokenUser  # noqa: E402
+from scidog import ConfigStore, ScidogSettings, create_app
+from scifish._configsource import ActiveConfig
+from scifish.testing import TangoDatabase
+from scizoo.core import BeamlineConfig
+from scizoo.testing import EmbeddedMongo
+from scizoo.web import TokenUser
 
 
 def pct(values: list[float], q: float) -> float:
