@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,9 +19,12 @@ from pymongo.errors import PyMongoError
 from scizoo.web import Authenticator
 
 from ._elog import ElogClient
-from ._errors import ScanlogError
+from ._errors import NotFound, ScanlogError
 from ._limits import RequestLimits
+from ._oai import OaiProvider
+from ._publish import DataCite, Publisher
 from ._routes import router
+from ._routes_publish import router as publish_router
 from ._settings import ScanlogSettings
 from ._store import ScanStore
 
@@ -73,6 +77,24 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     async def scanlog_error(request: Request, exc: ScanlogError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    datacite = DataCite(settings.datacite_url, settings.datacite_username, settings.datacite_password,
+                        settings.doi_prefix, settings.datacite_timeout_s)
+    publisher = app.state.publisher = Publisher(store, datacite, doi_prefix=settings.doi_prefix,
+                                                public_url=settings.public_url)
+    app.state.download_url_pattern = settings.download_url_pattern
+    app.state.oai = OaiProvider(
+        f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo", "",
+        records=publisher.published,
+        get=lambda doi: _registered(publisher, doi), domain=urlsplit(settings.public_url).hostname or "scizoo")
+
     app.include_router(router)
+    app.include_router(publish_router)
     app.add_middleware(RequestLimits, auth=auth)
     return app
+
+
+def _registered(publisher: Publisher, doi: str) -> dict[str, object] | None:
+    try:
+        return publisher.get(doi, None)
+    except NotFound:
+        return None

@@ -16,6 +16,17 @@ class ScanlogSettings(BaseSettings):
     #: Write concern of ratings, comments and attachments (as scicow's: see the README).
     write_concern_w: int | str = "majority"
     write_concern_j: bool = True
+    #: Publishing: the facility's DOI prefix, where landing pages are (public base URL of this
+    #: service), DataCite's REST API and account, and the publisher named by default.
+    doi_prefix: str = "10.5072"
+    public_url: str = "http://127.0.0.1:8000"
+    datacite_url: str = "https://api.test.datacite.org/"
+    datacite_username: str = ""
+    datacite_password: SecretStr | None = None
+    datacite_timeout_s: float = 10.0
+    publisher: str = ""
+    #: Download link of a dataset's file on its landing page ({path} is the file's path); empty: none.
+    download_url_pattern: str = ""
     #: Live streams open to anonymous readers (published scans) at most at once.
     max_anonymous_streams: int = 50
     #: A CSV export holds at most this many scans (bounded work per request).

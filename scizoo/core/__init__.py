@@ -8,6 +8,7 @@ deployable; import-linter checks both.
 from ._catalogue import (
     ACTIVE_CONFIGURATION_COLLECTION,
     ATTACHMENT_COLLECTION,
+    CART_COLLECTION,
     COMMENT_COLLECTION,
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
@@ -16,6 +17,7 @@ from ._catalogue import (
     INDEXES,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
     QUARANTINE_COLLECTION,
     RATING_COLLECTION,
     ensure_indexes,
@@ -51,6 +53,15 @@ from ._messages import (
     ScanColumn,
     ScanMetadata,
 )
+from ._published import (
+    Creator,
+    Funding,
+    PublicationIn,
+    PublishedDataDocument,
+    RelatedWork,
+    build_published_data,
+    datacite_attributes,
+)
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
 from ._topics import beamline_topic, dead_letter_topic, events_topic, topic_pattern
@@ -59,6 +70,7 @@ from ._units import to_si
 __all__ = [
     "ACTIVE_CONFIGURATION_COLLECTION",
     "ATTACHMENT_COLLECTION",
+    "CART_COLLECTION",
     "COMMENT_COLLECTION",
     "CONFIGURATION_COLLECTION",
     "CONFIGURATION_REVISION_COLLECTION",
@@ -69,6 +81,7 @@ __all__ = [
     "MESSAGE_MODELS",
     "ORIG_DATABLOCK_COLLECTION",
     "PROPOSAL_COLLECTION",
+    "PUBLISHED_DATA_COLLECTION",
     "QUARANTINE_COLLECTION",
     "RATING_COLLECTION",
     "SCHEMA_DIR",
@@ -77,14 +90,19 @@ __all__ = [
     "BeamlineConfig",
     "CatalogueSettings",
     "ConfigError",
+    "Creator",
     "DataFile",
     "DatasetDocument",
     "DatasetIngested",
     "DeadLetter",
     "DependencyUnavailable",
+    "Funding",
     "OrigDatablockDocument",
     "Proposal",
+    "PublicationIn",
+    "PublishedDataDocument",
     "RecordedEntry",
+    "RelatedWork",
     "ScanBlock",
     "ScanColumn",
     "ScanMetadata",
@@ -94,8 +112,10 @@ __all__ = [
     "beamline_topic",
     "build_dataset",
     "build_orig_datablock",
+    "build_published_data",
     "clear_failure",
     "configure_logging",
+    "datacite_attributes",
     "dataset_pid",
     "dead_letter_topic",
     "dump_beamline_config",

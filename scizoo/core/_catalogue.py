@@ -26,6 +26,9 @@ RATING_COLLECTION: Final = "ScanlogRating"
 CONFIGURATION_COLLECTION: Final = "ScidogConfiguration"
 CONFIGURATION_REVISION_COLLECTION: Final = "ScidogRevision"
 ACTIVE_CONFIGURATION_COLLECTION: Final = "ScidogActive"
+#: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
+PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
+CART_COLLECTION: Final = "ScanlogCart"
 #: scizoo's own: e-logbook entries made through scanlog, and by whom (who may append).
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 
@@ -51,6 +54,7 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
     CONFIGURATION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING)]],
+    PUBLISHED_DATA_COLLECTION: [[("status", ASCENDING), ("registeredTime", ASCENDING)], [("ownerGroup", ASCENDING)]],
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
 }
 

@@ -1,0 +1,269 @@
+"""Publishing: carts, PublishedData, and registration with DataCite that never half-publishes.
+
+SciCat flags the datasets as published before DataCite answers. Here the order is:
+
+1. the metadata is validated against DataCite's kernel-4.5 schema (the datacite package)
+   before anything is sent;
+2. a draft DOI is created (a retry that finds it already there goes on);
+3. the draft is published at DataCite (``event: publish`` with the landing page's URL);
+4. only then are the datasets marked ``isPublished`` with ``datasetlifecycle.publishedOn``,
+   and the publication becomes ``registered``.
+
+A failure at 2 or 3 leaves the publication and its datasets as they were, with the error
+kept on it (``registration``) and shown; registering again resumes. A failure at 4 (the
+store) is resumed the same way: DataCite has it, so the datasets are marked on the retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import requests
+from datacite import DataCiteRESTClient, schema45
+from datacite.errors import DataCiteError, HttpError
+from pydantic import SecretStr
+
+from scizoo.core import (
+    CART_COLLECTION,
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
+    PublicationIn,
+    build_published_data,
+    datacite_attributes,
+)
+from scizoo.web import TokenUser
+
+from ._access import can_write
+from ._errors import Forbidden, Invalid, NotFound, ScanlogError, UpstreamFailed
+from ._store import ScanStore
+from ._table import jsonable
+
+logger = logging.getLogger(__name__)
+
+MAX_CART = 1000
+_PUBLIC = ("registered", "amended")
+
+
+class Conflict(ScanlogError):
+    status = 409
+
+
+class DataCite:
+    """DataCite's REST API through the datacite package; every error becomes one readable sentence."""
+
+    def __init__(self, url: str, username: str, password: SecretStr | None, prefix: str, timeout_s: float) -> None:
+        self._client = DataCiteRESTClient(username=username, password=password.get_secret_value() if password else "",
+                                          prefix=prefix, url=url, timeout=timeout_s)
+
+    def _call(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except DataCiteError as err:
+            raise UpstreamFailed(f"DataCite refused to {what}: {_datacite_reason(err)}") from err
+        except (HttpError, requests.RequestException) as err:  # the package wraps requests' errors
+            raise UpstreamFailed(f"DataCite could not be reached to {what} ({type(err).__name__}); "
+                                 "nothing was published: try again") from err
+
+    def draft(self, attributes: dict[str, Any]) -> None:
+        doi = attributes["doi"]
+        try:
+            self._call("create the draft DOI", lambda: self._client.draft_doi(metadata=dict(attributes), doi=doi))
+        except UpstreamFailed as err:
+            if "already been taken" not in str(err):  # a retry: the draft exists
+                raise
+
+    def publish(self, attributes: dict[str, Any]) -> None:
+        body = {"attributes": {**attributes, "event": "publish"}}
+        self._call("publish the DOI", lambda: self._client.put_doi(attributes["doi"], body))
+
+    def amend(self, attributes: dict[str, Any]) -> None:
+        body = {"attributes": dict(attributes)}
+        self._call("update the DOI's metadata", lambda: self._client.put_doi(attributes["doi"], body))
+
+
+def _datacite_reason(err: DataCiteError) -> str:
+    text = str(err.args[0]) if err.args else type(err).__name__
+    try:
+        import json
+
+        errors = json.loads(text).get("errors", [])
+        return "; ".join(f"{e.get('source', '')}: {e.get('title', '')}".strip(": ") for e in errors) or text[:300]
+    except (ValueError, AttributeError):
+        return text[:300]
+
+
+def schema_problems(attributes: dict[str, Any]) -> list[str]:
+    """What DataCite's kernel-4.5 schema says is wrong, if anything."""
+    return [f"{'.'.join(map(str, e.absolute_path)) or 'metadata'}: {e.message}"
+            for e in schema45.validator.iter_errors(attributes)]
+
+
+class Publisher:
+    """Carts and publications over the store, registered through :class:`DataCite`."""
+
+    def __init__(self, store: ScanStore, datacite: DataCite, *, doi_prefix: str, public_url: str) -> None:
+        self.store = store
+        self.datacite = datacite
+        self.doi_prefix = doi_prefix.rstrip("/")
+        self.public_url = public_url.rstrip("/")
+
+    def landing_url(self, doi: str) -> str:
+        return f"{self.public_url}/doi/{doi}"
+
+    # --- the cart -------------------------------------------------------------
+
+    def _writable(self, pids: list[str], user: TokenUser) -> list[dict[str, Any]]:
+        docs = []
+        for pid in pids:
+            doc = self.store.readable(pid, user)
+            if not can_write(user, doc):
+                raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may publish dataset {pid!r}")
+            docs.append(doc)
+        return docs
+
+    def cart(self, user: TokenUser) -> list[str]:
+        doc = self.store.db()[CART_COLLECTION].find_one({"_id": user.user})
+        return list((doc or {}).get("pids", []))
+
+    def add_to_cart(self, user: TokenUser, pids: list[str]) -> list[str]:
+        self._writable(pids, user)
+        now = [p for p in self.cart(user)]
+        merged = now + [p for p in pids if p not in now]
+        if len(merged) > MAX_CART:
+            raise Invalid(f"a cart holds at most {MAX_CART} datasets")
+        self.store.db()[CART_COLLECTION].update_one({"_id": user.user}, {"$set": {"pids": merged}}, upsert=True)
+        return merged
+
+    def remove_from_cart(self, user: TokenUser, pids: list[str]) -> list[str]:
+        left = [p for p in self.cart(user) if p not in set(pids)]
+        self.store.db()[CART_COLLECTION].update_one({"_id": user.user}, {"$set": {"pids": left}}, upsert=True)
+        return left
+
+    def prefill(self, user: TokenUser, pids: list[str]) -> dict[str, Any]:
+        """Title, abstract and PI from the datasets' proposal, for the form."""
+        docs = self._writable(pids, user) if pids else []
+        proposals = sorted({p for d in docs for p in d.get("proposalIds") or []})
+        proposal = self.store.db()["Proposal"].find_one({"_id": proposals[0]}) if proposals else None
+        pi = " ".join(x for x in ((proposal or {}).get("pi_lastname", ""), (proposal or {}).get("pi_firstname", "")) if x)
+        return {"title": (proposal or {}).get("title", ""), "abstract": (proposal or {}).get("abstract", ""),
+                "creators": [{"name": pi.replace(" ", ", ", 1)}] if pi else [], "dataset_pids": pids}
+
+    # --- publications -----------------------------------------------------------
+
+    def _collection(self) -> Any:
+        return self.store.db()[PUBLISHED_DATA_COLLECTION]
+
+    def create(self, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
+        """A private publication of datasets the user may change (all of one ownerGroup)."""
+        docs = self._writable(pub.dataset_pids, user)
+        groups = sorted({d["ownerGroup"] for d in docs})
+        if len(groups) != 1:
+            raise Invalid(f"a publication's datasets belong to one owner group; these belong to {', '.join(groups)}")
+        doi = f"{self.doi_prefix}/{uuid.uuid4().hex[:10]}"
+        blocks = list(self.store.db()[ORIG_DATABLOCK_COLLECTION].find({"datasetId": {"$in": pub.dataset_pids}},
+                                                                      {"size": 1, "dataFileList": 1}))
+        doc = build_published_data(pub, doi=doi, owner_group=groups[0], user=user.user, now=now,
+                                   files=sum(len(b.get("dataFileList", [])) for b in blocks),
+                                   size=sum(int(b.get("size", 0)) for b in blocks), landing_url=self.landing_url(doi))
+        self._collection().insert_one(doc.to_mongo())
+        return self.public_view(doc.to_mongo())
+
+    def get(self, doi: str, user: TokenUser | None) -> dict[str, Any]:
+        doc: dict[str, Any] | None = self._collection().find_one({"_id": doi})
+        if doc is None or not (doc.get("status") in _PUBLIC or (user and can_write(user, doc))):
+            raise NotFound(f"no publication {doi!r} you can see")
+        return doc
+
+    def _own(self, doi: str, user: TokenUser) -> dict[str, Any]:
+        doc = self.get(doi, user)
+        if not can_write(user, doc):
+            raise Forbidden(f"only members of {doc['ownerGroup']!r} may change publication {doi!r}")
+        return doc
+
+    def register(self, doi: str, user: TokenUser, now: datetime) -> dict[str, Any]:
+        """Draft at DataCite, publish there, and only then mark the datasets published."""
+        doc = self._own(doi, user)
+        if doc["status"] in _PUBLIC:
+            raise Conflict(f"{doi} is already registered")
+        attributes = doc["metadata"]["datacite"]
+        if problems := schema_problems(attributes):
+            raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
+        try:
+            if (doc.get("registration") or {}).get("step") != "published at DataCite":
+                self.datacite.draft(attributes)
+                self.datacite.publish(attributes)
+                self._note(doi, "published at DataCite", None, now)
+            self._mark_datasets(doc["datasetPids"], now)
+        except UpstreamFailed as err:
+            self._note(doi, (doc.get("registration") or {}).get("step", "not started"), str(err), now)
+            raise
+        self._collection().update_one({"_id": doi}, {"$set": {"status": "registered", "registeredTime": now,
+                                                              "updatedAt": now, "updatedBy": user.user},
+                                                     "$unset": {"registration": ""}})
+        return self.public_view(self._collection().find_one({"_id": doi}) or {})
+
+    def _note(self, doi: str, step: str, error: str | None, now: datetime) -> None:
+        self._collection().update_one({"_id": doi}, {"$set": {"registration": {"step": step, "error": error, "at": now}}})
+
+    def _mark_datasets(self, pids: list[str], now: datetime) -> None:
+        self.store.db()[DATASET_COLLECTION].update_many(
+            {"_id": {"$in": pids}}, {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": now, "updatedAt": now}})
+        self.store.db()[ORIG_DATABLOCK_COLLECTION].update_many({"datasetId": {"$in": pids}},
+                                                              {"$set": {"isPublished": True}})
+
+    def amend(self, doi: str, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
+        """New metadata for a publication; a registered one is sent to DataCite first."""
+        doc = self._own(doi, user)
+        if sorted(pub.dataset_pids) != sorted(doc["datasetPids"]) and doc["status"] in _PUBLIC:
+            raise Conflict("a registered publication keeps its datasets")
+        attributes = datacite_attributes(pub, doi, self.landing_url(doi))
+        if problems := schema_problems(attributes):
+            raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
+        status = doc["status"]
+        if status in _PUBLIC:
+            self.datacite.amend(attributes)
+            status = "amended"
+        self._collection().update_one({"_id": doi}, {"$set": {
+            "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
+            "metadata": {"scizoo_form": pub.model_dump(mode="json"), "datacite": attributes}}})
+        return self.public_view(self._collection().find_one({"_id": doi}) or {})
+
+    def delete(self, doi: str, user: TokenUser) -> None:
+        doc = self._own(doi, user)
+        if doc["status"] in _PUBLIC:
+            raise Conflict(f"{doi} is registered: a DOI is forever, it cannot be deleted")
+        self._collection().delete_one({"_id": doi})
+
+    def public_view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable({k: v for k, v in doc.items() if k != "_id"})
+        out["landingPage"] = self.landing_url(doc.get("doi", ""))
+        return out
+
+    def published(self, skip: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Registered publications, oldest first (for harvesting)."""
+        cursor = self._collection().find({"status": {"$in": list(_PUBLIC)}}).sort("registeredTime", 1)
+        return list(cursor.skip(skip).limit(limit))
+
+    def datasets_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The published datasets of a publication, each with its files."""
+        pids = doc.get("datasetPids", [])
+        files: dict[str, list[dict[str, Any]]] = {}
+        for block in self.store.db()[ORIG_DATABLOCK_COLLECTION].find({"datasetId": {"$in": pids}}):
+            files.setdefault(block["datasetId"], []).extend(block.get("dataFileList", []))
+        out = []
+        for d in self.store.db()[DATASET_COLLECTION].find({"_id": {"$in": pids}, "isPublished": True}):
+            out.append({**d, "files": files.get(d["_id"], [])})
+        return out
+
+
+def validate_form(data: Any) -> PublicationIn:
+    from pydantic import ValidationError
+
+    try:
+        return PublicationIn.model_validate(data)
+    except ValidationError as err:
+        raise Invalid("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:10])) from err

@@ -1,0 +1,128 @@
+"""Publishing: what a researcher fills in, the SciCat ``PublishedData`` document, and its
+DataCite kernel-4 metadata (pure builders; the datacite package validates and sends them).
+
+SciCat v4's ``PublishedData`` (src/published-data/schemas/published-data.v4.schema.ts):
+``doi``, ``title``, ``abstract``, ``datasetPids``, ``status`` (private -> public ->
+registered -> amended), DataCite fields under ``metadata``, ``registeredTime``,
+``numberOfFiles``, ``sizeOfArchive``, plus the ownership fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Status = Literal["private", "public", "registered", "amended"]
+RELATION_TYPES = ("IsCitedBy", "Cites", "IsSupplementTo", "IsSupplementedBy", "IsDocumentedBy", "Documents",
+                  "IsDerivedFrom", "IsSourceOf", "References", "IsReferencedBy", "IsPartOf", "HasPart")
+Relation = Literal["IsCitedBy", "Cites", "IsSupplementTo", "IsSupplementedBy", "IsDocumentedBy", "Documents",
+                   "IsDerivedFrom", "IsSourceOf", "References", "IsReferencedBy", "IsPartOf", "HasPart"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Creator(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=300, description="Family, Given")]
+    orcid: Annotated[str, Field(pattern=r"^(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?$")] = ""
+    affiliation: Annotated[str, Field(max_length=300)] = ""
+
+
+class RelatedWork(_Strict):
+    identifier: Annotated[str, Field(min_length=1, max_length=500)]
+    identifier_type: Literal["DOI", "URL"] = "DOI"
+    relation_type: Relation = "IsSupplementTo"
+
+
+class Funding(_Strict):
+    funder_name: Annotated[str, Field(min_length=1, max_length=300)]
+    award_number: Annotated[str, Field(max_length=100)] = ""
+
+
+class PublicationIn(_Strict):
+    """What a researcher says about the datasets they publish."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    abstract: Annotated[str, Field(min_length=1, max_length=10_000)]
+    creators: Annotated[list[Creator], Field(min_length=1, max_length=200)]
+    publisher: Annotated[str, Field(min_length=1, max_length=300)]
+    publication_year: Annotated[int, Field(ge=1900, le=2999)]
+    resource_type: Annotated[str, Field(min_length=1, max_length=100)] = "Dataset"
+    subjects: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = []
+    related: Annotated[list[RelatedWork], Field(max_length=50)] = []
+    license: Annotated[str, Field(max_length=100, description="An SPDX identifier, e.g. CC-BY-4.0.")] = "CC-BY-4.0"
+    funding: Annotated[list[Funding], Field(max_length=50)] = []
+    dataset_pids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+
+
+class PublishedDataDocument(_Strict):
+    """A PublishedData document as the SciCat backend itself keeps it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: Annotated[str, Field(alias="_id")]
+    doi: Annotated[str, Field(min_length=3)]
+    title: str
+    abstract: str
+    datasetPids: list[str]
+    status: Status = "private"
+    metadata: dict[str, Any] = {}
+    registeredTime: AwareDatetime | None = None
+    numberOfFiles: int = 0
+    sizeOfArchive: int = 0
+    ownerGroup: str
+    accessGroups: list[str] = []
+    createdBy: str
+    updatedBy: str
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+    def to_mongo(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+def _spdx_url(license_id: str) -> str:
+    return f"https://spdx.org/licenses/{license_id}.html"
+
+
+def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
+    """The DataCite kernel-4.5 JSON of a publication (what ``datacite.schema45`` validates)."""
+    related = [{"relatedIdentifier": r.identifier, "relatedIdentifierType": r.identifier_type,
+                "relationType": r.relation_type} for r in pub.related]
+    return {
+        "doi": doi,
+        "url": url,
+        "types": {"resourceTypeGeneral": "Dataset", "resourceType": pub.resource_type},
+        "titles": [{"title": pub.title}],
+        "descriptions": [{"description": pub.abstract, "descriptionType": "Abstract"}],
+        "creators": [
+            {"name": c.name, "nameType": "Personal",
+             **({"nameIdentifiers": [{"nameIdentifier": f"https://orcid.org/{c.orcid}", "nameIdentifierScheme": "ORCID",
+                                      "schemeUri": "https://orcid.org"}]} if c.orcid else {}),
+             **({"affiliation": [{"name": c.affiliation}]} if c.affiliation else {})}
+            for c in pub.creators
+        ],
+        "publisher": {"name": pub.publisher},
+        "publicationYear": str(pub.publication_year),
+        "subjects": [{"subject": s} for s in pub.subjects],
+        "relatedIdentifiers": related,
+        "rightsList": [{"rights": pub.license, "rightsUri": _spdx_url(pub.license), "rightsIdentifier": pub.license,
+                        "rightsIdentifierScheme": "SPDX"}] if pub.license else [],
+        "fundingReferences": [{"funderName": f.funder_name, **({"awardNumber": f.award_number} if f.award_number else {})}
+                              for f in pub.funding],
+        "schemaVersion": "http://datacite.org/schema/kernel-4",
+    }
+
+
+def build_published_data(pub: PublicationIn, *, doi: str, owner_group: str, files: int, size: int, user: str,
+                         now: datetime, landing_url: str) -> PublishedDataDocument:
+    """A new, private PublishedData document for ``pub``."""
+    return PublishedDataDocument(
+        id=doi, doi=doi, title=pub.title, abstract=pub.abstract, datasetPids=list(pub.dataset_pids),
+        metadata={"scizoo_form": pub.model_dump(mode="json"), "datacite": datacite_attributes(pub, doi, landing_url)},
+        numberOfFiles=files, sizeOfArchive=size, ownerGroup=owner_group, createdBy=user, updatedBy=user,
+        createdAt=now, updatedAt=now,
+    )

@@ -1,0 +1,209 @@
+"""Publishing against a local server that behaves like DataCite's REST API, failures included."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scizoo.core import DATASET_COLLECTION, PUBLISHED_DATA_COLLECTION
+from scizoo.testing import JsonHandler
+from tests.system.test_scan_api import _dataset
+
+pytestmark = pytest.mark.system
+A = {"Authorization": "Bearer ta"}
+B = {"Authorization": "Bearer tb"}
+C = {"Authorization": "Bearer tc"}  # reads A's datasets (accessGroups), may not publish them
+
+
+class FakeDataCite:
+    """POST /dois makes a draft; PUT /dois/<doi> updates it (``event: publish`` makes it findable).
+
+    Checks basic auth and the kernel-4 essentials as DataCite does, answering JSON:API errors;
+    ``fail`` makes the next call of a kind answer 500, ``hang`` makes it wait past the timeout.
+    """
+
+    def __init__(self) -> None:
+        self.dois: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.fail: set[str] = set()
+        self.hang: set[str] = set()
+        fake = self
+
+        class Handler(JsonHandler):
+            def _body(self) -> dict[str, Any]:
+                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def _authorised(self) -> bool:
+                expected = "Basic " + base64.b64encode(b"SCIZOO.TEST:dc-secret").decode()
+                if self.headers.get("Authorization") != expected:
+                    self.reply(401, {"errors": [{"status": "401", "title": "Bad credentials."}]})
+                    return False
+                return True
+
+            def _trouble(self, kind: str) -> bool:
+                if kind in fake.hang:
+                    fake.hang.discard(kind)
+                    time.sleep(3)
+                if kind in fake.fail:
+                    fake.fail.discard(kind)
+                    self.reply(500, {"errors": [{"status": "500", "title": "Internal server error"}]})
+                    return True
+                return False
+
+            def do_POST(self) -> None:
+                body = self._body()
+                fake.calls.append(("POST", self.path, body))
+                if not self._authorised() or self._trouble("draft"):
+                    return
+                attributes = body["data"]["attributes"]
+                missing = [k for k in ("titles", "creators", "publisher", "publicationYear", "types")
+                           if not attributes.get(k)]
+                if missing:
+                    self.reply(422, {"errors": [{"source": k, "title": "can't be blank"} for k in missing]})
+                    return
+                doi = attributes["doi"]
+                if doi in fake.dois:
+                    self.reply(422, {"errors": [{"source": "doi", "title": "This DOI has already been taken"}]})
+                    return
+                fake.dois[doi] = {**attributes, "state": "draft"}
+                self.reply(201, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
+
+            def do_PUT(self) -> None:
+                body = self._body()
+                fake.calls.append(("PUT", self.path, body))
+                if not self._authorised() or self._trouble("publish"):
+                    return
+                doi = self.path.removeprefix("/dois/")
+                if doi not in fake.dois:
+                    self.reply(404, {"errors": [{"status": "404", "title": "The resource could not be found."}]})
+                    return
+                attributes = dict(body["data"]["attributes"])
+                event = attributes.pop("event", None)
+                fake.dois[doi].update(attributes)
+                if event == "publish":
+                    fake.dois[doi]["state"] = "findable"
+                self.reply(200, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def datacite() -> Iterator[FakeDataCite]:
+    fake = FakeDataCite()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture()
+def client(mongo, db, datacite: FakeDataCite) -> Iterator[TestClient]:
+    db[DATASET_COLLECTION].insert_many([{**_dataset(1, "A"), "accessGroups": ["C"]}, _dataset(2, "A"),
+                                        _dataset(3, "B")])
+    settings = ScanlogSettings(
+        mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072", public_url="https://scans.example.org",
+        datacite_url=datacite.url, datacite_username="SCIZOO.TEST", datacite_password="dc-secret",
+        datacite_timeout_s=1.0, publisher="scizoo lab",
+        tokens={"ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"]),
+                "tc": TokenUser(user="carol", groups=["C"])})
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _form(pids: list[str], **changes: Any) -> dict[str, Any]:
+    return {"title": "Pt(111) oxidation, operando", "abstract": "XPS of Pt(111) under 1 mbar O2 <b>bold</b>",
+            "creators": [{"name": "Lovelace, Ada", "orcid": "0000-0002-1825-0097", "affiliation": "scizoo lab"}],
+            "publisher": "scizoo lab", "publication_year": 2026, "subjects": ["XPS", "catalysis"],
+            "related": [{"identifier": "10.1000/paper", "relation_type": "IsSupplementTo"}],
+            "funding": [{"funder_name": "EU", "award_number": "42"}], "dataset_pids": pids, **changes}
+
+
+def test_a_publication_is_registered_only_once_datacite_has_it(client: TestClient, db, datacite: FakeDataCite) -> None:
+    a1, a2, b3 = (_dataset(n, p)["pid"] for n, p in ((1, "A"), (2, "A"), (3, "B")))
+    assert client.put("/api/cart", headers=C, json={"pids": [a1]}).status_code == 403  # reads, may not publish
+    assert client.put("/api/cart", headers=A, json={"pids": [b3]}).status_code == 404  # not even readable
+    assert client.put("/api/cart", headers=A, json={"pids": [a1, a2]}).json()["count"] == 2
+    assert client.post("/api/publications", headers=B, json=_form([a1])).status_code == 404
+    made = client.post("/api/publications", headers=A, json=_form([a1, a2]))
+    assert made.status_code == 201, made.text
+    doi = made.json()["doi"]
+    assert doi.startswith("10.5072/") and made.json()["status"] == "private"
+    stored = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})
+    assert stored["datasetPids"] == [a1, a2] and stored["ownerGroup"] == "A" and stored["numberOfFiles"] == 0
+    assert client.get(f"/doi/{doi}").status_code == 404  # not public before it is registered
+
+    def published() -> list[bool]:
+        return [d["isPublished"] for d in db[DATASET_COLLECTION].find({"_id": {"$in": [a1, a2]}})]
+
+    # Every failure, at each step, leaves nothing half-published; a retry completes it.
+    for trouble, kind in (("fail", "draft"), ("fail", "publish"), ("hang", "publish")):
+        getattr(datacite, trouble).add(kind)
+        failed = client.post(f"/api/publications/{doi}/register", headers=A)
+        assert failed.status_code == 502 and "DataCite" in failed.json()["detail"], failed.text
+        assert published() == [False, False]
+        assert db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["status"] == "private"
+    done = client.post(f"/api/publications/{doi}/register", headers=A)
+    assert done.status_code == 200 and done.json()["status"] == "registered"
+    assert published() == [True, True]
+    assert all(d["datasetlifecycle"]["publishedOn"] for d in db[DATASET_COLLECTION].find({"_id": {"$in": [a1, a2]}}))
+    assert datacite.dois[doi]["state"] == "findable"
+    sent = datacite.dois[doi]
+    assert sent["url"] == f"https://scans.example.org/doi/{doi}" and sent["publisher"] == {"name": "scizoo lab"}
+    assert sent["creators"][0]["nameIdentifiers"][0]["nameIdentifier"] == "https://orcid.org/0000-0002-1825-0097"
+    assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 409  # a DOI is forever
+
+    page = client.get(f"/doi/{doi}")  # no login
+    assert page.status_code == 200 and "Pt(111) oxidation" in page.text and "<b>bold</b>" not in page.text
+    ld = json.loads(page.text.split('<script type="application/ld+json">')[1].split("</script>")[0])
+    assert ld["@type"] == "Dataset" and ld["identifier"] == f"https://doi.org/{doi}" and len(ld["hasPart"]) == 2
+    assert "@misc{" in client.get(f"/doi/{doi}/bibtex").text
+    assert client.get(f"/doi/{doi}/datacite.json").json()["doi"] == doi
+    # Published: anyone reads the datasets now, and still nobody but A writes them.
+    assert client.get(f"/api/scans/{a1}").status_code == 200
+    assert client.put(f"/api/scans/{a1}/rating", headers=B, json={"value": 1}).status_code == 403
+
+    amended = client.put(f"/api/publications/{doi}", headers=A, json=_form([a1, a2], title="Pt(111), amended"))
+    assert amended.status_code == 200 and amended.json()["status"] == "amended"
+    assert datacite.dois[doi]["titles"] == [{"title": "Pt(111), amended"}]
+
+
+def test_metadata_datacite_would_refuse_is_refused_before_anything_is_sent(client: TestClient, datacite) -> None:
+    a1 = _dataset(1, "A")["pid"]
+    bad = client.post("/api/publications", headers=A, json=_form([a1], creators=[]))
+    assert bad.status_code == 422 and "creators" in bad.text
+    assert client.post("/api/publications", headers=A, json=_form([a1], creators=[{"name": "X", "orcid": "nope"}])
+                       ).status_code == 422
+    assert datacite.calls == []
+
+
+def test_oai_pmh_harvest(client: TestClient) -> None:
+    import xml.etree.ElementTree as ET
+
+    a1 = _dataset(1, "A")["pid"]
+    doi = client.post("/api/publications", headers=A, json=_form([a1])).json()["doi"]
+    ns = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/"}
+    empty = ET.fromstring(client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").content)
+    assert empty.find("o:error", ns).get("code") == "noRecordsMatch"  # private ones are not harvested
+    client.post(f"/api/publications/{doi}/register", headers=A)
+    assert ET.fromstring(client.get("/oai?verb=Identify").content).find("o:Identify/o:protocolVersion", ns).text == "2.0"
+    formats = ET.fromstring(client.get("/oai?verb=ListMetadataFormats").content)
+    assert {f.text for f in formats.iterfind(".//o:metadataPrefix", ns)} == {"oai_dc", "oai_datacite"}
+    dc = ET.fromstring(client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").content)
+    assert [t.text for t in dc.iterfind(".//dc:title", ns)] == ["Pt(111) oxidation, operando"]
+    query = f"verb=GetRecord&metadataPrefix=oai_datacite&identifier=oai:scans.example.org:{doi}"
+    record = ET.fromstring(client.get(f"/oai?{query}").content)
+    assert record.find(".//{http://datacite.org/schema/kernel-4}identifier").text == doi
+    assert ET.fromstring(client.get("/oai?verb=Nope").content).find("o:error", ns).get("code") == "badVerb"
