@@ -207,3 +207,35 @@ def test_oai_pmh_harvest(client: TestClient) -> None:
     record = ET.fromstring(client.get(f"/oai?{query}").content)
     assert record.find(".//{http://datacite.org/schema/kernel-4}identifier").text == doi
     assert ET.fromstring(client.get("/oai?verb=Nope").content).find("o:error", ns).get("code") == "badVerb"
+
+
+def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db, datacite: FakeDataCite) -> None:
+    """Sickle (an OAI-PMH harvester from PyPI) over HTTP, across a resumption token."""
+    from sickle import Sickle
+
+    from scanlog_api import ScanlogServer
+    from scanlog_api import _oai
+
+    pids = [_dataset(n, "A")["pid"] for n in range(1, 6)]
+    db[DATASET_COLLECTION].insert_many([_dataset(n, "A") for n in range(1, 6)])
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
+                               public_url="https://scans.example.org", datacite_url=datacite.url,
+                               datacite_username="SCIZOO.TEST", datacite_password="dc-secret",
+                               tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    page, _oai.PAGE = _oai.PAGE, 2  # five records over three pages
+    try:
+        with ScanlogServer(settings, grace_s=1) as server, TestClient(create_app(settings)) as client:
+            dois = []
+            for pid in pids:
+                doi = client.post("/api/publications", headers=A, json=_form([pid])).json()["doi"]
+                assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 200
+                dois.append(doi)
+            harvester = Sickle(f"{server.url}/oai")
+            dc = list(harvester.ListRecords(metadataPrefix="oai_dc"))
+            datacite_records = list(harvester.ListRecords(metadataPrefix="oai_datacite"))
+    finally:
+        _oai.PAGE = page
+    assert sorted(r.header.identifier for r in dc) == sorted(f"oai:scans.example.org:{d}" for d in dois)
+    assert all(r.metadata["title"] == ["Pt(111) oxidation, operando"] for r in dc)
+    assert len(datacite_records) == 5
+    assert sorted(r.metadata["identifier"][0] for r in datacite_records) == sorted(dois)
