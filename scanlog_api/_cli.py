@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(no_args_is_help=True, help="scanlog: the scan table and API (settings from SCANLOG_* variables).")
@@ -34,3 +37,51 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000,
         finally:
             probe.close()
     uvicorn.run(create_app(settings), host=host, port=port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+
+
+@app.command("publish")
+def publish_command(
+    file: Annotated[Path, typer.Argument(help="YAML: title, abstract, creators, publisher, publication_year, "
+                                              "dataset_pids, ... (the publication form's fields).")],
+    group: Annotated[str, typer.Option(help="The owner group the datasets belong to (you act as its member).")],
+    register: Annotated[bool, typer.Option(help="Register the DOI with DataCite right away.")] = True,
+    debug: bool = typer.Option(False, help="Show tracebacks."),
+) -> None:
+    """Publish a list of datasets with its metadata, for scripts (settings from SCANLOG_*)."""
+    import getpass
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from scizoo.core import clear_failure
+    from scizoo.web import TokenUser
+
+    from ._app import create_app
+    from ._errors import ScanlogError
+    from ._publish import validate_form
+    from ._settings import ScanlogSettings
+
+    with clear_failure(debug):
+        settings = ScanlogSettings()
+        try:
+            form = validate_form(yaml.safe_load(file.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError) as err:
+            typer.echo(f"error: cannot read {file}: {err}", err=True)
+            raise typer.Exit(2) from err
+        except ScanlogError as err:
+            typer.echo(f"error: {file}: {err}", err=True)
+            raise typer.Exit(2) from err
+        app = create_app(settings)
+        app.state.store.ping()
+        user = TokenUser(user=getpass.getuser(), groups=[group])
+        try:
+            made = app.state.publisher.create(form, user, datetime.now(UTC))
+            typer.echo(f"{made['doi']}: created ({len(form.dataset_pids)} datasets)")
+            if register:
+                done = app.state.publisher.register(made["doi"], user, datetime.now(UTC))
+                typer.echo(f"{done['doi']}: {done['status']}, {done['landingPage']}")
+        except ScanlogError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from err
+        finally:
+            app.state.store.close()

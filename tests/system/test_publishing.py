@@ -213,8 +213,7 @@ def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db,
     """Sickle (an OAI-PMH harvester from PyPI) over HTTP, across a resumption token."""
     from sickle import Sickle
 
-    from scanlog_api import ScanlogServer
-    from scanlog_api import _oai
+    from scanlog_api import ScanlogServer, _oai
 
     pids = [_dataset(n, "A")["pid"] for n in range(1, 6)]
     db[DATASET_COLLECTION].insert_many([_dataset(n, "A") for n in range(1, 6)])
@@ -239,3 +238,31 @@ def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db,
     assert all(r.metadata["title"] == ["Pt(111) oxidation, operando"] for r in dc)
     assert len(datacite_records) == 5
     assert sorted(r.metadata["identifier"][0] for r in datacite_records) == sorted(dois)
+
+
+def test_the_publish_command_for_scripts(mongo, db, datacite: FakeDataCite, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    pid = _dataset(1, "A")["pid"]
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    form = tmp_path / "publication.yaml"
+    form.write_text(yaml.safe_dump(_form([pid])))
+    env = {**os.environ, "SCANLOG_MONGO_URI": mongo.uri, "SCANLOG_DATABASE": db.name, "SCANLOG_DOI_PREFIX": "10.5072",
+           "SCANLOG_DATACITE_URL": datacite.url, "SCANLOG_DATACITE_USERNAME": "SCIZOO.TEST",
+           "SCANLOG_DATACITE_PASSWORD": "dc-secret", "SCANLOG_PUBLIC_URL": "https://scans.example.org"}
+
+    def publish(group: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scizoo.cli", "scanlog", "publish", str(form), "--group", group],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    refused = publish("B")
+    assert refused.returncode == 1 and "no dataset" in refused.stderr
+    done = publish("A")
+    assert done.returncode == 0, done.stderr
+    assert "registered, https://scans.example.org/doi/10.5072/" in done.stdout
+    assert db[DATASET_COLLECTION].find_one({"_id": pid})["isPublished"] is True
+    assert "dc-secret" not in done.stdout + done.stderr
