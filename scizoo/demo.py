@@ -31,7 +31,7 @@ from scizoo.core import (
     load_beamline_config,
     manual_message_id,
 )
-from scizoo.testing import EmbeddedKafka, EmbeddedMongo, UserOffice
+from scizoo.testing import DataCiteStandIn, EmbeddedKafka, EmbeddedMongo, UserOffice
 from scizoo.web import TokenUser
 
 if TYPE_CHECKING:
@@ -186,9 +186,14 @@ class _Pipeline:
     def start_api(self, port: int) -> str:
         from scanlog_api import ScanlogServer, ScanlogSettings
 
+        datacite = self.stack.enter_context(DataCiteStandIn("DEMO.SCIZOO", "demo-datacite"))
+        self.console.print(f"[green]✓[/] DataCite stand-in on {datacite.url} (DOIs under 10.5072, the test prefix)")
         settings = ScanlogSettings(
             mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()},
             staff_comment_groups={self.config.beamline: self.config.staff_group},
+            doi_prefix="10.5072", public_url=f"http://127.0.0.1:{port}", datacite_url=datacite.url,
+            datacite_username="DEMO.SCIZOO", datacite_password="demo-datacite",  # noqa: S106 - a stand-in's
+            publisher=self.config.facility or "scizoo",
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")
@@ -339,5 +344,8 @@ def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) ->
     console.print("[bold]Open the scan table:[/]")
     console.print(f"  {url}/?token=demo-staff      (beamline staff: every scan)")
     console.print(f"  {url}/?token=demo-20240001   (a user of proposal 20240001)")
+    console.print(f"  {url}/scidog/?token=demo-staff   (beamline staff: what every scan records)")
+    console.print("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
+    console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
     console.print(f"  API docs: {url}/docs")
     console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")

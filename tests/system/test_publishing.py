@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
 from scizoo.core import DATASET_COLLECTION, PUBLISHED_DATA_COLLECTION
-from scizoo.testing import JsonHandler
+from scizoo.testing import DataCiteStandIn
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -24,93 +20,14 @@ B = {"Authorization": "Bearer tb"}
 C = {"Authorization": "Bearer tc"}  # reads A's datasets (accessGroups), may not publish them
 
 
-class FakeDataCite:
-    """POST /dois makes a draft; PUT /dois/<doi> updates it (``event: publish`` makes it findable).
-
-    Checks basic auth and the kernel-4 essentials as DataCite does, answering JSON:API errors;
-    ``fail`` makes the next call of a kind answer 500, ``hang`` makes it wait past the timeout.
-    """
-
-    def __init__(self) -> None:
-        self.dois: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.fail: set[str] = set()
-        self.hang: set[str] = set()
-        fake = self
-
-        class Handler(JsonHandler):
-            def _body(self) -> dict[str, Any]:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-            def _authorised(self) -> bool:
-                expected = "Basic " + base64.b64encode(b"SCIZOO.TEST:dc-secret").decode()
-                if self.headers.get("Authorization") != expected:
-                    self.reply(401, {"errors": [{"status": "401", "title": "Bad credentials."}]})
-                    return False
-                return True
-
-            def _trouble(self, kind: str) -> bool:
-                if kind in fake.hang:
-                    fake.hang.discard(kind)
-                    time.sleep(3)
-                if kind in fake.fail:
-                    fake.fail.discard(kind)
-                    self.reply(500, {"errors": [{"status": "500", "title": "Internal server error"}]})
-                    return True
-                return False
-
-            def do_POST(self) -> None:
-                body = self._body()
-                fake.calls.append(("POST", self.path, body))
-                if not self._authorised() or self._trouble("draft"):
-                    return
-                attributes = body["data"]["attributes"]
-                missing = [k for k in ("titles", "creators", "publisher", "publicationYear", "types")
-                           if not attributes.get(k)]
-                if missing:
-                    self.reply(422, {"errors": [{"source": k, "title": "can't be blank"} for k in missing]})
-                    return
-                doi = attributes["doi"]
-                if doi in fake.dois:
-                    self.reply(422, {"errors": [{"source": "doi", "title": "This DOI has already been taken"}]})
-                    return
-                fake.dois[doi] = {**attributes, "state": "draft"}
-                self.reply(201, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
-
-            def do_PUT(self) -> None:
-                body = self._body()
-                fake.calls.append(("PUT", self.path, body))
-                if not self._authorised() or self._trouble("publish"):
-                    return
-                doi = self.path.removeprefix("/dois/")
-                if doi not in fake.dois:
-                    self.reply(404, {"errors": [{"status": "404", "title": "The resource could not be found."}]})
-                    return
-                attributes = dict(body["data"]["attributes"])
-                event = attributes.pop("event", None)
-                fake.dois[doi].update(attributes)
-                if event == "publish":
-                    fake.dois[doi]["state"] = "findable"
-                self.reply(200, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture()
+def datacite() -> Iterator[DataCiteStandIn]:
+    with DataCiteStandIn() as fake:
+        yield fake
 
 
 @pytest.fixture()
-def datacite() -> Iterator[FakeDataCite]:
-    fake = FakeDataCite()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture()
-def client(mongo, db, datacite: FakeDataCite) -> Iterator[TestClient]:
+def client(mongo, db, datacite: DataCiteStandIn) -> Iterator[TestClient]:
     db[DATASET_COLLECTION].insert_many([{**_dataset(1, "A"), "accessGroups": ["C"]}, _dataset(2, "A"),
                                         _dataset(3, "B")])
     settings = ScanlogSettings(
@@ -131,7 +48,7 @@ def _form(pids: list[str], **changes: Any) -> dict[str, Any]:
             "funding": [{"funder_name": "EU", "award_number": "42"}], "dataset_pids": pids, **changes}
 
 
-def test_a_publication_is_registered_only_once_datacite_has_it(client: TestClient, db, datacite: FakeDataCite) -> None:
+def test_a_publication_is_registered_only_once_datacite_has_it(client: TestClient, db, datacite: DataCiteStandIn) -> None:
     a1, a2, b3 = (_dataset(n, p)["pid"] for n, p in ((1, "A"), (2, "A"), (3, "B")))
     assert client.put("/api/cart", headers=C, json={"pids": [a1]}).status_code == 403  # reads, may not publish
     assert client.put("/api/cart", headers=A, json={"pids": [b3]}).status_code == 404  # not even readable
@@ -209,7 +126,7 @@ def test_oai_pmh_harvest(client: TestClient) -> None:
     assert ET.fromstring(client.get("/oai?verb=Nope").content).find("o:error", ns).get("code") == "badVerb"
 
 
-def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db, datacite: FakeDataCite) -> None:
+def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db, datacite: DataCiteStandIn) -> None:
     """Sickle (an OAI-PMH harvester from PyPI) over HTTP, across a resumption token."""
     from sickle import Sickle
 
@@ -240,7 +157,7 @@ def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db,
     assert sorted(r.metadata["identifier"][0] for r in datacite_records) == sorted(dois)
 
 
-def test_the_publish_command_for_scripts(mongo, db, datacite: FakeDataCite, tmp_path) -> None:
+def test_the_publish_command_for_scripts(mongo, db, datacite: DataCiteStandIn, tmp_path) -> None:
     import os
     import subprocess
     import sys

@@ -1,0 +1,78 @@
+"""Publishing in a real browser: select scans, cart, form, publish; the landing page opens in a
+fresh, logged-out browser and shows the datasets; its JSON-LD parses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
+from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
+from scizoo.testing import DataCiteStandIn
+from tests.browser.test_scan_table import CHROMIUM
+from tests.system.test_scan_api import _dataset
+
+pytestmark = pytest.mark.system
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture()
+def server(mongo, db) -> Iterator[tuple[str, DataCiteStandIn]]:
+    db[PROPOSAL_COLLECTION].replace_one({"_id": "A"}, {"_id": "A", "proposalId": "A", "title": "Pt(111) under O2",
+                                                       "abstract": "Operando XPS.", "pi_firstname": "Ada",
+                                                       "pi_lastname": "Lovelace"}, upsert=True)
+    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A")])
+    with DataCiteStandIn() as datacite:
+        settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
+                                   datacite_url=datacite.url, datacite_username="SCIZOO.TEST",
+                                   datacite_password="dc-secret", tokens={"ta": TokenUser(user="alice", groups=["A"])})
+        with ScanlogServer(settings, grace_s=1) as srv:
+            yield srv.url, datacite
+
+
+def test_select_cart_publish_and_the_public_landing_page(server, db) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, datacite = server
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{url}/?token=ta")
+        page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+        checks = page.locator("#rows tr input[type=checkbox]")
+        checks.nth(0).check()
+        checks.nth(1).check()
+        page.click("#add-to-cart")
+        page.wait_for_function("document.getElementById('cart-count').textContent === '2'")
+        page.click("#open-cart")
+        form = page.locator("#publish-form")
+        page.wait_for_function("document.querySelector('#publish-form [name=title]').value === 'Pt(111) under O2'")
+        assert form.locator("[name=creators]").input_value() == "Lovelace, Ada"
+        form.locator("[name=creators]").fill("Lovelace, Ada; not-an-orcid")
+        form.locator("[name=publisher]").fill("scizoo lab")
+        form.locator("[name=subjects]").fill("XPS, catalysis")
+        page.click("#publish")
+        page.wait_for_function("document.querySelector('#publish-form .error[data-for=creators]').textContent !== ''")
+        assert datacite.calls == []  # refused here, nothing sent
+        form.locator("[name=creators]").fill("Lovelace, Ada; 0000-0002-1825-0097; scizoo lab")
+        page.click("#publish")
+        page.locator("#doi-link").wait_for(timeout=15000)
+        doi = page.locator("#doi-link").inner_text().removeprefix("https://doi.org/")
+        page.wait_for_function("document.getElementById('cart-count').textContent === '0'")  # emptied
+        # A fresh browser, nobody signed in.
+        public = browser.new_context().new_page()
+        public.goto(f"{url}/doi/{doi}")
+        assert public.locator("h1").inner_text() == "Pt(111) under O2"
+        assert public.locator("section.dataset").count() == 2
+        ld = json.loads(public.locator("script[type='application/ld+json']").inner_text())
+        assert ld["@type"] == "Dataset" and ld["identifier"] == f"https://doi.org/{doi}"
+        assert ld["creator"][0]["identifier"] == "https://orcid.org/0000-0002-1825-0097"
+        browser.close()
+    assert datacite.dois[doi]["state"] == "findable"
+    assert db[DATASET_COLLECTION].count_documents({"isPublished": True}) == 2
+    assert not [e for e in errors if "422" not in e], errors  # the refused form is the only error logged
