@@ -58,6 +58,10 @@ def comment_out(doc: Doc) -> Doc:
     return out
 
 
+def _attached_to(pid: str) -> Doc:
+    return {"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}
+
+
 class ScanStore:
     """One lazily opened MongoClient over the catalogue; closed once, never re-opened."""
 
@@ -107,6 +111,20 @@ class ScanStore:
 
     def ensure_indexes(self) -> None:
         ensure_indexes(self.db())
+        self.link_attachments()
+
+    def link_attachments(self) -> int:
+        """Give attachments stored with ``datasetId`` only (before SciCat v4's relationships)
+        the relationship the backend finds them by; returns how many were moved."""
+        attachments = self.db()[ATTACHMENT_COLLECTION]
+        moved = 0
+        for doc in attachments.find({"datasetId": {"$exists": True}, "relationships": {"$exists": False}},
+                                    {"datasetId": 1}).limit(100_000):
+            attachments.update_one({"_id": doc["_id"]}, {"$set": {"relationships": [_attached_to(doc["datasetId"])]}})
+            moved += 1
+        if moved:
+            logger.info("linked %d attachments to their datasets through relationships", moved)
+        return moved
 
     def close(self) -> None:
         with self._lock:
@@ -218,7 +236,7 @@ class ScanStore:
             "scientificMetadata": doc.get("scientificMetadata", {}),
             "files": [f for b in blocks for f in b.get("dataFileList", [])],
             "attachments": [{"aid": a["_id"], "caption": a.get("caption", ""), "thumbnail": a.get("thumbnail", "")}
-                            for a in db[ATTACHMENT_COLLECTION].find({"datasetId": pid})],
+                            for a in db[ATTACHMENT_COLLECTION].find({"relationships.targetIds": pid})],
             "ratings": [{"user": r["user"], "value": r["value"], "at": r["at"]}
                         for r in db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING)],
             "comments": [comment_out(c) for c in db[COMMENT_COLLECTION].find({"datasetId": pid})
@@ -280,7 +298,10 @@ class ScanStore:
     def attach(self, dataset: Doc, user: TokenUser, caption: str, thumbnail: str, now: datetime) -> Doc:
         """Store an image as a SciCat Attachment of a dataset the caller has read."""
         aid = str(uuid.uuid4())
+        # SciCat v4 finds a dataset's attachments through relationships (targetIds, as its
+        # src/attachments/schemas/relationship.schema.ts has it); datasetId is kept for v3 readers.
         doc = {"_id": aid, "aid": aid, "datasetId": dataset["pid"], "caption": caption, "thumbnail": thumbnail,
+               "relationships": [_attached_to(dataset["pid"])],
                "ownerGroup": dataset["ownerGroup"], "accessGroups": dataset.get("accessGroups", []),
                "isPublished": dataset.get("isPublished", False), "createdBy": user.user, "updatedBy": user.user,
                "createdAt": now, "updatedAt": now}

@@ -49,7 +49,7 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
         [("creationTime", DESCENDING)],
     ],
     ORIG_DATABLOCK_COLLECTION: [[("datasetId", ASCENDING)]],
-    ATTACHMENT_COLLECTION: [[("datasetId", ASCENDING)]],
+    ATTACHMENT_COLLECTION: [[("relationships.targetIds", ASCENDING)], [("datasetId", ASCENDING)]],
     QUARANTINE_COLLECTION: [[("proposal_id", ASCENDING)]],
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],

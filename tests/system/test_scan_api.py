@@ -178,3 +178,24 @@ def test_reading_is_not_writing(mongo, db) -> None:
         assert writes(published["pid"], "tr") == [200, 201, 201]  # an admin
         doc = db[DATASET_COLLECTION].find_one({"_id": published["pid"]})
         assert doc["dataQualityMetrics"] == 1 and doc["updatedBy"] == "root"
+
+
+def test_attachments_are_linked_as_scicat_v4_finds_them(mongo, db) -> None:
+    from scizoo.core import ATTACHMENT_COLLECTION
+
+    legacy = {"_id": "old-1", "datasetId": _dataset(1, "A")["pid"], "caption": "from before", "thumbnail": ""}
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    db[ATTACHMENT_COLLECTION].insert_one(legacy)
+    pid = legacy["datasetId"]
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(buf, format="PNG")
+    with TestClient(create_app(settings)) as client:
+        client.app.state.store.link_attachments()  # what the start does in the background
+        made = client.post(f"/api/scans/{pid}/attachments", headers=A, files={"image": ("g.png", buf.getvalue())})
+        assert made.status_code == 201
+        captions = [a["caption"] for a in client.get(f"/api/scans/{pid}", headers=A).json()["attachments"]]
+    assert sorted(captions) == ["", "from before"]
+    # The query the SciCat v4 backend makes for a dataset's attachments finds both.
+    found = db[ATTACHMENT_COLLECTION].find({"relationships.targetIds": pid, "relationships.targetType": "dataset"})
+    assert sorted(a["_id"] for a in found) == sorted(["old-1", made.json()["aid"]])
