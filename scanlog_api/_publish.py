@@ -38,7 +38,7 @@ from scizoo.core import (
 from scizoo.web import TokenUser
 
 from ._access import can_write
-from ._errors import Forbidden, Invalid, NotFound, ScanlogError, UpstreamFailed
+from ._errors import Conflict, Forbidden, Invalid, NotFound, UpstreamFailed
 from ._store import ScanStore
 from ._table import jsonable
 
@@ -46,10 +46,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CART = 1000
 _PUBLIC = ("registered", "amended")
-
-
-class Conflict(ScanlogError):
-    status = 409
 
 
 class DataCite:

@@ -29,11 +29,9 @@ from scizoo.core import (
     ELOG_ENTRY_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     RATING_COLLECTION,
-    DependencyUnavailable,
     ensure_indexes,
-    redact,
 )
-from scizoo.web import TokenUser
+from scizoo.web import TokenUser, ping_store
 
 from ._access import build_branches, can_comment, can_write
 from ._errors import Forbidden, Invalid, NotFound
@@ -96,18 +94,7 @@ class ScanStore:
 
     def ping(self) -> None:
         """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
-        # A probe of its own: the short timeout is for this check, not for every request.
-        probe: MongoClient[Doc] = MongoClient(self._uri.get_secret_value(), serverSelectionTimeoutMS=self._timeout_ms)
-        try:
-            probe.admin.command("ping")
-        except PyMongoError as err:
-            raise DependencyUnavailable(
-                service="scanlog", dependency="MongoDB", address=redact(self._uri.get_secret_value()),
-                reason=f"no server answered within {self._timeout_ms / 1000:g} s ({type(err).__name__})",
-                hint="Check SCANLOG_MONGO_URI and that the store is running and reachable.",
-            ) from err
-        finally:
-            probe.close()
+        ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scanlog", setting="SCANLOG_MONGO_URI")
 
     def ensure_indexes(self) -> None:
         ensure_indexes(self.db())

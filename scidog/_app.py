@@ -13,7 +13,7 @@ from pymongo.errors import PyMongoError
 
 from scizoo.web import Authenticator
 
-from ._errors import Invalid, ScidogError
+from ._errors import ScidogError
 from ._routes import router
 from ._settings import ScidogSettings
 from ._store import ConfigStore
@@ -51,7 +51,7 @@ def create_app(settings: ScidogSettings) -> FastAPI:
     @app.exception_handler(ScidogError)
     async def scidog_error(request: Request, exc: ScidogError) -> JSONResponse:
         body: dict[str, object] = {"detail": str(exc)}
-        if isinstance(exc, Invalid) and exc.problems:
+        if exc.problems:
             body["problems"] = exc.problems
         return JSONResponse(body, status_code=exc.status)
 

@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from ._store import ConfigStore
+
 app = typer.Typer(no_args_is_help=True, help="scidog: capture configurations (settings from SCIDOG_* variables).")
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+
+
+@contextmanager
+def _store(debug: bool) -> Iterator[ConfigStore]:
+    """The store from SCIDOG_* settings, checked; a scidog error or an unreachable store is one line."""
+    from scizoo.core import clear_failure
+
+    from ._errors import ScidogError
+    from ._settings import ScidogSettings
+    from ._store import ConfigStore
+
+    with clear_failure(debug):
+        settings = ScidogSettings()
+        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
+        store.ping()
+        try:
+            yield store
+        except ScidogError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from err
+        finally:
+            store.close()
 
 
 @app.callback()
@@ -20,42 +47,20 @@ def _main() -> None:
 @app.command("list")
 def list_command(beamline: str, debug: Debug = False) -> None:
     """The beamline's configurations; * marks the active one."""
-    from scizoo.core import clear_failure
-
-    from ._settings import ScidogSettings
-    from ._store import ConfigStore
-
-    with clear_failure(debug):
-        settings = ScidogSettings()
-        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
-        store.ping()
+    with _store(debug) as store:
         for item in store.summaries(beamline):
             mark = "*" if item["active"] else " "
             typer.echo(f"{mark} {item['name']}  revision {item['revision']}  {item['entries']} entries  "
                        f"{item['description']}")
-        store.close()
 
 
 @app.command("export")
 def export_command(beamline: str, name: str, debug: Debug = False) -> None:
     """Print a configuration as YAML."""
-    from scizoo.core import clear_failure, dump_beamline_config
+    from scizoo.core import dump_beamline_config
 
-    from ._errors import ScidogError
-    from ._settings import ScidogSettings
-    from ._store import ConfigStore
-
-    with clear_failure(debug):
-        settings = ScidogSettings()
-        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
-        store.ping()
-        try:
-            typer.echo(dump_beamline_config(store.get(beamline, name)), nl=False)
-        except ScidogError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from err
-        finally:
-            store.close()
+    with _store(debug) as store:
+        typer.echo(dump_beamline_config(store.get(beamline, name)), nl=False)
 
 
 @app.command("import")
@@ -65,18 +70,12 @@ def import_command(file: Path, activate: bool = False, debug: Debug = False) -> 
 
     from scizoo.core import clear_failure, load_beamline_config
 
-    from ._settings import ScidogSettings
-    from ._store import ConfigStore
-
     with clear_failure(debug):
-        settings = ScidogSettings()
         config = load_beamline_config(file)
-        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
-        store.ping()
+    with _store(debug) as store:
         saved = store.import_config(config, getpass.getuser(), datetime.now(UTC))
         if activate:
             store.set_active(saved.beamline, saved.name, getpass.getuser(), datetime.now(UTC))
-        store.close()
     typer.echo(f"{saved.beamline}/{saved.name}: revision {saved.revision}{' (active)' if activate else ''}")
 
 
@@ -85,23 +84,8 @@ def activate_command(beamline: str, name: str, debug: Debug = False) -> None:
     """Make a configuration the beamline's active one."""
     from datetime import UTC, datetime
 
-    from scizoo.core import clear_failure
-
-    from ._errors import ScidogError
-    from ._settings import ScidogSettings
-    from ._store import ConfigStore
-
-    with clear_failure(debug):
-        settings = ScidogSettings()
-        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
-        store.ping()
-        try:
-            store.set_active(beamline, name, getpass.getuser(), datetime.now(UTC))
-        except ScidogError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from err
-        finally:
-            store.close()
+    with _store(debug) as store:
+        store.set_active(beamline, name, getpass.getuser(), datetime.now(UTC))
     typer.echo(f"{beamline}: {name} is active")
 
 

@@ -2,33 +2,7 @@
 
 from __future__ import annotations
 
+from scizoo.web import Conflict, Forbidden, Invalid, NotFound
+from scizoo.web import WebError as ScidogError
 
-class ScidogError(Exception):
-    """An answer for the user: ``status`` is the HTTP status, the message is safe to show."""
-
-    status = 400
-
-
-class Invalid(ScidogError):
-    """A configuration a person has to correct: the message says what and where."""
-
-    status = 422
-
-    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        #: [{"field": "attributes.2.device", "message": "..."}]: for errors next to their field
-        self.problems = problems or []
-
-
-class NotFound(ScidogError):
-    status = 404
-
-
-class Conflict(ScidogError):
-    """Saved from a stale revision, or a name that exists: never silently overwritten."""
-
-    status = 409
-
-
-class Forbidden(ScidogError):
-    status = 403
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "ScidogError"]

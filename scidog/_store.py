@@ -15,17 +15,16 @@ from pydantic import SecretStr
 from pymongo import DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
 from scizoo.core import (
     ACTIVE_CONFIGURATION_COLLECTION,
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
     BeamlineConfig,
-    DependencyUnavailable,
     ensure_indexes,
-    redact,
 )
+from scizoo.web import ping_store
 
 from ._diff import diff, summary
 from ._errors import Conflict, Invalid, NotFound
@@ -63,16 +62,7 @@ class ConfigStore:
         return self.db()[ACTIVE_CONFIGURATION_COLLECTION]
 
     def ping(self) -> None:
-        probe: MongoClient[Doc] = MongoClient(self._uri.get_secret_value(), serverSelectionTimeoutMS=self._timeout_ms)
-        try:
-            probe.admin.command("ping")
-        except PyMongoError as err:
-            raise DependencyUnavailable(
-                service="scidog", dependency="MongoDB", address=redact(self._uri.get_secret_value()),
-                reason=f"no server answered within {self._timeout_ms / 1000:g} s ({type(err).__name__})",
-                hint="Check SCIDOG_MONGO_URI and that the store is running and reachable.") from err
-        finally:
-            probe.close()
+        ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scidog", setting="SCIDOG_MONGO_URI")
 
     def ensure_indexes(self) -> None:
         ensure_indexes(self.db())

@@ -1,8 +1,36 @@
-"""What every web service of scizoo shares: who is asking (static tokens or OIDC JWTs).
+"""What every web service of scizoo shares: who is asking (static tokens or OIDC JWTs),
+errors with their HTTP status, the store's start-up check.
 
 Below the deployables (the scan table and scidog both use it), above the core.
 """
 
 from ._auth import Authenticator, AuthError, OidcSettings, TokenUser
+from ._errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotConfigured,
+    NotFound,
+    TooLarge,
+    TooMany,
+    UpstreamFailed,
+    WebError,
+)
+from ._mongo import ping_store
 
-__all__ = ["AuthError", "Authenticator", "OidcSettings", "TokenUser"]
+__all__ = [
+    "AuthError",
+    "Authenticator",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "NotConfigured",
+    "NotFound",
+    "OidcSettings",
+    "TokenUser",
+    "TooLarge",
+    "TooMany",
+    "UpstreamFailed",
+    "WebError",
+    "ping_store",
+]

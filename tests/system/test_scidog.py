@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -126,3 +127,34 @@ def test_yaml_export_and_import_give_the_same_configuration(client: TestClient) 
     again = client.post("/api/import", headers={**STAFF, "Content-Type": "application/yaml"},
                         content=text.replace("day shift", "imported").encode())
     assert again.status_code == 201 and again.json()["revision"] == 2 and again.json()["description"] == "imported"
+
+
+def test_the_scidog_command(mongo, db, tango_db: TangoDatabase, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    env = {**os.environ, "SCIDOG_MONGO_URI": mongo.uri, "SCIDOG_DATABASE": db.name,
+           "SCIDOG_TANGO_HOST": tango_db.tango_host}
+
+    def scidog(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scizoo.cli", "scidog", *args], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    sim = str(ROOT / "config" / "beamlines" / "sim.yaml")
+    assert scidog("import", sim, "--activate").stdout.strip() == "sim/default: revision 1 (active)"
+    assert scidog("list", "sim").stdout.startswith("* default  revision 1  8 entries")
+    exported = tmp_path / "out.yaml"
+    exported.write_text(scidog("export", "sim", "default").stdout)
+    original = Path(sim).read_text()
+    assert parse_beamline_config(exported.read_text()).attributes == parse_beamline_config(original).attributes
+    missing = scidog("export", "sim", "nope")
+    assert missing.returncode == 1 and "no configuration 'nope'" in missing.stderr
+    # The fixture's database defines four of the file's devices (none running here): the others are named.
+    checked = scidog("validate", sim)
+    assert checked.returncode == 1 and "8 entries, 2 problem(s)" in checked.stderr
+    assert sorted(line.split(": ", 1)[0] for line in checked.stdout.splitlines()) == [
+        "attributes.1.device", "attributes.2.device"]
+    assert "no device 'sim/motor/y'" in checked.stdout and "no device 'sim/motor/theta'" in checked.stdout
