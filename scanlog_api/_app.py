@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator
+from scizoo.web import Authenticator, document_refusals
 
 from ._elog import ElogClient
 from ._errors import NotFound, ScanlogError
@@ -89,6 +89,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
 
     app.include_router(router)
     app.include_router(publish_router)
+    document_refusals(app)
     app.add_middleware(RequestLimits, auth=auth)
     return app
 

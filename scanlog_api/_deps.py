@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads the real annotations.
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
@@ -78,13 +78,25 @@ class Filters:
                                        description="Free text over title, keywords and metadata values.")] = None,
         min_rating: Annotated[float | None, Query(ge=0, le=3)] = None,
     ) -> None:
-        self.proposal, self.beamline, self.since, self.until = proposal, beamline, since, until
+        self.proposal, self.beamline = proposal, beamline
+        self.since, self.until = _storable(since, "since"), _storable(until, "until")
         self.q, self.min_rating = q, min_rating
 
     def branches(self, user: TokenUser | None, pids: list[str] | None = None) -> list[dict[str, Any]]:
         """The selection with SciCat's access rule, as disjoint store filters."""
         return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
                               until=self.until, min_rating=self.min_rating, pids=pids)
+
+
+def _storable(value: datetime | None, name: str) -> datetime | None:
+    """A time the store can compare with: naive times are UTC; years 1 and 9999 shifted out of
+    range by their offset are refused (422) rather than failing in the store (500)."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as err:
+        raise Invalid(f"{name}: {value.isoformat()} is outside the range of times the catalogue holds") from err
 
 
 def sort_of(column: str) -> str:

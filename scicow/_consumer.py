@@ -36,7 +36,7 @@ def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient
     uri = settings.mongo_uri.get_secret_value()
     try:
         ping_store(uri, settings.connect_timeout_s)
-    except PyMongoError as err:
+    except (PyMongoError, OSError, ValueError) as err:  # also a TLS file that is not there, a bad URI
         raise DependencyUnavailable(
             service=service, dependency="MongoDB", address=redact(uri),
             reason=f"no server answered within {settings.connect_timeout_s:g} s ({type(err).__name__})",
@@ -47,7 +47,7 @@ def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient
 
 
 def ping_store(uri: str, timeout_s: float) -> None:
-    """Raise a PyMongoError unless a MongoDB server at ``uri`` answers within ``timeout_s``."""
+    """Raise unless a MongoDB server at ``uri`` answers within ``timeout_s``."""
     probe: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
     try:
         probe.admin.command("ping")

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator
+from scizoo.web import Authenticator, document_refusals
 
 from ._errors import ScidogError
 from ._routes import router
@@ -60,4 +60,5 @@ def create_app(settings: ScidogSettings) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=502)
 
     app.include_router(router)
+    document_refusals(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class ScizooError(Exception):
     """Base of every error scizoo raises on purpose."""
@@ -37,13 +39,22 @@ class DependencyUnavailable(ScizooError):
         self.hint = hint
 
 
+_SECRET_OPTION = re.compile(r"(?i)([?&;][^=&;]*(?:password|secret|token|key)[^=&;]*=)[^&;]*")
+
+
 def redact(uri: str) -> str:
-    """A URI with any password replaced, fit for a log line or an error message."""
+    """A URI with its password, and every option that holds a secret (e.g. MongoDB's
+    ``tlsCertificateKeyFilePassword``), replaced: fit for a log line or an error message."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        return uri
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return uri
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+        return _SECRET_OPTION.sub(r"\1***", uri)
+    # The credentials end at the last '@' before the path or query ('@' may appear in a query).
+    authority, slash, tail = rest.partition("/")
+    if not slash:
+        authority, question, tail = rest.partition("?")
+        slash = "?" if question else ""
+    creds, at, host = authority.rpartition("@")
+    if at:
+        authority = f"{creds.split(':', 1)[0]}:***@{host}"
+    query = _SECRET_OPTION.sub(r"\1***", slash + tail)[len(slash):]
+    return f"{scheme}://{authority}{slash}{query}"

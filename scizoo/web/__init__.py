@@ -15,6 +15,7 @@ from ._errors import (
     TooMany,
     UpstreamFailed,
     WebError,
+    document_refusals,
 )
 from ._mongo import ping_store
 
@@ -32,5 +33,6 @@ __all__ = [
     "TooMany",
     "UpstreamFailed",
     "WebError",
+    "document_refusals",
     "ping_store",
 ]

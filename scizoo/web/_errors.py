@@ -3,6 +3,33 @@ message that is safe to show; the apps turn them into ``{"detail": ...}`` respon
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def document_refusals(app: Any) -> None:
+    """Say in the app's OpenAPI schema what its 422 answers really are: FastAPI's list of
+    problems when a request does not parse, or our ``{"detail": "<sentence>"}`` when it
+    parses but cannot be done (an unknown column, a rating off the half-star grid)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Refusal"] = {"type": "object", "required": ["detail"], "title": "Refusal",
+                                 "properties": {"detail": {"type": "string", "title": "Detail"},
+                                                "problems": {"type": "array", "items": {"type": "object"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422", {}).get("content", {}).get("application/json")
+                if answer is not None:
+                    answer["schema"] = {"anyOf": [answer["schema"], {"$ref": "#/components/schemas/Refusal"}]}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
 
 class WebError(Exception):
     """``status`` is the HTTP status; the message is safe to show."""

@@ -12,10 +12,15 @@ from scizoo.core import DependencyUnavailable, redact
 
 def ping_store(uri: str, timeout_s: float, *, service: str, setting: str) -> None:
     """Ping with a probe client of its own: the short timeout is for this check, not for every request."""
-    probe: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    try:
+        probe: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    except (PyMongoError, OSError, ValueError) as err:  # a malformed URI, a TLS file that is not there
+        raise DependencyUnavailable(
+            service=service, dependency="MongoDB", address=redact(uri), reason=f"the address cannot be used "
+            f"({type(err).__name__})", hint=f"Check {setting}.") from None
     try:
         probe.admin.command("ping")
-    except PyMongoError as err:
+    except (PyMongoError, OSError) as err:
         raise DependencyUnavailable(
             service=service, dependency="MongoDB", address=redact(uri),
             reason=f"no server answered within {timeout_s:g} s ({type(err).__name__})",
