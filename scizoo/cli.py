@@ -91,7 +91,8 @@ def demo(
         result = run_demo(data_dir=data_dir.resolve(), config_path=config, scans=scans, serve=serve, port=port,
                           interval_s=interval, console=console, stop=stop)
     typer.echo(
-        f"demo: {result.captured} scans captured, {result.in_catalogue} datasets in catalogue, {result.lost} lost"
+        f"demo: {result.captured} scans captured, {result.in_catalogue} datasets in catalogue, "
+        f"{result.reduced} reduced, {result.lost} lost"
     )
     if result.lost:
         raise typer.Exit(1)

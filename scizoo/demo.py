@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -78,6 +79,7 @@ class DemoResult:
     captured: int
     in_catalogue: int
     spooled: int
+    reduced: int = 0
 
     @property
     def lost(self) -> int:
@@ -119,7 +121,9 @@ class _Beamline:
         self._proxy("sim/energy/1").write_attribute("energy", 7100.0 + 10 * (n % 7))
         points = 11 + n % 5
         scan_file = path / f"scan_{n:05d}.dat"
-        scan_file.write_text("".join(f"{i}\t{i * 0.1:.3f}\t{1000 + i}\n" for i in range(points)))
+        # Columns x, counts, monitor: what the shipped reduction (profile) reads.
+        scan_file.write_text("# x counts monitor\n" + "".join(
+            f"{i * 0.1:.3f}\t{int(200 + 80 * math.sin(i / 2 + n))}\t{1000 + (i * 7) % 13}\n" for i in range(points)))
         stat = scan_file.stat()
         start = now - timedelta(seconds=points * 0.2)
         block = ScanBlock(
@@ -182,6 +186,19 @@ class _Pipeline:
         self.stack.callback(consumer.join, 15)
         self.stack.callback(self.stop.set)
         self.console.print("[green]✓[/] scicow consuming scizoo.* into the catalogue")
+
+    def start_reduction(self) -> None:
+        """A reduction worker (scireduce) on the "ingested" events, with config/reduction/rules.yaml."""
+        from scireduce import ScireduceSettings, run_worker
+
+        settings = ScireduceSettings(
+            kafka_bootstrap=self.kafka.bootstrap_servers, mongo_uri=self.mongo.uri, topic_prefix=self.topic_prefix,
+            rules_file=Path("config/reduction/rules.yaml"), work_dir=self.data_dir / "reduce", pid_prefix=PID_PREFIX,
+            max_poll_interval_ms=120_000, session_timeout_ms=6000, heartbeat_interval_ms=1000)
+        worker = threading.Thread(target=run_worker, args=(settings, self.stop), name="scireduce", daemon=True)
+        worker.start()
+        self.stack.callback(worker.join, 15)
+        self.console.print("[green]✓[/] reduction worker (pipeline 'profile' on every finished sim scan)")
 
     def start_api(self, port: int) -> str:
         from scanlog_api import ScanlogServer, ScanlogSettings
@@ -270,8 +287,12 @@ class _Scans:
         pids = [dataset_pid(m, PID_PREFIX) for m in self.captured]
         return self.datasets.count_documents({"_id": {"$in": pids}})
 
+    def reduced(self) -> int:
+        pids = [dataset_pid(m, PID_PREFIX) for m in self.captured]
+        return self.datasets.count_documents({"type": "derived", "inputDatasets": {"$in": pids}})
+
     def result(self) -> DemoResult:
-        return DemoResult(len(self.captured), self.in_catalogue(), self.spooled)
+        return DemoResult(len(self.captured), self.in_catalogue(), self.spooled, self.reduced())
 
     def first(self, count: int, console: Console, wait_s: float, stop: threading.Event) -> None:
         """Capture ``count`` scans, then wait (up to ``wait_s``) until all are in the catalogue."""
@@ -294,7 +315,7 @@ class _Scans:
         while time.monotonic() < deadline and not stop.is_set():
             found = self.in_catalogue()
             report(found)
-            if found >= len(self.captured):
+            if found >= len(self.captured) and self.reduced() >= len(self.captured):
                 break
             stop.wait(0.2)
 
@@ -321,6 +342,7 @@ def run_demo(
         pipeline.start_beamline()
         pipeline.start_configuration()
         pipeline.start_scicow()
+        pipeline.start_reduction()
         url = pipeline.start_api(port) if serve else ""
         runs = _Scans(pipeline)
         runs.first(scans, console, wait_s, stop)

@@ -26,6 +26,8 @@ RATING_COLLECTION: Final = "ScanlogRating"
 CONFIGURATION_COLLECTION: Final = "ScidogConfiguration"
 CONFIGURATION_REVISION_COLLECTION: Final = "ScidogRevision"
 ACTIVE_CONFIGURATION_COLLECTION: Final = "ScidogActive"
+#: scizoo's own: reduction jobs (queued, running, succeeded, failed, skipped, cancelled).
+JOB_COLLECTION: Final = "ScizooReductionJob"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
 PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
 CART_COLLECTION: Final = "ScanlogCart"
@@ -54,6 +56,7 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
     CONFIGURATION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING)]],
+    JOB_COLLECTION: [[("datasetId", ASCENDING)], [("state", ASCENDING), ("updatedAt", ASCENDING)]],
     PUBLISHED_DATA_COLLECTION: [[("status", ASCENDING), ("registeredTime", ASCENDING)], [("ownerGroup", ASCENDING)]],
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
 }

@@ -123,6 +123,16 @@ class DatasetDocument(_Ownable):
     datasetlifecycle: Lifecycle = Lifecycle()
 
 
+class DerivedDatasetDocument(DatasetDocument):
+    """A derived Dataset: what a reduction made of raw ones, and how (SciCat's derived fields)."""
+
+    type: Literal["raw", "derived"] = "derived"
+    inputDatasets: Annotated[list[str], Field(min_length=1)]
+    usedSoftware: Annotated[list[str], Field(min_length=1)]
+    jobParameters: dict[str, Any] = {}
+    jobLogData: str = ""
+
+
 class DataFileEntry(_Written):
     """One file of an OrigDatablock's ``dataFileList``."""
 

@@ -340,5 +340,5 @@ def test_demo_command_reports_real_counts(tmp_path: Path) -> None:
         cwd=root, capture_output=True, text=True, timeout=300, check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "demo: 4 scans captured, 4 datasets in catalogue, 0 lost"
+    assert out.stdout.strip().splitlines()[-1] == "demo: 4 scans captured, 4 datasets in catalogue, 4 reduced, 0 lost"
     assert (tmp_path / "store").is_dir()

@@ -1,0 +1,71 @@
+"""Which pipeline runs for which datasets, with which parameters (YAML in config/reduction/)."""
+
+from __future__ import annotations
+
+import fnmatch
+import operator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scizoo.core import ConfigError
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(description="A scientificMetadata key.")]
+    op: Literal["==", "!=", "<", "<=", ">", ">="] = "=="
+    value: Any
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    pipeline: Annotated[str, Field(min_length=1, description="A registered pipeline, or module:attribute.")]
+    beamline: str = "*"
+    data_format: str = "*"
+    file_pattern: str = "*"
+    when: list[Condition] = []
+    params: dict[str, dict[str, Any]] = {}
+    timeout_s: Annotated[float, Field(gt=0)] = 300.0
+
+    def input_file(self, dataset: dict[str, Any], files: list[str]) -> str | None:
+        """The file this rule reduces, if the finished dataset matches it at all."""
+        meta = dataset.get("scientificMetadata") or {}
+        if (meta.get("scan_status") or {}).get("value") != "finished" or dataset.get("type") != "raw":
+            return None  # only finished raw scans trigger
+        if not fnmatch.fnmatch(((dataset.get("instrumentIds") or [""])[0]), self.beamline):
+            return None
+        if not fnmatch.fnmatch(dataset.get("dataFormat", ""), self.data_format):
+            return None
+        for condition in self.when:
+            entry = meta.get(condition.key)
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            try:
+                if value is None or not _OPS[condition.op](value, condition.value):
+                    return None
+            except TypeError:
+                return None
+        return next((f for f in files if fnmatch.fnmatch(Path(f).name, self.file_pattern)), None)
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule] = []
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    path = Path(path)
+    try:
+        return RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise ConfigError(f"cannot read reduction rules {path}: {err.strerror}") from err
+    except (yaml.YAMLError, ValidationError) as err:
+        raise ConfigError(f"{path} holds no valid reduction rules: {err}") from err

@@ -1,0 +1,31 @@
+"""Settings of a reduction worker (env prefix SCIREDUCE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ScireduceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCIREDUCE_")
+
+    kafka_bootstrap: str = "localhost:9092"
+    topic_prefix: str = "scizoo"
+    #: One consumer group: more workers, more throughput (up to the events topic's partitions).
+    group_id: str = "scireduce"
+    mongo_uri: SecretStr = SecretStr("mongodb://localhost:27017")
+    database: str = "scicat"
+    rules_file: Path = Path("config/reduction/rules.yaml")
+    #: The cache of step results and the folders of the outputs.
+    work_dir: Path = Path("/var/lib/scireduce")
+    cache_max_bytes: int = 256 * 1024 * 1024
+    pid_prefix: str = "20.500.12345"
+    #: A job that has run this long is killed; a job that was running longer than this plus a
+    #: margin belongs to a worker that died, and another takes it over.
+    max_poll_interval_ms: int = 600_000
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    poll_timeout_ms: int = 500
+    worker_id: str = ""

@@ -1,0 +1,194 @@
+"""Reduction workers: a consumer group on the "dataset ingested" events.
+
+For each finished raw dataset a rule matches, a job document is made (its id derived from
+the dataset and the rule, so a redelivered event finds the job it made). The job runs in a
+subprocess with the rule's timeout; its outputs become a SciCat ``derived`` Dataset (its pid
+derived from the job, so a job run twice still makes one), an OrigDatablock and the plot as
+an Attachment. Offsets are committed once the batch's jobs are settled; a worker killed
+mid-job leaves the event uncommitted and the job "running": another worker takes it over.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer
+from pymongo import MongoClient
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from scizoo import __version__
+from scizoo.core import (
+    ATTACHMENT_COLLECTION,
+    DATASET_COLLECTION,
+    JOB_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PID_NAMESPACE,
+    DatasetIngested,
+    DerivedDatasetDocument,
+    Lifecycle,
+    ensure_indexes,
+    events_topic,
+)
+
+from ._rules import Rule, RuleSet, load_rules
+from ._settings import ScireduceSettings
+
+logger = logging.getLogger(__name__)
+Doc = dict[str, Any]
+LOG_TAIL = 4000
+
+
+def job_id(pid: str, rule: Rule) -> str:
+    return f"{pid}#{rule.name}"
+
+
+class Reducer:
+    """Runs the jobs of one event; knows nothing of consumer groups."""
+
+    def __init__(self, db: Database[Doc], rules: RuleSet, settings: ScireduceSettings) -> None:
+        self.db, self.rules, self.settings = db, rules, settings
+        self.worker = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    def handle(self, event: DatasetIngested) -> list[Doc]:
+        dataset = self.db[DATASET_COLLECTION].find_one({"_id": event.pid})
+        if dataset is None:
+            return []
+        files = [f["path"] for b in self.db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": event.pid})
+                 for f in b.get("dataFileList", [])]
+        jobs = []
+        for rule in self.rules.rules:
+            path = rule.input_file(dataset, files)
+            if path is not None:
+                jobs.append(self.run(dataset, rule, path))
+        return jobs
+
+    def _claim(self, dataset: Doc, rule: Rule, now: datetime) -> Doc | None:
+        """The job to run, or None when it is done or another worker runs it (and is alive)."""
+        jobs = self.db[JOB_COLLECTION]
+        jid = job_id(dataset["_id"], rule)
+        fresh = {"_id": jid, "datasetId": dataset["_id"], "rule": rule.name, "pipeline": rule.pipeline,
+                 "params": rule.params, "state": "queued", "attempt": 0, "createdAt": now, "updatedAt": now}
+        try:
+            jobs.insert_one(fresh)
+        except DuplicateKeyError:
+            pass
+        stale = now.timestamp() - (rule.timeout_s + 60)
+        taken = jobs.find_one_and_update(
+            {"_id": jid, "$or": [{"state": {"$in": ["queued", "failed"]}},
+                                 {"state": "running", "startedAt": {"$lt": datetime.fromtimestamp(stale, UTC)}}]},
+            {"$set": {"state": "running", "worker": self.worker, "startedAt": now, "updatedAt": now},
+             "$inc": {"attempt": 1}}, return_document=True)
+        if taken is None or (taken["state"] == "failed" and taken.get("attempt", 0) > 3):
+            return None
+        return taken
+
+    def run(self, dataset: Doc, rule: Rule, path: str) -> Doc:
+        now = datetime.now(UTC)
+        job = self._claim(dataset, rule, now)
+        if job is None:
+            return self.db[JOB_COLLECTION].find_one({"_id": job_id(dataset["_id"], rule)}) or {}
+        spec = {"pipeline": rule.pipeline, "raw_path": path, "params": rule.params, "input_pid": dataset["_id"],
+                "cache_dir": str(self.settings.work_dir / "cache"), "out_dir": str(self.settings.work_dir / "out"),
+                "cache_max_bytes": self.settings.cache_max_bytes}
+        try:
+            done = subprocess.run([sys.executable, "-m", "scireduce._job"], input=json.dumps(spec), text=True,
+                                  capture_output=True, timeout=rule.timeout_s, check=False, cwd=os.getcwd())
+        except subprocess.TimeoutExpired as err:
+            log = (err.stderr or b"").decode() if isinstance(err.stderr, bytes) else (err.stderr or "")
+            return self._finish(job, "failed", f"{log}\nkilled after its timeout of {rule.timeout_s:g} s")
+        if done.returncode != 0:
+            return self._finish(job, "failed", done.stderr)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        derived = self._write_derived(dataset, job, rule, result, done.stderr, datetime.now(UTC))
+        return self._finish(job, "succeeded", done.stderr, derived=derived, executed=result["executed"])
+
+    def _finish(self, job: Doc, state: str, log: str, **more: Any) -> Doc:
+        now = datetime.now(UTC)
+        update = {"state": state, "log": log[-LOG_TAIL:], "endedAt": now, "updatedAt": now, **more}
+        self.db[JOB_COLLECTION].update_one({"_id": job["_id"]}, {"$set": update})
+        if state == "failed":
+            logger.error("reduction %s failed: %s", job["_id"], log.strip().splitlines()[-1:] or "no log")
+        return {**job, **update}
+
+    def _write_derived(self, raw: Doc, job: Doc, rule: Rule, result: Doc, log: str, now: datetime) -> str:
+        """The derived Dataset, its OrigDatablock and its plot; pids derived from the job, so once."""
+        pid = f"{self.settings.pid_prefix}/{uuid.uuid5(PID_NAMESPACE, 'derived:' + job['_id'])}"
+        files = result["files"]
+        recipe = result["recipe"]
+        doc = DerivedDatasetDocument(
+            id=pid, pid=pid, owner=raw.get("owner") or raw["ownerGroup"], ownerEmail=raw.get("ownerEmail", ""),
+            contactEmail=raw.get("contactEmail", ""), principalInvestigators=raw.get("principalInvestigators", []),
+            sourceFolder=result["folder"], size=sum(f["size"] for f in files), numberOfFiles=len(files),
+            creationTime=now, datasetName=f"{raw.get('datasetName', raw['_id'])} · {recipe['pipeline']}",
+            description=f"{recipe['pipeline']} of {raw['_id']}", proposalIds=raw.get("proposalIds", []),
+            instrumentIds=raw.get("instrumentIds", []), creationLocation=raw.get("creationLocation", ""),
+            dataFormat="nxs, csv, png", keywords=["derived", recipe["pipeline"]],
+            scientificMetadata={"bins": {"value": result["summary"]["bins"], "unit": ""},
+                                "points": {"value": result["summary"]["points"], "unit": ""},
+                                "recipe": {"value": json.dumps(recipe, sort_keys=True), "unit": ""}},
+            ownerGroup=raw["ownerGroup"], accessGroups=raw.get("accessGroups", []), createdBy="scireduce",
+            updatedBy="scireduce", createdAt=now, updatedAt=now, datasetlifecycle=Lifecycle(),
+            inputDatasets=[raw["_id"]],
+            usedSoftware=[f"scizoo {__version__}", f"{recipe['pipeline']} {recipe['pipeline_version']}",
+                          *(f"{s['name']} {s['version']}" for s in recipe["steps"])],
+            jobParameters={"rule": rule.name, "params": rule.params, "job": job["_id"]}, jobLogData=log[-LOG_TAIL:],
+        )
+        self.db[DATASET_COLLECTION].replace_one({"_id": pid}, doc.to_mongo(), upsert=True)
+        block = {"_id": str(uuid.uuid5(PID_NAMESPACE, f"origdatablock:{pid}")), "datasetId": pid,
+                 "size": doc.size, "chkAlg": "sha1", "ownerGroup": doc.ownerGroup, "accessGroups": doc.accessGroups,
+                 "isPublished": False, "createdBy": "scireduce", "updatedBy": "scireduce", "createdAt": now,
+                 "updatedAt": now,
+                 "dataFileList": [{"path": f["path"], "size": f["size"], "time": now, "chk": f["chk"]} for f in files]}
+        self.db[ORIG_DATABLOCK_COLLECTION].replace_one({"_id": block["_id"]}, block, upsert=True)
+        plot = next((f["path"] for f in files if f["path"].endswith(".png")), None)
+        if plot:
+            thumb = "data:image/png;base64," + base64.b64encode(Path(plot).read_bytes()).decode()
+            aid = str(uuid.uuid5(PID_NAMESPACE, f"attachment:{pid}"))
+            self.db[ATTACHMENT_COLLECTION].replace_one({"_id": aid}, {
+                "_id": aid, "aid": aid, "datasetId": pid, "caption": f"{recipe['pipeline']} profile",
+                "thumbnail": thumb, "relationships": [{"targetIds": [pid], "targetType": "dataset",
+                                                       "relationType": "is attached to"}],
+                "ownerGroup": doc.ownerGroup, "accessGroups": doc.accessGroups, "isPublished": False,
+                "createdBy": "scireduce", "updatedBy": "scireduce", "createdAt": now, "updatedAt": now}, upsert=True)
+        return pid
+
+
+def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
+    """Consume "dataset ingested" events until ``stop`` is set."""
+    client: MongoClient[Doc] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+    db = client[settings.database]
+    ensure_indexes(db)
+    reducer = Reducer(db, load_rules(settings.rules_file), settings)
+    consumer = KafkaConsumer(
+        events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group_id,
+        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=20,
+        max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms)
+    try:
+        while not stop.is_set():
+            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            for records in polled.values():
+                for record in records:
+                    try:
+                        event = DatasetIngested.model_validate_json(record.value)
+                    except ValueError as err:
+                        logger.error("not a 'dataset ingested' event at %s@%d: %s", record.topic, record.offset, err)
+                        continue
+                    reducer.handle(event)
+            if polled:
+                consumer.commit()
+    finally:
+        consumer.close()
+        client.close()

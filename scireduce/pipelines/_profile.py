@@ -1,0 +1,83 @@
+"""``profile``: a scan's counts normalised by its monitor, with propagated uncertainties,
+binned into a 1D profile.
+
+Input: a scan file of whitespace-separated columns ``x counts monitor`` (``#`` comments).
+Counts and monitor are Poisson: for y = s * c / m, sigma_y = y * sqrt(1/c + 1/m) (a point
+with no counts gets the uncertainty of one count, s / m). A bin holds the mean of its points,
+with sigma = sqrt(sum sigma_i^2) / n.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from .._pipeline import Pipeline, Step
+
+
+class NormaliseParams(BaseModel):
+    scale: Annotated[float, Field(gt=0, description="Multiply the normalised counts by this.")] = 1.0
+
+
+class BinParams(BaseModel):
+    bins: Annotated[int, Field(ge=1, le=10_000, description="Equal-width bins over the scan's x range.")] = 5
+
+
+def load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
+    x: list[float] = []
+    counts: list[float] = []
+    monitor: list[float] = []
+    for line in Path(raw["path"]).read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 3:
+            continue
+        x.append(float(fields[0]))
+        counts.append(float(fields[1]))
+        monitor.append(float(fields[2]))
+    if not x:
+        raise ValueError(f"{raw['path']} holds no 'x counts monitor' rows")
+    return {"x": x, "counts": counts, "monitor": monitor}
+
+
+def normalise(params: NormaliseParams, load: dict[str, Any]) -> dict[str, Any]:
+    y, sigma = [], []
+    for c, m in zip(load["counts"], load["monitor"], strict=True):
+        if m <= 0:
+            raise ValueError("a monitor reading of 0: the point cannot be normalised")
+        value = params.scale * c / m
+        y.append(value)
+        sigma.append(value * math.sqrt(1 / c + 1 / m) if c > 0 else params.scale / m)
+    return {"x": load["x"], "y": y, "sigma": sigma}
+
+
+def bin_profile(params: BinParams, normalise: dict[str, Any]) -> dict[str, Any]:
+    x, y, sigma = normalise["x"], normalise["y"], normalise["sigma"]
+    low, high = min(x), max(x)
+    width = (high - low) / params.bins or 1.0
+    sums: list[list[tuple[float, float]]] = [[] for _ in range(params.bins)]
+    for xi, yi, si in zip(x, y, sigma, strict=True):
+        index = min(int((xi - low) / width), params.bins - 1)
+        sums[index].append((yi, si))
+    centres, means, errors = [], [], []
+    for i, points in enumerate(sums):
+        if not points:
+            continue
+        centres.append(low + (i + 0.5) * width)
+        means.append(sum(p[0] for p in points) / len(points))
+        errors.append(math.sqrt(sum(p[1] ** 2 for p in points)) / len(points))
+    return {"x": centres, "y": means, "sigma": errors}
+
+
+PROFILE = Pipeline(
+    name="profile",
+    version="1",
+    description="counts / monitor with Poisson uncertainties, binned into a 1D profile",
+    steps=(
+        Step("load", "1", load),
+        Step("normalise", "1", normalise, NormaliseParams, inputs=("load",)),
+        Step("bin", "1", bin_profile, BinParams, inputs=("normalise",)),
+    ),
+)

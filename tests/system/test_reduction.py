@@ -1,0 +1,125 @@
+"""Reduction hooks end to end: a scan ingested by scicow, its "ingested" event, a worker of the
+consumer group, the job, and the derived dataset with its provenance, numbers checked."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import h5py
+import pytest
+
+from scireduce import Reducer, Rule, RuleSet, ScireduceSettings, run_worker
+from scizoo.core import (
+    ATTACHMENT_COLLECTION,
+    DATASET_COLLECTION,
+    JOB_COLLECTION,
+    DataFile,
+    DatasetIngested,
+    RecordedEntry,
+    ScanBlock,
+    ScanMetadata,
+)
+from tests.helpers import PID_PREFIX, wait_for
+from tests.system.test_pipeline import _produce
+
+pytestmark = pytest.mark.system
+ROWS = [(0.0, 120, 1000), (1.0, 150, 980), (2.0, 0, 1010), (3.0, 240, 990), (4.0, 300, 1005), (5.0, 280, 995)]
+
+
+def _scan_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scan_00001.dat"
+    path.write_text("# x counts monitor\n" + "".join(f"{x} {c} {m}\n" for x, c, m in ROWS))
+    return path
+
+
+def _message(path: Path, energy: float = 7100.0) -> ScanMetadata:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    return ScanMetadata(
+        message_id="reduce-1", beamline="sim", source="manual", proposal_id="20240001", data_path=str(path.parent),
+        scan=ScanBlock(id="1", start=now, end=now, files=[DataFile(path=str(path), size=path.stat().st_size, time=now)]),
+        entries=[RecordedEntry(name="photon_energy", device="sim/energy/1", attribute="energy", value=energy,
+                               raw_value=energy, unit="eV")],
+        produced_at=now)
+
+
+def _expected(scale: float, bins: int) -> list[tuple[float, float, float]]:
+    """Computed here, apart from the pipeline: y = s c / m, sigma = y sqrt(1/c + 1/m) (s / m at c = 0)."""
+    points = [(x, scale * c / m, scale * c / m * math.sqrt(1 / c + 1 / m) if c else scale / m) for x, c, m in ROWS]
+    width = (5.0 - 0.0) / bins
+    out = []
+    for i in range(bins):
+        inside = [p for p in points if min(int(p[0] / width), bins - 1) == i]
+        if inside:
+            out.append(((i + 0.5) * width, sum(p[1] for p in inside) / len(inside),
+                        math.sqrt(sum(p[2] ** 2 for p in inside)) / len(inside)))
+    return out
+
+
+def test_a_finished_scan_is_reduced_into_a_derived_dataset(kafka, scicow, scicow_settings, db, prefix, tmp_path) -> None:
+    scicow()
+    path = _scan_file(tmp_path / "raw")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(json.dumps({"rules": [{"name": "p", "pipeline": "profile", "beamline": "sim",
+                                            "file_pattern": "scan_*.dat", "when": [{"key": "photon_energy", "op": ">",
+                                                                                    "value": 7000}],
+                                            "params": {"normalise": {"scale": 1000}, "bin": {"bins": 3}}}]}))
+    settings = ScireduceSettings(kafka_bootstrap=kafka.bootstrap_servers, topic_prefix=prefix, group_id=f"r-{prefix}",
+                                 mongo_uri=scicow_settings.mongo_uri, database=db.name, rules_file=rules,
+                                 work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, max_poll_interval_ms=5000,
+                                 session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop), daemon=True)
+    worker.start()
+    try:
+        _produce(kafka.bootstrap_servers, prefix, [_message(path)])
+        datasets = db[DATASET_COLLECTION]
+        wait_for(lambda: datasets.count_documents({"type": "derived"}) == 1, timeout=90, what="the derived dataset")
+    finally:
+        stop.set()
+        worker.join(30)
+    raw = datasets.find_one({"type": "raw"})
+    derived = datasets.find_one({"type": "derived"})
+    assert derived["inputDatasets"] == [raw["pid"]] and derived["ownerGroup"] == raw["ownerGroup"]
+    assert derived["usedSoftware"][1:] == ["profile 1", "load 1", "normalise 1", "bin 1"]
+    assert derived["jobParameters"]["params"] == {"normalise": {"scale": 1000}, "bin": {"bins": 3}}
+    assert "executed steps: load, normalise, bin" in derived["jobLogData"]
+    job = db[JOB_COLLECTION].find_one()
+    assert job["state"] == "succeeded" and job["derived"] == derived["pid"] and job["attempt"] == 1
+    # The numbers, and the recipe in the file itself.
+    nexus = next(f for f in (Path(derived["sourceFolder"]) / n for n in ("profile.nxs",)) if f.exists())
+    with h5py.File(nexus) as f:
+        got = list(zip(f["entry/data/x"][()], f["entry/data/y"][()], f["entry/data/y_errors"][()], strict=True))
+        recipe = json.loads(f["entry/process"].attrs["recipe"])
+    for (gx, gy, gs), (ex, ey, es) in zip(got, _expected(1000, 3), strict=True):
+        assert gx == pytest.approx(ex) and gy == pytest.approx(ey) and gs == pytest.approx(es)
+    assert recipe["inputs"][0]["pid"] == raw["pid"] and len(recipe["inputs"][0]["sha1"]) == 40
+    assert [s["name"] for s in recipe["steps"]] == ["load", "normalise", "bin"]
+    plot = db[ATTACHMENT_COLLECTION].find_one({"relationships.targetIds": derived["pid"]})
+    assert plot["thumbnail"].startswith("data:image/png;base64,")
+
+
+def test_failing_and_hanging_reductions_fail_with_their_reason(mongo_client, db, tmp_path) -> None:
+    path = _scan_file(tmp_path / "raw")
+    raw = {"_id": "p/1", "pid": "p/1", "type": "raw", "ownerGroup": "A", "instrumentIds": ["sim"], "dataFormat": "dat",
+           "scientificMetadata": {"scan_status": {"value": "finished"}}}
+    db[DATASET_COLLECTION].insert_one(raw)
+    db["OrigDatablock"].insert_one({"_id": "b1", "datasetId": "p/1", "dataFileList": [{"path": str(path), "size": 1}]})
+    rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING"),
+                           Rule(name="stuck", pipeline="tests.reduce_pipelines:HANGING", timeout_s=3),
+                           Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/1", message_id="m", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    boom, stuck, fine = reducer.handle(event)
+    assert boom["state"] == "failed" and "RuntimeError: this reduction always fails" in boom["log"]
+    assert "Traceback" in boom["log"]
+    assert stuck["state"] == "failed" and "killed after its timeout of 3 s" in stuck["log"]
+    assert fine["state"] == "succeeded"  # the worker goes on
+    again = reducer.handle(event)  # a redelivered event: the succeeded job is not run again
+    assert again[2]["state"] == "succeeded" and again[2]["attempt"] == 1
+    assert db[DATASET_COLLECTION].count_documents({"type": "derived"}) == 1
