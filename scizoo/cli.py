@@ -47,6 +47,10 @@ try:
 except ImportError as err:
     scidog_app = _missing("scidog", "scidog", err)
 try:
+    from scireduce._cli import app as scireduce_app
+except ImportError as err:
+    scireduce_app = _missing("scireduce", "reduce", err)
+try:
     from scifish._cli import app as scifish_app
 except ImportError as err:
     scifish_app = _missing("scifish", "capture", err)
@@ -56,6 +60,7 @@ app.add_typer(scanlog_app, name="scanlog")
 app.add_typer(scifly_app, name="scifly")
 app.add_typer(scifish_app, name="scifish")
 app.add_typer(scidog_app, name="scidog")
+app.add_typer(scireduce_app, name="scireduce")
 
 
 @app.command()

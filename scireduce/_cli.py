@@ -1,0 +1,61 @@
+"""The `scireduce` command (also `scizoo scireduce`): run a worker, list jobs, list pipelines."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="scireduce: reduction workers (settings from SCIREDUCE_* variables).")
+Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+
+
+@app.callback()
+def _main() -> None:
+    """scireduce: finished scans -> derived datasets."""
+
+
+@app.command("run")
+def run_command(verbose: bool = True, debug: Debug = False) -> None:
+    """Join the consumer group and reduce what the rules match."""
+    from scizoo.core import run_service
+
+    from ._settings import ScireduceSettings
+    from ._worker import run_worker
+
+    run_service(lambda stop: run_worker(ScireduceSettings(), stop), verbose=verbose, debug=debug)
+
+
+@app.command("jobs")
+def jobs_command(state: Annotated[str, typer.Option(help="Only jobs in this state.")] = "",
+                 limit: int = 50, debug: Debug = False) -> None:
+    """The newest jobs: state, attempt, dataset, rule, and the derived dataset or the error."""
+    from pymongo import DESCENDING, MongoClient
+
+    from scizoo.core import JOB_COLLECTION, clear_failure
+    from scizoo.web import ping_store
+
+    from ._settings import ScireduceSettings
+
+    with clear_failure(debug):
+        settings = ScireduceSettings()
+        ping_store(settings.mongo_uri.get_secret_value(), 10.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
+        client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value())
+        try:
+            query = {"state": state} if state else {}
+            for job in client[settings.database][JOB_COLLECTION].find(query).sort("updatedAt", DESCENDING).limit(limit):
+                outcome = job.get("derived") or str(job.get("log", "")).strip().splitlines()[-1:] or [""]
+                typer.echo(f"{job['state']:<9} #{job.get('attempt', 0)} {job['datasetId']} {job['rule']}: "
+                           f"{outcome if isinstance(outcome, str) else outcome[0]}")
+        finally:
+            client.close()
+
+
+@app.command("pipelines")
+def pipelines_command() -> None:
+    """The registered pipelines (entry-point group scizoo.pipelines) and their steps."""
+    from ._registry import pipelines
+
+    for name, pipeline in sorted(pipelines().items()):
+        steps = ", ".join(f"{s.name} {s.version}" for s in pipeline.steps)
+        typer.echo(f"{name} {pipeline.version}: {steps}  ({pipeline.description})")
