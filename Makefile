@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_scanlog.py
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_scidog.py
+	$(PY) bench/bench_reduce.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export

@@ -99,8 +99,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     files = write_outputs(folder, done.results[final], recipe)
     return {"executed": done.executed, "recipe": recipe, "folder": str(folder),
             "files": [{"path": str(p), "size": p.stat().st_size, "chk": sha1(p)} for p in files],
-            "summary": {"points": len(done.results["load"]["x"]) if "load" in done.results else None,
-                        "bins": len(done.results[final]["x"])}}
+            "summary": {"points": sum(done.results[final].get("n", [])), "bins": len(done.results[final]["x"])}}
 
 
 def main() -> None:

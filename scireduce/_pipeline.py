@@ -91,16 +91,29 @@ class Run:
 
 def run_pipeline(pipeline: Pipeline, raw: Path, params: Mapping[str, Mapping[str, Any]],
                  cache: ResultCache) -> Run:
-    """Run every step whose result is not in the cache; the others are read from it."""
+    """The final step's result, computing only what the cache does not hold.
+
+    Keys chain without results, so every key is known before anything runs; then only the
+    results actually needed are read or computed: with the final result cached, nothing
+    else is even read.
+    """
     validated = pipeline.step_params(params)
+    steps = {s.name: s for s in pipeline.steps}
     out = Run(keys={RAW: raw_key(raw)}, results={RAW: {"path": str(raw)}})
     for step in pipeline.steps:
-        key = step_key(step, validated[step.name], [out.keys[i] for i in step.inputs])
-        result = cache.get(key)
-        if result is None:
-            result = step.run(validated[step.name], **{i: out.results[i] for i in step.inputs})
-            cache.put(key, result)
-            out.executed.append(step.name)
-        out.keys[step.name] = key
-        out.results[step.name] = result
+        out.keys[step.name] = step_key(step, validated[step.name], [out.keys[i] for i in step.inputs])
+
+    def result(name: str) -> dict[str, Any]:
+        if name in out.results:
+            return out.results[name]
+        found = cache.get(out.keys[name])
+        if found is None:
+            step = steps[name]
+            found = step.run(validated[name], **{i: result(i) for i in step.inputs})
+            cache.put(out.keys[name], found)
+            out.executed.append(name)
+        out.results[name] = found
+        return found
+
+    result(pipeline.steps[-1].name)
     return out

@@ -61,14 +61,15 @@ def bin_profile(params: BinParams, normalise: dict[str, Any]) -> dict[str, Any]:
     for xi, yi, si in zip(x, y, sigma, strict=True):
         index = min(int((xi - low) / width), params.bins - 1)
         sums[index].append((yi, si))
-    centres, means, errors = [], [], []
+    centres, means, errors, counts = [], [], [], []
     for i, points in enumerate(sums):
         if not points:
             continue
+        counts.append(len(points))
         centres.append(low + (i + 0.5) * width)
         means.append(sum(p[0] for p in points) / len(points))
         errors.append(math.sqrt(sum(p[1] ** 2 for p in points)) / len(points))
-    return {"x": centres, "y": means, "sigma": errors}
+    return {"x": centres, "y": means, "sigma": errors, "n": counts}
 
 
 PROFILE = Pipeline(
@@ -78,6 +79,6 @@ PROFILE = Pipeline(
     steps=(
         Step("load", "1", load),
         Step("normalise", "1", normalise, NormaliseParams, inputs=("load",)),
-        Step("bin", "1", bin_profile, BinParams, inputs=("normalise",)),
+        Step("bin", "2", bin_profile, BinParams, inputs=("normalise",)),
     ),
 )

@@ -85,7 +85,8 @@ def test_a_finished_scan_is_reduced_into_a_derived_dataset(kafka, scicow, scicow
     raw = datasets.find_one({"type": "raw"})
     derived = datasets.find_one({"type": "derived"})
     assert derived["inputDatasets"] == [raw["pid"]] and derived["ownerGroup"] == raw["ownerGroup"]
-    assert derived["usedSoftware"][1:] == ["profile 1", "load 1", "normalise 1", "bin 1"]
+    assert derived["usedSoftware"][1:] == ["profile 1", "load 1", "normalise 1", "bin 2"]
+    assert derived["scientificMetadata"]["points"]["value"] == len(ROWS)
     assert derived["jobParameters"]["params"] == {"normalise": {"scale": 1000}, "bin": {"bins": 3}}
     assert "executed steps: load, normalise, bin" in derived["jobLogData"]
     job = db[JOB_COLLECTION].find_one()
