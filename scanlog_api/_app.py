@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator, document_refusals
+from scizoo.web import Authenticator, add_ops_routes, document_refusals
 
 from ._elog import ElogClient
 from ._errors import NotFound, ScanlogError
@@ -90,6 +90,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(publish_router)
     document_refusals(app)
+    add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
     app.add_middleware(RequestLimits, auth=auth)
     return app
 

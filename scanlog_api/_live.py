@@ -13,6 +13,7 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, PyMongoError
 
+from scizoo.ops import LIVE_STREAMS
 from scizoo.web import TokenUser
 
 from ._access import can_read
@@ -66,6 +67,7 @@ class LiveFeed:
     def subscribe(self, sub: Subscriber) -> None:
         with self._lock:
             self._subscribers.add(sub)
+            LIVE_STREAMS.set(len(self._subscribers))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="scanlog-feed", daemon=True)
                 self._thread.start()
@@ -73,6 +75,7 @@ class LiveFeed:
     def unsubscribe(self, sub: Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
+            LIVE_STREAMS.set(len(self._subscribers))
 
     def anonymous(self) -> int:
         """How many subscribers are not signed in."""

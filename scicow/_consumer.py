@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,16 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from scizoo.core import DependencyUnavailable, dead_letter_topic, events_topic, redact, topic_pattern
+from scizoo.ops import (
+    BATCH_WRITE,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    MESSAGES_CONSUMED,
+    MESSAGES_INGESTED,
+    QUARANTINED,
+    HealthServer,
+    Readiness,
+)
 
 from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
@@ -131,6 +142,11 @@ def _consumer(settings: ScicowSettings) -> KafkaConsumer:
     return consumer
 
 
+def _timed(handle: Callable[[list[RawRecord]], BatchResult], records: list[RawRecord]) -> BatchResult:
+    with BATCH_WRITE.time():
+        return handle(records)
+
+
 def _raw(batch: Polled) -> list[RawRecord]:
     return [RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for recs in batch.values() for r in recs]
 
@@ -172,6 +188,7 @@ def run(
         raise
     consumer = _consumer(settings)
     ingestor = make_ingestor(settings, client[settings.database], producer)
+    health = _health(settings)
     try:
         ingestor.ensure_indexes()
         _wait_for_a_beamline_topic(consumer, settings, stop)
@@ -179,9 +196,44 @@ def run(
         logger.info("scicow consuming %s as group %s", topic_pattern(settings.topic_prefix), settings.group_id)
         _Loop(settings, consumer, ingestor, on_batch).run(stop)
     finally:
+        if health is not None:
+            health.stop()
         consumer.close()
         producer.close(timeout=5)
         client.close()
+
+
+def _health(settings: ScicowSettings) -> HealthServer | None:
+    """/healthz, /readyz (the store and the broker answer) and /metrics, when a port is set."""
+    if settings.health_port is None:
+        return None
+    uri = settings.mongo_uri.get_secret_value()
+
+    def problem() -> str | None:
+        try:
+            ping_store(uri, 2.0)
+        except (PyMongoError, OSError, ValueError) as err:
+            return f"MongoDB at {redact(uri)} does not answer ({type(err).__name__})"
+        if not _broker_answers(settings.kafka_bootstrap):
+            return f"Kafka at {settings.kafka_bootstrap} does not answer"
+        return None
+
+    server = HealthServer(settings.health_port, Readiness(problem)).start()
+    logger.info("health and metrics on port %d", server.port)
+    return server
+
+
+def _broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """Whether any bootstrap server accepts a connection (kafka-python's own flag says nothing
+    once its bootstrap connection is closed)."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port or 9092)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 class _Loop:
@@ -212,6 +264,7 @@ class _Loop:
         join_s = settings.max_poll_interval_ms / 1000
         self.watch = AssignmentWatch(grace_s=2 * join_s + 5, settle_s=join_s + 3)
         self.next_redrive = time.monotonic() + settings.quarantine_retry_s
+        self.next_lag = 0.0
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -226,7 +279,8 @@ class _Loop:
                 if batch:
                     handle = self.ingestor.handle_one_by_one if self.isolate_next else self.ingestor.handle
                     self.isolate_next = False
-                    self.in_flight = (self.writer.submit(handle, _raw(batch)), batch)
+                    self.in_flight = (self.writer.submit(_timed, handle, _raw(batch)), batch)
+                    self.measure_lag()
                 self.redrive_if_due()
             self.settle({})
         finally:
@@ -256,9 +310,24 @@ class _Loop:
         self.consumer.commit(
             {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
         )
+        MESSAGES_CONSUMED.inc(sum(map(len, batch.values())))
+        MESSAGES_INGESTED.inc(len(result.ingested))
+        DEAD_LETTERS.inc(len(result.dead_letters))
+        QUARANTINED.inc(len(result.quarantined))
         if self.on_batch:
             self.on_batch(result)
         return False
+
+    def measure_lag(self) -> None:
+        """Records behind each assigned partition's end, as the last fetch saw it."""
+        now = time.monotonic()
+        if now < self.next_lag:
+            return
+        self.next_lag = now + 5.0
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - self.consumer.position(tp)))
 
     def rejoin_if_stuck(self, polled: Polled) -> bool:
         if not self.watch.stuck(self.consumer.subscription(), self.consumer.assignment()):

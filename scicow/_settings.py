@@ -31,6 +31,8 @@ class ScicowSettings(BaseSettings):
     #: Partitions and replication factor of the topics scicow creates (dead letters, events).
     topic_partitions: int = 4
     topic_replication: int = 1
+    #: Port of /healthz, /readyz and /metrics (Prometheus); unset: not served.
+    health_port: int | None = None
     batch_max: int = 500
     #: How long a start waits for the store or the broker to answer before saying it cannot reach it.
     connect_timeout_s: float = 10.0

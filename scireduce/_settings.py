@@ -29,3 +29,5 @@ class ScireduceSettings(BaseSettings):
     heartbeat_interval_ms: int = 3_000
     poll_timeout_ms: int = 500
     worker_id: str = ""
+    #: Port of /healthz, /readyz and /metrics (Prometheus); unset: not served.
+    health_port: int | None = None

@@ -36,11 +36,14 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PID_NAMESPACE,
     DatasetIngested,
+    DependencyUnavailable,
     DerivedDatasetDocument,
     Lifecycle,
     ensure_indexes,
     events_topic,
 )
+from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness
+from scizoo.web import ping_store
 
 from ._rules import Rule, RuleSet, load_rules
 from ._settings import ScireduceSettings
@@ -118,6 +121,7 @@ class Reducer:
         now = datetime.now(UTC)
         update = {"state": state, "log": log[-LOG_TAIL:], "endedAt": now, "updatedAt": now, **more}
         self.db[JOB_COLLECTION].update_one({"_id": job["_id"]}, {"$set": update})
+        REDUCTION_JOBS.labels(state).inc()
         if state == "failed":
             logger.error("reduction %s failed: %s", job["_id"], log.strip().splitlines()[-1:] or "no log")
         return {**job, **update}
@@ -171,6 +175,18 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     db = client[settings.database]
     ensure_indexes(db)
     reducer = Reducer(db, load_rules(settings.rules_file), settings)
+    health = None
+    if settings.health_port is not None:
+        uri = settings.mongo_uri.get_secret_value()
+
+        def problem() -> str | None:
+            try:
+                ping_store(uri, 2.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
+            except DependencyUnavailable as err:
+                return str(err)
+            return None
+
+        health = HealthServer(settings.health_port, Readiness(problem)).start()
     consumer = KafkaConsumer(
         events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group_id,
         enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=20,
@@ -190,5 +206,7 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
             if polled:
                 consumer.commit()
     finally:
+        if health is not None:
+            health.stop()
         consumer.close()
         client.close()

@@ -18,6 +18,7 @@ from ._errors import (
     document_refusals,
 )
 from ._mongo import ping_store
+from ._ops import add_ops_routes
 
 __all__ = [
     "AuthError",
@@ -33,6 +34,7 @@ __all__ = [
     "TooMany",
     "UpstreamFailed",
     "WebError",
+    "add_ops_routes",
     "document_refusals",
     "ping_store",
 ]

@@ -1,0 +1,21 @@
+"""What every long-running service exposes to operators: health, readiness, Prometheus metrics.
+
+No web framework here (the consumers import it): the web apps mount the same checks as routes.
+"""
+
+from ._health import (
+    BATCH_WRITE,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    HTTP_REQUEST,
+    LIVE_STREAMS,
+    MESSAGES_CONSUMED,
+    MESSAGES_INGESTED,
+    QUARANTINED,
+    REDUCTION_JOBS,
+    HealthServer,
+    Readiness,
+)
+
+__all__ = ["BATCH_WRITE", "CONSUMER_LAG", "DEAD_LETTERS", "HTTP_REQUEST", "LIVE_STREAMS", "MESSAGES_CONSUMED",
+           "MESSAGES_INGESTED", "QUARANTINED", "REDUCTION_JOBS", "HealthServer", "Readiness"]

@@ -1,0 +1,72 @@
+"""Every long-running service answers /healthz, /readyz (its store and broker answer) and /metrics."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from scanlog_api import ScanlogSettings, create_app
+from scicow import run
+from scizoo.testing import EmbeddedMongo, free_port
+from tests.helpers import wait_for
+from tests.system.test_pipeline import _message, _produce
+
+pytestmark = pytest.mark.system
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except urllib.error.URLError:
+        return 0, ""  # not listening (yet)
+
+
+def test_the_web_app_probes_and_metrics(mongo, db) -> None:
+    with TestClient(create_app(ScanlogSettings(mongo_uri=mongo.uri, database=db.name))) as client:
+        assert client.get("/healthz").text == "alive\n"
+        assert client.get("/readyz").status_code == 200
+        client.get("/api/scans")
+        assert 'scizoo_http_request_seconds_count{method="GET",service="scanlog",status="200"}' in client.get(
+            "/metrics").text
+    down = ScanlogSettings(mongo_uri=f"mongodb://127.0.0.1:{free_port()}", connect_timeout_s=1)
+    with TestClient(create_app(down)) as client:
+        assert client.get("/healthz").status_code == 200  # alive, but
+        answer = client.get("/readyz")
+        assert answer.status_code == 503 and "MongoDB" in answer.text
+
+
+def test_scicow_is_not_ready_while_its_store_is_away(kafka, scicow_settings, prefix, tmp_path) -> None:
+    store = EmbeddedMongo(tmp_path / "store")
+    store.start()
+    uri = store.uri + "&serverSelectionTimeoutMS=1000"
+    port = free_port()
+    settings = scicow_settings.model_copy(update={"mongo_uri": SecretStr(uri), "database": "health",
+                                                  "health_port": port})
+    stop = threading.Event()
+    consumer = threading.Thread(target=run, args=(settings, stop), daemon=True)
+    consumer.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _get(f"{base}/readyz")[0] == 200, timeout=30, what="ready")
+        assert _get(f"{base}/healthz") == (200, "alive\n")
+        _produce(kafka.bootstrap_servers, prefix, [_message(1, proposal="29990001")])  # quarantined: counted
+        wait_for(lambda: "scizoo_quarantined_total 1.0" in _get(f"{base}/metrics")[1], timeout=60,
+                 what="the metric")
+        assert "scizoo_batch_write_seconds_count" in _get(f"{base}/metrics")[1]
+        store.stop()
+        wait_for(lambda: _get(f"{base}/readyz")[0] == 503, timeout=30, what="not ready")
+        assert "MongoDB" in _get(f"{base}/readyz")[1]
+        store.start()
+        wait_for(lambda: _get(f"{base}/readyz")[0] == 200, timeout=30, what="ready again")
+    finally:
+        stop.set()
+        consumer.join(30)
+        store.stop()
