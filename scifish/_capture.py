@@ -22,6 +22,7 @@ from scizoo.core import (
     apply_mapping,
     beamline_topic,
 )
+from scizoo.ops import CAPTURE_ERRORS, SPOOL_DEPTH
 
 from ._pathfixer import UNKNOWN, PathFixerAnswer, Where, pathfixer_answer, pathfixer_attributes
 from ._producer import Outcome, SpoolingProducer
@@ -152,7 +153,11 @@ class Capturer:
         if not requests:
             return []
         messages = self.messages(requests, source=source, now=now, at=at)
+        for entry in messages[0].entries if messages else ():
+            if entry.error:
+                CAPTURE_ERRORS.labels(entry.device).inc()
         outcomes = self.producer.send_many([message_record(self.topic_prefix, m) for m in messages])
+        SPOOL_DEPTH.set(self.producer.pending())
         return [Sent(m, o) for m, o in zip(messages, outcomes, strict=True)]
 
     def capture_one(

@@ -44,9 +44,16 @@ def run_watcher(settings: SciflySettings, stop: threading.Event) -> None:
 
     Raises :class:`~scizoo.core.DependencyUnavailable` when the PathFixer cannot be read at start.
     """
+    from scizoo.ops import HealthServer, Readiness
+
     watcher = open_watcher(settings)
+    health = None
     try:
         watcher.check_pathfixer()
+        if settings.health_port is not None:
+            health = HealthServer(settings.health_port, Readiness(watcher.pathfixer_problem)).start()
         watcher.run(stop)
     finally:
+        if health is not None:
+            health.stop()
         watcher.close()

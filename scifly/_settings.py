@@ -19,3 +19,5 @@ class SciflySettings(CaptureSettings):
     config_file: Path = Path("config/scifly/sim.yaml")
     #: The beamline configuration (which attributes each file's dataset records).
     beamline_config_file: Path = Path("config/beamlines/sim.yaml")
+    #: Port of /healthz, /readyz (the PathFixer answers) and /metrics; unset: not served.
+    health_port: int | None = None

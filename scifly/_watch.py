@@ -117,6 +117,11 @@ class FileWatcher:
             return None
         return Watch(answer.where.proposal_id, answer.where.data_path)
 
+    def pathfixer_problem(self) -> str | None:
+        """None when the PathFixer answers (for /readyz); else why not."""
+        answer = self._ask_pathfixer()
+        return None if answer.where else f"PathFixer {self.beamline.pathfixer}: {answer.proposal_error}"
+
     def check_pathfixer(self) -> None:
         """Raise :class:`DependencyUnavailable` unless the PathFixer answers (checked at start)."""
         device = self.beamline.pathfixer

@@ -5,6 +5,7 @@ No web framework here (the consumers import it): the web apps mount the same che
 
 from ._health import (
     BATCH_WRITE,
+    CAPTURE_ERRORS,
     CONSUMER_LAG,
     DEAD_LETTERS,
     HTTP_REQUEST,
@@ -13,9 +14,23 @@ from ._health import (
     MESSAGES_INGESTED,
     QUARANTINED,
     REDUCTION_JOBS,
+    SPOOL_DEPTH,
     HealthServer,
     Readiness,
 )
 
-__all__ = ["BATCH_WRITE", "CONSUMER_LAG", "DEAD_LETTERS", "HTTP_REQUEST", "LIVE_STREAMS", "MESSAGES_CONSUMED",
-           "MESSAGES_INGESTED", "QUARANTINED", "REDUCTION_JOBS", "HealthServer", "Readiness"]
+__all__ = [
+    "BATCH_WRITE",
+    "CAPTURE_ERRORS",
+    "CONSUMER_LAG",
+    "DEAD_LETTERS",
+    "HTTP_REQUEST",
+    "LIVE_STREAMS",
+    "MESSAGES_CONSUMED",
+    "MESSAGES_INGESTED",
+    "QUARANTINED",
+    "REDUCTION_JOBS",
+    "SPOOL_DEPTH",
+    "HealthServer",
+    "Readiness",
+]

@@ -27,6 +27,8 @@ BATCH_WRITE = Histogram("scizoo_batch_write_seconds", "Time to make one batch du
 HTTP_REQUEST = Histogram("scizoo_http_request_seconds", "HTTP request time.", ["service", "method", "status"])
 LIVE_STREAMS = Gauge("scizoo_live_streams", "Open live-stream clients of the scan table.")
 REDUCTION_JOBS = Counter("scizoo_reduction_jobs", "Reduction jobs by how they ended.", ["state"])
+CAPTURE_ERRORS = Counter("scizoo_capture_errors", "Attributes a capture could not read, by device.", ["device"])
+SPOOL_DEPTH = Gauge("scizoo_spool_depth", "Messages waiting in a capture process's spool for Kafka.")
 
 
 class Readiness:
