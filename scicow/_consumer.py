@@ -280,7 +280,7 @@ class _Loop:
                     handle = self.ingestor.handle_one_by_one if self.isolate_next else self.ingestor.handle
                     self.isolate_next = False
                     self.in_flight = (self.writer.submit(_timed, handle, _raw(batch)), batch)
-                    self.measure_lag()
+                self.measure_lag()
                 self.redrive_if_due()
             self.settle({})
         finally:

@@ -70,3 +70,47 @@ def test_scicow_is_not_ready_while_its_store_is_away(kafka, scicow_settings, pre
         stop.set()
         consumer.join(30)
         store.stop()
+
+
+def test_metrics_count_what_happened_and_the_lag_falls_to_zero(kafka, scicow_settings, db, prefix) -> None:
+    import re
+
+    from kafka import KafkaProducer
+
+    from scizoo.core import DATASET_COLLECTION, beamline_topic
+
+    def value(text: str, name: str) -> float:
+        found = re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M)
+        return sum(float(v) for v in found)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    before = _get(f"{base}/metrics")  # not up yet: the process's counters may hold other tests' counts
+    settings = scicow_settings.model_copy(update={"health_port": port})
+    stop = threading.Event()
+    consumer = threading.Thread(target=run, args=(settings, stop), daemon=True)
+    consumer.start()
+    try:
+        wait_for(lambda: _get(f"{base}/readyz")[0] == 200, timeout=30, what="ready")
+        start = _get(f"{base}/metrics")[1]
+        ingested0, dead0 = value(start, "scizoo_messages_ingested_total"), value(start, "scizoo_dead_letters_total")
+        _produce(kafka.bootstrap_servers, prefix, [_message(n) for n in range(5)])
+        bad = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        for n in range(2):
+            bad.send(beamline_topic(prefix, "sim"), value=b"not a scan %d" % n)
+        bad.flush()
+        bad.close()
+        wait_for(lambda: db[DATASET_COLLECTION].count_documents({}) == 5, what="the 5 good scans")
+
+        def settled() -> bool:
+            text = _get(f"{base}/metrics")[1]
+            return (value(text, "scizoo_messages_ingested_total") - ingested0 == 5
+                    and value(text, "scizoo_dead_letters_total") - dead0 == 2)
+
+        wait_for(settled, timeout=30, what="5 ingested and 2 dead letters in /metrics")
+        wait_for(lambda: value(_get(f"{base}/metrics")[1], "scizoo_consumer_lag") == 0
+                 and "scizoo_consumer_lag{" in _get(f"{base}/metrics")[1], timeout=30, what="the lag at 0")
+    finally:
+        stop.set()
+        consumer.join(30)
+    assert before[0] == 0
