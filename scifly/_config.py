@@ -6,10 +6,9 @@ import fnmatch
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from scizoo.core import ConfigError
+from scizoo.core import load_yaml_model
 
 from ._readers import READERS
 
@@ -63,10 +62,4 @@ class SciflyConfig(BaseModel):
 
 
 def load_scifly_config(path: str | Path) -> SciflyConfig:
-    path = Path(path)
-    try:
-        return SciflyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as err:
-        raise ConfigError(f"cannot read scifly configuration {path}: {err.strerror}") from err
-    except (yaml.YAMLError, ValidationError) as err:
-        raise ConfigError(f"{path} is not a valid scifly configuration: {err}") from err
+    return load_yaml_model(path, SciflyConfig, "scifly configuration")

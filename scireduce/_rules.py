@@ -7,10 +7,9 @@ import operator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from scizoo.core import ConfigError
+from scizoo.core import load_yaml_model
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -62,10 +61,4 @@ class RuleSet(BaseModel):
 
 
 def load_rules(path: str | Path) -> RuleSet:
-    path = Path(path)
-    try:
-        return RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as err:
-        raise ConfigError(f"cannot read reduction rules {path}: {err.strerror}") from err
-    except (yaml.YAMLError, ValidationError) as err:
-        raise ConfigError(f"{path} holds no valid reduction rules: {err}") from err
+    return load_yaml_model(path, RuleSet, "set of reduction rules")

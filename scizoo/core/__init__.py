@@ -29,6 +29,7 @@ from ._config import (
     apply_mapping,
     dump_beamline_config,
     load_beamline_config,
+    load_yaml_model,
     parse_beamline_config,
 )
 from ._documents import (
@@ -131,6 +132,7 @@ __all__ = [
     "events_topic",
     "file_message_id",
     "load_beamline_config",
+    "load_yaml_model",
     "manual_message_id",
     "metadata_key",
     "parse_beamline_config",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -99,6 +99,20 @@ def dump_beamline_config(config: BeamlineConfig) -> str:
     data = config.model_dump(mode="json", exclude_defaults=True)
     data["beamline"] = config.beamline
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
+    """A pydantic model from a YAML file; :class:`ConfigError` says which file and what is wrong."""
+    path = Path(path)
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from err
+    except (yaml.YAMLError, ValidationError) as err:
+        raise ConfigError(f"{path} is not a valid {what}: {err}") from err
 
 
 def load_beamline_config(path: str | Path) -> BeamlineConfig:
