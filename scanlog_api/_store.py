@@ -31,7 +31,8 @@ from scizoo.core import (
     RATING_COLLECTION,
     ensure_indexes,
 )
-from scizoo.web import TokenUser, ping_store
+from scizoo.ops.store import ping_store
+from scizoo.web import TokenUser
 
 from ._access import build_branches, can_comment, can_write
 from ._errors import Forbidden, Invalid, NotFound

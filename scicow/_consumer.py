@@ -17,9 +17,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
 
-from scizoo.core import DependencyUnavailable, dead_letter_topic, events_topic, redact, topic_pattern
+from scizoo.core import DependencyUnavailable, dead_letter_topic, events_topic, topic_pattern
 from scizoo.ops import (
     BATCH_WRITE,
     CONSUMER_LAG,
@@ -30,6 +29,7 @@ from scizoo.ops import (
     HealthServer,
     Readiness,
 )
+from scizoo.ops.store import ping_store, store_problem
 
 from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
@@ -45,25 +45,9 @@ Polled = dict[TopicPartition, list[ConsumerRecord]]
 def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient[dict[str, Any]]:
     """A client of the catalogue's MongoDB that has answered a ping, or :class:`DependencyUnavailable`."""
     uri = settings.mongo_uri.get_secret_value()
-    try:
-        ping_store(uri, settings.connect_timeout_s)
-    except (PyMongoError, OSError, ValueError) as err:  # also a TLS file that is not there, a bad URI
-        raise DependencyUnavailable(
-            service=service, dependency="MongoDB", address=redact(uri),
-            reason=f"no server answered within {settings.connect_timeout_s:g} s ({type(err).__name__})",
-            hint="Check SCICOW_MONGO_URI and that the store is running and reachable.",
-        ) from err
+    ping_store(uri, settings.connect_timeout_s, service=service, setting="SCICOW_MONGO_URI")
     # The probe's short timeout is for the start only; the running client keeps the URI's own.
     return MongoClient(uri, tz_aware=True)
-
-
-def ping_store(uri: str, timeout_s: float) -> None:
-    """Raise unless a MongoDB server at ``uri`` answers within ``timeout_s``."""
-    probe: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
-    try:
-        probe.admin.command("ping")
-    finally:
-        probe.close()
 
 
 def open_producer(settings: ScicowSettings, service: str = "scicow") -> KafkaProducer:
@@ -207,13 +191,11 @@ def _health(settings: ScicowSettings) -> HealthServer | None:
     """/healthz, /readyz (the store and the broker answer) and /metrics, when a port is set."""
     if settings.health_port is None:
         return None
-    uri = settings.mongo_uri.get_secret_value()
+    store = store_problem(settings.mongo_uri.get_secret_value(), service="scicow", setting="SCICOW_MONGO_URI")
 
     def problem() -> str | None:
-        try:
-            ping_store(uri, 2.0)
-        except (PyMongoError, OSError, ValueError) as err:
-            return f"MongoDB at {redact(uri)} does not answer ({type(err).__name__})"
+        if (why := store()) is not None:
+            return why
         if not _broker_answers(settings.kafka_bootstrap):
             return f"Kafka at {settings.kafka_bootstrap} does not answer"
         return None

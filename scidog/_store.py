@@ -24,7 +24,7 @@ from scizoo.core import (
     BeamlineConfig,
     ensure_indexes,
 )
-from scizoo.web import ping_store
+from scizoo.ops.store import ping_store
 
 from ._diff import diff, summary
 from ._errors import Conflict, Invalid, NotFound

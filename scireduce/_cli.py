@@ -33,7 +33,7 @@ def jobs_command(state: Annotated[str, typer.Option(help="Only jobs in this stat
     from pymongo import DESCENDING, MongoClient
 
     from scizoo.core import JOB_COLLECTION, clear_failure
-    from scizoo.web import ping_store
+    from scizoo.ops.store import ping_store
 
     from ._settings import ScireduceSettings
 

@@ -36,14 +36,13 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PID_NAMESPACE,
     DatasetIngested,
-    DependencyUnavailable,
     DerivedDatasetDocument,
     Lifecycle,
     ensure_indexes,
     events_topic,
 )
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness
-from scizoo.web import ping_store
+from scizoo.ops.store import store_problem
 
 from ._rules import Rule, RuleSet, load_rules
 from ._settings import ScireduceSettings
@@ -177,15 +176,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     reducer = Reducer(db, load_rules(settings.rules_file), settings)
     health = None
     if settings.health_port is not None:
-        uri = settings.mongo_uri.get_secret_value()
-
-        def problem() -> str | None:
-            try:
-                ping_store(uri, 2.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
-            except DependencyUnavailable as err:
-                return str(err)
-            return None
-
+        problem = store_problem(settings.mongo_uri.get_secret_value(), service="scireduce",
+                                setting="SCIREDUCE_MONGO_URI")
         health = HealthServer(settings.health_port, Readiness(problem)).start()
     consumer = KafkaConsumer(
         events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group_id,

@@ -1,5 +1,5 @@
 """What every web service of scizoo shares: who is asking (static tokens or OIDC JWTs),
-errors with their HTTP status, the store's start-up check.
+errors with their HTTP status, the operators' routes.
 
 Below the deployables (the scan table and scidog both use it), above the core.
 """
@@ -17,7 +17,6 @@ from ._errors import (
     WebError,
     document_refusals,
 )
-from ._mongo import ping_store
 from ._ops import add_ops_routes
 
 __all__ = [
@@ -36,5 +35,4 @@ __all__ = [
     "WebError",
     "add_ops_routes",
     "document_refusals",
-    "ping_store",
 ]

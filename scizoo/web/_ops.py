@@ -10,22 +10,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from scizoo.core import DependencyUnavailable
 from scizoo.ops import HTTP_REQUEST, Readiness
-
-from ._mongo import ping_store
+from scizoo.ops.store import store_problem
 
 
 def add_ops_routes(app: FastAPI, *, service: str, mongo_uri: str, setting: str) -> None:
     """Mount the probes and metrics on ``app``; readiness is the store answering (within 2 s)."""
-    def problem() -> str | None:
-        try:
-            ping_store(mongo_uri, 2.0, service=service, setting=setting)
-        except DependencyUnavailable as err:
-            return str(err)
-        return None
-
-    readiness = Readiness(problem)
+    readiness = Readiness(store_problem(mongo_uri, service=service, setting=setting))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:

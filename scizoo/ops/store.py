@@ -1,7 +1,12 @@
-"""The start-up check of a web service's store: one sentence when it does not answer."""
+"""The catalogue store's start-up check and readiness probe, for every service that has one.
+
+A public submodule that ``scizoo.ops`` does not import, so that capture processes, which
+use the metrics, do not pull in pymongo through it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import MongoClient
@@ -11,7 +16,10 @@ from scizoo.core import DependencyUnavailable, redact
 
 
 def ping_store(uri: str, timeout_s: float, *, service: str, setting: str) -> None:
-    """Ping with a probe client of its own: the short timeout is for this check, not for every request."""
+    """Ping with a probe client of its own: the short timeout is for this check, not for every request.
+
+    Raises :class:`DependencyUnavailable` (one sentence: which store, where, what to check).
+    """
     try:
         probe: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
     except (PyMongoError, OSError, ValueError) as err:  # a malformed URI, a TLS file that is not there
@@ -27,3 +35,16 @@ def ping_store(uri: str, timeout_s: float, *, service: str, setting: str) -> Non
             hint=f"Check {setting} and that the store is running and reachable.") from err
     finally:
         probe.close()
+
+
+def store_problem(uri: str, *, service: str, setting: str, timeout_s: float = 2.0) -> Callable[[], str | None]:
+    """A readiness check: None while the store answers, else the sentence saying why not."""
+
+    def problem() -> str | None:
+        try:
+            ping_store(uri, timeout_s, service=service, setting=setting)
+        except DependencyUnavailable as err:
+            return str(err)
+        return None
+
+    return problem
