@@ -175,6 +175,17 @@ def _closed_port_uri(user: str, password: str) -> str:
 # --- the flows ----------------------------------------------------------------------------
 
 
+def _indexes_built(client: TestClient) -> None:
+    """Wait for the app's background index build before using its store.
+
+    A CI run hung 300 s in this module's store calls, not reproduced here in 5 runs under load.
+    The likely cause: an app closed while its build still ran (the earlier tests waited only
+    10 s for it) drops the connection mid-command, and SecantusDB 0.7.0b3 left that store
+    unanswering. The tests here are about logs, so they do not race the build.
+    """
+    assert client.app.state.indexes_ready.wait(60), "the app's indexes were not built in 60 s"
+
+
 def test_rejected_and_accepted_tokens_leave_no_trace(caplog, logged_mongo, jwks: Services, key, prefix: str) -> None:
     store, log_file = logged_mongo
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -183,6 +194,7 @@ def test_rejected_and_accepted_tokens_leave_no_trace(caplog, logged_mongo, jwks:
                **_secrets_of_token("valid JWT", good), "static token": STATIC_TOKEN}
     hay = Haystack()
     with every_logger_at_debug(caplog), TestClient(create_app(_settings(store, jwks, f"db_{prefix}"))) as client:
+        _indexes_built(client)
         client.app.state.store.datasets.insert_one(_dataset(1, "A"))
         for name, token in (("expired", expired), ("forged", forged)):
             for method, path in (("GET", "/api/scans"), ("GET", "/api/me"), ("PUT", "/api/scans/x/rating")):
@@ -199,7 +211,6 @@ def test_rejected_and_accepted_tokens_leave_no_trace(caplog, logged_mongo, jwks:
         hay.answer("GET /api/scans with the static token as Basic", wrong_scheme)
         rejected = [r for r in caplog.records if "rejected a JWT" in r.getMessage()]
         assert len(rejected) >= 2, "the JWT rejections were not logged: nothing would have been checked"
-        client.app.state.indexes_ready.wait(10)
     hay.records(caplog.records)
     hay.add(f"the embedded store's log {log_file}", log_file.read_text(errors="replace"))
     _no_hits(hay, secrets)
@@ -224,13 +235,13 @@ def test_elogbook_exports_leave_no_trace(caplog, logged_mongo, jwks: Services, k
             for name, url, forward, status in cases:
                 settings = _settings(store, jwks, database, elog_url=url, elog_forward_user_token=forward)
                 with TestClient(create_app(settings)) as client:
+                    _indexes_built(client)
                     client.app.state.store.datasets.delete_many({})
                     client.app.state.store.datasets.insert_one(_dataset(1, "A"))
                     pids = [r["pid"] for r in client.get("/api/scans", headers=auth).json()["data"]]
                     answer = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": None})
                     assert answer.status_code == status, (name, answer.text)
                     hay.answer(f"POST /api/elog to an e-logbook {name}", answer)
-                    client.app.state.indexes_ready.wait(10)
         assert jwks.entries and jwks.entries[0]["authorization"] == f"Bearer {ELOG_TOKEN}"  # it was really sent
         assert any(r.name.startswith("urllib3") for r in caplog.records), "urllib3's DEBUG lines were not captured"
     finally:
