@@ -171,7 +171,8 @@ def run(
         client.close()
         raise
     consumer = _consumer(settings)
-    ingestor = make_ingestor(settings, client[settings.database], producer)
+    # A producer that fails is replaced (it can stay wedged after a broker restart).
+    ingestor = make_ingestor(settings, client[settings.database], producer, reopen=lambda: open_producer(settings))
     health = _health(settings)
     try:
         ingestor.ensure_indexes()
@@ -183,7 +184,7 @@ def run(
         if health is not None:
             health.stop()
         consumer.close()
-        producer.close(timeout=5)
+        ingestor.outbox.close(timeout_s=5)
         client.close()
 
 
@@ -251,7 +252,15 @@ class _Loop:
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+                try:
+                    polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+                except KafkaError as err:
+                    if not is_transient(err):
+                        raise  # e.g. not authorised: a person must act, and scicow says so by ending
+                    # Seen once right after a broker was killed (a metadata refresh refused).
+                    logger.warning("polling Kafka failed (%s: %s); trying again in 1 s", type(err).__name__, err)
+                    stop.wait(1.0)
+                    continue
                 if self.settle(polled):
                     stop.wait(1.0)
                     continue
@@ -289,9 +298,7 @@ class _Loop:
                 self.isolate_next = True
             _rewind(self.consumer, batch, next_polled)
             return True
-        self.consumer.commit(
-            {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
-        )
+        self.commit(batch)
         MESSAGES_CONSUMED.inc(sum(map(len, batch.values())))
         MESSAGES_INGESTED.inc(len(result.ingested))
         DEAD_LETTERS.inc(len(result.dead_letters))
@@ -299,6 +306,21 @@ class _Loop:
         if self.on_batch:
             self.on_batch(result)
         return False
+
+    def commit(self, batch: Polled) -> None:
+        """Commit a durable batch; a commit the group refuses is logged, never the end of scicow.
+
+        It is refused when this member was evicted or the group is re-balancing (a slow batch,
+        a store outage). The records are in the store already; whoever owns their partitions
+        now reads them again, and the writes are idempotent, so nothing is lost or doubled.
+        """
+        offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as err:
+            logger.warning("offsets of a written batch of %d not committed (%s: %s); its records will be "
+                           "read again, and writing them again changes nothing", sum(map(len, batch.values())),
+                           type(err).__name__, err)
 
     def measure_lag(self) -> None:
         """Records behind each assigned partition's end, as the last fetch saw it."""

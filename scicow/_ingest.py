@@ -26,15 +26,13 @@ from scizoo.core import (
 )
 
 from ._errors import is_transient
+from ._outbox import Outbox
 from ._proposals import ProposalLookup
 from ._rules import RawRecord, decode, ingested_event, message_dead_letter, plan, record_dead_letter
 from ._settings import ScicowSettings
 from ._writer import CatalogueWriter
 
 logger = logging.getLogger(__name__)
-
-#: How long a dead letter or an event may wait for Kafka's acknowledgement.
-KAFKA_ACK_TIMEOUT_S = 30
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Ingestor:
     def __init__(
         self,
         writer: CatalogueWriter,
-        producer: KafkaProducer,
+        outbox: Outbox,
         proposals: ProposalLookup,
         catalogue: CatalogueSettings,
         topic_prefix: str,
@@ -58,7 +56,7 @@ class Ingestor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.writer = writer
-        self._producer = producer
+        self.outbox = outbox
         self._proposals = proposals
         self._catalogue = catalogue
         self._dlq = dead_letter_topic(topic_prefix)
@@ -71,7 +69,7 @@ class Ingestor:
     def handle(self, records: Iterable[RawRecord]) -> BatchResult:
         """Handle a batch of Kafka records; returns once everything is durable.
 
-        Raises PyMongoError / KafkaError when the store or the broker is unreachable:
+        Raises PyMongoError or :class:`BrokerAway` when the store or the broker is away:
         the caller must then not commit, and re-reads the batch.
         """
         result = BatchResult()
@@ -82,7 +80,6 @@ class Ingestor:
         self._send_dead_letters([*decoded.dead_letters,
                                  *(record_dead_letter(decoded.sources[m.message_id], r, now) for m, r in refused)],
                                 result)
-        self._producer.flush()
         return result
 
     def handle_one_by_one(self, records: list[RawRecord]) -> BatchResult:
@@ -108,7 +105,6 @@ class Ingestor:
             result.ingested += one.ingested
             result.quarantined += one.quarantined
             result.dead_letters += one.dead_letters
-        self._producer.flush()
         return result
 
     def _ingest(self, messages: list[ScanMetadata], result: BatchResult) -> list[tuple[ScanMetadata, str]]:
@@ -124,25 +120,18 @@ class Ingestor:
         refused_ids = {w.message.message_id for w, _ in refused}
         done = [w for w in planned.writes if w.message.message_id not in refused_ids]
         self.writer.release([w.message.message_id for w in done])
-        sent = []
-        for write in done:
-            event = ingested_event(write, now)
-            sent.append(self._producer.send(self._events, key=event.pid.encode(), value=event.model_dump_json().encode()))
-            result.ingested.append(event.pid)
+        events = [ingested_event(write, now) for write in done]
         # Reduction hooks rely on the events: a batch is done only once Kafka has them all
         # (a failure here is the broker's, so the batch is retried; its writes are idempotent).
-        for future in sent:
-            future.get(timeout=KAFKA_ACK_TIMEOUT_S)
+        self.outbox.send([(self._events, e.pid.encode(), e.model_dump_json().encode()) for e in events])
+        result.ingested += [e.pid for e in events]
         return [(w.message, reason) for w, reason in refused]
 
     def _send_dead_letters(self, dead: list[DeadLetter], result: BatchResult) -> None:
-        futures = []
         for letter in dead:
             logger.warning("dead letter from %s@%s: %s", letter.topic, letter.offset, letter.reason)
-            futures.append(self._producer.send(self._dlq, key=None, value=letter.model_dump_json().encode()))
-            result.dead_letters.append(letter.reason)
-        for future in futures:
-            future.get(timeout=KAFKA_ACK_TIMEOUT_S)
+        self.outbox.send([(self._dlq, None, letter.model_dump_json().encode()) for letter in dead])
+        result.dead_letters += [letter.reason for letter in dead]
 
     def redrive_quarantine(self) -> BatchResult:
         """Retry every quarantined scan whose proposal is now known."""
@@ -155,12 +144,16 @@ class Ingestor:
             now = self._clock()
             self._send_dead_letters([message_dead_letter(m, r, now) for m, r in refused], result)
             self.writer.release([m.message_id for m, _ in refused])
-            self._producer.flush()
         return result
 
 
-def make_ingestor(settings: ScicowSettings, db: Database[dict[str, Any]], producer: KafkaProducer) -> Ingestor:
-    """An Ingestor from settings, over a database and a producer the caller owns."""
+def make_ingestor(settings: ScicowSettings, db: Database[dict[str, Any]], producer: KafkaProducer, *,
+                  reopen: Callable[[], KafkaProducer] | None = None) -> Ingestor:
+    """An Ingestor from settings, over a database and a producer.
+
+    With ``reopen``, a producer that failed is closed and replaced (close the last one with
+    ``ingestor.outbox.close()``); without, the caller owns ``producer`` and it is kept.
+    """
     from pymongo.write_concern import WriteConcern
 
     token = settings.user_office_token.get_secret_value() if settings.user_office_token else None
@@ -172,4 +165,4 @@ def make_ingestor(settings: ScicowSettings, db: Database[dict[str, Any]], produc
         miss_ttl_s=settings.proposal_miss_ttl_s,
     )
     writer = CatalogueWriter(db, WriteConcern(w=settings.write_concern_w, j=settings.write_concern_j))
-    return Ingestor(writer, producer, proposals, settings.catalogue(), settings.topic_prefix)
+    return Ingestor(writer, Outbox(producer, reopen), proposals, settings.catalogue(), settings.topic_prefix)

@@ -342,3 +342,20 @@ def test_demo_command_reports_real_counts(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "demo: 4 scans captured, 4 datasets in catalogue, 4 reduced, 0 lost"
     assert (tmp_path / "store").is_dir()
+
+
+def test_the_ordering_guard_lets_only_a_message_not_older_than_the_stored_one_update(db) -> None:
+    from scicow import not_newer_than
+
+    t = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)
+    collection = db["guard"]
+    collection.insert_many([
+        {"_id": "without-the-field", "scientificMetadata": {}},
+        {"_id": "older", "scientificMetadata": {"message_produced_at": {"value": t}}},
+        {"_id": "same-time", "scientificMetadata": {"message_produced_at": {"value": later}}},
+        {"_id": "newer", "scientificMetadata": {"message_produced_at": {"value": datetime(2026, 11, 21, tzinfo=UTC)}}},
+    ])
+    matched = {pid for pid in ("without-the-field", "older", "same-time", "newer")
+               if collection.find_one(not_newer_than(pid, later)) is not None}
+    assert matched == {"without-the-field", "older", "same-time"}

@@ -39,9 +39,9 @@ def test_a_broker_killed_during_capture_loses_and_duplicates_nothing(broker_kill
     assert row.found == row.sent - row.broker_lost, row.notes
 
 
-@pytest.mark.xfail(strict=True, reason="scicow's Kafka producer stays wedged after a broker restart "
-                                       "(InitProducerId UnknownError, classified permanent): see docs/reliability.md")
 def test_a_scicow_catches_up_after_a_broker_restart_without_being_restarted(broker_killed: Row) -> None:
+    # It used to stay wedged: its producer answered every send with an InitProducerId
+    # UnknownError until scicow was restarted (docs/reliability.md, finding 1).
     assert not broker_killed.stalled, broker_killed.notes
 
 
