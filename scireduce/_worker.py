@@ -50,6 +50,8 @@ from ._settings import ScireduceSettings
 logger = logging.getLogger(__name__)
 Doc = dict[str, Any]
 LOG_TAIL = 4000
+#: How often one job is run in all (a failure, or a worker that died running it, counts).
+MAX_ATTEMPTS = 3
 
 
 def job_id(pid: str, rule: Rule) -> str:
@@ -87,14 +89,14 @@ class Reducer:
         except DuplicateKeyError:
             pass
         stale = now.timestamp() - (rule.timeout_s + 60)
-        taken = jobs.find_one_and_update(
-            {"_id": jid, "$or": [{"state": {"$in": ["queued", "failed"]}},
-                                 {"state": "running", "startedAt": {"$lt": datetime.fromtimestamp(stale, UTC)}}]},
+        # A failed job, or one whose worker died (running past its timeout), is taken again, up
+        # to MAX_ATTEMPTS in all; the limit is in the filter, so a job past it stays as it is.
+        return jobs.find_one_and_update(
+            {"_id": jid, "attempt": {"$lt": MAX_ATTEMPTS},
+             "$or": [{"state": {"$in": ["queued", "failed"]}},
+                     {"state": "running", "startedAt": {"$lt": datetime.fromtimestamp(stale, UTC)}}]},
             {"$set": {"state": "running", "worker": self.worker, "startedAt": now, "updatedAt": now},
              "$inc": {"attempt": 1}}, return_document=True)
-        if taken is None or (taken["state"] == "failed" and taken.get("attempt", 0) > 3):
-            return None
-        return taken
 
     def run(self, dataset: Doc, rule: Rule, path: str) -> Doc:
         now = datetime.now(UTC)
@@ -106,7 +108,7 @@ class Reducer:
                 "cache_max_bytes": self.settings.cache_max_bytes}
         try:
             done = subprocess.run([sys.executable, "-m", "scireduce._job"], input=json.dumps(spec), text=True,
-                                  capture_output=True, timeout=rule.timeout_s, check=False, cwd=os.getcwd())
+                                  capture_output=True, timeout=rule.timeout_s, check=False)
         except subprocess.TimeoutExpired as err:
             log = (err.stderr or b"").decode() if isinstance(err.stderr, bytes) else (err.stderr or "")
             return self._finish(job, "failed", f"{log}\nkilled after its timeout of {rule.timeout_s:g} s")

@@ -124,3 +124,19 @@ def test_failing_and_hanging_reductions_fail_with_their_reason(mongo_client, db,
     again = reducer.handle(event)  # a redelivered event: the succeeded job is not run again
     assert again[2]["state"] == "succeeded" and again[2]["attempt"] == 1
     assert db[DATASET_COLLECTION].count_documents({"type": "derived"}) == 1
+
+
+def test_a_failing_reduction_is_tried_three_times_in_all_and_then_left_failed(db, tmp_path) -> None:
+    path = _scan_file(tmp_path / "raw")
+    db[DATASET_COLLECTION].insert_one({"_id": "p/2", "pid": "p/2", "type": "raw", "ownerGroup": "A",
+                                       "instrumentIds": ["sim"], "dataFormat": "dat",
+                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
+    db["OrigDatablock"].insert_one({"_id": "b2", "datasetId": "p/2", "dataFileList": [{"path": str(path), "size": 1}]})
+    rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/2", message_id="m2", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    seen = [reducer.handle(event)[0] for _ in range(5)]  # the event delivered five times
+    assert [job["attempt"] for job in seen] == [1, 2, 3, 3, 3]
+    assert all(job["state"] == "failed" for job in seen)
+    assert db[JOB_COLLECTION].find_one({"_id": seen[0]["_id"]})["state"] == "failed"  # not left "running"
