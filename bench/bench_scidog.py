@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from pymongo import MongoClient
 
 from scidog import ConfigStore, ScidogSettings, create_app
-from scifish._configsource import ActiveConfig
+from scifish import ActiveConfig
 from scifish.testing import TangoDatabase
 from scizoo.core import BeamlineConfig
 from scizoo.testing import EmbeddedMongo

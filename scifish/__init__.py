@@ -8,6 +8,7 @@ Every trigger (the Sardana recorder, scifly, the demo, ``scifish capture``) call
 from pathlib import Path
 
 from ._capture import Capturer, ScanRequest, Sent, Source, message_key, message_record, open_capturer
+from ._configsource import ActiveConfig
 from ._pathfixer import UNKNOWN, PathFixerAnswer, Where, pathfixer_answer, pathfixer_attributes
 from ._producer import Outcome, SpoolingProducer, is_refusal
 from ._settings import CaptureSettings, ScifishSettings
@@ -21,6 +22,7 @@ __all__ = [
     "DEAD_LETTER_FILE",
     "RECORDER_PATH",
     "UNKNOWN",
+    "ActiveConfig",
     "CaptureSettings",
     "Capturer",
     "Outcome",

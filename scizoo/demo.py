@@ -234,7 +234,7 @@ class _Pipeline:
         """The beamline's configuration in scidog's store (from the YAML file the first time),
         and a follower of its active one: the demo's captures use what the editor sets."""
         from scidog import ConfigStore
-        from scifish._configsource import ActiveConfig
+        from scifish import ActiveConfig
         from scifish.testing import TangoDatabase, demo_devices
 
         with self.console.status("starting a Tango database with the beamline's devices…"):

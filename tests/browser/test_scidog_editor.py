@@ -14,8 +14,7 @@ from pydantic import SecretStr
 from scanlog_api import ScanlogServer, ScanlogSettings
 from scidog import ConfigStore, ScidogSettings
 from scidog import create_app as create_scidog
-from scifish import Capturer, ScanRequest, TangoReader
-from scifish._configsource import ActiveConfig
+from scifish import ActiveConfig, Capturer, ScanRequest, TangoReader
 from scifish.testing import SimulatedBeamline, TangoDatabase, demo_devices
 from scizoo.core import DATASET_COLLECTION, BeamlineConfig, CatalogueSettings, Proposal, build_dataset
 from scizoo.web import TokenUser

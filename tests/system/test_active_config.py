@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from scidog import ConfigStore
-from scifish._configsource import ActiveConfig
+from scifish import ActiveConfig
 from scizoo.core import BeamlineConfig
 from scizoo.testing import EmbeddedMongo
 from tests.helpers import wait_for
