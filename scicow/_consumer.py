@@ -53,8 +53,8 @@ def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient
 def open_producer(settings: ScicowSettings, service: str = "scicow") -> KafkaProducer:
     """A producer connected to the broker, or :class:`DependencyUnavailable`."""
     try:
-        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
-                             bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000))
+        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
+                             acks="all", linger_ms=5, bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000))
     except KafkaError as err:
         raise DependencyUnavailable(
             service=service, dependency="Kafka", address=settings.kafka_bootstrap,
@@ -71,7 +71,7 @@ def ensure_topics(settings: ScicowSettings, service: str = "scicow") -> None:
     """
     wanted = [dead_letter_topic(settings.topic_prefix), events_topic(settings.topic_prefix)]
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
                                  request_timeout_ms=int(settings.connect_timeout_s * 1000))
     except KafkaError as err:
         raise DependencyUnavailable(service=service, dependency="Kafka", address=settings.kafka_bootstrap,
@@ -113,6 +113,7 @@ def _wait_for_a_beamline_topic(consumer: KafkaConsumer, settings: ScicowSettings
 def _consumer(settings: ScicowSettings) -> KafkaConsumer:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
+        **settings.kafka_security(),
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

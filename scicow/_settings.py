@@ -5,13 +5,12 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scizoo.core import CatalogueSettings
+from scizoo.core import CatalogueSettings, KafkaConnection
 
 
-class ScicowSettings(BaseSettings):
+class ScicowSettings(KafkaConnection, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCICOW_")
 
-    kafka_bootstrap: str = "localhost:9092"
     topic_prefix: str = "scizoo"
     group_id: str = "scicow"
     mongo_uri: SecretStr = SecretStr("mongodb://localhost:27017")

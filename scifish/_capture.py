@@ -177,5 +177,6 @@ def open_capturer(settings: CaptureSettings, config: BeamlineConfig) -> Capturer
     """A capturer with its own Tango reader and spooling producer, from settings; close it when done."""
     reader = TangoReader(settings.device_addresses, timeout_s=settings.device_timeout_s,
                          probe_interval_s=settings.device_probe_interval_s)
-    producer = SpoolingProducer(settings.kafka_bootstrap, settings.spool_dir, send_timeout_s=settings.send_timeout_s)
+    producer = SpoolingProducer(settings.kafka_bootstrap, settings.spool_dir, send_timeout_s=settings.send_timeout_s,
+                                producer_config=settings.kafka_security())
     return Capturer(config, reader, producer, settings.topic_prefix)

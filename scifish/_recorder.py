@@ -199,7 +199,8 @@ class CaptureWorker:
     def producer(self) -> SpoolingProducer:
         if self._producer is None:
             self._producer = SpoolingProducer(
-                self.settings.kafka_bootstrap, self.settings.spool_dir, send_timeout_s=self.settings.send_timeout_s
+                self.settings.kafka_bootstrap, self.settings.spool_dir, send_timeout_s=self.settings.send_timeout_s,
+                producer_config=self.settings.kafka_security(),
             )
         return self._producer
 

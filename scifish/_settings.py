@@ -11,15 +11,14 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scizoo.core import ConfigError
+from scizoo.core import ConfigError, KafkaConnection
 
 from ._configsource import ActiveConfig
 
 
-class CaptureSettings(BaseSettings):
+class CaptureSettings(KafkaConnection, BaseSettings):
     """What a process that captures scans needs; subclassed with an env prefix."""
 
-    kafka_bootstrap: str = "localhost:9092"
     topic_prefix: str = "scizoo"
     spool_dir: Path = Path("/var/spool/scifish")
     device_timeout_s: float = 1.0

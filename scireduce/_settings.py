@@ -7,11 +7,12 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scizoo.core import KafkaConnection
 
-class ScireduceSettings(BaseSettings):
+
+class ScireduceSettings(KafkaConnection, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCIREDUCE_")
 
-    kafka_bootstrap: str = "localhost:9092"
     topic_prefix: str = "scizoo"
     #: One consumer group: more workers, more throughput (up to the events topic's partitions).
     group_id: str = "scireduce"

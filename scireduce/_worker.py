@@ -182,7 +182,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
                                 setting="SCIREDUCE_MONGO_URI")
         health = HealthServer(settings.health_port, Readiness(problem)).start()
     consumer = KafkaConsumer(
-        events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group_id,
+        events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
+        group_id=settings.group_id,
         enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=20,
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)

@@ -69,7 +69,7 @@ from ._published import (
 )
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
-from ._topics import beamline_topic, dead_letter_topic, events_topic, topic_pattern
+from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
 from ._units import to_si
 
 __all__ = [
@@ -105,6 +105,7 @@ __all__ = [
     "DependencyUnavailable",
     "DerivedDatasetDocument",
     "Funding",
+    "KafkaConnection",
     "Lifecycle",
     "OrigDatablockDocument",
     "Proposal",

@@ -393,3 +393,29 @@ def test_grafana_dashboard_names_every_metric() -> None:
         "scizoo_reduction_jobs_total",
     ):
         assert metric in exprs, metric
+
+
+@pytest.mark.parametrize("which", ["default_docs", "prod_docs"])
+def test_every_setting_the_chart_sets_is_one_the_service_reads(which: str, request: pytest.FixtureRequest) -> None:
+    """pydantic-settings ignores a variable no field reads: a name the chart gets wrong would be
+    silently dropped (the Kafka SASL/SSL variables once were: no service had those fields)."""
+    from scanlog_api import ScanlogSettings
+    from scicow import ScicowSettings
+    from scidog import ScidogSettings
+    from scifly import SciflySettings
+    from scireduce import ScireduceSettings
+
+    docs = request.getfixturevalue(which)
+    services = {"scanlog": ("SCANLOG_", ScanlogSettings), "scidog": ("SCIDOG_", ScidogSettings),
+                "scicow": ("SCICOW_", ScicowSettings), "scireduce": ("SCIREDUCE_", ScireduceSettings),
+                "scifly": ("SCIFLY_", SciflySettings)}
+    checked = 0
+    for component, (prefix, settings) in services.items():
+        if not any(d["kind"] == "Deployment" and d["metadata"]["name"] == f"{FULL}-{component}" for d in docs):
+            continue  # not deployed with these values
+        fields = {prefix + name.upper() for name in settings.model_fields}
+        ours = [name for name in env_of(container(docs, component)) if name.startswith(prefix)]
+        unread = [name.split("__")[0] for name in ours if name.split("__")[0] not in fields]
+        assert not unread, f"{component}: the chart sets {unread}, which {settings.__name__} does not read"
+        checked += len(ours)
+    assert checked > 10
