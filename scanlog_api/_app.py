@@ -82,6 +82,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
     publisher = app.state.publisher = Publisher(store, datacite, doi_prefix=settings.doi_prefix,
                                                 public_url=settings.public_url)
     app.state.download_url_pattern = settings.download_url_pattern
+    app.state.scicat_url_pattern = settings.scicat_url_pattern
     app.state.oai = OaiProvider(
         f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo", "",
         records=publisher.published,

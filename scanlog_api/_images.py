@@ -10,14 +10,16 @@ from ._errors import Invalid
 MAX_IMAGE_BYTES = 16 * 1024 * 1024  # SciCat's limit for an attachment
 #: Larger images are refused before they are decoded: a small file can unpack to gigabytes.
 MAX_IMAGE_PIXELS = 50_000_000
-THUMBNAIL_PX = 200
+#: SciCat keeps an attachment's image itself in ``thumbnail`` (a data URL), and its frontend
+#: shows that; kept up to this size so that a click shows it large, scaled down in the gallery.
+THUMBNAIL_PX = 1200
 #: The formats a beamline attaches (plots, camera frames, photos); others are refused
 #: rather than handed to a decoder nobody needs.
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP")
 
 
 def thumbnail(data: bytes) -> str:
-    """A PNG thumbnail of an image as a data URL, as SciCat keeps it; :class:`Invalid` if not an image."""
+    """The image as SciCat keeps it: a PNG data URL of at most THUMBNAIL_PX a side; :class:`Invalid` if not an image."""
     from PIL import Image, UnidentifiedImageError
 
     try:

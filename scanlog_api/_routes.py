@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -49,6 +50,16 @@ def list_scans(
         return Page(data=[jsonable(row(d)) for d in hits[skip : skip + limit]], count=len(hits))
     docs = store.page(branches, field, order, skip, limit)
     return Page(data=[jsonable(row(d)) for d in docs], count=store.count(branches))
+
+
+@router.get("/api/proposals", summary="The proposals to pick from: the user's own and those with published scans")
+def proposals(user: Reader, store: Store) -> list[dict[str, str]]:
+    return store.proposals(user)
+
+
+@router.get("/api/beamlines", summary="The beamlines of the scans the user may see")
+def beamlines(user: Reader, store: Store) -> list[str]:
+    return store.beamlines(build_branches(user))
 
 
 @router.get("/api/scans/keys", summary="Every scientific-metadata key in the selection, with its unit")
@@ -149,8 +160,16 @@ def export_elog(body: ElogIn, user: Writer, store: Store, elog: Annotated[ElogCl
 
 
 @router.get("/api/scans/{pid:path}", summary="One scan: all its metadata, files, attachments, ratings, comments")
-def detail(pid: str, user: Reader, store: Store) -> dict[str, Any]:
-    return store.detail(pid, user)
+def detail(pid: str, user: Reader, store: Store, request: Request) -> dict[str, Any]:
+    out = store.detail(pid, user)
+    pattern: str = request.app.state.scicat_url_pattern
+    out["scicatUrl"] = pattern.replace("{pid}", quote(pid, safe="")) if pattern else None
+    # Each user's latest rating counts once: the average, and the caller's own.
+    latest = {r["user"]: r["value"] for r in out["ratings"]}
+    given = [v for v in latest.values() if v is not None]
+    out["ratingSummary"] = {"mine": latest.get(user.user) if user else None, "raters": len(given),
+                            "average": round(sum(given) / len(given), 2) if given else None}
+    return out
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

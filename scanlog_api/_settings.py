@@ -27,6 +27,9 @@ class ScanlogSettings(BaseSettings):
     publisher: str = ""
     #: Download link of a dataset's file on its landing page ({path} is the file's path); empty: none.
     download_url_pattern: str = ""
+    #: The dataset's page in the facility's SciCat frontend ({pid}, URL-encoded), linked from
+    #: the detail view; empty: no link. E.g. https://scicat.facility.org/datasets/{pid}
+    scicat_url_pattern: str = ""
     #: Live streams open to anonymous readers (published scans) at most at once.
     max_anonymous_streams: int = 50
     #: A CSV export holds at most this many scans (bounded work per request).

@@ -28,6 +28,7 @@ from scizoo.core import (
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
+    PROPOSAL_COLLECTION,
     RATING_COLLECTION,
     ensure_indexes,
 )
@@ -48,6 +49,8 @@ MAX_TEXT_SCAN = 50_000
 MAX_KEYS_SCAN = 20_000
 #: A CSV export holds at most this many scans.
 MAX_EXPORT_ROWS = 100_000
+#: The pickers list at most this many proposals and beamlines.
+MAX_PICKER = 500
 
 
 def comment_out(doc: Doc) -> Doc:
@@ -231,6 +234,33 @@ class ScanStore:
                          .sort("createdAt", ASCENDING)],
         })
         return out
+
+    # --- pickers -------------------------------------------------------------
+
+    def proposals(self, user: TokenUser | None, limit: int = MAX_PICKER) -> list[Doc]:
+        """The proposals the user belongs to (SciCat's rule on the Proposal document) and those
+        with published datasets; id and title, newest first (proposal ids grow with time)."""
+        db = self.db()
+        wanted: list[Doc] = []
+        if user is not None and user.admin:
+            wanted.append({})
+        elif user is not None and user.groups:
+            wanted += [{"ownerGroup": {"$in": list(user.groups)}}, {"accessGroups": {"$in": list(user.groups)}}]
+        published = db[DATASET_COLLECTION].distinct("proposalIds", {"isPublished": True})
+        if published:
+            wanted.append({"_id": {"$in": [str(p) for p in published[:limit]]}})
+        found: dict[str, Doc] = {}
+        for query in wanted:
+            for doc in db[PROPOSAL_COLLECTION].find(query, {"title": 1}).sort("_id", DESCENDING).limit(limit):
+                found[str(doc["_id"])] = {"proposalId": str(doc["_id"]), "title": str(doc.get("title") or "")}
+        return sorted(found.values(), key=lambda p: p["proposalId"], reverse=True)[:limit]
+
+    def beamlines(self, branches: list[Doc], limit: int = MAX_PICKER) -> list[str]:
+        """The beamlines of the scans the user may see."""
+        seen: set[str] = set()
+        for branch in branches:
+            seen.update(str(b) for b in self.datasets.distinct("instrumentIds", branch))
+        return sorted(seen)[:limit]
 
     # --- annotations ----------------------------------------------------------
 

@@ -69,10 +69,25 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     page.wait_for_function("document.querySelectorAll('#rows tr').length === 4", timeout=5000)
     assert page.locator("#rows tr").first.locator("td[data-col=scan_id]").inner_text() == "4"
 
-    # Rate scan 4 (2.5 stars): stored in the dataset's dataQualityMetrics.
-    page.locator("#rows tr").first.locator("select.rating").select_option("2.5")
-    wait_for(lambda: (datasets.find_one({"scientificMetadata.scan_id.value": "4"}) or {}).get("dataQualityMetrics") == 2.5,
-             timeout=10, what="the rating in the catalogue")
+    # Rate scan 4: a click on the left half of the third star gives 2.5; the arrow keys step by
+    # half a star, Delete clears. Each is stored in the dataset's dataQualityMetrics.
+    def stored() -> object:
+        return (datasets.find_one({"scientificMetadata.scan_id.value": "4"}) or {}).get("dataQualityMetrics")
+
+    rating = page.locator("#rows tr").first.locator(".stars")
+    box = rating.locator(".track").bounding_box()
+    rating.locator(".track").click(position={"x": box["width"] * 4.5 / 6, "y": box["height"] / 2})
+    wait_for(lambda: stored() == 2.5, timeout=10, what="2.5 from a click in the catalogue")
+    assert rating.get_attribute("aria-valuenow") == "2.5"
+    rating.focus()
+    page.keyboard.press("ArrowLeft")
+    wait_for(lambda: stored() == 2, timeout=10, what="2 from the keyboard in the catalogue")
+    page.keyboard.press("Delete")
+    wait_for(lambda: stored() is None, timeout=10, what="the rating cleared")
+    assert rating.get_attribute("aria-valuetext") == "unrated"
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_for(lambda: stored() == 2.5, timeout=10, what="2.5 again from the keyboard")
 
     # Comment on it from its detail view.
     page.locator("#rows tr").first.get_by_text("details").click()
@@ -172,3 +187,96 @@ def test_a_running_row_updates_and_rows_written_during_a_server_restart_appear(p
         page.wait_for_function("document.querySelectorAll('#rows tr').length === 3", timeout=5000)
     finally:
         srv.stop()
+
+
+def _grouped_dataset(db) -> dict:
+    """A scan whose metadata has configuration groups, a mapped value, an SI conversion and an
+    unreadable device, with an attached image and a file."""
+    from scizoo.core import (
+        ATTACHMENT_COLLECTION,
+        ORIG_DATABLOCK_COLLECTION,
+        CatalogueSettings,
+        DataFile,
+        Proposal,
+        RecordedEntry,
+        ScanMetadata,
+        build_dataset,
+    )
+    from tests.helpers import make_scan
+
+    scan = make_scan(5)
+    scan = scan.model_copy(update={"files": [DataFile(path="/data/scan_5.h5", size=2_500_000, time=scan.start)]})
+    message = ScanMetadata(
+        message_id="grouped-5", beamline="sim", source="manual", proposal_id="A", data_path="/data", scan=scan,
+        produced_at=scan.start, entries=[
+            RecordedEntry(name="photon_energy", device="sim/energy/1", attribute="energy", value=7100.0, unit="eV",
+                          group="Source"),
+            RecordedEntry(name="sample_temperature", device="sim/cryo/1", attribute="temperature", value=12.5,
+                          unit="degC", group="Sample"),
+            RecordedEntry(name="shutter", device="sim/shutter/1", attribute="state", value="inserted", raw_value=4,
+                          group="Source"),
+            RecordedEntry(name="hung_motor", device="sim/motor/9", attribute="position", value=None,
+                          error="Timeout: no answer within 1 s", group="Sample"),
+        ])
+    doc = build_dataset(message, Proposal(proposalId="A", ownerGroup="A"), CatalogueSettings()).to_mongo()
+    db[DATASET_COLLECTION].insert_one(doc)
+    db[ORIG_DATABLOCK_COLLECTION].insert_one({"_id": "blk-5", "datasetId": doc["pid"], "dataFileList": [
+        {"path": "/data/scan_5.h5", "size": 2_500_000, "time": scan.start}]})
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+           "AAAABJRU5ErkJggg==")
+    db[ATTACHMENT_COLLECTION].insert_one({"_id": "att-5", "caption": "beam profile", "thumbnail": png,
+                                          "relationships": [{"targetIds": [doc["pid"]], "targetType": "dataset",
+                                                             "relationType": "is attached to"}],
+                                          "ownerGroup": "A"})
+    return doc
+
+
+def test_the_detail_view_reads_as_a_person_reads_it_and_the_pickers_list_only_what_you_may_see(
+    page, server: str, db
+) -> None:
+    from scizoo.core import PROPOSAL_COLLECTION
+
+    doc = _grouped_dataset(db)
+    published = _dataset(7, "PUB")
+    published["isPublished"] = True
+    published["ownerGroup"] = "C"
+    published["instrumentIds"] = ["other-bl"]
+    db[DATASET_COLLECTION].insert_many([published, _dataset(8, "B")])
+    db[PROPOSAL_COLLECTION].insert_many([
+        {"_id": "A", "proposalId": "A", "title": "Alice's proposal", "ownerGroup": "A"},
+        {"_id": "B", "proposalId": "B", "title": "Bob's proposal", "ownerGroup": "B"},
+        {"_id": "PUB", "proposalId": "PUB", "title": "Published work", "ownerGroup": "C"}])
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{server}/?token=ta")
+    page.wait_for_function("document.querySelectorAll('#proposal-list option').length > 0")
+    options = page.locator("#proposal-list option")
+    listed = [options.nth(i).get_attribute("value") for i in range(options.count())]
+    assert "A" in listed and "PUB" in listed and "B" not in listed
+    # The test's shared PROPOSAL (20240001, another group) is not alice's either.
+    assert "20240001" not in listed
+    page.wait_for_function("document.querySelectorAll('#f-beamline option').length === 3")
+    assert page.locator("#f-beamline option").all_inner_texts() == ["all", "other-bl", "sim"]
+
+    # The detail: groups with their entries, units, the SI value, the raw value of a mapped one.
+    page.locator(f"#rows tr[data-pid='{doc['pid']}']").get_by_text("details").click()
+    page.wait_for_selector("#metadata .meta-group")
+    groups = page.locator("#metadata .meta-group h3").all_inner_texts()
+    assert groups[0] == "Scan" and "Source" in groups and "Sample" in groups
+    sample = page.locator("#metadata .meta-group[data-group='Sample']")
+    assert sample.locator("dd[data-key='sample_temperature'] .value").inner_text() == "12.5 degC"
+    assert sample.locator("dd[data-key='sample_temperature'] .si").inner_text() == "(285.65 K)"
+    assert "Timeout: no answer within 1 s" in sample.locator("dd[data-key='hung_motor'] .meta-error").inner_text()
+    shutter = page.locator("#metadata dd[data-key='shutter'] .value")
+    assert shutter.inner_text() == "inserted" and shutter.get_attribute("title") == "raw value: 4"
+    assert "2.5 MB" in page.locator("#detail table.files").inner_text()
+    # A thumbnail opens the image.
+    page.locator("#gallery img").first.click()
+    page.wait_for_function("document.getElementById('image-view').open")
+    assert page.locator("#image-caption").inner_text() == "beam profile"
+    page.click("#close-image")
+    # Your own rating in the detail, and the average.
+    page.locator("#rating-panel .stars").focus()
+    page.keyboard.press("End")
+    page.wait_for_function("document.querySelector('#rating-panel .average')?.textContent.includes('average 3')")
+    assert not [e for e in errors if "favicon" not in e], errors
