@@ -18,7 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pymongo import MongoClient
 
-from scizoo.core import DependencyUnavailable, dead_letter_topic, events_topic, topic_pattern
+from scizoo.core import DependencyUnavailable, beamline_topic, dead_letter_topic, events_topic, topic_pattern
 from scizoo.ops import (
     BATCH_WRITE,
     CONSUMER_LAG,
@@ -64,12 +64,15 @@ def open_producer(settings: ScicowSettings, service: str = "scicow") -> KafkaPro
 
 
 def ensure_topics(settings: ScicowSettings, service: str = "scicow") -> None:
-    """Create the dead-letter and events topics if they are missing.
+    """Create the dead-letter and events topics, and the listed beamlines' topics, if missing.
 
-    Without them every dead letter or event would wait for a topic that never comes, and
-    ingestion would stall; so a start that can neither find nor create them fails clearly.
+    Without the first two every dead letter or event would wait for a topic that never comes,
+    and ingestion would stall; so a start that can neither find nor create them fails clearly.
+    Beamline topics made here get the settings' partitions (scicow's scale-out limit), where
+    a producer's auto-creation would give the broker's default.
     """
-    wanted = [dead_letter_topic(settings.topic_prefix), events_topic(settings.topic_prefix)]
+    wanted = [dead_letter_topic(settings.topic_prefix), events_topic(settings.topic_prefix),
+              *(beamline_topic(settings.topic_prefix, b) for b in settings.beamlines)]
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
                                  request_timeout_ms=int(settings.connect_timeout_s * 1000))

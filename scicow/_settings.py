@@ -27,9 +27,11 @@ class ScicowSettings(KafkaConnection, BaseSettings):
     facility: str = ""
     #: beamline -> group given read access to each of its datasets
     staff_groups: dict[str, str] = {}
-    #: Partitions and replication factor of the topics scicow creates (dead letters, events).
+    #: Partitions and replication factor of the topics scicow creates when missing: its dead
+    #: letters and events, and the ``<prefix>.<beamline>`` topic of each of ``beamlines``.
     topic_partitions: int = 4
     topic_replication: int = 1
+    beamlines: list[str] = []
     #: Port of /healthz, /readyz and /metrics (Prometheus); unset: not served.
     health_port: int | None = None
     batch_max: int = 500

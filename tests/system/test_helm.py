@@ -39,6 +39,7 @@ PRODUCTION: dict[str, Any] = {
         "bootstrap": "kafka-0.kafka:9093,kafka-1.kafka:9093",
         "topicPrefix": "bl",
         "partitions": 6,
+        "beamlines": ["balder", "sim"],
         "securityProtocol": "SASL_SSL",
         "sasl": {
             "mechanism": "SCRAM-SHA-512",
@@ -204,6 +205,7 @@ def test_production_values_reach_the_manifests(prod_docs: list[dict[str, Any]]) 
     assert scicow["SCICOW_TOPIC_PREFIX"] == "bl" and scicow["SCICOW_TOPIC_PARTITIONS"] == "6"
     assert scicow["SCICOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert scicow["SCICOW_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert scicow["SCICOW_BEAMLINES"] == '["balder","sim"]' and scicow["SCICOW_TOPIC_PARTITIONS"] == "6"
     assert scicow["SCICOW_KAFKA_SASL_USERNAME"] == sasl_user and scicow["SCICOW_KAFKA_SASL_PASSWORD"] == sasl_pass
     assert scicow["SCICOW_KAFKA_SSL_CAFILE"] == "/etc/scizoo/kafka-ca/ca.pem"
     assert scicow["SCICOW_USER_OFFICE_TOKEN"] == secret_ref("user-office", "token")

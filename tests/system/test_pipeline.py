@@ -359,3 +359,23 @@ def test_the_ordering_guard_lets_only_a_message_not_older_than_the_stored_one_up
     matched = {pid for pid in ("without-the-field", "older", "same-time", "newer")
                if collection.find_one(not_newer_than(pid, later)) is not None}
     assert matched == {"without-the-field", "older", "same-time"}
+
+
+def test_scicow_creates_the_listed_beamlines_topics_with_the_set_partitions(kafka: EmbeddedKafka, prefix: str) -> None:
+    from kafka import KafkaAdminClient
+
+    from scicow import ScicowSettings
+    from scicow._consumer import ensure_topics
+
+    settings = ScicowSettings(kafka_bootstrap=kafka.bootstrap_servers, topic_prefix=prefix, topic_partitions=3,
+                              beamlines=["balder", "flexpes"])
+    ensure_topics(settings)
+    ensure_topics(settings)  # a second member starting finds them there
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    try:
+        wanted = [beamline_topic(prefix, "balder"), beamline_topic(prefix, "flexpes"), dead_letter_topic(prefix),
+                  events_topic(prefix)]
+        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(wanted)}
+    finally:
+        admin.close()
+    assert described == dict.fromkeys(wanted, 3)
