@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from scizoo.web import TokenUser
 
@@ -42,8 +42,9 @@ def list_scans(
     order: Order = "desc",
     skip: Annotated[int, Query(ge=0, le=MAX_SKIP, description="Rows to skip (newest first); bounded work.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    pids: Annotated[str | None, Query(description="Comma-separated pids (at most 5,000): only these.")] = None,
 ) -> Page:
-    branches = filters.branches(user)
+    branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
     field = sort_of(sort)
     if filters.q:  # free text is matched here, over the whole (bounded) selection
         hits = list(store.with_text(branches, filters.q, store.merged(branches, field, order)))
@@ -170,6 +171,18 @@ def detail(pid: str, user: Reader, store: Store, request: Request) -> dict[str, 
     out["ratingSummary"] = {"mine": latest.get(user.user) if user else None, "raters": len(given),
                             "average": round(sum(given) / len(given), 2) if given else None}
     return out
+
+
+#: Front-end files vendored from npm (with their licence beside them), served by name only.
+VENDORED = {"uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css", "LICENSE": "text/plain"}
+
+
+@router.get("/vendor/uplot/{name}", include_in_schema=False)
+def vendored(name: str) -> Response:
+    if name not in VENDORED:
+        raise NotFound("no such file")
+    data = files("scanlog_api").joinpath("static/vendor/uplot", name).read_bytes()
+    return Response(data, media_type=VENDORED[name], headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -280,3 +280,38 @@ def test_the_detail_view_reads_as_a_person_reads_it_and_the_pickers_list_only_wh
     page.keyboard.press("End")
     page.wait_for_function("document.querySelector('#rating-panel .average')?.textContent.includes('average 3')")
     assert not [e for e in errors if "favicon" not in e], errors
+
+
+def test_the_plot_holds_exactly_the_selected_scans_values_and_a_point_opens_its_scan(page, server: str, db) -> None:
+    energies = {1: 7100.0, 2: 7150.5, 3: 7000.25, 4: 7300.0, 5: 6900.0}
+    db[DATASET_COLLECTION].insert_many([_dataset(n, "A", energy=e) for n, e in energies.items()])
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{server}/?token=ta&proposal=A")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 5")
+    # Select scans 4, 3 and 2 (rows are newest first: 5, 4, 3, 2, 1).
+    boxes = page.locator("#rows input.select")
+    boxes.nth(1).click()
+    boxes.nth(3).click(modifiers=["Shift"])
+    page.click("#open-plot")
+    page.wait_for_function("document.querySelector('#plot-y option[value=\"meta:photon_energy\"]') !== null")
+    page.select_option("#plot-y", "meta:photon_energy")
+    page.wait_for_function("window.scanlogPlot() && window.scanlogPlot().y.length === 3")
+    held = page.evaluate("window.scanlogPlot()")
+    assert held["x"] == [2, 3, 4] and held["y"] == [energies[2], energies[3], energies[4]]
+    # Against time instead, the whole filter once "select all in filter" is ticked.
+    page.check("#select-all-filter")
+    page.select_option("#plot-x", "time")
+    page.wait_for_function("window.scanlogPlot().y.length === 5")
+    assert sorted(page.evaluate("window.scanlogPlot()")["y"]) == sorted(energies.values())
+    # Hover shows the scan; a click opens its detail.
+    page.select_option("#plot-x", "scan")
+    page.wait_for_function("window.scanlogPlot().x.join() === '1,2,3,4,5'")
+    point = page.evaluate("window.scanlogPlotPoint(3)")
+    page.mouse.move(point["x"], point["y"])
+    page.wait_for_function("document.getElementById('plot-hover').textContent.startsWith('scan 4: 7300')")
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_function("document.getElementById('detail').open")
+    assert page.locator("#detail-title").inner_text() == page.evaluate(
+        "rows.find((r) => r.scan_id === '4').title")
+    assert not [e for e in errors if "favicon" not in e], errors
