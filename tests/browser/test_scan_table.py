@@ -296,17 +296,19 @@ def test_the_plot_holds_exactly_the_selected_scans_values_and_a_point_opens_its_
     page.click("#open-plot")
     page.wait_for_function("document.querySelector('#plot-y option[value=\"meta:photon_energy\"]') !== null")
     page.select_option("#plot-y", "meta:photon_energy")
-    page.wait_for_function("window.scanlogPlot() && window.scanlogPlot().y.length === 3")
+    page.wait_for_function("window.scanlogPlot()?.column === 'meta:photon_energy@scan'")
     held = page.evaluate("window.scanlogPlot()")
     assert held["x"] == [2, 3, 4] and held["y"] == [energies[2], energies[3], energies[4]]
     # Against time instead, the whole filter once "select all in filter" is ticked.
     page.check("#select-all-filter")
     page.select_option("#plot-x", "time")
-    page.wait_for_function("window.scanlogPlot().y.length === 5")
+    page.wait_for_function("window.scanlogPlot().column === 'meta:photon_energy@time' && "
+                           "window.scanlogPlot().y.length === 5")
     assert sorted(page.evaluate("window.scanlogPlot()")["y"]) == sorted(energies.values())
     # Hover shows the scan; a click opens its detail.
     page.select_option("#plot-x", "scan")
-    page.wait_for_function("window.scanlogPlot().x.join() === '1,2,3,4,5'")
+    page.wait_for_function("window.scanlogPlot().column === 'meta:photon_energy@scan' && "
+                           "window.scanlogPlot().x.join() === '1,2,3,4,5'")
     point = page.evaluate("window.scanlogPlotPoint(3)")
     page.mouse.move(point["x"], point["y"])
     page.wait_for_function("document.getElementById('plot-hover').textContent.startsWith('scan 4: 7300')")
