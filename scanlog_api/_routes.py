@@ -48,9 +48,19 @@ def list_scans(
     field = sort_of(sort)
     if filters.q:  # free text is matched here, over the whole (bounded) selection
         hits = list(store.with_text(branches, filters.q, store.merged(branches, field, order)))
-        return Page(data=[jsonable(row(d)) for d in hits[skip : skip + limit]], count=len(hits))
+        return Page(data=_with_reductions(store, [jsonable(row(d)) for d in hits[skip : skip + limit]], user),
+                    count=len(hits))
     docs = store.page(branches, field, order, skip, limit)
-    return Page(data=[jsonable(row(d)) for d in docs], count=store.count(branches))
+    return Page(data=_with_reductions(store, [jsonable(row(d)) for d in docs], user), count=store.count(branches))
+
+
+def _with_reductions(store: Store, rows: list[dict[str, Any]], user: TokenUser | None) -> list[dict[str, Any]]:
+    """Each row's reduction state: the state of its latest job (one query for the page)."""
+    jobs = store.reductions([r["pid"] for r in rows], user)
+    for r in rows:
+        mine = jobs.get(r["pid"]) or []
+        r["reduction"] = mine[-1]["state"] if mine else None
+    return rows
 
 
 @router.get("/api/proposals", summary="The proposals to pick from: the user's own and those with published scans")
@@ -163,6 +173,7 @@ def export_elog(body: ElogIn, user: Writer, store: Store, elog: Annotated[ElogCl
 @router.get("/api/scans/{pid:path}", summary="One scan: all its metadata, files, attachments, ratings, comments")
 def detail(pid: str, user: Reader, store: Store, request: Request) -> dict[str, Any]:
     out = store.detail(pid, user)
+    out["reductions"] = store.reductions([pid], user).get(pid, [])
     pattern: str = request.app.state.scicat_url_pattern
     out["scicatUrl"] = pattern.replace("{pid}", quote(pid, safe="")) if pattern else None
     # Each user's latest rating counts once: the average, and the caller's own.

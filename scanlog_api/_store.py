@@ -27,6 +27,7 @@ from scizoo.core import (
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
+    JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
@@ -233,6 +234,25 @@ class ScanStore:
             "comments": [comment_out(c) for c in db[COMMENT_COLLECTION].find({"datasetId": pid})
                          .sort("createdAt", ASCENDING)],
         })
+        return out
+
+    # --- reductions ----------------------------------------------------------
+
+    def reductions(self, pids: list[str], user: TokenUser | None) -> dict[str, list[Doc]]:
+        """Each scan's reduction jobs (rule, state, attempt, times, log tail) and the derived
+        datasets they made that the user may read; for scans the caller already may read."""
+        if not pids:
+            return {}
+        out: dict[str, list[Doc]] = {pid: [] for pid in pids}
+        readable_derived = {d["_id"] for b in build_branches(user) for d in self.datasets.find(
+            {**b, "type": "derived", "inputDatasets": {"$in": pids}}, {"_id": 1})}
+        for job in self.db()[JOB_COLLECTION].find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING):
+            derived = job.get("derived")
+            out.setdefault(job["datasetId"], []).append(jsonable({
+                "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
+                "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
+                "log": str(job.get("log") or "")[-2000:],
+                "derived": derived if derived in readable_derived else None}))
         return out
 
     # --- pickers -------------------------------------------------------------

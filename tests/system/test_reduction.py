@@ -140,3 +140,35 @@ def test_a_failing_reduction_is_tried_three_times_in_all_and_then_left_failed(db
     assert [job["attempt"] for job in seen] == [1, 2, 3, 3, 3]
     assert all(job["state"] == "failed" for job in seen)
     assert db[JOB_COLLECTION].find_one({"_id": seen[0]["_id"]})["state"] == "failed"  # not left "running"
+
+
+def test_the_scan_table_shows_each_scans_reductions_and_links_its_derived_dataset(mongo, db, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+
+    path = _scan_file(tmp_path / "raw")
+    db[DATASET_COLLECTION].insert_one({"_id": "p/3", "pid": "p/3", "type": "raw", "ownerGroup": "A",
+                                       "instrumentIds": ["sim"], "dataFormat": "dat", "creationTime": datetime.now(UTC),
+                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
+    db["OrigDatablock"].insert_one({"_id": "b3", "datasetId": "p/3", "dataFileList": [{"path": str(path), "size": 1}]})
+    rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING"),
+                           Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/3", message_id="m3", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    _, fine = reducer.handle(event)
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
+    with TestClient(create_app(settings)) as client:
+        alice = {"Authorization": "Bearer ta"}
+        rows = {r["pid"]: r for r in client.get("/api/scans", headers=alice).json()["data"]}
+        assert rows["p/3"]["reduction"] == "succeeded"  # its latest job
+        detail = client.get("/api/scans/p/3", headers=alice).json()
+        states = {j["rule"]: (j["state"], j["derived"]) for j in detail["reductions"]}
+        assert states == {"boom": ("failed", None), "fine": ("succeeded", fine["derived"])}
+        assert "RuntimeError: this reduction always fails" in next(
+            j["log"] for j in detail["reductions"] if j["rule"] == "boom")
+        assert client.get(f"/api/scans/{fine['derived']}", headers=alice).status_code == 200
+        # Someone who may not read the scan learns nothing of its reductions either.
+        assert client.get("/api/scans/p/3", headers={"Authorization": "Bearer tb"}).status_code == 404
