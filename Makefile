@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_scidog.py
 	$(PY) bench/bench_reduce.py
+	$(PY) bench/bench_scale_out.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export

@@ -251,13 +251,17 @@ class _Loop:
         join_s = settings.max_poll_interval_ms / 1000
         self.watch = AssignmentWatch(grace_s=2 * join_s + 5, settle_s=join_s + 3)
         self.next_redrive = time.monotonic() + settings.quarantine_retry_s
+        #: Records per poll: halved when the group refused a commit (a batch slower than
+        #: max_poll_interval gets its member evicted, and the same batch would come back, be
+        #: too slow again, for ever), grown back a quarter at a time once commits succeed.
+        self.max_records = settings.batch_max
         self.next_lag = 0.0
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
                 try:
-                    polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+                    polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=self.max_records)
                 except KafkaError as err:
                     if not is_transient(err):
                         raise  # e.g. not authorised: a person must act, and scicow says so by ending
@@ -319,12 +323,17 @@ class _Loop:
         now reads them again, and the writes are idempotent, so nothing is lost or doubled.
         """
         offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
+        size = sum(map(len, batch.values()))
         try:
             self.consumer.commit(offsets)
         except KafkaError as err:
+            self.max_records = max(1, min(self.max_records, size) // 2)
             logger.warning("offsets of a written batch of %d not committed (%s: %s); its records will be "
-                           "read again, and writing them again changes nothing", sum(map(len, batch.values())),
-                           type(err).__name__, err)
+                           "read again, and writing them again changes nothing; batches of at most %d from now",
+                           size, type(err).__name__, err, self.max_records)
+            return
+        if self.max_records < self.settings.batch_max:
+            self.max_records = min(self.settings.batch_max, self.max_records + max(1, self.max_records // 4))
 
     def measure_lag(self) -> None:
         """Records behind each assigned partition's end, as the last fetch saw it."""
