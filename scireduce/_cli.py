@@ -51,6 +51,75 @@ def jobs_command(state: Annotated[str, typer.Option(help="Only jobs in this stat
             client.close()
 
 
+def _params(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``step.key=value`` pairs (value read as JSON when it is JSON, else as text)."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        step, dot, name = key.partition(".")
+        if not sep or not dot or not step or not name:
+            raise typer.BadParameter(f"{pair!r}: write step.key=value, e.g. bin.bins=5")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(step, {})[name] = value
+    return out
+
+
+def _reducer() -> Any:
+    from pymongo import MongoClient
+
+    from scizoo.ops.store import ping_store
+
+    from ._rules import load_rules
+    from ._settings import ScireduceSettings
+    from ._worker import Reducer
+
+    settings = ScireduceSettings()
+    ping_store(settings.mongo_uri.get_secret_value(), 10.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+    return client, Reducer(client[settings.database], load_rules(settings.rules_file), settings)
+
+
+@app.command("rerun")
+def rerun_command(pid: str, rule: str,
+                  param: Annotated[list[str] | None, typer.Option(help="step.key=value; repeat for more.")] = None,
+                  debug: Debug = False) -> None:
+    """Run a rule on a dataset again, with changed parameters: a new derived dataset, the old one kept."""
+    from scizoo.core import clear_failure
+
+    with clear_failure(debug):
+        client, reducer = _reducer()
+        try:
+            job = reducer.rerun(pid, rule, _params(param or []))
+        except (LookupError, ValueError) as err:
+            raise typer.BadParameter(str(err)) from None
+        finally:
+            client.close()
+        typer.echo(f"{job['state']} {job['_id']}: {job.get('derived') or str(job.get('log', '')).strip()[-300:]}")
+        if job["state"] != "succeeded":
+            raise typer.Exit(1)
+
+
+@app.command("cancel")
+def cancel_command(job_id: str, debug: Debug = False) -> None:
+    """Cancel a job that is not running (queued or failed): it is never run again."""
+    from scizoo.core import clear_failure
+
+    with clear_failure(debug):
+        client, reducer = _reducer()
+        try:
+            job = reducer.cancel(job_id)
+        except (LookupError, ValueError) as err:
+            raise typer.BadParameter(str(err)) from None
+        finally:
+            client.close()
+        typer.echo(f"cancelled {job['_id']}")
+
+
 @app.command("pipelines")
 def pipelines_command() -> None:
     """The registered pipelines (entry-point group scizoo.pipelines) and their steps."""

@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from scizoo.core import (
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness
 from scizoo.ops.store import store_problem
 
+from ._job import find_pipeline
 from ._rules import Rule, RuleSet, load_rules
 from ._settings import ScireduceSettings
 
@@ -97,6 +99,49 @@ class Reducer:
                      {"state": "running", "startedAt": {"$lt": datetime.fromtimestamp(stale, UTC)}}]},
             {"$set": {"state": "running", "worker": self.worker, "startedAt": now, "updatedAt": now},
              "$inc": {"attempt": 1}}, return_document=True)
+
+    def rerun(self, pid: str, rule_name: str, params: dict[str, dict[str, Any]]) -> Doc:
+        """Run a rule on a dataset again with changed parameters: a new job and, when it
+        succeeds, a new derived dataset (the earlier ones are kept). Raises ``LookupError`` for
+        an unknown dataset or rule, ``ValueError`` for parameters the pipeline refuses."""
+        dataset = self.db[DATASET_COLLECTION].find_one({"_id": pid})
+        if dataset is None:
+            raise LookupError(f"no dataset {pid!r}")
+        rule = next((r for r in self.rules.rules if r.name == rule_name), None)
+        if rule is None:
+            raise LookupError(f"no rule {rule_name!r}; the rules are: {', '.join(r.name for r in self.rules.rules)}")
+        files = [f["path"] for b in self.db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
+                 for f in b.get("dataFileList", [])]
+        path = rule.input_file(dataset, files)
+        if path is None:
+            raise ValueError(f"rule {rule.name!r} does not apply to dataset {pid!r} (beamline, format, files, "
+                             "conditions or status)")
+        merged = {step: {**rule.params.get(step, {}), **params.get(step, {})} for step in {*rule.params, *params}}
+        try:
+            find_pipeline(rule.pipeline).step_params(merged)
+        except Exception as err:  # a pydantic ValidationError or an unknown step: say which
+            raise ValueError(f"parameters refused by pipeline {rule.pipeline!r}: {err}") from err
+        earlier = self.db[JOB_COLLECTION].count_documents(
+            {"datasetId": pid, "rule": {"$regex": f"^{re.escape(rule.name)}\\.r[0-9]+$"}})
+        again = rule.model_copy(update={"name": f"{rule.name}.r{earlier + 1}", "params": merged})
+        return self.run(dataset, again, path)
+
+    def cancel(self, jid: str) -> Doc:
+        """Cancel a job that is not running: it is never taken again (a redelivered event
+        included). ``LookupError`` if there is no such job, ``ValueError`` if it cannot be."""
+        jobs = self.db[JOB_COLLECTION]
+        now = datetime.now(UTC)
+        done = jobs.find_one_and_update({"_id": jid, "state": {"$in": ["queued", "failed"]}},
+                                        {"$set": {"state": "cancelled", "updatedAt": now, "endedAt": now}},
+                                        return_document=True)
+        if done is not None:
+            return done
+        job = jobs.find_one({"_id": jid})
+        if job is None:
+            raise LookupError(f"no job {jid!r}")
+        if job["state"] == "running":
+            raise ValueError(f"job {jid!r} is running on {job.get('worker')}; it ends at the latest at its timeout")
+        raise ValueError(f"job {jid!r} has {job['state']} already")
 
     def run(self, dataset: Doc, rule: Rule, path: str) -> Doc:
         now = datetime.now(UTC)

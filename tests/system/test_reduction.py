@@ -172,3 +172,64 @@ def test_the_scan_table_shows_each_scans_reductions_and_links_its_derived_datase
         assert client.get(f"/api/scans/{fine['derived']}", headers=alice).status_code == 200
         # Someone who may not read the scan learns nothing of its reductions either.
         assert client.get("/api/scans/p/3", headers={"Authorization": "Bearer tb"}).status_code == 404
+
+
+def test_a_rerun_with_changed_parameters_makes_a_new_derived_dataset_and_keeps_the_old(db, tmp_path) -> None:
+    path = _scan_file(tmp_path / "raw")
+    db[DATASET_COLLECTION].insert_one({"_id": "p/4", "pid": "p/4", "type": "raw", "ownerGroup": "A",
+                                       "instrumentIds": ["sim"], "dataFormat": "dat",
+                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
+    db["OrigDatablock"].insert_one({"_id": "b4", "datasetId": "p/4", "dataFileList": [{"path": str(path), "size": 1}]})
+    rules = RuleSet(rules=[Rule(name="p", pipeline="profile", params={"bin": {"bins": 2}}),
+                           Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/4", message_id="m4", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    first, boom = reducer.handle(event)
+    again = reducer.rerun("p/4", "p", {"bin": {"bins": 3}})
+    assert again["state"] == "succeeded" and again["rule"] == "p.r1" and again["params"] == {"bin": {"bins": 3}}
+    derived = {d["_id"]: d for d in db[DATASET_COLLECTION].find({"type": "derived"})}
+    assert set(derived) == {first["derived"], again["derived"]}  # the old one kept
+    assert derived[first["derived"]]["jobParameters"]["params"] == {"bin": {"bins": 2}}
+    assert derived[again["derived"]]["jobParameters"]["params"] == {"bin": {"bins": 3}}
+    assert derived[again["derived"]]["scientificMetadata"]["bins"]["value"] == 3
+    assert reducer.rerun("p/4", "p", {})["rule"] == "p.r2"
+    # Refused with the reason, before any job is made.
+    with pytest.raises(ValueError, match="parameters refused by pipeline 'profile'"):
+        reducer.rerun("p/4", "p", {"bin": {"bins": "many"}})
+    with pytest.raises(LookupError, match="no rule 'nope'"):
+        reducer.rerun("p/4", "nope", {})
+    # Cancel: the failed job is never run again, even when its event comes back.
+    assert boom["state"] == "failed"
+    assert reducer.cancel(boom["_id"])["state"] == "cancelled"
+    _, boom_again = reducer.handle(event)
+    assert boom_again["state"] == "cancelled" and boom_again["attempt"] == 1
+    with pytest.raises(ValueError, match="has succeeded already"):
+        reducer.cancel(first["_id"])
+
+
+def test_the_rerun_and_cancel_commands(mongo, db, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from scireduce._cli import app
+
+    path = _scan_file(tmp_path / "raw")
+    db[DATASET_COLLECTION].insert_one({"_id": "p/5", "pid": "p/5", "type": "raw", "ownerGroup": "A",
+                                       "instrumentIds": ["sim"], "dataFormat": "dat",
+                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
+    db["OrigDatablock"].insert_one({"_id": "b5", "datasetId": "p/5", "dataFileList": [{"path": str(path), "size": 1}]})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(json.dumps({"rules": [{"name": "p", "pipeline": "profile"}]}))
+    for key, value in {"MONGO_URI": mongo.uri, "DATABASE": db.name, "RULES_FILE": str(rules),
+                       "WORK_DIR": str(tmp_path / "work"), "PID_PREFIX": PID_PREFIX}.items():
+        monkeypatch.setenv(f"SCIREDUCE_{key}", value)
+    runner = CliRunner()
+    done = runner.invoke(app, ["rerun", "p/5", "p", "--param", "bin.bins=4", "--param", "normalise.scale=10"])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("succeeded p/5#p.r1: ")
+    job = db[JOB_COLLECTION].find_one({"_id": "p/5#p.r1"})
+    assert job["params"] == {"bin": {"bins": 4}, "normalise": {"scale": 10}}
+    refused = runner.invoke(app, ["rerun", "p/5", "p", "--param", "bins"])
+    assert refused.exit_code == 2 and "write step.key=value" in refused.output
+    cancel = runner.invoke(app, ["cancel", "p/5#p.r1"])
+    assert cancel.exit_code == 2 and "has succeeded already" in cancel.output
