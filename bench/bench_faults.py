@@ -718,8 +718,12 @@ def misbehaving_devices(work: Path, *, scans: int = 20, huge_chars: int = HUGE_C
             f"{len(huge.message.model_dump_json()):,} bytes; in the catalogue: {f'{name}-{scans}' not in result.missing}",
             f"  good attributes all read: {good_ok}; scicow error: {scicow.error!r}",
         ]
+        # NaN, infinities and a huge value are errors of their own entry (not null, not a lost scan).
+        huge_entry = next(e for e in huge.message.entries if e.name == "huge_string")
+        values_ok = bool(nan_entry.error and inf_entry.error and huge_entry.error)
+        notes.append(f"  huge_string entry: error={huge_entry.error!r}")
         return Row("d. Tango: hung, killed, missing, NaN, huge", result.sent, result.found, result.duplicates,
-                   result.lost, None, notes, checks_ok=errors_ok and good_ok)
+                   result.lost, None, notes, checks_ok=errors_ok and good_ok and values_ok)
 
 
 # ---------------------------------------------------------------------------------------

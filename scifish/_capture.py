@@ -7,11 +7,13 @@ hands them all to Kafka, or to the spool when Kafka is down.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from scizoo.core import (
     AttributeConfig,
@@ -60,17 +62,48 @@ class Sent:
     outcome: Outcome
 
 
+#: A value larger than this (as JSON) is not recorded: its entry says so, and the rest of the
+#: scan is kept (a 2 MB string once made a message Kafka refused, losing the whole scan).
+MAX_VALUE_BYTES = 64 * 1024
+
+
+def _non_finite(value: Any) -> int:
+    """How many NaN or infinite numbers a value holds (JSON has none: they would become null)."""
+    if isinstance(value, float):
+        return 0 if math.isfinite(value) else 1
+    if isinstance(value, list | tuple):
+        return sum(_non_finite(v) for v in value)
+    return 0
+
+
+def _recordable(value: Any) -> tuple[Any, str | None]:
+    """The value as it can be recorded, and why not when it cannot (a readable error)."""
+    bad = _non_finite(value)
+    if bad and isinstance(value, float):
+        return None, f"the device answered {value!r}, which is not a number a catalogue can hold"
+    if bad:
+        return None, f"{bad} of its values are NaN or infinite, which a catalogue cannot hold"
+    size = len(json.dumps(value, default=str))
+    if size > MAX_VALUE_BYTES:
+        return None, f"a value of {size:,} bytes is not recorded (at most {MAX_VALUE_BYTES:,} per entry)"
+    return value, None
+
+
 def _entry(attr: AttributeConfig, reading: Reading, *, end: bool = False) -> RecordedEntry:
+    raw, refused = (reading.value, None) if reading.error else _recordable(reading.value)
+    error = reading.error or refused
+    if refused:  # counted in CAPTURE_ERRORS with the other entry errors, at capture
+        logger.warning("%s/%s (%s): %s", attr.device, attr.attribute, attr.name, refused)
     return RecordedEntry(
         name=f"{attr.name}_end" if end else attr.name,
         group=attr.group,
         device=attr.device,
         attribute=attr.attribute,
-        value=None if reading.error else apply_mapping(reading.value, attr.mapping),
-        raw_value=reading.value,
+        value=None if error else apply_mapping(raw, attr.mapping),
+        raw_value=raw,
         unit=attr.unit,
         quality=reading.quality,
-        error=reading.error,
+        error=error,
         read_time=reading.read_time,
     )
 
