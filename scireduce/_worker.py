@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -229,7 +230,10 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     consumer = KafkaConsumer(
         events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
         group_id=settings.group_id,
-        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=20,
+        enable_auto_commit=False, auto_offset_reset="earliest",
+        # One event per poll: its jobs take seconds to minutes, and the time between polls must
+        # stay under max_poll_interval_ms, or the worker is evicted in the middle of them.
+        max_poll_records=1,
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
     try:
@@ -244,7 +248,13 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
                         continue
                     reducer.handle(event)
             if polled:
-                consumer.commit()
+                try:
+                    consumer.commit()
+                except KafkaError as err:
+                    # Evicted or re-balancing: the event comes again to whoever owns it now, and
+                    # its jobs are claimed once (a finished one is not run again).
+                    logger.warning("event offset not committed (%s: %s); it will be read again",
+                                   type(err).__name__, err)
     finally:
         if health is not None:
             health.stop()
