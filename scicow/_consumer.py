@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,8 @@ from scizoo.ops import (
     QUARANTINED,
     HealthServer,
     Readiness,
+    broker_problem,
+    first_problem,
 )
 from scizoo.ops.store import ping_store, store_problem
 
@@ -196,31 +197,12 @@ def _health(settings: ScicowSettings) -> HealthServer | None:
     """/healthz, /readyz (the store and the broker answer) and /metrics, when a port is set."""
     if settings.health_port is None:
         return None
-    store = store_problem(settings.mongo_uri.get_secret_value(), service="scicow", setting="SCICOW_MONGO_URI")
-
-    def problem() -> str | None:
-        if (why := store()) is not None:
-            return why
-        if not _broker_answers(settings.kafka_bootstrap):
-            return f"Kafka at {settings.kafka_bootstrap} does not answer"
-        return None
-
+    problem = first_problem(
+        store_problem(settings.mongo_uri.get_secret_value(), service="scicow", setting="SCICOW_MONGO_URI"),
+        broker_problem(settings.kafka_bootstrap))
     server = HealthServer(settings.health_port, Readiness(problem)).start()
     logger.info("health and metrics on port %d", server.port)
     return server
-
-
-def _broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """Whether any bootstrap server accepts a connection (kafka-python's own flag says nothing
-    once its bootstrap connection is closed)."""
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            with socket.create_connection((host or "localhost", int(port or 9092)), timeout=timeout_s):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
 
 
 class _Loop:

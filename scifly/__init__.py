@@ -44,14 +44,17 @@ def run_watcher(settings: SciflySettings, stop: threading.Event) -> None:
 
     Raises :class:`~scizoo.core.DependencyUnavailable` when the PathFixer cannot be read at start.
     """
-    from scizoo.ops import HealthServer, Readiness
+    from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
 
     watcher = open_watcher(settings)
     health = None
     try:
         watcher.check_pathfixer()
         if settings.health_port is not None:
-            health = HealthServer(settings.health_port, Readiness(watcher.pathfixer_problem)).start()
+            # Ready: the PathFixer is read and Kafka answers (without Kafka scifly still works,
+            # into its spool, but is not ready: an operator sees it).
+            ready = first_problem(watcher.pathfixer_problem, broker_problem(settings.kafka_bootstrap))
+            health = HealthServer(settings.health_port, Readiness(ready)).start()
         watcher.run(stop)
     finally:
         if health is not None:

@@ -43,7 +43,7 @@ from scizoo.core import (
     ensure_indexes,
     events_topic,
 )
-from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness
+from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
 from scizoo.ops.store import store_problem
 
 from ._job import find_pipeline
@@ -224,8 +224,9 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     reducer = Reducer(db, load_rules(settings.rules_file), settings)
     health = None
     if settings.health_port is not None:
-        problem = store_problem(settings.mongo_uri.get_secret_value(), service="scireduce",
-                                setting="SCIREDUCE_MONGO_URI")
+        problem = first_problem(store_problem(settings.mongo_uri.get_secret_value(), service="scireduce",
+                                              setting="SCIREDUCE_MONGO_URI"),
+                                broker_problem(settings.kafka_bootstrap))
         health = HealthServer(settings.health_port, Readiness(problem)).start()
     consumer = KafkaConsumer(
         events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),

@@ -17,6 +17,8 @@ from ._health import (
     SPOOL_DEPTH,
     HealthServer,
     Readiness,
+    broker_problem,
+    first_problem,
 )
 
 __all__ = [
@@ -33,4 +35,6 @@ __all__ = [
     "SPOOL_DEPTH",
     "HealthServer",
     "Readiness",
+    "broker_problem",
+    "first_problem",
 ]

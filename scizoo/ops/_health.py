@@ -8,6 +8,7 @@ small HTTP server thread of their own, on a port from their settings.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,32 @@ LIVE_STREAMS = Gauge("scizoo_live_streams", "Open live-stream clients of the sca
 REDUCTION_JOBS = Counter("scizoo_reduction_jobs", "Reduction jobs by how they ended.", ["state"])
 CAPTURE_ERRORS = Counter("scizoo_capture_errors", "Attributes a capture could not read, by device.", ["device"])
 SPOOL_DEPTH = Gauge("scizoo_spool_depth", "Messages waiting in a capture process's spool for Kafka.")
+
+
+def broker_problem(bootstrap: str, timeout_s: float = 2.0) -> Callable[[], str | None]:
+    """A readiness check: None while some bootstrap server accepts a connection (kafka-python's
+    own connected flag says nothing once its bootstrap connection is closed)."""
+
+    def problem() -> str | None:
+        for server in bootstrap.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                with socket.create_connection((host or "localhost", int(port or 9092)), timeout=timeout_s):
+                    return None
+            except (OSError, ValueError):
+                continue
+        return f"Kafka at {bootstrap} does not answer"
+
+    return problem
+
+
+def first_problem(*checks: Callable[[], str | None]) -> Callable[[], str | None]:
+    """A readiness check made of several: the first problem found, or None."""
+
+    def problem() -> str | None:
+        return next((why for check in checks if (why := check()) is not None), None)
+
+    return problem
 
 
 class Readiness:
