@@ -126,12 +126,18 @@ def test_failing_and_hanging_reductions_fail_with_their_reason(mongo_client, db,
     assert db[DATASET_COLLECTION].count_documents({"type": "derived"}) == 1
 
 
+def _finished_raw(db, pid: str, path: Path) -> None:
+    """A finished raw scan of group A with one file, as scicow writes it (the fields the rules read)."""
+    db[DATASET_COLLECTION].insert_one({"_id": pid, "pid": pid, "type": "raw", "ownerGroup": "A",
+                                       "instrumentIds": ["sim"], "dataFormat": "dat", "creationTime": datetime.now(UTC),
+                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
+    db["OrigDatablock"].insert_one({"_id": f"block-{pid}", "datasetId": pid,
+                                    "dataFileList": [{"path": str(path), "size": 1}]})
+
+
 def test_a_failing_reduction_is_tried_three_times_in_all_and_then_left_failed(db, tmp_path) -> None:
     path = _scan_file(tmp_path / "raw")
-    db[DATASET_COLLECTION].insert_one({"_id": "p/2", "pid": "p/2", "type": "raw", "ownerGroup": "A",
-                                       "instrumentIds": ["sim"], "dataFormat": "dat",
-                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
-    db["OrigDatablock"].insert_one({"_id": "b2", "datasetId": "p/2", "dataFileList": [{"path": str(path), "size": 1}]})
+    _finished_raw(db, "p/2", path)
     rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
     reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
     event = DatasetIngested(pid="p/2", message_id="m2", beamline="sim", proposal_id="A", status="finished",
@@ -148,10 +154,7 @@ def test_the_scan_table_shows_each_scans_reductions_and_links_its_derived_datase
     from scanlog_api import ScanlogSettings, TokenUser, create_app
 
     path = _scan_file(tmp_path / "raw")
-    db[DATASET_COLLECTION].insert_one({"_id": "p/3", "pid": "p/3", "type": "raw", "ownerGroup": "A",
-                                       "instrumentIds": ["sim"], "dataFormat": "dat", "creationTime": datetime.now(UTC),
-                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
-    db["OrigDatablock"].insert_one({"_id": "b3", "datasetId": "p/3", "dataFileList": [{"path": str(path), "size": 1}]})
+    _finished_raw(db, "p/3", path)
     rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING"),
                            Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
     reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
@@ -176,10 +179,7 @@ def test_the_scan_table_shows_each_scans_reductions_and_links_its_derived_datase
 
 def test_a_rerun_with_changed_parameters_makes_a_new_derived_dataset_and_keeps_the_old(db, tmp_path) -> None:
     path = _scan_file(tmp_path / "raw")
-    db[DATASET_COLLECTION].insert_one({"_id": "p/4", "pid": "p/4", "type": "raw", "ownerGroup": "A",
-                                       "instrumentIds": ["sim"], "dataFormat": "dat",
-                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
-    db["OrigDatablock"].insert_one({"_id": "b4", "datasetId": "p/4", "dataFileList": [{"path": str(path), "size": 1}]})
+    _finished_raw(db, "p/4", path)
     rules = RuleSet(rules=[Rule(name="p", pipeline="profile", params={"bin": {"bins": 2}}),
                            Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
     reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
@@ -214,10 +214,7 @@ def test_the_rerun_and_cancel_commands(mongo, db, tmp_path, monkeypatch) -> None
     from scireduce._cli import app
 
     path = _scan_file(tmp_path / "raw")
-    db[DATASET_COLLECTION].insert_one({"_id": "p/5", "pid": "p/5", "type": "raw", "ownerGroup": "A",
-                                       "instrumentIds": ["sim"], "dataFormat": "dat",
-                                       "scientificMetadata": {"scan_status": {"value": "finished"}}})
-    db["OrigDatablock"].insert_one({"_id": "b5", "datasetId": "p/5", "dataFileList": [{"path": str(path), "size": 1}]})
+    _finished_raw(db, "p/5", path)
     rules = tmp_path / "rules.yaml"
     rules.write_text(json.dumps({"rules": [{"name": "p", "pipeline": "profile"}]}))
     for key, value in {"MONGO_URI": mongo.uri, "DATABASE": db.name, "RULES_FILE": str(rules),
