@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from scizoo.core import (
 )
 from scizoo.testing import EmbeddedMongo
 
-OUT = Path(__file__).resolve().parent / "img"
+OUT = Path(os.environ.get("SHOT_DIR") or Path(__file__).resolve().parent / "img")
 CHROMIUM = Path("/usr/bin/chromium")
 PROPOSAL = Proposal(proposalId="20240001", title="Oxygen vacancies in strained SrTiO3 films", ownerGroup="20240001",
                     pi_firstname="Ada", pi_lastname="Lovelace")
@@ -114,7 +115,7 @@ def main() -> None:
             scicat_url_pattern="https://scicat.example.org/datasets/{pid}")
         with ScanlogServer(settings, grace_s=1) as server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": int(os.environ.get("SHOT_WIDTH", "1280")), "height": 900})
             page.goto(f"{server.url}/?token=demo&proposal=20240001")
             page.wait_for_function("document.querySelectorAll('#rows tr').length === 24")
             page.select_option("#add-column", "meta:sample_temperature")
