@@ -23,8 +23,11 @@ class ScireduceSettings(KafkaConnection, BaseSettings):
     work_dir: Path = Path("/var/lib/scireduce")
     cache_max_bytes: int = 256 * 1024 * 1024
     pid_prefix: str = "20.500.12345"
-    #: A job that has run this long is killed; a job that was running longer than this plus a
-    #: margin belongs to a worker that died, and another takes it over.
+    #: A job still "running" this long after its rule's timeout belongs to a worker that died
+    #: (its own worker kills it at the timeout); another worker takes it over, looking every
+    #: ``sweep_interval_s``.
+    stale_after_s: float = 60.0
+    sweep_interval_s: float = 30.0
     max_poll_interval_ms: int = 600_000
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000

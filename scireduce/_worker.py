@@ -19,8 +19,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ class Reducer:
             jobs.insert_one(fresh)
         except DuplicateKeyError:
             pass
-        stale = now.timestamp() - (rule.timeout_s + 60)
+        stale = now.timestamp() - (rule.timeout_s + self.settings.stale_after_s)
         # A failed job, or one whose worker died (running past its timeout), is taken again, up
         # to MAX_ATTEMPTS in all; the limit is in the filter, so a job past it stays as it is.
         return jobs.find_one_and_update(
@@ -126,6 +127,32 @@ class Reducer:
             {"datasetId": pid, "rule": {"$regex": f"^{re.escape(rule.name)}\\.r[0-9]+$"}})
         again = rule.model_copy(update={"name": f"{rule.name}.r{earlier + 1}", "params": merged})
         return self.run(dataset, again, path)
+
+    def sweep(self, limit: int = 100) -> list[Doc]:
+        """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
+        plus ``stale_after_s``. Without this, a job whose event another worker had already
+        read (and committed, the job then looking alive) would stay "running" for ever."""
+        now = datetime.now(UTC)
+        oldest = now - timedelta(seconds=self.settings.stale_after_s + min(
+            (r.timeout_s for r in self.rules.rules), default=0.0))
+        done = []
+        for job in self.db[JOB_COLLECTION].find({"state": "running", "startedAt": {"$lt": oldest}}).limit(limit):
+            # The job's rule, or the rule a rerun ("<rule>.rN") came from.
+            base = next((r for r in self.rules.rules if re.fullmatch(rf"{re.escape(r.name)}(\.r[0-9]+)?", job["rule"])),
+                        None)
+            dataset = self.db[DATASET_COLLECTION].find_one({"_id": job["datasetId"]})
+            if base is None or dataset is None:
+                continue  # its rule was removed, or the dataset: left as it is, for a person to see
+            files = [f["path"] for b in self.db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": dataset["_id"]})
+                     for f in b.get("dataFileList", [])]
+            path = base.input_file(dataset, files)
+            if path is None:
+                continue
+            rule = base.model_copy(update={"name": job["rule"], "params": job.get("params", base.params)})
+            logger.warning("taking over job %s (running on %s since %s, past its timeout)", job["_id"],
+                           job.get("worker"), job.get("startedAt"))
+            done.append(self.run(dataset, rule, path))
+        return done
 
     def cancel(self, jid: str) -> Doc:
         """Cancel a job that is not running: it is never taken again (a redelivered event
@@ -237,8 +264,12 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
         max_poll_records=1,
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
+    next_sweep = time.monotonic() + settings.sweep_interval_s
     try:
         while not stop.is_set():
+            if time.monotonic() >= next_sweep:
+                reducer.sweep()
+                next_sweep = time.monotonic() + settings.sweep_interval_s
             polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
             for records in polled.values():
                 for record in records:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from pydantic import BaseModel
 
 from scireduce import Pipeline, Step
+from scireduce.pipelines import PROFILE
 
 
 def _explode(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
@@ -21,3 +23,13 @@ def _hang(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
 
 FAILING = Pipeline("failing", "1", (Step("explode", "1", _explode),))
 HANGING = Pipeline("hanging", "1", (Step("hang", "1", _hang),))
+
+
+def _slow_load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
+    """The profile's load, after SCIZOO_TEST_JOB_SLEEP_S seconds (set for one worker only)."""
+    time.sleep(float(os.environ.get("SCIZOO_TEST_JOB_SLEEP_S", "0")))
+    return PROFILE.steps[0].run(params, raw=raw)
+
+
+#: The shipped profile pipeline, slow to start where the environment says so.
+SLOW = Pipeline("slow", "1", (Step("load", "1", _slow_load, PROFILE.steps[0].params), *PROFILE.steps[1:]))

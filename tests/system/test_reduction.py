@@ -230,3 +230,56 @@ def test_the_rerun_and_cancel_commands(mongo, db, tmp_path, monkeypatch) -> None
     assert refused.exit_code == 2 and "write step.key=value" in refused.output
     cancel = runner.invoke(app, ["cancel", "p/5#p.r1"])
     assert cancel.exit_code == 2 and "has succeeded already" in cancel.output
+
+
+def test_a_worker_sigkilled_mid_job_leaves_a_job_another_worker_completes_once(
+    kafka, scicow, scicow_settings, db, prefix, tmp_path
+) -> None:
+    """Worker A (a ``scireduce run`` process) takes the job, is SIGKILLed with its job while
+    the job runs; worker B of the same group gets the uncommitted event, sees the job alive,
+    and takes it over once it is past its timeout: one derived dataset, attempt 2, by B."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    scicow()
+    path = _scan_file(tmp_path / "raw")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(json.dumps({"rules": [{"name": "slow", "pipeline": "tests.reduce_pipelines:SLOW",
+                                            "timeout_s": 4}]}))
+    common = {"KAFKA_BOOTSTRAP": kafka.bootstrap_servers, "TOPIC_PREFIX": prefix, "GROUP_ID": f"r-{prefix}",
+              "MONGO_URI": scicow_settings.mongo_uri.get_secret_value(), "DATABASE": db.name,
+              "RULES_FILE": str(rules), "PID_PREFIX": PID_PREFIX, "STALE_AFTER_S": "1", "SWEEP_INTERVAL_S": "1",
+              "MAX_POLL_INTERVAL_MS": "5000", "SESSION_TIMEOUT_MS": "6000", "HEARTBEAT_INTERVAL_MS": "1000"}
+    env = {**os.environ, **{f"SCIREDUCE_{k}": v for k, v in common.items()}, "SCIREDUCE_WORKER_ID": "worker-a",
+           "SCIREDUCE_WORK_DIR": str(tmp_path / "work-a"), "SCIZOO_TEST_JOB_SLEEP_S": "30"}
+    log = (tmp_path / "worker-a.log").open("wb")
+    worker_a = subprocess.Popen([sys.executable, "-m", "scizoo.cli", "scireduce", "run", "--no-verbose"], env=env,
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    jobs = db[JOB_COLLECTION]
+    try:
+        _produce(kafka.bootstrap_servers, prefix, [_message(path)])
+        wait_for(lambda: (jobs.find_one() or {}).get("worker") == "worker-a", timeout=90, what="worker A's job")
+        assert jobs.find_one()["state"] == "running"
+    finally:
+        os.killpg(worker_a.pid, signal.SIGKILL)  # the worker and its job, as a node that dies
+        worker_a.wait()
+        log.close()
+    settings_b = ScireduceSettings(**{k.lower(): v for k, v in common.items()}, worker_id="worker-b",
+                                   work_dir=tmp_path / "work-b")
+    stop = threading.Event()
+    worker_b = threading.Thread(target=run_worker, args=(settings_b, stop), daemon=True)
+    worker_b.start()
+    try:
+        wait_for(lambda: (jobs.find_one() or {}).get("state") == "succeeded", timeout=90,
+                 what="the job completed by worker B")
+    finally:
+        stop.set()
+        worker_b.join(30)
+    job = jobs.find_one()
+    assert (job["worker"], job["attempt"]) == ("worker-b", 2)
+    derived = list(db[DATASET_COLLECTION].find({"type": "derived"}))
+    assert len(derived) == 1 and derived[0]["_id"] == job["derived"]
