@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -263,10 +264,23 @@ class SimulatedBeamline:
             self._proc.kill()
             self._proc.wait()
 
-    def freeze(self) -> None:
-        """SIGSTOP the device server: connections hang, as with a wedged controller."""
-        if self._proc is not None:
-            os.kill(self._proc.pid, signal.SIGSTOP)
+    def freeze(self, timeout_s: float = 5.0) -> None:
+        """SIGSTOP the device server: connections hang, as with a wedged controller.
+
+        Returns once the kernel shows the process stopped: a signal reaches a process in an
+        uninterruptible wait only when it leaves it, and a read in that gap was answered (a
+        clean-clone CI run saw a "frozen" device give its value once).
+        """
+        if self._proc is None:
+            return
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{self._proc.pid}/stat")
+        deadline = time.monotonic() + timeout_s
+        while stat.exists() and time.monotonic() < deadline:
+            # The state is the field after the command, which is in parentheses.
+            if stat.read_text().rpartition(")")[2].split()[0] in ("T", "t"):
+                return
+            time.sleep(0.01)
 
     def thaw(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
