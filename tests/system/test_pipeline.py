@@ -74,7 +74,9 @@ def test_scans_captured_from_tango_arrive_as_scicat_datasets(
         producer.close()
         reader.close()
     datasets = db[DATASET_COLLECTION]
-    wait_for(lambda: datasets.count_documents({}) == len(ids), what="8 datasets")
+    # A batch's datasets are written before their OrigDatablocks (and committed after both).
+    wait_for(lambda: datasets.count_documents({}) == len(ids) and
+             db[ORIG_DATABLOCK_COLLECTION].count_documents({}) == len(ids), what="8 datasets and their datablocks")
     doc = datasets.find_one({"_id": dataset_pid(ids[3], PID_PREFIX)})
     assert doc is not None and doc["pid"] == doc["_id"]
     assert doc["proposalIds"] == ["20240001"] and doc["ownerGroup"] == "20240001"
@@ -127,7 +129,9 @@ def test_a_running_message_replayed_after_the_final_one_does_not_undo_it(kafka, 
     wait_for(lambda: datasets.count_documents({"scientificMetadata.scan_status.value": "finished"}) == 1,
              what="the finished dataset")
     _produce(kafka.bootstrap_servers, prefix, [running, _message(2)])  # the stale one, then a marker
-    wait_for(lambda: datasets.count_documents({}) == 2, what="the marker dataset")
+    # The marker's datablock too: the stale message's datablock update comes in the same batch.
+    wait_for(lambda: datasets.count_documents({}) == 2 and
+             db[ORIG_DATABLOCK_COLLECTION].count_documents({}) == 2, what="the marker dataset and its datablock")
     doc = datasets.find_one({"_id": dataset_pid("msg-1", PID_PREFIX)})
     assert doc["scientificMetadata"]["scan_status"]["value"] == "finished"
     assert doc["endTime"] is not None
