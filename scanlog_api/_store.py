@@ -244,9 +244,13 @@ class ScanStore:
         if not pids:
             return {}
         out: dict[str, list[Doc]] = {pid: [] for pid in pids}
-        readable_derived = {d["_id"] for b in build_branches(user) for d in self.datasets.find(
-            {**b, "type": "derived", "inputDatasets": {"$in": pids}}, {"_id": 1})}
-        for job in self.db()[JOB_COLLECTION].find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING):
+        jobs = list(self.db()[JOB_COLLECTION].find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING))
+        # Which of the derived datasets the user may read: by _id (indexed), not by scanning
+        # for inputDatasets (no index: a collection scan per page on a large catalogue).
+        made = [j["derived"] for j in jobs if j.get("derived")]
+        readable_derived = {d["_id"] for b in build_branches(user, pids=made) for d in self.datasets.find(
+            b, {"_id": 1})} if made else set()
+        for job in jobs:
             derived = job.get("derived")
             out.setdefault(job["datasetId"], []).append(jsonable({
                 "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
