@@ -238,6 +238,9 @@ class _Loop:
         #: too slow again, for ever), grown back a quarter at a time once commits succeed.
         self.max_records = settings.batch_max
         self.next_lag = 0.0
+        #: The partitions whose lag this loop reports: a partition it no longer holds (or all,
+        #: once it stops) is taken off /metrics, not left at its last value for ever.
+        self.lag_reported: set[tuple[str, str]] = set()
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -267,6 +270,7 @@ class _Loop:
         finally:
             self.writer.shutdown(wait=True)
             self.redriver.shutdown(wait=True)
+            self.forget_lag(set())
 
     def settle(self, next_polled: Polled) -> bool:
         """Wait for the batch in flight; commit it, or rewind it (and what came after). True if it failed."""
@@ -323,10 +327,19 @@ class _Loop:
         if now < self.next_lag:
             return
         self.next_lag = now + 5.0
-        for tp in self.consumer.assignment():
+        assigned = self.consumer.assignment()
+        self.forget_lag({(tp.topic, str(tp.partition)) for tp in assigned})
+        for tp in assigned:
             end = self.consumer.highwater(tp)
             if end is not None:
-                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - self.consumer.position(tp)))
+                labels = (tp.topic, str(tp.partition))
+                CONSUMER_LAG.labels(*labels).set(max(0, end - self.consumer.position(tp)))
+                self.lag_reported.add(labels)
+
+    def forget_lag(self, keep: set[tuple[str, str]]) -> None:
+        for labels in self.lag_reported - keep:
+            CONSUMER_LAG.remove(*labels)
+        self.lag_reported &= keep
 
     def rejoin_if_stuck(self, polled: Polled) -> bool:
         if not self.watch.stuck(self.consumer.subscription(), self.consumer.assignment()):

@@ -96,7 +96,11 @@ class SpoolingProducer:
         self._config = producer_config or {}
         self.spool = Spool(spool_dir)
         self._producer: KafkaProducer | None = None
+        #: Guards the spool's files (held for a file write, never for a wait on Kafka).
         self._lock = threading.Lock()
+        #: One delivery of the spool at a time (the background thread's, or a caller's).
+        self._drain_lock = threading.Lock()
+        self._released = False
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._drain_loop, name="scifish-spool", daemon=True)
@@ -214,13 +218,18 @@ class SpoolingProducer:
         A record Kafka refuses for good and a line that cannot be read back are set aside
         in the dead-letter file; the lines after them go on. Anything else Kafka does not
         take stops the delivery until the next attempt, so the order is kept.
+
+        The wait for Kafka happens outside the spool's lock: a capture meanwhile appends
+        behind the pending lines at once (the order holds, since nothing is sent directly
+        while the spool is not empty) instead of waiting out the delivery's timeout.
         """
         done = 0
-        with self._lock:
-            for line in self.spool.lines():
-                if isinstance(line, Torn):
-                    self.spool.dead_letter_torn(line)
-                else:
+        with self._drain_lock:
+            with self._lock:
+                lines = self.spool.lines()
+            for line in lines:
+                refusal: str | None = None
+                if not isinstance(line, Torn):
                     try:
                         self._send_now(line)
                     except Exception as err:
@@ -229,10 +238,22 @@ class SpoolingProducer:
                                 logger.info("spool still waiting for Kafka (%s): %d pending", err, len(self.spool))
                                 break
                             raise
-                        self.spool.dead_letter(line, _reason(err))
-                self.spool.mark_sent(1)
+                        refusal = _reason(err)
+                with self._lock:
+                    if self._released:
+                        # close() gave up waiting and freed the folder: this line (sent, or
+                        # not) stays pending and is sent again by the next owner; a duplicate
+                        # at worst, which every consumer of ours takes as a no-op.
+                        break
+                    if isinstance(line, Torn):
+                        self.spool.dead_letter_torn(line)
+                    elif refusal is not None:
+                        self.spool.dead_letter(line, refusal)
+                    self.spool.mark_sent(1)
                 done += 1
-            self.spool.clear_if_done()
+            with self._lock:
+                if not self._released:
+                    self.spool.clear_if_done()
         if done:
             logger.info("delivered or set aside %d spooled message(s)", done)
         return done
@@ -266,4 +287,5 @@ class SpoolingProducer:
         # Under the lock: a delivery still running (the join above may give up on it) must
         # finish its writes before another process may take the folder.
         with self._lock:
+            self._released = True
             self.spool.close()

@@ -122,3 +122,26 @@ def test_a_full_disk_is_a_clear_error_at_capture_and_the_spool_stays_whole(tmp_p
     with Spool(folder) as spool:
         assert [r.value for r in spool.pending()] == [b"kept"]
         assert spool.lines() == spool.pending()
+
+
+def test_while_kafka_is_down_a_capture_appends_to_the_spool_without_waiting_for_the_delivery(tmp_path: Path) -> None:
+    import time
+
+    down = f"127.0.0.1:{free_port()}"  # nothing listens: every delivery attempt waits its timeout
+    # The delivery thread is in a 3 s attempt nearly all the time (it retries every 0.1 s).
+    producer = SpoolingProducer(down, tmp_path / "spool", send_timeout_s=3.0, retry_interval_s=0.1)
+    try:
+        assert producer.send("scans.sim", KEY, b"0") == "spooled"  # finds Kafka away: one timeout
+        waits = []
+        for n in range(1, 6):
+            start = time.monotonic()
+            assert producer.send("scans.sim", KEY, str(n).encode()) == "spooled"
+            waits.append(time.monotonic() - start)
+        # Before, each waited for the delivery attempt in progress (up to 3 s); now none
+        # does. The bound is half the timeout, far above an append's milliseconds.
+        assert max(waits) < 1.5, waits
+        assert producer.pending() == 6
+    finally:
+        producer.close()
+    with Spool(tmp_path / "spool") as spool:
+        assert [r.value for r in spool.pending()] == [str(n).encode() for n in range(6)]
