@@ -60,38 +60,48 @@ def main(n: int, proposals: int) -> None:
         seed(datasets, n, proposals)
         print(f"seeded {n} datasets over {proposals} proposals ({n // proposals} each) in "
               f"{time.monotonic() - start:.1f} s")
-        settings = ScanlogSettings(mongo_uri=mongo.uri, database="bench",
-                                   tokens={"u": TokenUser(user="u", groups=["20240007"])})
-        app = create_app(settings)
-        with TestClient(app) as api:  # builds the indexes at start, in the background
-            start = time.monotonic()
-            app.state.indexes_ready.wait()
-            print(f"indexes built in {time.monotonic() - start:.1f} s")
-            headers = {"Authorization": "Bearer u"}
-            times = []
-            for _ in range(20):
+        per_proposal = n // proposals
+        for tally in (False, True):  # the store alone (the peer), then with the tally
+            settings = ScanlogSettings(mongo_uri=mongo.uri, database="bench", tally=tally,
+                                       tokens={"u": TokenUser(user="u", groups=["20240007"])})
+            app = create_app(settings)
+            with TestClient(app) as api:  # builds the indexes (and the tally) at start, in the background
+                start = time.monotonic()
+                app.state.indexes_ready.wait()
+                if tally:
+                    assert app.state.store.tally.ready.wait(600)
+                print(f"[tally {'on' if tally else 'off'}] indexes{' and tally' if tally else ''} ready in "
+                      f"{time.monotonic() - start:.1f} s")
+                headers = {"Authorization": "Bearer u"}
+                for skip in (0, 1000):
+                    times = []
+                    for _ in range(20):
+                        t = time.perf_counter()
+                        page = api.get(f"/api/scans?proposal=20240007&limit=50&skip={skip}", headers=headers).json()
+                        times.append(time.perf_counter() - t)
+                    assert len(page["data"]) == max(0, min(50, per_proposal - skip)), len(page["data"])
+                    assert page["count"] == per_proposal, page["count"]
+                    times.sort()
+                    print(f"[tally {'on' if tally else 'off'}] page of 50 (skip {skip}) + count, proposal filter, "
+                          f"newest first: p50 {1000 * statistics.median(times):.1f} ms"
+                          f"  p95 {1000 * times[int(0.95 * (len(times) - 1))]:.1f} ms  (count {page['count']})")
+                if tally:
+                    continue
                 t = time.perf_counter()
-                page = api.get("/api/scans?proposal=20240007&limit=50", headers=headers).json()
-                times.append(time.perf_counter() - t)
-            assert len(page["data"]) == min(50, n // proposals) and page["count"] == n // proposals, page["count"]
-            times.sort()
-            print(f"page of 50 + count, proposal filter, newest first: p50 {1000 * statistics.median(times):.1f} ms"
-                  f"  p95 {1000 * times[int(0.95 * (len(times) - 1))]:.1f} ms  (count {page['count']})")
-            t = time.perf_counter()
-            list(datasets.find({}).sort("creationTime", -1).limit(50))
-            datasets.count_documents({})
-            print(f"peer: newest 50 of everything + count, no selective filter: {time.perf_counter() - t:.2f} s")
-            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            t = time.perf_counter()
-            rows = 0
-            with api.stream("GET", "/api/scans.csv?proposal=20240007&columns=scan_id,title,start,status,"
-                            "meta:photon_energy", headers=headers) as response:
-                for line in response.iter_lines():
-                    rows += 1
-            elapsed = time.perf_counter() - t
-            rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            print(f"CSV: {rows - 1} rows in {elapsed:.2f} s = {(rows - 1) / elapsed:,.0f} rows/s; "
-                  f"peak RSS grew {(rss1 - rss0) / 1024:.1f} MiB")
+                list(datasets.find({}).sort("creationTime", -1).limit(50))
+                datasets.count_documents({})
+                print(f"peer: newest 50 of everything + count, no selective filter: {time.perf_counter() - t:.2f} s")
+                rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                t = time.perf_counter()
+                rows = 0
+                with api.stream("GET", "/api/scans.csv?proposal=20240007&columns=scan_id,title,start,status,"
+                                "meta:photon_energy", headers=headers) as response:
+                    for line in response.iter_lines():
+                        rows += 1
+                elapsed = time.perf_counter() - t
+                rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                print(f"CSV: {rows - 1} rows in {elapsed:.2f} s = {(rows - 1) / elapsed:,.0f} rows/s; "
+                      f"peak RSS grew {(rss1 - rss0) / 1024:.1f} MiB")
         client.close()
 
 

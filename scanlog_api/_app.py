@@ -27,6 +27,7 @@ from ._routes import router
 from ._routes_publish import router as publish_router
 from ._settings import ScanlogSettings
 from ._store import ScanStore
+from ._tally import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
                       staff_comment_groups=settings.staff_comment_groups,
                       write_concern=(settings.write_concern_w, settings.write_concern_j),
                       max_export_rows=settings.max_export_rows)
+    if settings.tally:
+        store.tally = Tally(store.datasets, answer_from=settings.tally_from)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,9 +60,13 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         builder = threading.Thread(target=_build_indexes, args=(store, app.state.indexes_ready),
                                    name="scanlog-indexes", daemon=True)
         builder.start()
+        if store.tally is not None:
+            store.tally.start()
         yield
         if app.state.feed is not None:
             app.state.feed.close()
+        if store.tally is not None:
+            store.tally.close()
         builder.join(5)  # a build still running fails cleanly on the closed client
         store.close()
 

@@ -34,6 +34,12 @@ class ScanlogSettings(BaseSettings):
     max_anonymous_streams: int = 50
     #: A CSV export holds at most this many scans (bounded work per request).
     max_export_rows: int = 100_000
+    #: Keep counts per access key and hour in memory, following the store's change stream,
+    #: so that a large proposal's total and first pages do not make the store read every
+    #: scan it holds (docs/performance.md); selections under ``tally_from`` scans are
+    #: counted by the store. Off: every count and page is the store's.
+    tally: bool = True
+    tally_from: int = 1000
     #: How long a start waits for the store to answer before saying it cannot reach it.
     connect_timeout_s: float = 10.0
     #: Static bearer tokens (demo and small sites): token -> user and groups.
