@@ -24,6 +24,13 @@ class ElogIn(BaseModel):
     entry_id: Annotated[str | None, Field(description="Append to this entry instead of creating one.")] = None
 
 
+class RerunIn(BaseModel):
+    rule: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$",
+                               description="A rule that has run on the scan.")]
+    params: Annotated[dict[str, dict[str, Any]], Field(
+        description="Changed parameters, step -> name -> value; merged into the rule's own.")] = {}
+
+
 class Page(BaseModel):
     data: list[dict[str, Any]]
     count: Annotated[int, Field(description="Total number of scans matching the filter.")]

@@ -19,7 +19,7 @@ from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import LiveFeed, Subscriber, sse_events
-from ._models import CommentIn, ElogIn, Page, RatingIn
+from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
 router = APIRouter()
@@ -123,6 +123,17 @@ def rate(pid: str, body: RatingIn, user: Writer, store: Store) -> dict[str, Any]
         raise Invalid("a rating is 0.5 to 3 in steps of 0.5")
     store.rate(pid, user, body.value, datetime.now(UTC))
     return {"pid": pid, "rating": body.value}
+
+
+@router.post("/api/scans/{pid:path}/reductions", status_code=202,
+             summary="Run a reduction again, with changed parameters (a new derived dataset; the old kept)")
+def rerun(pid: str, body: RerunIn, user: Writer, store: Store) -> dict[str, Any]:
+    return store.request_rerun(pid, user, body.rule, body.params, datetime.now(UTC))
+
+
+@router.post("/api/reductions/{job_id:path}/cancel", summary="Cancel a queued or failed reduction job")
+def cancel_reduction(job_id: str, user: Writer, store: Store) -> dict[str, Any]:
+    return store.cancel_job(job_id, user, datetime.now(UTC))
 
 
 @router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")

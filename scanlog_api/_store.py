@@ -20,10 +20,11 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
+    CANCELLABLE,
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
@@ -31,13 +32,16 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
+    cancel_update,
     ensure_indexes,
+    rerun_pattern,
+    rerun_request,
 )
 from scizoo.ops.store import ping_store
 from scizoo.web import TokenUser
 
 from ._access import build_branches, can_comment, can_write
-from ._errors import Forbidden, Invalid, NotFound
+from ._errors import Conflict, Forbidden, Invalid, NotFound
 from ._table import jsonable, row, sort_key, text_matches
 from ._tally import Tally
 
@@ -273,11 +277,46 @@ class ScanStore:
         for job in jobs:
             derived = job.get("derived")
             out.setdefault(job["datasetId"], []).append(jsonable({
-                "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
+                "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
+                "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
                 "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
                 "log": str(job.get("log") or "")[-2000:],
                 "derived": derived if derived in readable_derived else None}))
         return out
+
+    def request_rerun(self, pid: str, user: TokenUser, rule: str, params: dict[str, dict[str, Any]],
+                      now: datetime) -> Doc:
+        """Queue a rerun of a rule that has run on the dataset, for a worker to take; writers only."""
+        self.writable(pid, user)
+        jobs = self.db()[JOB_COLLECTION]
+        ran = sorted({j["rule"] for j in jobs.find({"datasetId": pid}, {"rule": 1}) if j.get("rule")})
+        if rule not in ran:
+            raise Invalid(f"rule {rule!r} has not run on dataset {pid!r}; "
+                          f"the rules that have: {', '.join(ran) or 'none'}")
+        for _ in range(5):  # two requests at once: the second takes the next number
+            earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
+            job = rerun_request(pid, rule, earlier, params, requested_by=user.user, now=now)
+            try:
+                jobs.insert_one(job)
+            except DuplicateKeyError:
+                continue
+            queued: Doc = jsonable({"id": job["_id"], "rule": job["rule"], "state": job["state"], "params": params})
+            return queued
+        raise Conflict(f"too many reruns of {rule!r} asked for at once; try again")
+
+    def cancel_job(self, job_id: str, user: TokenUser, now: datetime) -> Doc:
+        """Cancel a queued or failed job of a dataset the user may change."""
+        jobs = self.db()[JOB_COLLECTION]
+        job = jobs.find_one({"_id": job_id}, {"datasetId": 1, "state": 1})
+        if job is None:
+            raise NotFound(f"no reduction job {job_id!r}")
+        self.writable(job["datasetId"], user)  # NotFound for a dataset the user may not read
+        done = jobs.find_one_and_update({"_id": job_id, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
+                                        return_document=True)
+        if done is None:
+            raise Conflict(f"job {job_id!r} is {job['state']}: only a queued or failed job can be cancelled")
+        cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
+        return cancelled
 
     # --- pickers -------------------------------------------------------------
 

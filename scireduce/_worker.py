@@ -14,7 +14,6 @@ import base64
 import json
 import logging
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pymongo.errors import DuplicateKeyError
 from scizoo import __version__
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
+    CANCELLABLE,
     DATASET_COLLECTION,
     JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
@@ -41,8 +41,12 @@ from scizoo.core import (
     DatasetIngested,
     DerivedDatasetDocument,
     Lifecycle,
+    base_rule,
+    cancel_update,
     ensure_indexes,
     events_topic,
+    job_id,
+    rerun_pattern,
 )
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
 from scizoo.ops.store import store_problem
@@ -56,10 +60,6 @@ Doc = dict[str, Any]
 LOG_TAIL = 4000
 #: How often one job is run in all (a failure, or a worker that died running it, counts).
 MAX_ATTEMPTS = 3
-
-
-def job_id(pid: str, rule: Rule) -> str:
-    return f"{pid}#{rule.name}"
 
 
 class Reducer:
@@ -85,7 +85,7 @@ class Reducer:
     def _claim(self, dataset: Doc, rule: Rule, now: datetime) -> Doc | None:
         """The job to run, or None when it is done or another worker runs it (and is alive)."""
         jobs = self.db[JOB_COLLECTION]
-        jid = job_id(dataset["_id"], rule)
+        jid = job_id(dataset["_id"], rule.name)
         fresh = {"_id": jid, "datasetId": dataset["_id"], "rule": rule.name, "pipeline": rule.pipeline,
                  "params": rule.params, "state": "queued", "attempt": 0, "createdAt": now, "updatedAt": now}
         try:
@@ -106,6 +106,14 @@ class Reducer:
         """Run a rule on a dataset again with changed parameters: a new job and, when it
         succeeds, a new derived dataset (the earlier ones are kept). Raises ``LookupError`` for
         an unknown dataset or rule, ``ValueError`` for parameters the pipeline refuses."""
+        dataset, rule, path, merged = self._prepare_rerun(pid, rule_name, params)
+        earlier = self.db[JOB_COLLECTION].count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule.name)}})
+        again = rule.model_copy(update={"name": f"{rule.name}.r{earlier + 1}", "params": merged})
+        return self.run(dataset, again, path)
+
+    def _prepare_rerun(self, pid: str, rule_name: str,
+                       params: dict[str, dict[str, Any]]) -> tuple[Doc, Rule, str, dict[str, dict[str, Any]]]:
+        """The dataset, its rule, its input file and the merged parameters of a rerun."""
         dataset = self.db[DATASET_COLLECTION].find_one({"_id": pid})
         if dataset is None:
             raise LookupError(f"no dataset {pid!r}")
@@ -123,10 +131,32 @@ class Reducer:
             find_pipeline(rule.pipeline).step_params(merged)
         except Exception as err:  # a pydantic ValidationError or an unknown step: say which
             raise ValueError(f"parameters refused by pipeline {rule.pipeline!r}: {err}") from err
-        earlier = self.db[JOB_COLLECTION].count_documents(
-            {"datasetId": pid, "rule": {"$regex": f"^{re.escape(rule.name)}\\.r[0-9]+$"}})
-        again = rule.model_copy(update={"name": f"{rule.name}.r{earlier + 1}", "params": merged})
-        return self.run(dataset, again, path)
+        return dataset, rule, path, merged
+
+    def take_requested(self, limit: int = 10) -> list[Doc]:
+        """Run the reruns asked for through the scan table's API (queued jobs with a
+        ``requestedBy``); one that cannot run fails with the reason in its log."""
+        done = []
+        for job in self.db[JOB_COLLECTION].find({"state": "queued", "requestedBy": {"$exists": True}}).limit(limit):
+            try:
+                dataset, rule, path, merged = self._prepare_rerun(job["datasetId"], base_rule(job["rule"]),
+                                                                  job.get("requestedParams") or {})
+            except (LookupError, ValueError) as err:
+                now = datetime.now(UTC)
+                refused = self.db[JOB_COLLECTION].find_one_and_update(
+                    {"_id": job["_id"], "state": "queued"},
+                    {"$set": {"state": "failed", "attempt": MAX_ATTEMPTS, "log": f"not run: {err}",
+                              "endedAt": now, "updatedAt": now}}, return_document=True)
+                if refused is not None:
+                    REDUCTION_JOBS.labels("failed").inc()
+                    logger.error("requested rerun %s not run: %s", job["_id"], err)
+                    done.append(refused)
+                continue
+            rule = rule.model_copy(update={"name": job["rule"], "params": merged})
+            self.db[JOB_COLLECTION].update_one({"_id": job["_id"], "state": "queued"},
+                                               {"$set": {"pipeline": rule.pipeline, "params": merged}})
+            done.append(self.run(dataset, rule, path))
+        return done
 
     def sweep(self, limit: int = 100) -> list[Doc]:
         """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
@@ -138,8 +168,7 @@ class Reducer:
         done = []
         for job in self.db[JOB_COLLECTION].find({"state": "running", "startedAt": {"$lt": oldest}}).limit(limit):
             # The job's rule, or the rule a rerun ("<rule>.rN") came from.
-            base = next((r for r in self.rules.rules if re.fullmatch(rf"{re.escape(r.name)}(\.r[0-9]+)?", job["rule"])),
-                        None)
+            base = next((r for r in self.rules.rules if r.name == base_rule(job["rule"])), None)
             dataset = self.db[DATASET_COLLECTION].find_one({"_id": job["datasetId"]})
             if base is None or dataset is None:
                 continue  # its rule was removed, or the dataset: left as it is, for a person to see
@@ -159,8 +188,7 @@ class Reducer:
         included). ``LookupError`` if there is no such job, ``ValueError`` if it cannot be."""
         jobs = self.db[JOB_COLLECTION]
         now = datetime.now(UTC)
-        done = jobs.find_one_and_update({"_id": jid, "state": {"$in": ["queued", "failed"]}},
-                                        {"$set": {"state": "cancelled", "updatedAt": now, "endedAt": now}},
+        done = jobs.find_one_and_update({"_id": jid, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
                                         return_document=True)
         if done is not None:
             return done
@@ -175,7 +203,7 @@ class Reducer:
         now = datetime.now(UTC)
         job = self._claim(dataset, rule, now)
         if job is None:
-            return self.db[JOB_COLLECTION].find_one({"_id": job_id(dataset["_id"], rule)}) or {}
+            return self.db[JOB_COLLECTION].find_one({"_id": job_id(dataset["_id"], rule.name)}) or {}
         spec = {"pipeline": rule.pipeline, "raw_path": path, "params": rule.params, "input_pid": dataset["_id"],
                 "cache_dir": str(self.settings.work_dir / "cache"), "out_dir": str(self.settings.work_dir / "out"),
                 "cache_max_bytes": self.settings.cache_max_bytes}
@@ -267,6 +295,7 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     next_sweep = time.monotonic() + settings.sweep_interval_s
     try:
         while not stop.is_set():
+            reducer.take_requested()  # reruns asked for through the scan table (an indexed query)
             if time.monotonic() >= next_sweep:
                 reducer.sweep()
                 next_sweep = time.monotonic() + settings.sweep_interval_s

@@ -47,6 +47,7 @@ from ._documents import (
 )
 from ._errors import ConfigError, DependencyUnavailable, ScizooError, ServiceStartError, redact
 from ._ids import file_message_id, manual_message_id, sardana_message_id
+from ._jobs import CANCELLABLE, base_rule, cancel_update, job_id, rerun_pattern, rerun_request
 from ._messages import (
     MESSAGE_MODELS,
     SCHEMA_VERSION,
@@ -75,6 +76,7 @@ from ._units import to_si
 __all__ = [
     "ACTIVE_CONFIGURATION_COLLECTION",
     "ATTACHMENT_COLLECTION",
+    "CANCELLABLE",
     "CART_COLLECTION",
     "COMMENT_COLLECTION",
     "CONFIGURATION_COLLECTION",
@@ -119,10 +121,12 @@ __all__ = [
     "ScizooError",
     "ServiceStartError",
     "apply_mapping",
+    "base_rule",
     "beamline_topic",
     "build_dataset",
     "build_orig_datablock",
     "build_published_data",
+    "cancel_update",
     "clear_failure",
     "configure_logging",
     "datacite_attributes",
@@ -132,12 +136,15 @@ __all__ = [
     "ensure_indexes",
     "events_topic",
     "file_message_id",
+    "job_id",
     "load_beamline_config",
     "load_yaml_model",
     "manual_message_id",
     "metadata_key",
     "parse_beamline_config",
     "redact",
+    "rerun_pattern",
+    "rerun_request",
     "run_service",
     "sardana_message_id",
     "schema_documents",

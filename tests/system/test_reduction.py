@@ -8,6 +8,7 @@ import math
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import h5py
 import pytest
@@ -283,3 +284,57 @@ def test_a_worker_sigkilled_mid_job_leaves_a_job_another_worker_completes_once(
     assert (job["worker"], job["attempt"]) == ("worker-b", 2)
     derived = list(db[DATASET_COLLECTION].find({"type": "derived"}))
     assert len(derived) == 1 and derived[0]["_id"] == job["derived"]
+
+
+def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+
+    path = _scan_file(tmp_path / "raw")
+    _finished_raw(db, "p/6", path)
+    db[DATASET_COLLECTION].update_one({"_id": "p/6"}, {"$set": {"accessGroups": ["R"]}})
+    rules = RuleSet(rules=[Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/6", message_id="m6", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    (first,) = reducer.handle(event)
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="alice", groups=["A"]), "tr": TokenUser(user="rita", groups=["R"]),
+        "tb": TokenUser(user="bob", groups=["B"])})
+    with TestClient(create_app(settings)) as client:
+        alice, rita, bob = ({"Authorization": f"Bearer {t}"} for t in ("ta", "tr", "tb"))
+        url = "/api/scans/p/6/reductions"
+        # Reading is not writing; not reading is not knowing; a write needs a token.
+        assert client.post(url, json={"rule": "fine"}, headers=rita).status_code == 403
+        assert client.post(url, json={"rule": "fine"}, headers=bob).status_code == 404
+        assert client.post(url, json={"rule": "fine"}).status_code == 401
+        refused = client.post(url, json={"rule": "other"}, headers=alice)
+        assert refused.status_code == 422 and "the rules that have: fine" in refused.text
+        asked = client.post(url, json={"rule": "fine", "params": {"bin": {"bins": 3}}}, headers=alice)
+        assert asked.status_code == 202, asked.text
+        assert asked.json() == {"id": "p/6#fine.r1", "rule": "fine.r1", "state": "queued",
+                                "params": {"bin": {"bins": 3}}}
+        bad = client.post(url, json={"rule": "fine", "params": {"bin": {"bins": "many"}}}, headers=alice).json()
+        doomed = client.post(url, json={"rule": "fine"}, headers=alice).json()
+        assert (bad["id"], doomed["id"]) == ("p/6#fine.r2", "p/6#fine.r3")
+        cancel = f"/api/reductions/{quote(doomed['id'], safe='')}/cancel"
+        assert client.post(cancel, headers=rita).status_code == 403
+        assert client.post(cancel, headers=alice).json()["state"] == "cancelled"
+        assert client.post(cancel, headers=alice).status_code == 409  # cancelled already
+        # A worker takes what was asked for: the good one runs, the refused one fails with why.
+        taken = {job["_id"]: job for job in reducer.take_requested()}
+        assert set(taken) == {"p/6#fine.r1", "p/6#fine.r2"}
+        assert taken["p/6#fine.r1"]["state"] == "succeeded"
+        assert taken["p/6#fine.r2"]["state"] == "failed"
+        assert "parameters refused by pipeline 'profile'" in taken["p/6#fine.r2"]["log"]
+        assert reducer.take_requested() == []  # each once
+        derived = db[DATASET_COLLECTION].find_one({"_id": taken["p/6#fine.r1"]["derived"]})
+        assert derived["scientificMetadata"]["bins"]["value"] == 3 and derived["inputDatasets"] == ["p/6"]
+        assert db[DATASET_COLLECTION].count_documents({"_id": first["derived"]}) == 1  # the old one kept
+        jobs = {j["rule"]: j for j in client.get("/api/scans/p/6", headers=alice).json()["reductions"]}
+        assert {r: j["state"] for r, j in jobs.items()} == {
+            "fine": "succeeded", "fine.r1": "succeeded", "fine.r2": "failed", "fine.r3": "cancelled"}
+        assert jobs["fine.r1"]["requestedBy"] == "alice" and jobs["fine.r1"]["params"] == {"bin": {"bins": 3}}
+        succeeded = f"/api/reductions/{quote(first['_id'], safe='')}/cancel"
+        assert client.post(succeeded, headers=alice).status_code == 409

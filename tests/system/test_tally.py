@@ -101,7 +101,7 @@ def test_a_page_over_the_tallys_window_holds_exactly_the_rows_of_the_unbounded_q
     windowed.tally = tally
     narrowed = 0
     try:
-        for bs in _branch_sets() + [build_branches(USERS["a"], since=START + timedelta(hours=2),
+        for bs in [*_branch_sets(), build_branches(USERS["a"], since=START + timedelta(hours=2),
                                                    until=START + timedelta(days=3))]:
             for order in ("desc", "asc"):
                 direction = -1 if order == "desc" else 1
