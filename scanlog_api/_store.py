@@ -175,6 +175,10 @@ class ScanStore:
         """
         rows = skip + limit
         tally = self.tally if field == "creationTime" else None
+        if tally is not None and skip:
+            later = self._later_page(tally, branches, order, skip, limit)
+            if later is not None:
+                return later
         windows = [tally.window(b, order == "desc", rows) if tally is not None else None for b in branches]
         if len(branches) == 1 and windows[0] is None:  # the store skips
             return list(self._sorted(branches[0], field, order, limit, skip))
@@ -184,6 +188,23 @@ class ScanStore:
             runs.append(found if len(found) >= rows else self._sorted(branch, field, order, rows))
         merged = heapq.merge(*runs, key=sort_key(field), reverse=order == "desc")
         return list(itertools.islice(merged, skip, rows))
+
+    def _later_page(self, tally: Tally, branches: list[Doc], order: Order, skip: int, limit: int) -> list[Doc] | None:
+        """A later page of a large selection whose rows are all in one branch (the usual:
+        a proposal read by its members), read over the hours that hold it with the skip
+        moved inside them; None when that does not apply (or the tally was a moment behind)."""
+        totals = [tally.total(b) for b in branches]
+        if any(t is None for t in totals) or sum(t or 0 for t in totals) < tally.answer_from:
+            return None
+        holding = [b for b, t in zip(branches, totals, strict=True) if t]
+        if len(holding) != 1:
+            return None
+        sliced = tally.slice(holding[0], order == "desc", skip, limit)
+        if sliced is None:
+            return None
+        window, inner = sliced
+        docs = list(self._sorted(window, "creationTime", order, limit, inner))
+        return docs if len(docs) == limit else None
 
     def count(self, branches: list[Doc]) -> int:
         """The datasets in the union: from the tally where it can answer, else by the store."""

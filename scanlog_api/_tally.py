@@ -249,6 +249,44 @@ class Tally:
             return None
         return total if total >= self.answer_from else None
 
+    def total(self, branch: Doc) -> int | None:
+        """The tally's count of a branch, however small (None: it cannot say)."""
+        if not self.ready.is_set():
+            return None
+        try:
+            with self._lock:
+                return sum(sum(self._hours[k].values()) for k in self._keys(branch))
+        except _Unsupported:
+            return None
+
+    def slice(self, branch: Doc, newest_first: bool, skip: int, limit: int) -> tuple[Doc, int] | None:
+        """A later page as a window of hours and a skip within it: the branch narrowed to the
+        hours holding its rows ``skip`` to ``skip + limit`` (in creationTime order), and how
+        many of the window's rows come before them. For a branch without a time range only
+        (a range cuts hours, and the counts of whole hours would misplace the skip)."""
+        if not self.ready.is_set() or "creationTime" in branch:
+            return None
+        try:
+            with self._lock:
+                per_hour: Counter[int | None] = Counter()
+                for k in self._keys(branch):
+                    per_hour.update(self._hours[k])
+        except _Unsupported:
+            return None
+        if not newest_first and per_hour.get(None):
+            return None
+        before, first = 0, None
+        for hour in sorted((h for h in per_hour if h is not None), reverse=newest_first):
+            if first is None and before + per_hour[hour] > skip:
+                first, inner = hour, skip - before
+            before += per_hour[hour]
+            if first is not None and before >= skip + limit:
+                newer, older = (first, hour) if newest_first else (hour, first)
+                bound = {"$gte": datetime.fromtimestamp(older * HOUR_S, UTC),
+                         "$lt": datetime.fromtimestamp((newer + 1) * HOUR_S, UTC)}
+                return {"creationTime": bound, **branch}, inner
+        return None
+
     def window(self, branch: Doc, newest_first: bool, rows: int) -> Doc | None:
         """The branch narrowed to the hours that hold its first ``rows`` datasets in
         creationTime order (None: no narrowing is known to be safe or worth it)."""

@@ -125,3 +125,17 @@ def test_a_page_over_the_tallys_window_holds_exactly_the_rows_of_the_unbounded_q
         plain.close()
         windowed.close()
     assert narrowed > 20  # the windows were used, not skipped: this compares something
+    # A later page of a one-branch selection is a window of hours with the skip inside it.
+    branch = build_branches(USERS["admin"], proposal="pA")[0]
+    for order, direction in (("desc", -1), ("asc", 1)):
+        branch_sorted = [d["_id"] for d in collection.find(branch).sort([("creationTime", direction), ("_id", direction)])]
+        for skip in (1, 17, 60):
+            sliced = tally.slice(branch, order == "desc", skip, 10)
+            if order == "asc" and any("creationTime" not in d for d in collection.find(branch)):
+                assert sliced is None  # datasets without a time sort first going up: no slice then
+                continue
+            assert sliced is not None
+            window, inner = sliced
+            got = [d["_id"] for d in collection.find(window).sort([("creationTime", direction), ("_id", direction)])
+                   .skip(inner).limit(10)]
+            assert got == branch_sorted[skip : skip + 10], (order, skip)
