@@ -249,6 +249,19 @@ class Tally:
             return None
         return total if total >= self.answer_from else None
 
+    def _per_hour(self, branch: Doc) -> Counter[int | None] | None:
+        """The branch's datasets per hour of creationTime (None: the tally cannot say)."""
+        if not self.ready.is_set():
+            return None
+        try:
+            with self._lock:
+                per_hour: Counter[int | None] = Counter()
+                for k in self._keys(branch):
+                    per_hour.update(self._hours[k])
+        except _Unsupported:
+            return None
+        return per_hour
+
     def total(self, branch: Doc) -> int | None:
         """The tally's count of a branch, however small (None: it cannot say)."""
         if not self.ready.is_set():
@@ -264,14 +277,8 @@ class Tally:
         hours holding its rows ``skip`` to ``skip + limit`` (in creationTime order), and how
         many of the window's rows come before them. For a branch without a time range only
         (a range cuts hours, and the counts of whole hours would misplace the skip)."""
-        if not self.ready.is_set() or "creationTime" in branch:
-            return None
-        try:
-            with self._lock:
-                per_hour: Counter[int | None] = Counter()
-                for k in self._keys(branch):
-                    per_hour.update(self._hours[k])
-        except _Unsupported:
+        per_hour = self._per_hour(branch) if "creationTime" not in branch else None
+        if per_hour is None:
             return None
         if not newest_first and per_hour.get(None):
             return None
@@ -290,18 +297,12 @@ class Tally:
     def window(self, branch: Doc, newest_first: bool, rows: int) -> Doc | None:
         """The branch narrowed to the hours that hold its first ``rows`` datasets in
         creationTime order (None: no narrowing is known to be safe or worth it)."""
-        if not self.ready.is_set():
-            return None
         time_range = branch.get("creationTime")
         if time_range is not None and not (isinstance(time_range, dict) and set(time_range) <= _BOUND_OPS):
             return None
         rest = {f: c for f, c in branch.items() if f != "creationTime"}
-        try:
-            with self._lock:
-                per_hour: Counter[int | None] = Counter()
-                for k in self._keys(rest):
-                    per_hour.update(self._hours[k])
-        except _Unsupported:
+        per_hour = self._per_hour(rest)
+        if per_hour is None:
             return None
         if sum(per_hour.values()) < max(self.answer_from, rows):
             return None
