@@ -61,9 +61,10 @@ def main(n: int, proposals: int, modes: tuple[bool, ...] = (False, True)) -> Non
         print(f"seeded {n} datasets over {proposals} proposals ({n // proposals} each) in "
               f"{time.monotonic() - start:.1f} s")
         per_proposal = n // proposals
+        proposal = f"2024{min(7, proposals - 1):04d}"  # one the seed made
         for tally in modes:  # the store alone (the peer), then with the tally
             settings = ScanlogSettings(mongo_uri=mongo.uri, database="bench", tally=tally,
-                                       tokens={"u": TokenUser(user="u", groups=["20240007"])})
+                                       tokens={"u": TokenUser(user="u", groups=[proposal])})
             app = create_app(settings)
             with TestClient(app) as api:  # builds the indexes (and the tally) at start, in the background
                 start = time.monotonic()
@@ -77,7 +78,7 @@ def main(n: int, proposals: int, modes: tuple[bool, ...] = (False, True)) -> Non
                     times = []
                     for _ in range(20):
                         t = time.perf_counter()
-                        page = api.get(f"/api/scans?proposal=20240007&limit=50&skip={skip}", headers=headers).json()
+                        page = api.get(f"/api/scans?proposal={proposal}&limit=50&skip={skip}", headers=headers).json()
                         times.append(time.perf_counter() - t)
                     assert len(page["data"]) == max(0, min(50, per_proposal - skip)), len(page["data"])
                     assert page["count"] == per_proposal, page["count"]
@@ -94,7 +95,7 @@ def main(n: int, proposals: int, modes: tuple[bool, ...] = (False, True)) -> Non
                 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 t = time.perf_counter()
                 rows = 0
-                with api.stream("GET", "/api/scans.csv?proposal=20240007&columns=scan_id,title,start,status,"
+                with api.stream("GET", f"/api/scans.csv?proposal={proposal}&columns=scan_id,title,start,status,"
                                 "meta:photon_energy", headers=headers) as response:
                     for line in response.iter_lines():
                         rows += 1
