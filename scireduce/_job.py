@@ -13,6 +13,7 @@ import csv
 import hashlib
 import importlib
 import json
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,21 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "pipeline": pipeline.name, "pipeline_version": pipeline.version,
         "steps": [{"name": s.name, "version": s.version, "key": done.keys[s.name]} for s in pipeline.steps],
         "params": spec.get("params", {}), "inputs": [{"pid": spec["input_pid"], "path": str(raw), "sha1": sha1(raw)}],
+        # Where it ran: a rule may name another Python environment.
+        "environment": {"python": sys.executable, "python_version": platform.python_version(),
+                        "scizoo": _scizoo_version()},
     }
     folder = Path(spec["out_dir"]) / done.keys[final][:16]
     files = write_outputs(folder, done.results[final], recipe)
     return {"executed": done.executed, "recipe": recipe, "folder": str(folder),
             "files": [{"path": str(p), "size": p.stat().st_size, "chk": sha1(p)} for p in files],
             "summary": {"points": sum(done.results[final].get("n", [])), "bins": len(done.results[final]["x"])}}
+
+
+def _scizoo_version() -> str:
+    from scizoo import __version__
+
+    return __version__
 
 
 def main() -> None:

@@ -33,6 +33,10 @@ class Rule(BaseModel):
     when: list[Condition] = []
     params: dict[str, dict[str, Any]] = {}
     timeout_s: Annotated[float, Field(gt=0)] = 300.0
+    #: The Python interpreter of another environment to run the job in (one with
+    #: ``scizoo[reduce]`` and the pipeline's package installed: a facility's pinned
+    #: reduction stack, say); empty: the worker's own.
+    python: Annotated[str, Field(max_length=4096, description="Interpreter of the job's environment.")] = ""
 
     def input_file(self, dataset: dict[str, Any], files: list[str]) -> str | None:
         """The file this rule reduces, if the finished dataset matches it at all."""

@@ -127,6 +127,8 @@ class Reducer:
             raise ValueError(f"rule {rule.name!r} does not apply to dataset {pid!r} (beamline, format, files, "
                              "conditions or status)")
         merged = {step: {**rule.params.get(step, {}), **params.get(step, {})} for step in {*rule.params, *params}}
+        if rule.python:  # the pipeline is installed over there: the job itself checks its parameters
+            return dataset, rule, path, merged
         try:
             find_pipeline(rule.pipeline).step_params(merged)
         except Exception as err:  # a pydantic ValidationError or an unknown step: say which
@@ -207,9 +209,12 @@ class Reducer:
         spec = {"pipeline": rule.pipeline, "raw_path": path, "params": rule.params, "input_pid": dataset["_id"],
                 "cache_dir": str(self.settings.work_dir / "cache"), "out_dir": str(self.settings.work_dir / "out"),
                 "cache_max_bytes": self.settings.cache_max_bytes}
+        python = rule.python or sys.executable
         try:
-            done = subprocess.run([sys.executable, "-m", "scireduce._job"], input=json.dumps(spec), text=True,
+            done = subprocess.run([python, "-m", "scireduce._job"], input=json.dumps(spec), text=True,  # noqa: S603
                                   capture_output=True, timeout=rule.timeout_s, check=False)
+        except OSError as err:  # the rule's environment is not there (or not runnable)
+            return self._finish(job, "failed", f"cannot start the job's Python {python!r}: {err}")
         except subprocess.TimeoutExpired as err:
             log = (err.stderr or b"").decode() if isinstance(err.stderr, bytes) else (err.stderr or "")
             return self._finish(job, "failed", f"{log}\nkilled after its timeout of {rule.timeout_s:g} s")

@@ -32,7 +32,7 @@ from scizoo.core import (
     load_beamline_config,
     manual_message_id,
 )
-from scizoo.testing import DataCiteStandIn, EmbeddedKafka, EmbeddedMongo, UserOffice
+from scizoo.testing import DataCiteStandIn, EmbeddedKafka, EmbeddedMongo, UserOffice, write_scan_nexus
 from scizoo.web import TokenUser
 
 if TYPE_CHECKING:
@@ -120,15 +120,17 @@ class _Beamline:
         self._proxy("sim/shutter/1").write_attribute("state_code", 4 if n % 3 else 1)
         self._proxy("sim/energy/1").write_attribute("energy", 7100.0 + 10 * (n % 7))
         points = 11 + n % 5
-        scan_file = path / f"scan_{n:05d}.dat"
-        # Columns x, counts, monitor: what the shipped reduction (profile) reads.
-        scan_file.write_text("# x counts monitor\n" + "".join(
-            f"{i * 0.1:.3f}\t{int(200 + 80 * math.sin(i / 2 + n))}\t{1000 + (i * 7) % 13}\n" for i in range(points)))
-        stat = scan_file.stat()
+        scan_file = path / f"scan_{n:05d}.nxs"
         start = now - timedelta(seconds=points * 0.2)
+        title = f"ascan mot01 0 10 {points - 1} 0.2"
+        # NeXus: counts over the motor's positions and the monitor, what the shipped reduction (profile) reads.
+        write_scan_nexus(scan_file, x=[i * 0.1 for i in range(points)],
+                         counts=[int(200 + 80 * math.sin(i / 2 + n)) for i in range(points)],
+                         monitor=[1000 + (i * 7) % 13 for i in range(points)], title=title, start=start, end=now)
+        stat = scan_file.stat()
         block = ScanBlock(
             id=str(n),
-            title=f"ascan mot01 0 10 {points - 1} 0.2",
+            title=title,
             start=start,
             end=now,
             status="finished",

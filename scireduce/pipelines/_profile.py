@@ -1,7 +1,10 @@
 """``profile``: a scan's counts normalised by its monitor, with propagated uncertainties,
 binned into a 1D profile.
 
-Input: a scan file of whitespace-separated columns ``x counts monitor`` (``#`` comments).
+Input: a NeXus (HDF5) scan file, as the simulated beamline writes it: the default
+``NXentry``'s ``NXdata`` gives the signal (counts) and its first axis (x, the scanned motor),
+its ``NXmonitor`` the monitor; or a text file of whitespace-separated columns
+``x counts monitor`` (``#`` comments).
 Counts and monitor are Poisson: for y = s * c / m, sigma_y = y * sqrt(1/c + 1/m) (a point
 with no counts gets the uncertainty of one count, s / m). A bin holds the mean of its points,
 with sigma = sqrt(sum sigma_i^2) / n.
@@ -27,6 +30,10 @@ class BinParams(BaseModel):
 
 
 def load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
+    import h5py
+
+    if h5py.is_hdf5(raw["path"]):
+        return _load_nexus(Path(raw["path"]))
     x: list[float] = []
     counts: list[float] = []
     monitor: list[float] = []
@@ -40,6 +47,48 @@ def load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
     if not x:
         raise ValueError(f"{raw['path']} holds no 'x counts monitor' rows")
     return {"x": x, "counts": counts, "monitor": monitor}
+
+
+def _nx_group(parent: Any, nx_class: str, preferred: str | None = None) -> Any:
+    """The child group of a NeXus class: the one named by ``default`` if it is one, else the first."""
+    import h5py
+
+    def is_class(item: Any) -> bool:
+        found = item.attrs.get("NX_class", b"")
+        return isinstance(item, h5py.Group) and (found.decode() if isinstance(found, bytes) else str(found)) == nx_class
+
+    if preferred and preferred in parent and is_class(parent[preferred]):
+        return parent[preferred]
+    return next((parent[name] for name in parent if is_class(parent[name])), None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if hasattr(value, "tolist"):  # an array of names: the first
+        items = value.tolist()
+        return _text(items[0] if isinstance(items, list) else items)
+    return str(value)
+
+
+def _load_nexus(path: Path) -> dict[str, Any]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        entry = _nx_group(f, "NXentry", _text(f.attrs.get("default", "")))
+        data = _nx_group(entry, "NXdata", _text(entry.attrs.get("default", ""))) if entry is not None else None
+        monitor = _nx_group(entry, "NXmonitor") if entry is not None else None
+        if data is None or monitor is None or "data" not in monitor:
+            raise ValueError(f"{path} is HDF5 but holds no NXentry with an NXdata and an NXmonitor")
+        signal = _text(data.attrs.get("signal", "counts"))
+        axes = data.attrs.get("axes")
+        axis = _text(axes) if axes is not None else "x"
+        if signal not in data or axis not in data:
+            raise ValueError(f"{path}: {data.name} has no {signal!r} signal or {axis!r} axis")
+        x, counts, mon = (data[axis][()].tolist(), data[signal][()].tolist(), monitor["data"][()].tolist())
+    if not len(x) == len(counts) == len(mon) or not x:
+        raise ValueError(f"{path}: x, counts and monitor hold {len(x)}, {len(counts)} and {len(mon)} points")
+    return {"x": [float(v) for v in x], "counts": [float(v) for v in counts], "monitor": [float(v) for v in mon]}
 
 
 def normalise(params: NormaliseParams, load: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +126,7 @@ PROFILE = Pipeline(
     version="1",
     description="counts / monitor with Poisson uncertainties, binned into a 1D profile",
     steps=(
-        Step("load", "1", load),
+        Step("load", "2", load),
         Step("normalise", "1", normalise, NormaliseParams, inputs=("load",)),
         Step("bin", "2", bin_profile, BinParams, inputs=("normalise",)),
     ),

@@ -8,6 +8,8 @@ runtime module to import this package. The simulated Tango beamline is in
 
 from ._datacite import DataCiteStandIn
 from ._embedded import EmbeddedKafka, EmbeddedMongo, free_port
+from ._nexus import write_scan_nexus
 from ._useroffice import JsonHandler, UserOffice
 
-__all__ = ["DataCiteStandIn", "EmbeddedKafka", "EmbeddedMongo", "JsonHandler", "UserOffice", "free_port"]
+__all__ = ["DataCiteStandIn", "EmbeddedKafka", "EmbeddedMongo", "JsonHandler", "UserOffice", "free_port",
+           "write_scan_nexus"]

@@ -38,6 +38,16 @@ def _scan_file(folder: Path) -> Path:
     return path
 
 
+def _nexus_scan_file(folder: Path) -> Path:
+    """The same scan as the simulated beamline writes it: NeXus (NXdata counts over x, NXmonitor)."""
+    from scizoo.testing import write_scan_nexus
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    return write_scan_nexus(folder / "scan_00001.nxs", x=[r[0] for r in ROWS], counts=[r[1] for r in ROWS],
+                            monitor=[r[2] for r in ROWS], title="ascan mot01 0 5 5 0.1", start=now, end=now)
+
+
 def _message(path: Path, energy: float = 7100.0) -> ScanMetadata:
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     return ScanMetadata(
@@ -63,10 +73,10 @@ def _expected(scale: float, bins: int) -> list[tuple[float, float, float]]:
 
 def test_a_finished_scan_is_reduced_into_a_derived_dataset(kafka, scicow, scicow_settings, db, prefix, tmp_path) -> None:
     scicow()
-    path = _scan_file(tmp_path / "raw")
+    path = _nexus_scan_file(tmp_path / "raw")
     rules = tmp_path / "rules.yaml"
     rules.write_text(json.dumps({"rules": [{"name": "p", "pipeline": "profile", "beamline": "sim",
-                                            "file_pattern": "scan_*.dat", "when": [{"key": "photon_energy", "op": ">",
+                                            "file_pattern": "scan_*.nxs", "when": [{"key": "photon_energy", "op": ">",
                                                                                     "value": 7000}],
                                             "params": {"normalise": {"scale": 1000}, "bin": {"bins": 3}}}]}))
     settings = ScireduceSettings(kafka_bootstrap=kafka.bootstrap_servers, topic_prefix=prefix, group_id=f"r-{prefix}",
@@ -86,7 +96,7 @@ def test_a_finished_scan_is_reduced_into_a_derived_dataset(kafka, scicow, scicow
     raw = datasets.find_one({"type": "raw"})
     derived = datasets.find_one({"type": "derived"})
     assert derived["inputDatasets"] == [raw["pid"]] and derived["ownerGroup"] == raw["ownerGroup"]
-    assert derived["usedSoftware"][1:] == ["profile 1", "load 1", "normalise 1", "bin 2"]
+    assert derived["usedSoftware"][1:] == ["profile 1", "load 2", "normalise 1", "bin 2"]
     assert derived["scientificMetadata"]["points"]["value"] == len(ROWS)
     assert derived["jobParameters"]["params"] == {"normalise": {"scale": 1000}, "bin": {"bins": 3}}
     assert "executed steps: load, normalise, bin" in derived["jobLogData"]
@@ -338,3 +348,46 @@ def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, t
         assert jobs["fine.r1"]["requestedBy"] == "alice" and jobs["fine.r1"]["params"] == {"bin": {"bins": 3}}
         succeeded = f"/api/reductions/{quote(first['_id'], safe='')}/cancel"
         assert client.post(succeeded, headers=alice).status_code == 409
+
+
+def test_a_rule_runs_its_job_in_another_python_environment(db, tmp_path) -> None:
+    import site
+    import subprocess
+    import sys
+    import sysconfig
+
+    # Another environment: a venv of its own, which sees scizoo's packages (one line in a
+    # .pth) and holds a pipeline package the worker's own environment does not have.
+    env = tmp_path / "reduction-env"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(env)],
+                   check=True, timeout=120)
+    python = env / "bin" / "python"
+    packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   capture_output=True, text=True, check=True).stdout.strip())
+    ours = [p for p in (*site.getsitepackages(), sysconfig.get_paths()["purelib"]) if Path(p).is_dir()]
+    (packages / "scizoo-worker-env.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in dict.fromkeys(ours)))
+    (packages / "env_only_pipeline.py").write_text(
+        "from scireduce import Pipeline\n"
+        "from scireduce.pipelines._profile import PROFILE\n"
+        "ELSEWHERE = Pipeline(name='elsewhere', version='1', description='profile, installed in one env only',\n"
+        "                     steps=PROFILE.steps)\n")
+    with pytest.raises(ModuleNotFoundError):
+        __import__("env_only_pipeline")  # not in the worker's environment
+
+    path = _scan_file(tmp_path / "raw")
+    _finished_raw(db, "p/7", path)
+    rules = RuleSet(rules=[Rule(name="there", pipeline="env_only_pipeline:ELSEWHERE", python=str(python),
+                                params={"bin": {"bins": 2}}),
+                           Rule(name="nowhere", pipeline="profile", python=str(tmp_path / "no-such-env/bin/python"))])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/7", message_id="m7", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    there, nowhere = reducer.handle(event)
+    assert there["state"] == "succeeded", there.get("log")
+    derived = db[DATASET_COLLECTION].find_one({"_id": there["derived"]})
+    recipe = json.loads(derived["scientificMetadata"]["recipe"]["value"])
+    assert recipe["pipeline"] == "elsewhere" and recipe["environment"]["python"] == str(python)
+    with h5py.File(Path(derived["sourceFolder"]) / "profile.nxs") as f:  # the file says where it ran, too
+        assert json.loads(f["entry/process"].attrs["recipe"])["environment"]["python"] == str(python)
+    assert nowhere["state"] == "failed" and "cannot start the job's Python" in nowhere["log"]
