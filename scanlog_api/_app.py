@@ -51,7 +51,7 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
                       write_concern=(settings.write_concern_w, settings.write_concern_j),
                       max_export_rows=settings.max_export_rows)
     if settings.tally:
-        store.tally = Tally(store.datasets, answer_from=settings.tally_from)
+        store.tally = Tally(lambda: store.datasets, answer_from=settings.tally_from)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -118,15 +118,17 @@ class Tally:
     Parameters
     ----------
     collection
-        The Dataset collection.
+        The Dataset collection, or a function returning it: called when the tally starts, so
+        that an app that never starts opens no client.
     answer_from
         Selections the tally counts below this many datasets are answered by the store
         (small ones cost it little, and the store is exact the moment a write returns,
         while the tally follows a fraction of a second behind).
     """
 
-    def __init__(self, collection: Collection[Doc], *, answer_from: int = 1000) -> None:
-        self._collection = collection
+    def __init__(self, collection: Collection[Doc] | Callable[[], Collection[Doc]], *,
+                 answer_from: int = 1000) -> None:
+        self._source = collection
         self.answer_from = answer_from
         self._lock = threading.Lock()
         #: pid -> (key, hour): which count each dataset is in, to move or drop it on a change.
@@ -140,6 +142,8 @@ class Tally:
     # --- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
+        # (A pymongo Collection is callable too, and raises: ask what it is instead.)
+        self._collection = self._source if isinstance(self._source, Collection) else self._source()
         self._thread = threading.Thread(target=self._run, name="scanlog-tally", daemon=True)
         self._thread.start()
 
