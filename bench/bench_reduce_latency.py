@@ -46,7 +46,8 @@ from scizoo.core import (
     manual_message_id,
 )
 from scizoo.demo import CATALOGUE_PROPOSAL, PID_PREFIX, USER_OFFICE_PROPOSALS, USER_OFFICE_TOKEN
-from scizoo.testing import EmbeddedKafka, EmbeddedMongo, UserOffice, write_scan_nexus
+from scizoo.testing import EmbeddedKafka, EmbeddedMongo, UserOffice
+from scizoo.testing.nexus import write_scan_nexus
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -5,9 +5,10 @@ from scizoo.core import job_id
 
 from ._cache import ResultCache
 from ._pipeline import RAW, NoParams, Pipeline, Run, Step, raw_key, run_pipeline, step_key
-from ._rules import Condition, Rule, RuleSet, load_rules
+from ._rules import Condition, Rule, RuleSet, StoredRules, load_rules
 from ._settings import ScireduceSettings
 from ._worker import Reducer, run_worker
 
 __all__ = ["RAW", "Condition", "NoParams", "Pipeline", "Reducer", "ResultCache", "Rule", "RuleSet", "Run",
-           "ScireduceSettings", "Step", "job_id", "load_rules", "raw_key", "run_pipeline", "run_worker", "step_key"]
+           "ScireduceSettings", "Step", "StoredRules", "job_id", "load_rules", "raw_key", "run_pipeline", "run_worker",
+           "step_key"]

@@ -1,68 +1,87 @@
-"""Which pipeline runs for which datasets, with which parameters (YAML in config/reduction/)."""
+"""Which pipeline runs for which datasets, with which parameters.
+
+The models are the core's (:mod:`scizoo.core._reduction`), read by the scan table's API too.
+The rules in use are the store's revisioned set (:class:`StoredRules`), which an
+administrator edits through the scan table's API; the YAML file (config/reduction/)
+seeds it on the first start, and ``scireduce rules import`` replaces it from a file.
+"""
 
 from __future__ import annotations
 
-import fnmatch
-import operator
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
-from scizoo.core import load_yaml_model
+from scizoo.core import (
+    ACTIVE_RULES_ID,
+    ReductionRule,
+    ReductionRuleSet,
+    RuleCondition,
+    load_yaml_model,
+)
 
-_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+logger = logging.getLogger(__name__)
 
-
-class Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: Annotated[str, Field(description="A scientificMetadata key.")]
-    op: Literal["==", "!=", "<", "<=", ">", ">="] = "=="
-    value: Any
-
-
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    pipeline: Annotated[str, Field(min_length=1, description="A registered pipeline, or module:attribute.")]
-    beamline: str = "*"
-    data_format: str = "*"
-    file_pattern: str = "*"
-    when: list[Condition] = []
-    params: dict[str, dict[str, Any]] = {}
-    timeout_s: Annotated[float, Field(gt=0)] = 300.0
-    #: The Python interpreter of another environment to run the job in (one with
-    #: ``scizoo[reduce]`` and the pipeline's package installed: a facility's pinned
-    #: reduction stack, say); empty: the worker's own.
-    python: Annotated[str, Field(max_length=4096, description="Interpreter of the job's environment.")] = ""
-
-    def input_file(self, dataset: dict[str, Any], files: list[str]) -> str | None:
-        """The file this rule reduces, if the finished dataset matches it at all."""
-        meta = dataset.get("scientificMetadata") or {}
-        if (meta.get("scan_status") or {}).get("value") != "finished" or dataset.get("type") != "raw":
-            return None  # only finished raw scans trigger
-        if not fnmatch.fnmatch(((dataset.get("instrumentIds") or [""])[0]), self.beamline):
-            return None
-        if not fnmatch.fnmatch(dataset.get("dataFormat", ""), self.data_format):
-            return None
-        for condition in self.when:
-            entry = meta.get(condition.key)
-            value = entry.get("value") if isinstance(entry, dict) else entry
-            try:
-                if value is None or not _OPS[condition.op](value, condition.value):
-                    return None
-            except TypeError:
-                return None
-        return next((f for f in files if fnmatch.fnmatch(Path(f).name, self.file_pattern)), None)
-
-
-class RuleSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rules: list[Rule] = []
+# The names scireduce's users know.
+Condition = RuleCondition
+Rule = ReductionRule
+RuleSet = ReductionRuleSet
 
 
 def load_rules(path: str | Path) -> RuleSet:
     return load_yaml_model(path, RuleSet, "set of reduction rules")
+
+
+class StoredRules:
+    """The store's rule set, as the workers follow it: re-read when its revision changes.
+
+    A revision that does not validate (written around the API) is logged once and the last
+    good rules stay in use.
+    """
+
+    def __init__(self, collection: Collection[dict[str, Any]], seed_file: str | Path) -> None:
+        self._collection = collection
+        self._seed_file = Path(seed_file)
+        self.revision: int | None = None
+        self.rules = RuleSet()
+
+    def seed(self) -> bool:
+        """Put the YAML file's rules in the store if it holds none yet; True if it did."""
+        rules = load_rules(self._seed_file)
+        try:
+            self._collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, "rules": rules.model_dump()["rules"],
+                                         "updatedBy": f"file {self._seed_file}", "updatedAt": datetime.now(UTC)})
+        except DuplicateKeyError:
+            return False
+        logger.info("reduction rules seeded from %s (%d rules)", self._seed_file, len(rules.rules))
+        return True
+
+    def replace(self, rules: RuleSet, by: str) -> int:
+        """Replace the store's rules (``scireduce rules import``); the new revision."""
+        done = self._collection.find_one_and_update(
+            {"_id": ACTIVE_RULES_ID},
+            {"$set": {"rules": rules.model_dump()["rules"], "updatedBy": by, "updatedAt": datetime.now(UTC)},
+             "$inc": {"revision": 1}}, upsert=True, return_document=True)
+        return int((done or {}).get("revision", 0))
+
+    def current(self) -> RuleSet:
+        """The rules in use (one indexed read of the revision; the rules when it changed)."""
+        head = self._collection.find_one({"_id": ACTIVE_RULES_ID}, {"revision": 1})
+        if head is None or head.get("revision") == self.revision:
+            return self.rules
+        doc = self._collection.find_one({"_id": ACTIVE_RULES_ID}) or {}
+        try:
+            self.rules = RuleSet.model_validate({"rules": doc.get("rules", [])})
+        except ValidationError as err:
+            logger.error("reduction rules revision %s are not valid, keeping revision %s: %s",
+                         doc.get("revision"), self.revision, err)
+        else:
+            if self.revision is not None:
+                logger.info("reduction rules now at revision %s (%s)", doc.get("revision"), doc.get("updatedBy"))
+        self.revision = head.get("revision")
+        return self.rules

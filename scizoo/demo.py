@@ -32,7 +32,8 @@ from scizoo.core import (
     load_beamline_config,
     manual_message_id,
 )
-from scizoo.testing import DataCiteStandIn, EmbeddedKafka, EmbeddedMongo, UserOffice, write_scan_nexus
+from scizoo.testing import DataCiteStandIn, EmbeddedKafka, EmbeddedMongo, UserOffice
+from scizoo.testing.nexus import write_scan_nexus
 from scizoo.web import TokenUser
 
 if TYPE_CHECKING:

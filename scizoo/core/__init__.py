@@ -21,6 +21,7 @@ from ._catalogue import (
     PUBLISHED_DATA_COLLECTION,
     QUARANTINE_COLLECTION,
     RATING_COLLECTION,
+    REDUCTION_RULES_COLLECTION,
     ensure_indexes,
 )
 from ._config import (
@@ -68,6 +69,7 @@ from ._published import (
     build_published_data,
     datacite_attributes,
 )
+from ._reduction import ACTIVE_RULES_ID, ReductionRule, ReductionRuleSet, RuleCondition
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
@@ -75,6 +77,7 @@ from ._units import to_si
 
 __all__ = [
     "ACTIVE_CONFIGURATION_COLLECTION",
+    "ACTIVE_RULES_ID",
     "ATTACHMENT_COLLECTION",
     "CANCELLABLE",
     "CART_COLLECTION",
@@ -93,6 +96,7 @@ __all__ = [
     "PUBLISHED_DATA_COLLECTION",
     "QUARANTINE_COLLECTION",
     "RATING_COLLECTION",
+    "REDUCTION_RULES_COLLECTION",
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
     "AttributeConfig",
@@ -114,7 +118,10 @@ __all__ = [
     "PublicationIn",
     "PublishedDataDocument",
     "RecordedEntry",
+    "ReductionRule",
+    "ReductionRuleSet",
     "RelatedWork",
+    "RuleCondition",
     "ScanBlock",
     "ScanColumn",
     "ScanMetadata",

@@ -28,6 +28,8 @@ CONFIGURATION_REVISION_COLLECTION: Final = "ScidogRevision"
 ACTIVE_CONFIGURATION_COLLECTION: Final = "ScidogActive"
 #: scizoo's own: reduction jobs (queued, running, succeeded, failed, skipped, cancelled).
 JOB_COLLECTION: Final = "ScizooReductionJob"
+#: The reduction rules in use: one revisioned document (scireduce follows it, scanlog edits it).
+REDUCTION_RULES_COLLECTION: Final = "ScizooReductionRules"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
 PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
 CART_COLLECTION: Final = "ScanlogCart"

@@ -40,7 +40,7 @@ def _scan_file(folder: Path) -> Path:
 
 def _nexus_scan_file(folder: Path) -> Path:
     """The same scan as the simulated beamline writes it: NeXus (NXdata counts over x, NXmonitor)."""
-    from scizoo.testing import write_scan_nexus
+    from scizoo.testing.nexus import write_scan_nexus
 
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)

@@ -9,7 +9,7 @@ import h5py
 import pytest
 
 from scireduce.pipelines._profile import load
-from scizoo.testing import write_scan_nexus
+from scizoo.testing.nexus import write_scan_nexus
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
