@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from scizoo.core import ReductionRule
+
 from ._table import FIXED_COLUMNS
 
 
@@ -29,6 +31,11 @@ class RerunIn(BaseModel):
                                description="A rule that has run on the scan.")]
     params: Annotated[dict[str, dict[str, Any]], Field(
         description="Changed parameters, step -> name -> value; merged into the rule's own.")] = {}
+
+
+class RulesIn(BaseModel):
+    revision: Annotated[int, Field(ge=0, description="The revision this change starts from (409 if stale).")]
+    rules: Annotated[list[ReductionRule], Field(max_length=500)]
 
 
 class Page(BaseModel):

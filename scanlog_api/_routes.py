@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from scizoo.core import ReductionRuleSet
 from scizoo.web import TokenUser
 
 from ._access import build_branches
@@ -19,7 +20,7 @@ from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import LiveFeed, Subscriber, sse_events
-from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn
+from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn, RulesIn
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
 router = APIRouter()
@@ -134,6 +135,16 @@ def rerun(pid: str, body: RerunIn, user: Writer, store: Store) -> dict[str, Any]
 @router.post("/api/reductions/{job_id:path}/cancel", summary="Cancel a queued or failed reduction job")
 def cancel_reduction(job_id: str, user: Writer, store: Store) -> dict[str, Any]:
     return store.cancel_job(job_id, user, datetime.now(UTC))
+
+
+@router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
+def reduction_rules(user: Writer, store: Store) -> dict[str, Any]:
+    return store.reduction_rules()
+
+
+@router.put("/api/reduction-rules", summary="Change the reduction rules (administrators; from the revision read)")
+def set_reduction_rules(body: RulesIn, user: Writer, store: Store) -> dict[str, Any]:
+    return store.set_reduction_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
 
 
 @router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")

@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from scizoo.core import (
+    ACTIVE_RULES_ID,
     ATTACHMENT_COLLECTION,
     CANCELLABLE,
     COMMENT_COLLECTION,
@@ -32,6 +33,8 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
+    REDUCTION_RULES_COLLECTION,
+    ReductionRuleSet,
     cancel_update,
     ensure_indexes,
     rerun_pattern,
@@ -338,6 +341,33 @@ class ScanStore:
             raise Conflict(f"job {job_id!r} is {job['state']}: only a queued or failed job can be cancelled")
         cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
         return cancelled
+
+    # --- reduction rules ---------------------------------------------------------
+
+    def reduction_rules(self) -> Doc:
+        """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""
+        doc = self.db()[REDUCTION_RULES_COLLECTION].find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
+        out: Doc = jsonable({k: doc.get(k) for k in ("revision", "rules", "updatedBy", "updatedAt")})
+        return out
+
+    def set_reduction_rules(self, user: TokenUser, revision: int, rules: ReductionRuleSet, now: datetime) -> Doc:
+        """Replace the rules, from the revision the caller read (409 if another change came first)."""
+        if not user.admin:
+            raise Forbidden("only administrators change the reduction rules")
+        collection = self.db()[REDUCTION_RULES_COLLECTION]
+        new = {"rules": rules.model_dump()["rules"], "updatedBy": user.user, "updatedAt": now}
+        stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
+                         "apply your change to what is there")
+        if revision == 0:
+            try:
+                collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, **new})
+            except DuplicateKeyError:
+                raise stale from None
+        elif collection.find_one_and_update({"_id": ACTIVE_RULES_ID, "revision": revision},
+                                            {"$set": new, "$inc": {"revision": 1}}) is None:
+            raise stale
+        logger.info("reduction rules changed by %s (from revision %d, %d rules)", user.user, revision, len(rules.rules))
+        return self.reduction_rules()
 
     # --- pickers -------------------------------------------------------------
 

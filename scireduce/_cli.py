@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -72,16 +73,19 @@ def _params(pairs: list[str]) -> dict[str, dict[str, Any]]:
 def _reducer() -> Any:
     from pymongo import MongoClient
 
+    from scizoo.core import REDUCTION_RULES_COLLECTION
     from scizoo.ops.store import ping_store
 
-    from ._rules import load_rules
+    from ._rules import StoredRules
     from ._settings import ScireduceSettings
     from ._worker import Reducer
 
     settings = ScireduceSettings()
     ping_store(settings.mongo_uri.get_secret_value(), 10.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
-    return client, Reducer(client[settings.database], load_rules(settings.rules_file), settings)
+    rules = StoredRules(client[settings.database][REDUCTION_RULES_COLLECTION], settings.rules_file)
+    rules.seed()
+    return client, Reducer(client[settings.database], rules.current(), settings)
 
 
 @app.command("rerun")
@@ -118,6 +122,37 @@ def cancel_command(job_id: str, debug: Debug = False) -> None:
         finally:
             client.close()
         typer.echo(f"cancelled {job['_id']}")
+
+
+@app.command("rules")
+def rules_command(action: Annotated[str, typer.Argument(help="export (to stdout, YAML) or import (from FILE).")],
+                  file: Annotated[Path | None, typer.Argument(help="The YAML file to import.")] = None,
+                  debug: Debug = False) -> None:
+    """The reduction rules in use (the store's; the scan table's API edits them too): export or import as YAML."""
+    import yaml
+
+    from scizoo.core import clear_failure
+
+    from ._rules import load_rules
+
+    with clear_failure(debug):
+        client, reducer = _reducer()
+        try:
+            if action == "export":
+                typer.echo(yaml.safe_dump(reducer.rules.model_dump(), sort_keys=False), nl=False)
+            elif action == "import" and file is not None:
+                from scizoo.core import REDUCTION_RULES_COLLECTION
+
+                from ._rules import StoredRules
+
+                settings = reducer.settings
+                book = StoredRules(client[settings.database][REDUCTION_RULES_COLLECTION], settings.rules_file)
+                revision = book.replace(load_rules(file), by=f"scireduce rules import {file}")
+                typer.echo(f"reduction rules at revision {revision}")
+            else:
+                raise typer.BadParameter("write 'rules export' or 'rules import FILE'")
+        finally:
+            client.close()
 
 
 @app.command("pipelines")

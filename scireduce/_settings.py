@@ -33,5 +33,11 @@ class ScireduceSettings(KafkaConnection, BaseSettings):
     heartbeat_interval_ms: int = 3_000
     poll_timeout_ms: int = 500
     worker_id: str = ""
+    #: Rules may be edited through the scan table's API, so what a rule may make a worker run
+    #: is the worker's to allow: pipelines given as ``module:attribute`` (not registered
+    #: through the ``scizoo.pipelines`` entry points) only when this is true, and another
+    #: environment's interpreter (a rule's ``python``) only when it is listed here.
+    module_pipelines: bool = False
+    pythons: list[str] = []
     #: Port of /healthz, /readyz and /metrics (Prometheus); unset: not served.
     health_port: int | None = None

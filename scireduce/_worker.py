@@ -38,6 +38,7 @@ from scizoo.core import (
     JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PID_NAMESPACE,
+    REDUCTION_RULES_COLLECTION,
     DatasetIngested,
     DerivedDatasetDocument,
     Lifecycle,
@@ -52,7 +53,7 @@ from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, 
 from scizoo.ops.store import store_problem
 
 from ._job import find_pipeline
-from ._rules import Rule, RuleSet, load_rules
+from ._rules import Rule, RuleSet, StoredRules
 from ._settings import ScireduceSettings
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ class Reducer:
             raise ValueError(f"rule {rule.name!r} does not apply to dataset {pid!r} (beamline, format, files, "
                              "conditions or status)")
         merged = {step: {**rule.params.get(step, {}), **params.get(step, {})} for step in {*rule.params, *params}}
+        refused = self.refusal(rule)
+        if refused:
+            raise ValueError(refused)
         if rule.python:  # the pipeline is installed over there: the job itself checks its parameters
             return dataset, rule, path, merged
         try:
@@ -134,6 +138,17 @@ class Reducer:
         except Exception as err:  # a pydantic ValidationError or an unknown step: say which
             raise ValueError(f"parameters refused by pipeline {rule.pipeline!r}: {err}") from err
         return dataset, rule, path, merged
+
+    def refusal(self, rule: Rule) -> str | None:
+        """Why this worker will not run a rule's job (None: it will). Rules may come from the
+        API, so a module path or another interpreter needs the worker's own consent."""
+        if ":" in rule.pipeline and not self.settings.module_pipelines:
+            return (f"pipeline {rule.pipeline!r} is a module path; this worker runs registered pipelines only "
+                    "(SCIREDUCE_MODULE_PIPELINES=true allows module paths)")
+        if rule.python and rule.python not in self.settings.pythons:
+            return (f"rule {rule.name!r} names the Python {rule.python!r}, which is not one of this worker's "
+                    "SCIREDUCE_PYTHONS")
+        return None
 
     def take_requested(self, limit: int = 10) -> list[Doc]:
         """Run the reruns asked for through the scan table's API (queued jobs with a
@@ -206,6 +221,9 @@ class Reducer:
         job = self._claim(dataset, rule, now)
         if job is None:
             return self.db[JOB_COLLECTION].find_one({"_id": job_id(dataset["_id"], rule.name)}) or {}
+        refused = self.refusal(rule)
+        if refused:
+            return self._finish(job, "failed", f"not run: {refused}")
         spec = {"pipeline": rule.pipeline, "raw_path": path, "params": rule.params, "input_pid": dataset["_id"],
                 "cache_dir": str(self.settings.work_dir / "cache"), "out_dir": str(self.settings.work_dir / "out"),
                 "cache_max_bytes": self.settings.cache_max_bytes}
@@ -281,7 +299,11 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     client: MongoClient[Doc] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
     db = client[settings.database]
     ensure_indexes(db)
-    reducer = Reducer(db, load_rules(settings.rules_file), settings)
+    # The store's rules (an administrator edits them through the scan table), seeded from the
+    # YAML file on the first start; re-read at each poll when their revision changed.
+    rules = StoredRules(db[REDUCTION_RULES_COLLECTION], settings.rules_file)
+    rules.seed()
+    reducer = Reducer(db, rules.current(), settings)
     health = None
     if settings.health_port is not None:
         problem = first_problem(store_problem(settings.mongo_uri.get_secret_value(), service="scireduce",
@@ -300,6 +322,7 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
     next_sweep = time.monotonic() + settings.sweep_interval_s
     try:
         while not stop.is_set():
+            reducer.rules = rules.current()  # one read by _id
             reducer.take_requested()  # reruns asked for through the scan table (an indexed query)
             if time.monotonic() >= next_sweep:
                 reducer.sweep()

@@ -31,6 +31,7 @@ from scizoo.core import (
     ATTACHMENT_COLLECTION,
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
+    JOB_COLLECTION,
     RATING_COLLECTION,
     CatalogueSettings,
     Proposal,
@@ -200,6 +201,9 @@ def world(mongo, db, keys) -> Iterator[World]:
     services = Services({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
     docs = {d.name: _document(d) for d in DATASETS}
     db[DATASET_COLLECTION].insert_many([dict(d) for d in docs.values()])
+    # A reduction that ran on each scan: what a rerun through the API starts from.
+    db[JOB_COLLECTION].insert_many([{"_id": f"{d['pid']}#fine", "datasetId": d["pid"], "rule": "fine",
+                                     "state": "succeeded", "attempt": 1} for d in docs.values()])
     settings = ScanlogSettings(
         mongo_uri=mongo.uri, database=db.name, staff_comment_groups=STAFF,
         elog_url=f"{services.url}/entries", elog_token="elog-secret",
@@ -398,6 +402,13 @@ PROBES = {
                                      data={"caption": _marker(who, ds)},
                                      files={"image": ("p.png", w.png, "image/png")}),
         _count(ATTACHMENT_COLLECTION), may_write, 201),
+    "rerun": Probe(
+        "POST /api/scans/{pid}/reductions",
+        lambda c, w, who, ds: c.post(f"/api/scans/{w.pids[ds.name]}/reductions", json={"rule": "fine"},
+                                     headers=w.headers[who.name]),
+        lambda w, who, ds, r: w.db[JOB_COLLECTION].count_documents({"datasetId": w.pids[ds.name],
+                                                                    "requestedBy": who.name}) > 0,
+        may_write, 202),
     "elog": Probe("POST /api/elog (one pid)", _elog_send, _elog_seen, None, 200),
 }
 MATRIX: dict[str, Callable[[TestClient, World], Iterator[Cell]]] = {

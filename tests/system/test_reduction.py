@@ -124,7 +124,7 @@ def test_failing_and_hanging_reductions_fail_with_their_reason(mongo_client, db,
     rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING"),
                            Rule(name="stuck", pipeline="tests.reduce_pipelines:HANGING", timeout_s=3),
                            Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, module_pipelines=True))
     event = DatasetIngested(pid="p/1", message_id="m", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
     boom, stuck, fine = reducer.handle(event)
@@ -150,7 +150,7 @@ def test_a_failing_reduction_is_tried_three_times_in_all_and_then_left_failed(db
     path = _scan_file(tmp_path / "raw")
     _finished_raw(db, "p/2", path)
     rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, module_pipelines=True))
     event = DatasetIngested(pid="p/2", message_id="m2", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
     seen = [reducer.handle(event)[0] for _ in range(5)]  # the event delivered five times
@@ -168,7 +168,7 @@ def test_the_scan_table_shows_each_scans_reductions_and_links_its_derived_datase
     _finished_raw(db, "p/3", path)
     rules = RuleSet(rules=[Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING"),
                            Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, module_pipelines=True))
     event = DatasetIngested(pid="p/3", message_id="m3", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
     _, fine = reducer.handle(event)
@@ -193,7 +193,7 @@ def test_a_rerun_with_changed_parameters_makes_a_new_derived_dataset_and_keeps_t
     _finished_raw(db, "p/4", path)
     rules = RuleSet(rules=[Rule(name="p", pipeline="profile", params={"bin": {"bins": 2}}),
                            Rule(name="boom", pipeline="tests.reduce_pipelines:FAILING")])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, module_pipelines=True))
     event = DatasetIngested(pid="p/4", message_id="m4", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
     first, boom = reducer.handle(event)
@@ -264,7 +264,8 @@ def test_a_worker_sigkilled_mid_job_leaves_a_job_another_worker_completes_once(
     common = {"KAFKA_BOOTSTRAP": kafka.bootstrap_servers, "TOPIC_PREFIX": prefix, "GROUP_ID": f"r-{prefix}",
               "MONGO_URI": scicow_settings.mongo_uri.get_secret_value(), "DATABASE": db.name,
               "RULES_FILE": str(rules), "PID_PREFIX": PID_PREFIX, "STALE_AFTER_S": "1", "SWEEP_INTERVAL_S": "1",
-              "MAX_POLL_INTERVAL_MS": "5000", "SESSION_TIMEOUT_MS": "6000", "HEARTBEAT_INTERVAL_MS": "1000"}
+              "MAX_POLL_INTERVAL_MS": "5000", "SESSION_TIMEOUT_MS": "6000", "HEARTBEAT_INTERVAL_MS": "1000",
+              "MODULE_PIPELINES": "true"}
     env = {**os.environ, **{f"SCIREDUCE_{k}": v for k, v in common.items()}, "SCIREDUCE_WORKER_ID": "worker-a",
            "SCIREDUCE_WORK_DIR": str(tmp_path / "work-a"), "SCIZOO_TEST_JOB_SLEEP_S": "30"}
     log = (tmp_path / "worker-a.log").open("wb")
@@ -305,7 +306,7 @@ def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, t
     _finished_raw(db, "p/6", path)
     db[DATASET_COLLECTION].update_one({"_id": "p/6"}, {"$set": {"accessGroups": ["R"]}})
     rules = RuleSet(rules=[Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX, module_pipelines=True))
     event = DatasetIngested(pid="p/6", message_id="m6", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
     (first,) = reducer.handle(event)
@@ -377,17 +378,82 @@ def test_a_rule_runs_its_job_in_another_python_environment(db, tmp_path) -> None
 
     path = _scan_file(tmp_path / "raw")
     _finished_raw(db, "p/7", path)
+    nowhere = str(tmp_path / "no-such-env/bin/python")
     rules = RuleSet(rules=[Rule(name="there", pipeline="env_only_pipeline:ELSEWHERE", python=str(python),
                                 params={"bin": {"bins": 2}}),
-                           Rule(name="nowhere", pipeline="profile", python=str(tmp_path / "no-such-env/bin/python"))])
-    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+                           Rule(name="nowhere", pipeline="profile", python=nowhere),
+                           Rule(name="unlisted", pipeline="profile", python=sys.executable)])
+    # The worker says which environments a rule may name (rules can come from the API).
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX,
+                                                   module_pipelines=True, pythons=[str(python), nowhere]))
     event = DatasetIngested(pid="p/7", message_id="m7", beamline="sim", proposal_id="A", status="finished",
                             ingested_at=datetime.now(UTC))
-    there, nowhere = reducer.handle(event)
+    there, nowhere_job, unlisted = reducer.handle(event)
     assert there["state"] == "succeeded", there.get("log")
     derived = db[DATASET_COLLECTION].find_one({"_id": there["derived"]})
     recipe = json.loads(derived["scientificMetadata"]["recipe"]["value"])
     assert recipe["pipeline"] == "elsewhere" and recipe["environment"]["python"] == str(python)
     with h5py.File(Path(derived["sourceFolder"]) / "profile.nxs") as f:  # the file says where it ran, too
         assert json.loads(f["entry/process"].attrs["recipe"])["environment"]["python"] == str(python)
-    assert nowhere["state"] == "failed" and "cannot start the job's Python" in nowhere["log"]
+    assert nowhere_job["state"] == "failed" and "cannot start the job's Python" in nowhere_job["log"]
+    assert unlisted["state"] == "failed" and "not one of this worker's SCIREDUCE_PYTHONS" in unlisted["log"]
+    # By default a worker runs registered pipelines only, not a module path a rule names.
+    strict = Reducer(db, RuleSet(rules=[Rule(name="mod", pipeline="tests.reduce_pipelines:FAILING")]),
+                     ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    (refused,) = strict.handle(event)
+    assert refused["state"] == "failed" and "is a module path; this worker runs registered pipelines only" in \
+        refused["log"]
+
+
+def test_the_rules_are_read_and_changed_through_the_api_and_the_workers_follow(mongo, db, tmp_path, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+    from scireduce import StoredRules
+    from scireduce._cli import app as cli
+    from scizoo.core import REDUCTION_RULES_COLLECTION
+
+    seed = tmp_path / "rules.yaml"
+    seed.write_text(json.dumps({"rules": [{"name": "p", "pipeline": "profile", "params": {"bin": {"bins": 2}}}]}))
+    book = StoredRules(db[REDUCTION_RULES_COLLECTION], seed)
+    assert book.seed() and not book.seed()  # the file seeds an empty store only
+    reducer = Reducer(db, book.current(), ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    assert [r.name for r in reducer.rules.rules] == ["p"]
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="alice", groups=["A"]), "tz": TokenUser(user="zoe", groups=[], admin=True)})
+    with TestClient(create_app(settings)) as client:
+        alice, admin = {"Authorization": "Bearer ta"}, {"Authorization": "Bearer tz"}
+        shown = client.get("/api/reduction-rules", headers=alice).json()
+        assert shown["revision"] == 1 and [r["name"] for r in shown["rules"]] == ["p"]
+        assert shown["updatedBy"] == f"file {seed}"
+        assert client.get("/api/reduction-rules").status_code == 401
+        change = {"revision": 1, "rules": [{"name": "p3", "pipeline": "profile", "params": {"bin": {"bins": 3}}}]}
+        assert client.put("/api/reduction-rules", json=change, headers=alice).status_code == 403  # not an admin
+        done = client.put("/api/reduction-rules", json=change, headers=admin)
+        assert done.status_code == 200 and done.json()["revision"] == 2 and done.json()["updatedBy"] == "zoe"
+        assert client.put("/api/reduction-rules", json=change, headers=admin).status_code == 409  # from revision 1
+        odd = {"name": "x", "pipeline": "profile", "when": [{"key": "e", "op": "~"}]}
+        bad = client.put("/api/reduction-rules", headers=admin, json={"revision": 2, "rules": [odd]})
+        assert bad.status_code == 422 and "when" in bad.text
+    # The worker follows at its next poll: the new rule runs, with its parameters.
+    reducer.rules = book.current()
+    assert [r.name for r in reducer.rules.rules] == ["p3"]
+    path = _scan_file(tmp_path / "raw")
+    _finished_raw(db, "p/8", path)
+    (job,) = reducer.handle(DatasetIngested(pid="p/8", message_id="m8", beamline="sim", proposal_id="A",
+                                            status="finished", ingested_at=datetime.now(UTC)))
+    assert job["rule"] == "p3" and job["state"] == "succeeded"
+    assert db[DATASET_COLLECTION].find_one({"_id": job["derived"]})["scientificMetadata"]["bins"]["value"] == 3
+    # A revision written around the API that does not validate: the last good rules stay.
+    db[REDUCTION_RULES_COLLECTION].update_one({}, {"$set": {"rules": [{"name": "broken"}]}, "$inc": {"revision": 1}})
+    assert [r.name for r in book.current().rules] == ["p3"]
+    # Export and import as YAML.
+    for key, value in {"MONGO_URI": mongo.uri, "DATABASE": db.name, "RULES_FILE": str(seed),
+                       "WORK_DIR": str(tmp_path / "work"), "PID_PREFIX": PID_PREFIX}.items():
+        monkeypatch.setenv(f"SCIREDUCE_{key}", value)
+    runner = CliRunner()
+    imported = runner.invoke(cli, ["rules", "import", str(seed)])
+    assert imported.exit_code == 0 and "revision 4" in imported.output, imported.output
+    exported = runner.invoke(cli, ["rules", "export"])
+    assert exported.exit_code == 0 and "name: p\n" in exported.output and "bins: 2" in exported.output
