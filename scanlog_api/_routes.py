@@ -137,6 +137,17 @@ def cancel_reduction(job_id: str, user: Writer, store: Store) -> dict[str, Any]:
     return store.cancel_job(job_id, user, datetime.now(UTC))
 
 
+@router.get("/api/reductions", summary="Reduction jobs, newest first, of scans you may read (state, log, derived)")
+def list_reductions(
+    user: Reader,
+    store: Store,
+    state: Annotated[Literal["queued", "running", "succeeded", "failed", "skipped", "cancelled"] | None,
+                     Query(description="Only jobs in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    return store.jobs(user, state, limit)
+
+
 @router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
 def reduction_rules(user: Writer, store: Store) -> dict[str, Any]:
     return store.reduction_rules()

@@ -57,6 +57,8 @@ MAX_TEXT_SCAN = 50_000
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
 #: A CSV export holds at most this many scans.
+#: A jobs list looks at this many jobs at most (newest first): bounded work per request.
+MAX_JOBS_SCAN = 20_000
 MAX_EXPORT_ROWS = 100_000
 #: The pickers list at most this many proposals and beamlines.
 MAX_PICKER = 500
@@ -71,6 +73,28 @@ def comment_out(doc: Doc) -> Doc:
 
 def _attached_to(pid: str) -> Doc:
     return {"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}
+
+
+def _job_view(job: Doc, readable_derived: set[Any]) -> Doc:
+    """A job as the table shows it: its derived dataset only if the user may read that too."""
+    derived = job.get("derived")
+    view: Doc = jsonable({
+        "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
+        "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
+        "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
+        "log": str(job.get("log") or "")[-2000:], "derived": derived if derived in readable_derived else None})
+    return view
+
+
+def _chunks(items: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
+    chunk: list[Doc] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class ScanStore:
@@ -299,14 +323,28 @@ class ScanStore:
         readable_derived = {d["_id"] for b in build_branches(user, pids=made) for d in self.datasets.find(
             b, {"_id": 1})} if made else set()
         for job in jobs:
-            derived = job.get("derived")
-            out.setdefault(job["datasetId"], []).append(jsonable({
-                "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
-                "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
-                "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
-                "log": str(job.get("log") or "")[-2000:],
-                "derived": derived if derived in readable_derived else None}))
+            out.setdefault(job["datasetId"], []).append(_job_view(job, readable_derived))
         return out
+
+    def jobs(self, user: TokenUser | None, state: str | None, limit: int) -> list[Doc]:
+        """The newest reduction jobs (of one state, or all) of scans the user may read.
+
+        Bounded work: jobs are read newest first in chunks, each chunk's scans checked in
+        one query, until ``limit`` are found or :data:`MAX_JOBS_SCAN` were looked at.
+        """
+        query: Doc = {"state": state} if state else {}
+        found: list[Doc] = []
+        cursor = self.db()[JOB_COLLECTION].find(query).sort("updatedAt", DESCENDING).limit(MAX_JOBS_SCAN)
+        for chunk in _chunks(cursor, 500):
+            pids = list({j["datasetId"] for j in chunk})
+            readable = {d["_id"] for b in build_branches(user, pids=pids) for d in self.datasets.find(b, {"_id": 1})}
+            made = [j["derived"] for j in chunk if j.get("datasetId") in readable and j.get("derived")]
+            derived = {d["_id"] for b in build_branches(user, pids=made)
+                       for d in self.datasets.find(b, {"_id": 1})} if made else set()
+            found += [{**_job_view(j, derived), "datasetId": j["datasetId"]} for j in chunk if j["datasetId"] in readable]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def request_rerun(self, pid: str, user: TokenUser, rule: str, params: dict[str, dict[str, Any]],
                       now: datetime) -> Doc:

@@ -255,6 +255,13 @@ def _list(client: TestClient, world: World) -> Iterator[Cell]:
         yield _read_cell("GET /api/scans", who, r.status_code, seen, body["count"] if r.status_code == 200 else 0)
 
 
+def _jobs(client: TestClient, world: World) -> Iterator[Cell]:
+    for who in USERS:
+        r = client.get("/api/reductions?limit=500", headers=world.headers[who.name])
+        seen = frozenset(world.name_of(job["datasetId"]) for job in (r.json() if r.status_code == 200 else []))
+        yield _read_cell("GET /api/reductions", who, r.status_code, seen)
+
+
 def _keys(client: TestClient, world: World) -> Iterator[Cell]:
     for who in USERS:
         r = client.get("/api/scans/keys", headers=world.headers[who.name])
@@ -412,7 +419,7 @@ PROBES = {
     "elog": Probe("POST /api/elog (one pid)", _elog_send, _elog_seen, None, 200),
 }
 MATRIX: dict[str, Callable[[TestClient, World], Iterator[Cell]]] = {
-    "list": _list, "keys": _keys, "csv": _csv, "elog-every-pid": _elog_all,
+    "list": _list, "jobs": _jobs, "keys": _keys, "csv": _csv, "elog-every-pid": _elog_all,
     **{name: _run(probe) for name, probe in PROBES.items()},
 }
 

@@ -349,6 +349,15 @@ def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, t
         assert jobs["fine.r1"]["requestedBy"] == "alice" and jobs["fine.r1"]["params"] == {"bin": {"bins": 3}}
         succeeded = f"/api/reductions/{quote(first['_id'], safe='')}/cancel"
         assert client.post(succeeded, headers=alice).status_code == 409
+        # The jobs list: what the caller may read, newest first, by state.
+        listed = client.get("/api/reductions", headers=alice).json()
+        assert {j["rule"] for j in listed} == {"fine", "fine.r1", "fine.r2", "fine.r3"}
+        assert all(j["datasetId"] == "p/6" for j in listed)
+        failed = client.get("/api/reductions?state=failed", headers=alice).json()
+        assert [j["rule"] for j in failed] == ["fine.r2"] and "parameters refused" in failed[0]["log"]
+        assert client.get("/api/reductions", headers=bob).json() == []  # reads nothing of p/6
+        assert {j["rule"] for j in client.get("/api/reductions", headers=rita).json()} == {j["rule"] for j in listed}
+        assert client.get("/api/reductions?state=nonsense", headers=alice).status_code == 422
 
 
 def test_a_rule_runs_its_job_in_another_python_environment(db, tmp_path) -> None:
