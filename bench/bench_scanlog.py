@@ -86,6 +86,14 @@ def main(n: int, proposals: int, modes: tuple[bool, ...] = (False, True)) -> Non
                     print(f"[tally {'on' if tally else 'off'}] page of 50 (skip {skip}) + count, proposal filter, "
                           f"newest first: p50 {1000 * statistics.median(times):.1f} ms"
                           f"  p95 {1000 * times[int(0.95 * (len(times) - 1))]:.1f} ms  (count {page['count']})")
+                times = []
+                for _ in range(10):
+                    t = time.perf_counter()
+                    picked = api.get("/api/beamlines", headers=headers).json()
+                    times.append(time.perf_counter() - t)
+                assert picked == ["bl0", "bl1"], picked
+                print(f"[tally {'on' if tally else 'off'}] beamline picker (/api/beamlines): "
+                      f"p50 {1000 * statistics.median(times):.1f} ms  max {1000 * max(times):.1f} ms")
                 if tally:
                     continue
                 t = time.perf_counter()

@@ -431,7 +431,9 @@ class ScanStore:
         """The beamlines of the scans the user may see."""
         seen: set[str] = set()
         for branch in branches:
-            seen.update(str(b) for b in self.datasets.distinct("instrumentIds", branch))
+            tallied = self.tally.beamlines(branch) if self.tally is not None else None
+            found = self.datasets.distinct("instrumentIds", branch) if tallied is None else tallied
+            seen.update(str(b) for b in found)
         return sorted(seen)[:limit]
 
     # --- annotations ----------------------------------------------------------

@@ -266,6 +266,21 @@ class Tally:
             return None
         return per_hour
 
+    def beamlines(self, branch: Doc) -> set[Hashable] | None:
+        """The beamlines (instrumentIds) of a branch's datasets; None when the store must answer
+        (as for :meth:`count`, small selections included)."""
+        if not self.ready.is_set():
+            return None
+        try:
+            with self._lock:
+                keys = self._keys(branch)
+                total = sum(sum(self._hours[k].values()) for k in keys)
+        except _Unsupported:
+            return None
+        if total < self.answer_from:
+            return None
+        return {b for k in keys for b in k.instrumentIds}
+
     def total(self, branch: Doc) -> int | None:
         """The tally's count of a branch, however small (None: it cannot say)."""
         if not self.ready.is_set():

@@ -54,7 +54,9 @@ def _branch_sets() -> list[list[dict]]:
 
 
 def _agrees(tally: Tally, collection) -> bool:
-    return all(tally.count(b) == collection.count_documents(b) for bs in _branch_sets() for b in bs)
+    return all(tally.count(b) == collection.count_documents(b)
+               and tally.beamlines(b) == set(collection.distinct("instrumentIds", b))
+               for bs in _branch_sets() for b in bs)
 
 
 @pytest.fixture()
@@ -77,6 +79,7 @@ def test_the_tally_counts_every_branch_as_the_store_does_through_every_kind_of_c
     for bs in _branch_sets():
         for branch in bs:
             assert tally.count(branch) == collection.count_documents(branch), branch
+            assert tally.beamlines(branch) == set(collection.distinct("instrumentIds", branch)), branch
     # Written while the tally follows: each kind of change the change stream carries.
     collection.insert_many([_dataset(i, rng) for i in range(600, 650)])
     collection.update_one({"_id": "t/00001"}, {"$set": {"ownerGroup": "pB", "proposalIds": ["pB"]}})
