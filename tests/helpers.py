@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scizoo.core import DataFile, ScanBlock
 
@@ -73,3 +74,15 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 30.0)
     finally:
         consumer.close()
     return values
+
+
+#: The browser tests drive Debian's chromium (``make test`` installs it), never a downloaded one.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless, through a Playwright instance (``sync_playwright()``)."""
+    assert CHROMIUM.exists(), "make test installs Debian's chromium"
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -11,12 +11,10 @@ import pytest
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
 from scizoo.testing import DataCiteStandIn
-from tests.browser.test_scan_table import CHROMIUM
+from tests.helpers import launch_chromium
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture()
@@ -39,7 +37,7 @@ def test_select_cart_publish_and_the_public_landing_page(server, db) -> None:
     url, datacite = server
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{url}/?token=ta")

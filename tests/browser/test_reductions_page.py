@@ -11,8 +11,8 @@ import pytest
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION, JOB_COLLECTION
-from tests.browser.test_scan_table import CHROMIUM, _now_dataset
-from tests.helpers import wait_for
+from tests.browser.test_scan_table import _now_dataset
+from tests.helpers import launch_chromium, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -29,10 +29,8 @@ def server(mongo, db) -> Iterator[str]:
 def browser():
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "make test installs Debian's chromium"
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu",
-                                                                          "--no-first-run"])
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

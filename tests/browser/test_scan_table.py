@@ -13,11 +13,10 @@ import pytest
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION
-from tests.helpers import wait_for
+from tests.helpers import launch_chromium, wait_for
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture()
@@ -32,11 +31,8 @@ def server(mongo, db) -> Iterator[str]:
 def page(server: str, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "make test installs Debian's chromium"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         context = browser.new_context(accept_downloads=True)
         yield context.new_page()
         context.close()

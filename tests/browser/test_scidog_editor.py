@@ -18,8 +18,7 @@ from scifish import ActiveConfig, Capturer, ScanRequest, TangoReader
 from scifish.testing import SimulatedBeamline, TangoDatabase, demo_devices
 from scizoo.core import DATASET_COLLECTION, BeamlineConfig, CatalogueSettings, Proposal, build_dataset
 from scizoo.web import TokenUser
-from tests.browser.test_scan_table import CHROMIUM
-from tests.helpers import make_scan, wait_for
+from tests.helpers import launch_chromium, make_scan, wait_for
 
 pytestmark = pytest.mark.system
 TOKENS = {"staff": TokenUser(user="sam", groups=["sim-staff", "20240001"])}
@@ -51,9 +50,7 @@ def test_edit_activate_and_capture_with_it(lab, mongo, db, tmp_path: Path) -> No
     tango.DeviceProxy(devices.addresses["sim/shutter/1"]).write_attribute("state_code", 4)
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{url}/scidog/?token=staff")
