@@ -57,6 +57,8 @@ MAX_TEXT_SCAN = 50_000
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
 #: A CSV export holds at most this many scans.
+#: Several branches' windowed rows are held to check them: up to this many rows a branch.
+MAX_WINDOWED_ROWS = 5_000
 #: A jobs list looks at this many jobs at most (newest first): bounded work per request.
 MAX_JOBS_SCAN = 20_000
 MAX_EXPORT_ROWS = 100_000
@@ -207,8 +209,14 @@ class ScanStore:
             if later is not None:
                 return later
         windows = [tally.window(b, order == "desc", rows) if tally is not None else None for b in branches]
-        if len(branches) == 1 and windows[0] is None:  # the store skips
+        if len(branches) == 1:  # the store skips, over the window when there is one
+            if windows[0] is not None:
+                found = list(self._sorted(windows[0], field, order, limit, skip))
+                if len(found) == limit:
+                    return found
             return list(self._sorted(branches[0], field, order, limit, skip))
+        if rows > MAX_WINDOWED_ROWS:  # a window's rows are held in memory to check them: stream instead
+            windows = [None] * len(branches)
         runs: list[Iterable[Doc]] = []
         for branch, window in zip(branches, windows, strict=True):
             found = list(self._sorted(window, field, order, rows)) if window is not None else []

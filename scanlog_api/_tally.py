@@ -50,8 +50,31 @@ class Key(NamedTuple):
     instrumentIds: tuple[Hashable, ...]
 
 
+class _Odd(NamedTuple):
+    """A value the tally does not match as MongoDB would (an object, a list where SciCat has
+    one string): a branch that could meet it is answered by the store."""
+
+    text: str
+
+
+class _Bool(NamedTuple):
+    """A boolean, kept apart from the numbers (in Python ``True == 1``; MongoDB's ``true`` is
+    not the number 1)."""
+
+    value: bool
+
+
 def _plain(value: Any) -> Hashable:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
+    if isinstance(value, bool):
+        return _Bool(value)
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    return _Odd(repr(value))
+
+
+def _scalar(value: Any) -> Hashable:
+    """A field SciCat holds as one value: a list there (or any other odd value) is odd."""
+    return _Odd(repr(value)) if isinstance(value, (list, dict)) else _plain(value)
 
 
 def key_of(doc: Doc) -> Key:
@@ -63,7 +86,7 @@ def key_of(doc: Doc) -> Key:
             items = value if isinstance(value, list) else ([] if value is None else [value])
             values.append(tuple(_plain(v) for v in items))
         else:
-            values.append(_plain(value))
+            values.append(_scalar(value))
     return Key(*values)
 
 
@@ -83,18 +106,20 @@ class _Unsupported(Exception):
 def _condition_matches(value: Hashable | tuple[Hashable, ...], condition: Any) -> bool:
     """MongoDB's meaning of one top-level condition, on a key's field (a list field matches
     when any element does; a missing field is None)."""
-    items = value if isinstance(value, tuple) else (value,)
+    items = value if isinstance(value, tuple) and not isinstance(value, (_Odd, _Bool)) else (value,)
+    if any(isinstance(v, _Odd) for v in items):
+        raise _Unsupported(value)
     if isinstance(condition, dict):
-        if set(condition) == {"$in"}:
-            return any(v in condition["$in"] for v in items) or (not items and None in condition["$in"])
-        if set(condition) == {"$nin"}:
-            return not (any(v in condition["$nin"] for v in items) or (not items and None in condition["$nin"]))
+        if set(condition) == {"$in"} and isinstance(condition["$in"], list):
+            wanted = {_plain(c) for c in condition["$in"]}
+            return any(v in wanted for v in items) or (not items and None in wanted)
+        if set(condition) == {"$nin"} and isinstance(condition["$nin"], list):
+            unwanted = {_plain(c) for c in condition["$nin"]}
+            return not (any(v in unwanted for v in items) or (not items and None in unwanted))
         raise _Unsupported(condition)
     if isinstance(condition, (list, tuple)):
         raise _Unsupported(condition)
-    if isinstance(value, tuple):
-        return condition in value
-    return bool(value == condition)
+    return _plain(condition) in items
 
 
 def matches(branch: Doc, key: Key) -> bool:
@@ -201,12 +226,9 @@ class Tally:
         pid = (change.get("documentKey") or {}).get("_id")
         if pid is None:
             return
+        # Every change is put again from the document as it now is (updateLookup): cheap, and
+        # no field list to trust (an array cut short shows only in truncatedArrays).
         doc = change.get("fullDocument")
-        if kind == "update":
-            changed = set((change.get("updateDescription") or {}).get("updatedFields") or {})
-            changed |= set((change.get("updateDescription") or {}).get("removedFields") or ())
-            if not any(f.split(".")[0] in (*KEY_FIELDS, "creationTime") for f in changed) and pid in self._where:
-                return  # a rating, a comment count: no count moves
         with self._lock:
             self._drop(pid)
             if kind != "delete" and doc is not None:  # None: deleted since (its delete follows)

@@ -53,10 +53,18 @@ def _branch_sets() -> list[list[dict]]:
     return [build_branches(user, **selection) for user in USERS.values() for selection in SELECTIONS]
 
 
+def _answers(tally: Tally, collection, branch: dict) -> bool:
+    """The tally answers as the store does; or leaves it to the store, which it may only for a
+    branch the odd dataset (a list as ownerGroup) could be in: one without a proposal."""
+    counted = tally.count(branch)
+    if counted is None:
+        return "proposalIds" not in branch and tally.beamlines(branch) is None
+    return (counted == collection.count_documents(branch)
+            and tally.beamlines(branch) == set(collection.distinct("instrumentIds", branch)))
+
+
 def _agrees(tally: Tally, collection) -> bool:
-    return all(tally.count(b) == collection.count_documents(b)
-               and tally.beamlines(b) == set(collection.distinct("instrumentIds", b))
-               for bs in _branch_sets() for b in bs)
+    return all(_answers(tally, collection, b) for bs in _branch_sets() for b in bs)
 
 
 @pytest.fixture()
@@ -64,6 +72,11 @@ def tallied(mongo, db, prefix):
     rng = random.Random(7)
     collection = db[DATASET_COLLECTION]
     collection.insert_many([_dataset(i, rng) for i in range(600)])
+    # Other writers' odd values: the number 1 is not MongoDB's true; a list as ownerGroup.
+    collection.insert_many([
+        {"_id": "t/odd-1", "ownerGroup": "pB", "proposalIds": ["pB"], "isPublished": 1, "creationTime": START},
+        {"_id": "t/odd-2", "ownerGroup": ["pZ", "friends"], "proposalIds": ["pZ"], "isPublished": False,
+         "instrumentIds": ["bl9"], "creationTime": START}])
     ensure_indexes(db)
     tally = Tally(collection, answer_from=0)
     tally.start()
@@ -78,14 +91,17 @@ def test_the_tally_counts_every_branch_as_the_store_does_through_every_kind_of_c
     tally, collection, rng = tallied
     for bs in _branch_sets():
         for branch in bs:
-            assert tally.count(branch) == collection.count_documents(branch), branch
-            assert tally.beamlines(branch) == set(collection.distinct("instrumentIds", branch)), branch
+            assert _answers(tally, collection, branch), branch
+    answered = sum(tally.count(b) is not None for bs in _branch_sets() for b in bs)
+    assert answered >= 30, answered  # most branches are the tally's: this compares something
     # Written while the tally follows: each kind of change the change stream carries.
     collection.insert_many([_dataset(i, rng) for i in range(600, 650)])
     collection.update_one({"_id": "t/00001"}, {"$set": {"ownerGroup": "pB", "proposalIds": ["pB"]}})
     collection.update_many({"proposalIds": "pC", "isPublished": False}, {"$set": {"isPublished": True}})
     collection.update_one({"_id": "t/00002"}, {"$set": {"dataQualityMetrics": 2.5}})  # moves no count
     collection.update_one({"_id": "t/00003"}, {"$unset": {"accessGroups": ""}})
+    collection.update_one({"_id": "t/00005"}, {"$set": {"accessGroups": ["friends", "staff"]}})
+    collection.update_one({"_id": "t/00005"}, {"$pop": {"accessGroups": 1}})  # an array cut short
     collection.replace_one({"_id": "t/00004"}, {"ownerGroup": "pA", "proposalIds": ["pA"], "isPublished": False,
                                                 "creationTime": START})
     collection.delete_many({"_id": {"$in": [f"t/{i:05d}" for i in range(10, 40)]}})
