@@ -35,6 +35,7 @@ from scizoo.core import (
     RATING_COLLECTION,
     REDUCTION_RULES_COLLECTION,
     ReductionRuleSet,
+    base_rule,
     cancel_update,
     ensure_indexes,
     rerun_pattern,
@@ -57,6 +58,8 @@ MAX_TEXT_SCAN = 50_000
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
 #: A CSV export holds at most this many scans.
+#: Reruns of one scan that may wait for a worker at once (bounded work a writer can queue).
+MAX_WAITING_RERUNS = 3
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
 #: A jobs list looks at this many jobs at most (newest first): bounded work per request.
@@ -359,13 +362,19 @@ class ScanStore:
         """Queue a rerun of a rule that has run on the dataset, for a worker to take; writers only."""
         self.writable(pid, user)
         jobs = self.db()[JOB_COLLECTION]
-        ran = sorted({j["rule"] for j in jobs.find({"datasetId": pid}, {"rule": 1}) if j.get("rule")})
+        if base_rule(rule) != rule:
+            raise Invalid(f"{rule!r} is a rerun: run its rule {base_rule(rule)!r} again instead")
+        ran = sorted({j["rule"] for j in jobs.find({"datasetId": pid}, {"rule": 1})
+                      if isinstance(j.get("rule"), str) and base_rule(j["rule"]) == j["rule"]})
         if rule not in ran:
             raise Invalid(f"rule {rule!r} has not run on dataset {pid!r}; "
                           f"the rules that have: {', '.join(ran) or 'none'}")
-        for _ in range(5):  # two requests at once: the second takes the next number
-            earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
-            job = rerun_request(pid, rule, earlier, params, requested_by=user.user, now=now)
+        waiting = jobs.count_documents({"datasetId": pid, "state": "queued", "requestedBy": {"$exists": True}})
+        if waiting >= MAX_WAITING_RERUNS:
+            raise Conflict(f"{waiting} reruns of dataset {pid!r} are waiting already: let them run (or cancel one)")
+        earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
+        for attempt in range(5):  # two requests at once, or a gap: the next number
+            job = rerun_request(pid, rule, earlier + attempt, params, requested_by=user.user, now=now)
             try:
                 jobs.insert_one(job)
             except DuplicateKeyError:
@@ -378,9 +387,14 @@ class ScanStore:
         """Cancel a queued or failed job of a dataset the user may change."""
         jobs = self.db()[JOB_COLLECTION]
         job = jobs.find_one({"_id": job_id}, {"datasetId": 1, "state": 1})
+        missing = NotFound(f"no reduction job {job_id!r} of a scan you can read")
         if job is None:
-            raise NotFound(f"no reduction job {job_id!r}")
-        self.writable(job["datasetId"], user)  # NotFound for a dataset the user may not read
+            raise missing
+        try:
+            self.readable(job["datasetId"], user)
+        except NotFound:
+            raise missing from None  # the same answer: no telling which jobs exist on scans one cannot read
+        self.writable(job["datasetId"], user)
         done = jobs.find_one_and_update({"_id": job_id, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
                                         return_document=True)
         if done is None:

@@ -62,6 +62,10 @@ class Pipeline:
         unknown = set(params) - {s.name for s in self.steps}
         if unknown:
             raise ValueError(f"{self.name} has no step {sorted(unknown)}")
+        for step in self.steps:
+            extra = set(params.get(step.name, {})) - set(step.params.model_fields)
+            if extra:
+                raise ValueError(f"step {step.name!r} of {self.name} has no parameter {sorted(extra)}")
         return {s.name: s.params.model_validate(dict(params.get(s.name, {}))) for s in self.steps}
 
 

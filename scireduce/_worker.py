@@ -28,7 +28,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from scizoo import __version__
 from scizoo.core import (
@@ -150,15 +150,24 @@ class Reducer:
                     "SCIREDUCE_PYTHONS")
         return None
 
-    def take_requested(self, limit: int = 10) -> list[Doc]:
+    def take_requested(self, limit: int = 1) -> list[Doc]:
         """Run the reruns asked for through the scan table's API (queued jobs with a
-        ``requestedBy``); one that cannot run fails with the reason in its log."""
+        ``requestedBy``), oldest first; one that cannot run fails with the reason in its log.
+
+        One per call by default: the worker polls Kafka between them, so a queue of reruns
+        never keeps it from its group (or new scans from their reductions) for long.
+        """
         done = []
-        for job in self.db[JOB_COLLECTION].find({"state": "queued", "requestedBy": {"$exists": True}}).limit(limit):
+        for job in (self.db[JOB_COLLECTION].find({"state": "queued", "requestedBy": {"$exists": True}})
+                    .sort("createdAt", 1).limit(limit)):
             try:
                 dataset, rule, path, merged = self._prepare_rerun(job["datasetId"], base_rule(job["rule"]),
                                                                   job.get("requestedParams") or {})
-            except (LookupError, ValueError) as err:
+            except PyMongoError:
+                raise  # the store is away: the request stays queued
+            except Exception as err:  # noqa: BLE001 - whatever the request or its scan holds, it fails with why
+                if not isinstance(err, (LookupError, ValueError)):
+                    err = ValueError(f"{type(err).__name__}: {err}")
                 now = datetime.now(UTC)
                 refused = self.db[JOB_COLLECTION].find_one_and_update(
                     {"_id": job["_id"], "state": "queued"},

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import operator
+import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: The document of the store's rule set, in :data:`REDUCTION_RULES_COLLECTION`.
 ACTIVE_RULES_ID: Final = "active"
@@ -38,11 +39,19 @@ class ReductionRule(BaseModel):
     file_pattern: str = "*"
     when: list[RuleCondition] = []
     params: dict[str, dict[str, Any]] = {}
-    timeout_s: Annotated[float, Field(gt=0)] = 300.0
+    #: At most a day: a job's start time plus its timeout must stay a time.
+    timeout_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 300.0
     #: The Python interpreter of another environment to run the job in (one with
     #: ``scizoo[reduce]`` and the pipeline's package installed: a facility's pinned
     #: reduction stack, say); empty: the worker's own.
     python: Annotated[str, Field(max_length=4096, description="Interpreter of the job's environment.")] = ""
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_rerun_name(cls, name: str) -> str:
+        if re.search(r"\.r[0-9]+$", name):
+            raise ValueError("a rule's name must not end in .r<N>: that is how its reruns are named")
+        return name
 
     def input_file(self, dataset: dict[str, Any], files: list[str]) -> str | None:
         """The file this rule reduces, if the finished dataset matches it at all."""

@@ -334,8 +334,24 @@ def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, t
         assert client.post(cancel, headers=alice).json()["state"] == "cancelled"
         assert client.post(cancel, headers=alice).status_code == 409  # cancelled already
         # A worker takes what was asked for: the good one runs, the refused one fails with why.
-        taken = {job["_id"]: job for job in reducer.take_requested()}
-        assert set(taken) == {"p/6#fine.r1", "p/6#fine.r2"}
+        # A rerun of a rerun is refused; so is a fourth waiting at once; and bob learns nothing.
+        assert client.post(url, json={"rule": "fine.r1"}, headers=alice).status_code == 422
+        assert client.post(url, json={"rule": "fine", "params": {"bin": {"no_such": 1}}}, headers=alice).json()[
+            "id"] == "p/6#fine.r4"
+        assert client.post(url, json={"rule": "fine"}, headers=alice).status_code == 409  # r1, r2, r4 wait
+        missing = client.post(cancel, headers=bob)
+        assert missing.status_code == 404 and "of a scan you can read" in missing.text
+        nothing = client.post(f"/api/reductions/{quote('p/6#nope', safe='')}/cancel", headers=bob)
+        assert nothing.status_code == 404  # a job that exists on a scan bob cannot read reads as one that does not
+        assert nothing.json()["detail"].replace("p/6#nope", "J") == missing.json()["detail"].replace(doomed["id"], "J")
+        # A worker takes what was asked for, one per poll, oldest first: the good one runs,
+        # the refused ones fail with why.
+        taken: dict = {}
+        while got := reducer.take_requested():
+            assert len(got) == 1
+            taken.update({job["_id"]: job for job in got})
+        assert set(taken) == {"p/6#fine.r1", "p/6#fine.r2", "p/6#fine.r4"}
+        assert "has no parameter ['no_such']" in taken["p/6#fine.r4"]["log"]
         assert taken["p/6#fine.r1"]["state"] == "succeeded"
         assert taken["p/6#fine.r2"]["state"] == "failed"
         assert "parameters refused by pipeline 'profile'" in taken["p/6#fine.r2"]["log"]
@@ -345,16 +361,18 @@ def test_a_rerun_and_a_cancel_asked_for_through_the_scan_tables_api(mongo, db, t
         assert db[DATASET_COLLECTION].count_documents({"_id": first["derived"]}) == 1  # the old one kept
         jobs = {j["rule"]: j for j in client.get("/api/scans/p/6", headers=alice).json()["reductions"]}
         assert {r: j["state"] for r, j in jobs.items()} == {
-            "fine": "succeeded", "fine.r1": "succeeded", "fine.r2": "failed", "fine.r3": "cancelled"}
+            "fine": "succeeded", "fine.r1": "succeeded", "fine.r2": "failed", "fine.r3": "cancelled",
+            "fine.r4": "failed"}
         assert jobs["fine.r1"]["requestedBy"] == "alice" and jobs["fine.r1"]["params"] == {"bin": {"bins": 3}}
         succeeded = f"/api/reductions/{quote(first['_id'], safe='')}/cancel"
         assert client.post(succeeded, headers=alice).status_code == 409
         # The jobs list: what the caller may read, newest first, by state.
         listed = client.get("/api/reductions", headers=alice).json()
-        assert {j["rule"] for j in listed} == {"fine", "fine.r1", "fine.r2", "fine.r3"}
+        assert {j["rule"] for j in listed} == {"fine", "fine.r1", "fine.r2", "fine.r3", "fine.r4"}
         assert all(j["datasetId"] == "p/6" for j in listed)
         failed = client.get("/api/reductions?state=failed", headers=alice).json()
-        assert [j["rule"] for j in failed] == ["fine.r2"] and "parameters refused" in failed[0]["log"]
+        assert sorted(j["rule"] for j in failed) == ["fine.r2", "fine.r4"]
+        assert all("parameters refused" in j["log"] or "no parameter" in j["log"] for j in failed)
         assert client.get("/api/reductions", headers=bob).json() == []  # reads nothing of p/6
         assert {j["rule"] for j in client.get("/api/reductions", headers=rita).json()} == {j["rule"] for j in listed}
         assert client.get("/api/reductions?state=nonsense", headers=alice).status_code == 422
@@ -445,6 +463,9 @@ def test_the_rules_are_read_and_changed_through_the_api_and_the_workers_follow(m
         odd = {"name": "x", "pipeline": "profile", "when": [{"key": "e", "op": "~"}]}
         bad = client.put("/api/reduction-rules", headers=admin, json={"revision": 2, "rules": [odd]})
         assert bad.status_code == 422 and "when" in bad.text
+        for wrong in ({"name": "p.r2", "pipeline": "profile"}, {"name": "t", "pipeline": "profile", "timeout_s": 1e20}):
+            assert client.put("/api/reduction-rules", headers=admin,
+                              json={"revision": 2, "rules": [wrong]}).status_code == 422, wrong
     # The worker follows at its next poll: the new rule runs, with its parameters.
     reducer.rules = book.current()
     assert [r.name for r in reducer.rules.rules] == ["p3"]
