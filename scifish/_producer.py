@@ -107,6 +107,10 @@ class SpoolingProducer:
         self._thread.start()
 
     def _client(self) -> KafkaProducer:
+        if self._closed.is_set():
+            # A delivery still running when close() gave up on it must not make a client
+            # nobody closes: what it was sending stays in the spool for the next owner.
+            raise KafkaError("the producer is closed")
         if self._producer is None:
             timeout_ms = int(self._timeout * 1000)
             self._producer = KafkaProducer(
@@ -160,6 +164,8 @@ class SpoolingProducer:
         records = [Record(*item) for item in items]
         outcomes: list[Outcome] = ["spooled"] * len(records)
         with self._lock:
+            if self._released:
+                raise SpoolError(folder=self.spool.folder, reason="is closed: this producer was closed, nothing is kept")
             refused: dict[int, str] = {}
             if len(self.spool) == 0:
                 refused = self._send_batch(records, outcomes)
@@ -228,6 +234,8 @@ class SpoolingProducer:
             with self._lock:
                 lines = self.spool.lines()
             for line in lines:
+                if self._closed.is_set():
+                    break  # closing: the rest stays pending for the next start
                 refusal: str | None = None
                 if not isinstance(line, Torn):
                     try:

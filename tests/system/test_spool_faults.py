@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scifish import Spool, SpoolingProducer
+from scifish import Spool, SpoolError, SpoolingProducer
 from scizoo.testing import EmbeddedKafka, free_port
 from tests.helpers import read_topic, wait_for
 
@@ -145,3 +145,13 @@ def test_while_kafka_is_down_a_capture_appends_to_the_spool_without_waiting_for_
         producer.close()
     with Spool(tmp_path / "spool") as spool:
         assert [r.value for r in spool.pending()] == [str(n).encode() for n in range(6)]
+
+
+def test_a_send_after_close_is_an_error_not_a_write_to_a_released_folder(tmp_path: Path) -> None:
+    producer = SpoolingProducer(f"127.0.0.1:{free_port()}", tmp_path / "spool", send_timeout_s=1.0)
+    producer.close()
+    with Spool(tmp_path / "spool"):  # another owner has the folder now
+        with pytest.raises(SpoolError, match="is closed: this producer was closed"):
+            producer.send("scans.sim", KEY, b"late")
+    with Spool(tmp_path / "spool") as spool:
+        assert spool.pending() == []
