@@ -195,7 +195,8 @@ class Tally:
                 # The store's history no longer reaches the token: changes may be missed,
                 # so the tally is built again (the store answers meanwhile).
                 logger.warning("the tally's change stream cannot resume (%s); counting afresh", err)
-                self.ready.clear()
+                with self._lock:
+                    self.ready.clear()
                 resume = None
                 self._stop.wait(1.0)
             except PyMongoError as err:
@@ -204,6 +205,7 @@ class Tally:
 
     def _build(self) -> None:
         with self._lock:
+            self.ready.clear()
             self._where.clear()
             self._hours.clear()
             self._by_proposal.clear()
@@ -215,13 +217,15 @@ class Tally:
             with self._lock:
                 self._put(doc["_id"], doc)
             seen += 1
-        self.ready.set()
+        with self._lock:
+            self.ready.set()
         logger.info("tally of %d datasets built; following the change stream", seen)
 
     def _apply(self, change: Doc) -> None:
         kind = change.get("operationType")
         if kind in {"drop", "dropDatabase", "rename", "invalidate"}:
-            self.ready.clear()
+            with self._lock:
+                self.ready.clear()
             raise OperationFailure(f"the collection's change stream ended ({kind})")  # built again by _run
         pid = (change.get("documentKey") or {}).get("_id")
         if pid is None:
@@ -266,10 +270,10 @@ class Tally:
     def count(self, branch: Doc) -> int | None:
         """How many datasets match; None when the store must answer (not built yet, a filter
         the tally cannot evaluate, or a selection under ``answer_from``)."""
-        if not self.ready.is_set():
-            return None
         try:
             with self._lock:
+                if not self.ready.is_set():  # checked under the lock: a rebuild clears it there
+                    return None
                 total = sum(sum(self._hours[k].values()) for k in self._keys(branch))
         except _Unsupported:
             return None
@@ -277,10 +281,10 @@ class Tally:
 
     def _per_hour(self, branch: Doc) -> Counter[int | None] | None:
         """The branch's datasets per hour of creationTime (None: the tally cannot say)."""
-        if not self.ready.is_set():
-            return None
         try:
             with self._lock:
+                if not self.ready.is_set():  # checked under the lock: a rebuild clears it there
+                    return None
                 per_hour: Counter[int | None] = Counter()
                 for k in self._keys(branch):
                     per_hour.update(self._hours[k])
@@ -291,10 +295,10 @@ class Tally:
     def beamlines(self, branch: Doc) -> set[Hashable] | None:
         """The beamlines (instrumentIds) of a branch's datasets; None when the store must answer
         (as for :meth:`count`, small selections included)."""
-        if not self.ready.is_set():
-            return None
         try:
             with self._lock:
+                if not self.ready.is_set():  # checked under the lock: a rebuild clears it there
+                    return None
                 keys = self._keys(branch)
                 total = sum(sum(self._hours[k].values()) for k in keys)
         except _Unsupported:
@@ -305,10 +309,10 @@ class Tally:
 
     def total(self, branch: Doc) -> int | None:
         """The tally's count of a branch, however small (None: it cannot say)."""
-        if not self.ready.is_set():
-            return None
         try:
             with self._lock:
+                if not self.ready.is_set():  # checked under the lock: a rebuild clears it there
+                    return None
                 return sum(sum(self._hours[k].values()) for k in self._keys(branch))
         except _Unsupported:
             return None
