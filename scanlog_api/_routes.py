@@ -57,7 +57,7 @@ def list_scans(
 
 def _with_reductions(store: Store, rows: list[dict[str, Any]], user: TokenUser | None) -> list[dict[str, Any]]:
     """Each row's reduction state: the state of its latest job (one query for the page)."""
-    jobs = store.reductions([r["pid"] for r in rows], user)
+    jobs = store.reduction.of_scans([r["pid"] for r in rows], user)
     for r in rows:
         mine = jobs.get(r["pid"]) or []
         r["reduction"] = mine[-1]["state"] if mine else None
@@ -129,12 +129,12 @@ def rate(pid: str, body: RatingIn, user: Writer, store: Store) -> dict[str, Any]
 @router.post("/api/scans/{pid:path}/reductions", status_code=202,
              summary="Run a reduction again, with changed parameters (a new derived dataset; the old kept)")
 def rerun(pid: str, body: RerunIn, user: Writer, store: Store) -> dict[str, Any]:
-    return store.request_rerun(pid, user, body.rule, body.params, datetime.now(UTC))
+    return store.reduction.request_rerun(pid, user, body.rule, body.params, datetime.now(UTC))
 
 
 @router.post("/api/reductions/{job_id:path}/cancel", summary="Cancel a queued or failed reduction job")
 def cancel_reduction(job_id: str, user: Writer, store: Store) -> dict[str, Any]:
-    return store.cancel_job(job_id, user, datetime.now(UTC))
+    return store.reduction.cancel(job_id, user, datetime.now(UTC))
 
 
 @router.get("/api/reductions", summary="Reduction jobs, newest first, of scans you may read (state, log, derived)")
@@ -145,17 +145,17 @@ def list_reductions(
                      Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    return store.jobs(user, state, limit)
+    return store.reduction.jobs(user, state, limit)
 
 
 @router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
 def reduction_rules(user: Writer, store: Store) -> dict[str, Any]:
-    return store.reduction_rules()
+    return store.reduction.rules()
 
 
 @router.put("/api/reduction-rules", summary="Change the reduction rules (administrators; from the revision read)")
 def set_reduction_rules(body: RulesIn, user: Writer, store: Store) -> dict[str, Any]:
-    return store.set_reduction_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
+    return store.reduction.set_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
 
 
 @router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")
@@ -206,7 +206,7 @@ def export_elog(body: ElogIn, user: Writer, store: Store, elog: Annotated[ElogCl
 @router.get("/api/scans/{pid:path}", summary="One scan: all its metadata, files, attachments, ratings, comments")
 def detail(pid: str, user: Reader, store: Store, request: Request) -> dict[str, Any]:
     out = store.detail(pid, user)
-    out["reductions"] = store.reductions([pid], user).get(pid, [])
+    out["reductions"] = store.reduction.of_scans([pid], user).get(pid, [])
     pattern: str = request.app.state.scicat_url_pattern
     out["scicatUrl"] = pattern.replace("{pid}", quote(pid, safe="")) if pattern else None
     # Each user's latest rating counts once: the average, and the caller's own.

@@ -20,32 +20,24 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from scizoo.core import (
-    ACTIVE_RULES_ID,
     ATTACHMENT_COLLECTION,
-    CANCELLABLE,
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
-    JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
-    REDUCTION_RULES_COLLECTION,
-    ReductionRuleSet,
-    base_rule,
-    cancel_update,
     ensure_indexes,
-    rerun_pattern,
-    rerun_request,
 )
 from scizoo.ops.store import ping_store
 from scizoo.web import TokenUser
 
 from ._access import build_branches, can_comment, can_write
-from ._errors import Conflict, Forbidden, Invalid, NotFound
+from ._errors import Forbidden, Invalid, NotFound
+from ._reductions import Reductions
 from ._table import jsonable, row, sort_key, text_matches
 from ._tally import Tally
 
@@ -57,13 +49,9 @@ Order = Literal["asc", "desc"]
 MAX_TEXT_SCAN = 50_000
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
-#: A CSV export holds at most this many scans.
-#: Reruns of one scan that may wait for a worker at once (bounded work a writer can queue).
-MAX_WAITING_RERUNS = 3
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
-#: A jobs list looks at this many jobs at most (newest first): bounded work per request.
-MAX_JOBS_SCAN = 20_000
+#: A CSV export holds at most this many scans.
 MAX_EXPORT_ROWS = 100_000
 #: The pickers list at most this many proposals and beamlines.
 MAX_PICKER = 500
@@ -78,28 +66,6 @@ def comment_out(doc: Doc) -> Doc:
 
 def _attached_to(pid: str) -> Doc:
     return {"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}
-
-
-def _job_view(job: Doc, readable_derived: set[Any]) -> Doc:
-    """A job as the table shows it: its derived dataset only if the user may read that too."""
-    derived = job.get("derived")
-    view: Doc = jsonable({
-        "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
-        "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
-        "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
-        "log": str(job.get("log") or "")[-2000:], "derived": derived if derived in readable_derived else None})
-    return view
-
-
-def _chunks(items: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
-    chunk: list[Doc] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class ScanStore:
@@ -120,6 +86,8 @@ class ScanStore:
         self._closed = False
         #: Counts per access key and hour, for large selections (see ``_tally``); None: off.
         self.tally: Tally | None = None
+        #: The scans' reduction jobs, reruns, cancels and the rules (``_reductions``).
+        self.reduction = Reductions(self)
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -319,115 +287,11 @@ class ScanStore:
         })
         return out
 
-    # --- reductions ----------------------------------------------------------
-
-    def reductions(self, pids: list[str], user: TokenUser | None) -> dict[str, list[Doc]]:
-        """Each scan's reduction jobs (rule, state, attempt, times, log tail) and the derived
-        datasets they made that the user may read; for scans the caller already may read."""
+    def readable_ids(self, pids: list[Any], user: TokenUser | None) -> set[Any]:
+        """Which of these datasets the user may read: one query by _id (indexed) per branch."""
         if not pids:
-            return {}
-        out: dict[str, list[Doc]] = {pid: [] for pid in pids}
-        jobs = list(self.db()[JOB_COLLECTION].find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING))
-        # Which of the derived datasets the user may read: by _id (indexed), not by scanning
-        # for inputDatasets (no index: a collection scan per page on a large catalogue).
-        made = [j["derived"] for j in jobs if j.get("derived")]
-        readable_derived = {d["_id"] for b in build_branches(user, pids=made) for d in self.datasets.find(
-            b, {"_id": 1})} if made else set()
-        for job in jobs:
-            out.setdefault(job["datasetId"], []).append(_job_view(job, readable_derived))
-        return out
-
-    def jobs(self, user: TokenUser | None, state: str | None, limit: int) -> list[Doc]:
-        """The newest reduction jobs (of one state, or all) of scans the user may read.
-
-        Bounded work: jobs are read newest first in chunks, each chunk's scans checked in
-        one query, until ``limit`` are found or :data:`MAX_JOBS_SCAN` were looked at.
-        """
-        query: Doc = {"state": state} if state else {}
-        found: list[Doc] = []
-        cursor = self.db()[JOB_COLLECTION].find(query).sort("updatedAt", DESCENDING).limit(MAX_JOBS_SCAN)
-        for chunk in _chunks(cursor, 500):
-            pids = list({j["datasetId"] for j in chunk})
-            readable = {d["_id"] for b in build_branches(user, pids=pids) for d in self.datasets.find(b, {"_id": 1})}
-            made = [j["derived"] for j in chunk if j.get("datasetId") in readable and j.get("derived")]
-            derived = {d["_id"] for b in build_branches(user, pids=made)
-                       for d in self.datasets.find(b, {"_id": 1})} if made else set()
-            found += [{**_job_view(j, derived), "datasetId": j["datasetId"]} for j in chunk if j["datasetId"] in readable]
-            if len(found) >= limit:
-                break
-        return found[:limit]
-
-    def request_rerun(self, pid: str, user: TokenUser, rule: str, params: dict[str, dict[str, Any]],
-                      now: datetime) -> Doc:
-        """Queue a rerun of a rule that has run on the dataset, for a worker to take; writers only."""
-        self.writable(pid, user)
-        jobs = self.db()[JOB_COLLECTION]
-        if base_rule(rule) != rule:
-            raise Invalid(f"{rule!r} is a rerun: run its rule {base_rule(rule)!r} again instead")
-        ran = sorted({j["rule"] for j in jobs.find({"datasetId": pid}, {"rule": 1})
-                      if isinstance(j.get("rule"), str) and base_rule(j["rule"]) == j["rule"]})
-        if rule not in ran:
-            raise Invalid(f"rule {rule!r} has not run on dataset {pid!r}; "
-                          f"the rules that have: {', '.join(ran) or 'none'}")
-        waiting = jobs.count_documents({"datasetId": pid, "state": "queued", "requestedBy": {"$exists": True}})
-        if waiting >= MAX_WAITING_RERUNS:
-            raise Conflict(f"{waiting} reruns of dataset {pid!r} are waiting already: let them run (or cancel one)")
-        earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
-        for attempt in range(5):  # two requests at once, or a gap: the next number
-            job = rerun_request(pid, rule, earlier + attempt, params, requested_by=user.user, now=now)
-            try:
-                jobs.insert_one(job)
-            except DuplicateKeyError:
-                continue
-            queued: Doc = jsonable({"id": job["_id"], "rule": job["rule"], "state": job["state"], "params": params})
-            return queued
-        raise Conflict(f"too many reruns of {rule!r} asked for at once; try again")
-
-    def cancel_job(self, job_id: str, user: TokenUser, now: datetime) -> Doc:
-        """Cancel a queued or failed job of a dataset the user may change."""
-        jobs = self.db()[JOB_COLLECTION]
-        job = jobs.find_one({"_id": job_id}, {"datasetId": 1, "state": 1})
-        missing = NotFound(f"no reduction job {job_id!r} of a scan you can read")
-        if job is None:
-            raise missing
-        try:
-            self.readable(job["datasetId"], user)
-        except NotFound:
-            raise missing from None  # the same answer: no telling which jobs exist on scans one cannot read
-        self.writable(job["datasetId"], user)
-        done = jobs.find_one_and_update({"_id": job_id, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
-                                        return_document=True)
-        if done is None:
-            raise Conflict(f"job {job_id!r} is {job['state']}: only a queued or failed job can be cancelled")
-        cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
-        return cancelled
-
-    # --- reduction rules ---------------------------------------------------------
-
-    def reduction_rules(self) -> Doc:
-        """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""
-        doc = self.db()[REDUCTION_RULES_COLLECTION].find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
-        out: Doc = jsonable({k: doc.get(k) for k in ("revision", "rules", "updatedBy", "updatedAt")})
-        return out
-
-    def set_reduction_rules(self, user: TokenUser, revision: int, rules: ReductionRuleSet, now: datetime) -> Doc:
-        """Replace the rules, from the revision the caller read (409 if another change came first)."""
-        if not user.admin:
-            raise Forbidden("only administrators change the reduction rules")
-        collection = self.db()[REDUCTION_RULES_COLLECTION]
-        new = {"rules": rules.model_dump()["rules"], "updatedBy": user.user, "updatedAt": now}
-        stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
-                         "apply your change to what is there")
-        if revision == 0:
-            try:
-                collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, **new})
-            except DuplicateKeyError:
-                raise stale from None
-        elif collection.find_one_and_update({"_id": ACTIVE_RULES_ID, "revision": revision},
-                                            {"$set": new, "$inc": {"revision": 1}}) is None:
-            raise stale
-        logger.info("reduction rules changed by %s (from revision %d, %d rules)", user.user, revision, len(rules.rules))
-        return self.reduction_rules()
+            return set()
+        return {d["_id"] for b in build_branches(user, pids=pids) for d in self.datasets.find(b, {"_id": 1})}
 
     # --- pickers -------------------------------------------------------------
 

@@ -1,0 +1,165 @@
+"""The scan table's side of the reductions: each scan's jobs, the jobs list, reruns and
+cancels asked for by the scan's writers, and the rules administrators change.
+
+The workers (scireduce) run the jobs; what is shared with them (rerun names, what may be
+cancelled, the rule model) is in the core. Access is the store's: ``readable`` and
+``writable`` of :class:`~scanlog_api._store.ScanStore`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from scizoo.core import (
+    ACTIVE_RULES_ID,
+    CANCELLABLE,
+    JOB_COLLECTION,
+    REDUCTION_RULES_COLLECTION,
+    ReductionRuleSet,
+    base_rule,
+    cancel_update,
+    rerun_pattern,
+    rerun_request,
+)
+from scizoo.web import TokenUser
+
+from ._errors import Conflict, Forbidden, Invalid, NotFound
+from ._table import jsonable
+
+if TYPE_CHECKING:
+    from ._store import ScanStore
+
+logger = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+#: Reruns of one scan that may wait for a worker at once (bounded work a writer can queue).
+MAX_WAITING_RERUNS = 3
+#: A jobs list looks at this many jobs at most (newest first): bounded work per request.
+MAX_JOBS_SCAN = 20_000
+
+
+def _job_view(job: Doc, readable_derived: set[Any]) -> Doc:
+    """A job as the table shows it: its derived dataset only if the user may read that too."""
+    derived = job.get("derived")
+    view: Doc = jsonable({
+        "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
+        "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
+        "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
+        "log": str(job.get("log") or "")[-2000:], "derived": derived if derived in readable_derived else None})
+    return view
+
+
+class Reductions:
+    """Reduction jobs and rules as the scan table reads and changes them."""
+
+    def __init__(self, store: ScanStore) -> None:
+        self._store = store
+
+    def _jobs(self) -> Collection[Doc]:
+        return self._store.db()[JOB_COLLECTION]
+
+    def of_scans(self, pids: list[str], user: TokenUser | None) -> dict[str, list[Doc]]:
+        """Each scan's reduction jobs (rule, state, attempt, times, log tail) and the derived
+        datasets they made that the user may read; for scans the caller already may read."""
+        if not pids:
+            return {}
+        out: dict[str, list[Doc]] = {pid: [] for pid in pids}
+        jobs = list(self._jobs().find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING))
+        # By the derived datasets' _id (indexed), not by scanning for inputDatasets (no index).
+        derived = self._store.readable_ids([j["derived"] for j in jobs if j.get("derived")], user)
+        for job in jobs:
+            out.setdefault(job["datasetId"], []).append(_job_view(job, derived))
+        return out
+
+    def jobs(self, user: TokenUser | None, state: str | None, limit: int) -> list[Doc]:
+        """The newest reduction jobs (of one state, or all) of scans the user may read.
+
+        Bounded work: jobs are read newest first in chunks, each chunk's scans checked in
+        one query, until ``limit`` are found or :data:`MAX_JOBS_SCAN` were looked at.
+        """
+        query: Doc = {"state": state} if state else {}
+        found: list[Doc] = []
+        cursor = iter(self._jobs().find(query).sort("updatedAt", DESCENDING).limit(MAX_JOBS_SCAN))
+        while len(found) < limit and (chunk := list(itertools.islice(cursor, 500))):
+            readable = self._store.readable_ids(list({j["datasetId"] for j in chunk}), user)
+            mine = [j for j in chunk if j["datasetId"] in readable]
+            derived = self._store.readable_ids([j["derived"] for j in mine if j.get("derived")], user)
+            found += [{**_job_view(j, derived), "datasetId": j["datasetId"]} for j in mine]
+        return found[:limit]
+
+    def request_rerun(self, pid: str, user: TokenUser, rule: str, params: dict[str, dict[str, Any]],
+                      now: datetime) -> Doc:
+        """Queue a rerun of a rule that has run on the dataset, for a worker to take; writers only."""
+        self._store.writable(pid, user)
+        jobs = self._jobs()
+        if base_rule(rule) != rule:
+            raise Invalid(f"{rule!r} is a rerun: run its rule {base_rule(rule)!r} again instead")
+        ran = sorted({j["rule"] for j in jobs.find({"datasetId": pid}, {"rule": 1})
+                      if isinstance(j.get("rule"), str) and base_rule(j["rule"]) == j["rule"]})
+        if rule not in ran:
+            raise Invalid(f"rule {rule!r} has not run on dataset {pid!r}; "
+                          f"the rules that have: {', '.join(ran) or 'none'}")
+        waiting = jobs.count_documents({"datasetId": pid, "state": "queued", "requestedBy": {"$exists": True}})
+        if waiting >= MAX_WAITING_RERUNS:
+            raise Conflict(f"{waiting} reruns of dataset {pid!r} are waiting already: let them run (or cancel one)")
+        earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
+        for attempt in range(5):  # two requests at once, or a gap: the next number
+            job = rerun_request(pid, rule, earlier + attempt, params, requested_by=user.user, now=now)
+            try:
+                jobs.insert_one(job)
+            except DuplicateKeyError:
+                continue
+            queued: Doc = jsonable({"id": job["_id"], "rule": job["rule"], "state": job["state"], "params": params})
+            return queued
+        raise Conflict(f"too many reruns of {rule!r} asked for at once; try again")
+
+    def cancel(self, job_id: str, user: TokenUser, now: datetime) -> Doc:
+        """Cancel a queued or failed job of a dataset the user may change."""
+        jobs = self._jobs()
+        job = jobs.find_one({"_id": job_id}, {"datasetId": 1, "state": 1})
+        missing = NotFound(f"no reduction job {job_id!r} of a scan you can read")
+        if job is None:
+            raise missing
+        try:
+            self._store.readable(job["datasetId"], user)
+        except NotFound:
+            raise missing from None  # the same answer: no telling which jobs exist on scans one cannot read
+        self._store.writable(job["datasetId"], user)
+        done = jobs.find_one_and_update({"_id": job_id, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
+                                        return_document=True)
+        if done is None:
+            raise Conflict(f"job {job_id!r} is {job['state']}: only a queued or failed job can be cancelled")
+        cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
+        return cancelled
+
+    def rules(self) -> Doc:
+        """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""
+        doc = self._store.db()[REDUCTION_RULES_COLLECTION].find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
+        out: Doc = jsonable({k: doc.get(k) for k in ("revision", "rules", "updatedBy", "updatedAt")})
+        return out
+
+    def set_rules(self, user: TokenUser, revision: int, rules: ReductionRuleSet, now: datetime) -> Doc:
+        """Replace the rules, from the revision the caller read (409 if another change came first)."""
+        if not user.admin:
+            raise Forbidden("only administrators change the reduction rules")
+        collection = self._store.db()[REDUCTION_RULES_COLLECTION]
+        new = {"rules": rules.model_dump()["rules"], "updatedBy": user.user, "updatedAt": now}
+        stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
+                         "apply your change to what is there")
+        if revision == 0:
+            try:
+                collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, **new})
+            except DuplicateKeyError:
+                raise stale from None
+        elif collection.find_one_and_update({"_id": ACTIVE_RULES_ID, "revision": revision},
+                                            {"$set": new, "$inc": {"revision": 1}}) is None:
+            raise stale
+        logger.info("reduction rules changed by %s (from revision %d, %d rules)", user.user, revision, len(rules.rules))
+        return self.rules()
