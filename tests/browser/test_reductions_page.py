@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION, JOB_COLLECTION
 from tests.browser.test_scan_table import _now_dataset
-from tests.helpers import launch_chromium, wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.system
-
-
-@pytest.fixture()
-def server(mongo, db) -> Iterator[str]:
-    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
-        "ta": TokenUser(user="alice", groups=["A"]), "tr": TokenUser(user="rita", groups=["R"])})
-    with ScanlogServer(settings, grace_s=1) as srv:
-        yield srv.url
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
 
 
 def test_run_again_with_changed_parameters_and_cancel_from_the_detail_view(browser, server: str, db,

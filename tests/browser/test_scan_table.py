@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,30 +12,10 @@ import pytest
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION
-from tests.helpers import launch_chromium, wait_for
+from tests.helpers import wait_for
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
-
-
-@pytest.fixture()
-def server(mongo, db) -> Iterator[str]:
-    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
-        "ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
-    with ScanlogServer(settings, grace_s=1) as srv:
-        yield srv.url
-
-
-@pytest.fixture()
-def page(server: str, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        context = browser.new_context(accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def _headers(page) -> list[str]:
