@@ -270,14 +270,8 @@ class Tally:
     def count(self, branch: Doc) -> int | None:
         """How many datasets match; None when the store must answer (not built yet, a filter
         the tally cannot evaluate, or a selection under ``answer_from``)."""
-        try:
-            with self._lock:
-                if not self.ready.is_set():  # checked under the lock: a rebuild clears it there
-                    return None
-                total = sum(sum(self._hours[k].values()) for k in self._keys(branch))
-        except _Unsupported:
-            return None
-        return total if total >= self.answer_from else None
+        total = self.total(branch)
+        return total if total is not None and total >= self.answer_from else None
 
     def _per_hour(self, branch: Doc) -> Counter[int | None] | None:
         """The branch's datasets per hour of creationTime (None: the tally cannot say)."""
