@@ -8,7 +8,18 @@ consumer loop (:func:`run`).
 from ._consumer import AssignmentWatch, open_producer, open_store, redrive, run
 from ._ingest import BatchResult, Ingestor, make_ingestor
 from ._proposals import ProposalLookup
-from ._rules import Decoded, Lookup, Plan, RawRecord, Write, decode, not_newer_than, plan, updatable
+from ._rules import (
+    Decoded,
+    Lookup,
+    Plan,
+    RawRecord,
+    Write,
+    dataset_update,
+    decode,
+    not_newer_than,
+    ownership_conflict,
+    plan,
+)
 from ._settings import ScicowSettings
 from ._writer import CatalogueWriter
 
@@ -24,13 +35,14 @@ __all__ = [
     "RawRecord",
     "ScicowSettings",
     "Write",
+    "dataset_update",
     "decode",
     "make_ingestor",
     "not_newer_than",
     "open_producer",
     "open_store",
+    "ownership_conflict",
     "plan",
     "redrive",
     "run",
-    "updatable",
 ]

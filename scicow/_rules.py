@@ -4,8 +4,10 @@
   (with the reason and the original bytes);
 - :func:`plan`: messages + what is known of their proposals -> catalogue writes, or
   quarantine (unknown proposal);
-- :func:`not_newer_than` / :func:`updatable`: the ordering guard, so that an older
-  message replayed after a newer one changes nothing.
+- :func:`not_newer_than`: the ordering guard, so that an older message replayed after a
+  newer one changes nothing;
+- :func:`dataset_update` / :func:`ownership_conflict`: what a later message may change in
+  a dataset that exists (what capture owns), and when it may change nothing at all.
 
 The consumer loop and the catalogue writer do the I/O around these.
 """
@@ -21,6 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from scizoo.core import (
+    CAPTURE_OWNED_DATASET_FIELDS,
+    PRODUCER_OWNED_DATABLOCK_FIELDS,
     CatalogueSettings,
     DatasetDocument,
     DatasetIngested,
@@ -30,12 +34,11 @@ from scizoo.core import (
     ScanMetadata,
     build_dataset,
     build_orig_datablock,
+    producer_update,
 )
 
 #: Where the ordering guard finds a dataset's message time.
 PRODUCED_AT_FIELD = "scientificMetadata.message_produced_at.value"
-#: Fields an update never changes: the first write's stay.
-INSERT_ONLY = frozenset({"_id", "createdAt", "createdBy"})
 
 
 @dataclass(frozen=True)
@@ -174,9 +177,31 @@ def not_newer_than(pid: str, produced_at: datetime) -> dict[str, Any]:
     return {"_id": pid, PRODUCED_AT_FIELD: {"$not": {"$gt": produced_at}}}
 
 
-def updatable(doc: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a document an update may set (never the first-written ones)."""
-    return {k: v for k, v in doc.items() if k not in INSERT_ONLY}
+def dataset_update(doc: dict[str, Any]) -> dict[str, Any]:
+    """The update of a later message for an existing dataset: what capture owns, nothing else.
+
+    Publication, lifecycle, access, relationships, ratings and whatever SciCat or a person
+    changed are the catalogue's (:data:`~scizoo.core.CAPTURE_OWNED_DATASET_FIELDS`).
+    """
+    return producer_update(doc, CAPTURE_OWNED_DATASET_FIELDS)
+
+
+def datablock_update(doc: dict[str, Any]) -> dict[str, Any]:
+    """The update of a later message for an existing OrigDatablock: its files, not its access."""
+    return producer_update(doc, PRODUCER_OWNED_DATABLOCK_FIELDS)
+
+
+def ownership_conflict(stored: dict[str, Any], doc: dict[str, Any]) -> str | None:
+    """Why a message may not update a stored dataset, or None when it may.
+
+    A message that names another proposal than the stored dataset's would move the dataset
+    (and its comments, ratings and images) into that proposal: never by an ingest.
+    """
+    had, wants = sorted(stored.get("proposalIds") or []), sorted(doc.get("proposalIds") or [])
+    if had != wants:
+        return (f"dataset {doc['_id']} belongs to proposal {', '.join(had) or '(none)'}; this message names "
+                f"{', '.join(wants) or '(none)'}: not applied (an ingest never moves a dataset to another proposal)")
+    return None
 
 
 def ingested_event(write: Write, now: datetime) -> DatasetIngested:

@@ -22,7 +22,7 @@ from scizoo.core import (
     ensure_indexes,
 )
 
-from ._rules import Write, not_newer_than, updatable
+from ._rules import Write, datablock_update, dataset_update, not_newer_than, ownership_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +48,35 @@ class CatalogueWriter:
 
         Most messages are new scans, and a plain insert is several times cheaper than an
         upsert on the store; replays and end-of-scan updates hit a duplicate key and only
-        they take the update path, guarded so that an older message changes nothing.
+        they take the update path, guarded so that an older message changes nothing, and
+        setting only what capture owns (:func:`dataset_update`): a published dataset stays
+        published, and a message naming another proposal is refused, never applied.
         """
         docs = [w.dataset.to_mongo() for w in writes]
         existing, refused = _insert_new(self.datasets, docs)
         if existing:
-            self.datasets.bulk_write(
-                [UpdateOne(not_newer_than(docs[i]["_id"], writes[i].message.produced_at),
-                           {"$set": updatable(docs[i])}) for i in existing],
-                ordered=False,
-            )
+            stored = {d["_id"]: d for d in self.datasets.find({"_id": {"$in": [docs[i]["_id"] for i in existing]}},
+                                                              {"proposalIds": 1})}
+            updates = []
+            for i in existing:
+                conflict = ownership_conflict(stored.get(docs[i]["_id"], {}), docs[i])
+                if conflict:
+                    refused[i] = conflict
+                    continue
+                # The proposal is in the filter too: a move racing this write changes nothing.
+                guard = not_newer_than(docs[i]["_id"], writes[i].message.produced_at) | {
+                    "proposalIds": docs[i]["proposalIds"]}
+                updates.append(UpdateOne(guard, dataset_update(docs[i])))
+            if updates:
+                self.datasets.bulk_write(updates, ordered=False)
         blocks = [w.datablock.to_mongo() for i, w in enumerate(writes) if i not in refused and w.datablock]
         if blocks:
             existing_blocks, _ = _insert_new(self.datablocks, blocks)
             if existing_blocks:
-                # As for datasets: first-written fields stay, and an older message changes nothing.
+                # As for datasets: only the files change, and an older message changes nothing.
                 self.datablocks.bulk_write(
                     [UpdateOne({"_id": blocks[i]["_id"], "updatedAt": {"$lte": blocks[i]["updatedAt"]}},
-                               {"$set": updatable(blocks[i])}) for i in existing_blocks],
+                               datablock_update(blocks[i])) for i in existing_blocks],
                     ordered=False,
                 )
         return [(writes[i], f"catalogue refused the dataset: {why}") for i, why in refused.items()]

@@ -27,6 +27,7 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -38,6 +39,8 @@ from scizoo.core import (
     JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PID_NAMESPACE,
+    PRODUCER_OWNED_DATABLOCK_FIELDS,
+    REDUCTION_OWNED_DATASET_FIELDS,
     REDUCTION_RULES_COLLECTION,
     DatasetIngested,
     DerivedDatasetDocument,
@@ -47,6 +50,7 @@ from scizoo.core import (
     ensure_indexes,
     events_topic,
     job_id,
+    producer_update,
     rerun_pattern,
 )
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
@@ -283,13 +287,13 @@ class Reducer:
                           *(f"{s['name']} {s['version']}" for s in recipe["steps"])],
             jobParameters={"rule": rule.name, "params": rule.params, "job": job["_id"]}, jobLogData=log[-LOG_TAIL:],
         )
-        self.db[DATASET_COLLECTION].replace_one({"_id": pid}, doc.to_mongo(), upsert=True)
+        _insert_or_update(self.db[DATASET_COLLECTION], doc.to_mongo(), REDUCTION_OWNED_DATASET_FIELDS)
         block = {"_id": str(uuid.uuid5(PID_NAMESPACE, f"origdatablock:{pid}")), "datasetId": pid,
                  "size": doc.size, "chkAlg": "sha1", "ownerGroup": doc.ownerGroup, "accessGroups": doc.accessGroups,
                  "isPublished": False, "createdBy": "scireduce", "updatedBy": "scireduce", "createdAt": now,
                  "updatedAt": now,
                  "dataFileList": [{"path": f["path"], "size": f["size"], "time": now, "chk": f["chk"]} for f in files]}
-        self.db[ORIG_DATABLOCK_COLLECTION].replace_one({"_id": block["_id"]}, block, upsert=True)
+        _insert_or_update(self.db[ORIG_DATABLOCK_COLLECTION], block, PRODUCER_OWNED_DATABLOCK_FIELDS)
         plot = next((f["path"] for f in files if f["path"].endswith(".png")), None)
         if plot:
             thumb = "data:image/png;base64," + base64.b64encode(Path(plot).read_bytes()).decode()
@@ -358,3 +362,12 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
             health.stop()
         consumer.close()
         client.close()
+
+
+def _insert_or_update(collection: Collection[Doc], doc: Doc, owned: frozenset[str]) -> None:
+    """Write a document the first time; a second write (a job taken over) sets only what the
+    reduction owns, so a derived dataset published or shared meanwhile stays so."""
+    try:
+        collection.insert_one(doc)
+    except DuplicateKeyError:
+        collection.update_one({"_id": doc["_id"]}, producer_update(doc, owned))

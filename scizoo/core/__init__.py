@@ -34,7 +34,10 @@ from ._config import (
     parse_beamline_config,
 )
 from ._documents import (
+    CAPTURE_OWNED_DATASET_FIELDS,
     PID_NAMESPACE,
+    PRODUCER_OWNED_DATABLOCK_FIELDS,
+    REDUCTION_OWNED_DATASET_FIELDS,
     CatalogueSettings,
     DatasetDocument,
     DerivedDatasetDocument,
@@ -45,6 +48,7 @@ from ._documents import (
     build_orig_datablock,
     dataset_pid,
     metadata_key,
+    producer_update,
 )
 from ._errors import ConfigError, DependencyUnavailable, ScizooError, ServiceStartError, redact
 from ._ids import file_message_id, manual_message_id, sardana_message_id
@@ -80,6 +84,7 @@ __all__ = [
     "ACTIVE_RULES_ID",
     "ATTACHMENT_COLLECTION",
     "CANCELLABLE",
+    "CAPTURE_OWNED_DATASET_FIELDS",
     "CART_COLLECTION",
     "COMMENT_COLLECTION",
     "CONFIGURATION_COLLECTION",
@@ -92,10 +97,12 @@ __all__ = [
     "MESSAGE_MODELS",
     "ORIG_DATABLOCK_COLLECTION",
     "PID_NAMESPACE",
+    "PRODUCER_OWNED_DATABLOCK_FIELDS",
     "PROPOSAL_COLLECTION",
     "PUBLISHED_DATA_COLLECTION",
     "QUARANTINE_COLLECTION",
     "RATING_COLLECTION",
+    "REDUCTION_OWNED_DATASET_FIELDS",
     "REDUCTION_RULES_COLLECTION",
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
@@ -149,6 +156,7 @@ __all__ = [
     "manual_message_id",
     "metadata_key",
     "parse_beamline_config",
+    "producer_update",
     "redact",
     "rerun_pattern",
     "rerun_request",

@@ -152,6 +152,43 @@ class OrigDatablockDocument(_Ownable):
     dataFileList: list[DataFileEntry]
 
 
+#: What the producer of a dataset (capture, or a reduction) owns: a later write of the same
+#: dataset updates these and nothing else. All the rest is the catalogue's, written once when
+#: the dataset is created: publication and lifecycle state, ownership and access, name and
+#: description, keywords, relationships, ratings, anything SciCat or a person changed.
+#: ``scientificMetadata`` is updated key by key, so a key a person added stays.
+CAPTURE_OWNED_DATASET_FIELDS = frozenset({
+    "scientificMetadata", "creationTime", "startTime", "endTime", "size", "numberOfFiles",
+    "sourceFolder", "sourceFolderHost", "dataFormat", "updatedAt", "updatedBy",
+})
+#: A reduction run again (a take-over of a dead worker's job) also owns how it was made.
+REDUCTION_OWNED_DATASET_FIELDS = CAPTURE_OWNED_DATASET_FIELDS | {
+    "inputDatasets", "usedSoftware", "jobParameters", "jobLogData",
+}
+#: An OrigDatablock's files are the producer's; its ownership and access the catalogue's.
+PRODUCER_OWNED_DATABLOCK_FIELDS = frozenset({"dataFileList", "size", "chkAlg", "updatedAt", "updatedBy"})
+
+
+def producer_update(doc: dict[str, Any], owned: frozenset[str]) -> dict[str, Any]:
+    """The update of a later write of an existing document: only the fields its producer owns.
+
+    ``doc`` is the document as built (:meth:`_Written.to_mongo`); a dict field such as
+    ``scientificMetadata`` is set key by key (its keys are safe: :func:`metadata_key`), and
+    ``updatedAt`` never moves back (a person's change after the scan is newer than the scan).
+    """
+    update: dict[str, Any] = {}
+    for name in (owned & doc.keys()) - {"updatedAt"}:
+        value = doc[name]
+        if name == "scientificMetadata" and isinstance(value, dict):
+            update |= {f"{name}.{key}": v for key, v in value.items()}
+        else:
+            update[name] = value
+    operators: dict[str, Any] = {"$set": update}
+    if "updatedAt" in owned and "updatedAt" in doc:
+        operators["$max"] = {"updatedAt": doc["updatedAt"]}
+    return operators
+
+
 @dataclass(frozen=True)
 class CatalogueSettings:
     """What the catalogue adds to every dataset, beyond the message."""
@@ -275,7 +312,9 @@ def build_dataset(
         instrumentIds=[message.beamline],
         creationLocation=f"/{settings.facility}/{message.beamline}" if settings.facility else message.beamline,
         dataFormat=_data_format(message),
-        keywords=[message.beamline, message.source, scan.status],
+        # Only what never changes for a scan: keywords are the catalogue's once written
+        # (people add their own), so a status here would stay "running" for ever.
+        keywords=[message.beamline, message.source],
         scientificMetadata=scientific_metadata(message),
         createdBy=settings.created_by,
         updatedBy=settings.created_by,

@@ -487,3 +487,25 @@ def test_the_rules_are_read_and_changed_through_the_api_and_the_workers_follow(m
     assert imported.exit_code == 0 and "revision 4" in imported.output, imported.output
     exported = runner.invoke(cli, ["rules", "export"])
     assert exported.exit_code == 0 and "name: p\n" in exported.output and "bins: 2" in exported.output
+
+
+def test_a_job_run_again_never_unpublishes_or_unshares_its_derived_dataset(db, tmp_path) -> None:
+    """A dead worker's job taken over after it wrote its derived dataset writes it again: only
+    what the reduction owns changes; what was published or shared meanwhile stays (issue 18)."""
+    path = _scan_file(tmp_path / "raw")
+    _finished_raw(db, "p/9", path)
+    rules = RuleSet(rules=[Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})])
+    reducer = Reducer(db, rules, ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    event = DatasetIngested(pid="p/9", message_id="m9", beamline="sim", proposal_id="A", status="finished",
+                            ingested_at=datetime.now(UTC))
+    [first] = reducer.handle(event)
+    derived = first["derived"]
+    db[DATASET_COLLECTION].update_one({"_id": derived}, {"$set": {
+        "isPublished": True, "sharedWith": ["colleague@example.org"], "datasetlifecycle.publishedOn": "2026-12-04"}})
+    db[JOB_COLLECTION].delete_one({"_id": first["_id"]})  # as if the first worker died before finishing it
+    [second] = reducer.handle(event)
+    assert second["state"] == "succeeded" and second["derived"] == derived
+    doc = db[DATASET_COLLECTION].find_one({"_id": derived})
+    assert doc["isPublished"] and doc["sharedWith"] == ["colleague@example.org"]
+    assert doc["datasetlifecycle"]["publishedOn"] == "2026-12-04"
+    assert db[DATASET_COLLECTION].count_documents({"type": "derived"}) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-from scicow import Lookup, RawRecord, decode, not_newer_than, plan, updatable
+from scicow import Lookup, RawRecord, dataset_update, decode, not_newer_than, ownership_conflict, plan
 from scizoo.core import CatalogueSettings, Proposal, ScanMetadata, dataset_pid
 from tests.helpers import make_scan
 
@@ -59,8 +59,30 @@ def test_the_ordering_guard_matches_only_what_is_not_newer() -> None:
     query = not_newer_than("p/1", NOW)
     # An index-friendly form (no $or): what it matches on a real store is in test_pipeline.
     assert query == {"_id": "p/1", "scientificMetadata.message_produced_at.value": {"$not": {"$gt": NOW}}}
-    doc = {"_id": "p/1", "createdAt": NOW, "createdBy": "scicow", "updatedAt": NOW, "size": 3}
-    assert updatable(doc) == {"updatedAt": NOW, "size": 3}
+
+
+def test_a_later_message_sets_only_what_capture_owns() -> None:
+    [write] = plan([_message(1)], lambda p: Lookup(Proposal(proposalId="20240001")), CATALOGUE).writes
+    doc = write.dataset.to_mongo()
+    update = dataset_update(doc)["$set"]
+    # What the catalogue owns is never in the update: publishing, lifecycle, access, links.
+    for owned_by_the_catalogue in ("_id", "pid", "isPublished", "datasetlifecycle", "ownerGroup", "accessGroups",
+                                   "sharedWith", "relationships", "proposalIds", "owner", "createdAt", "createdBy",
+                                   "datasetName", "keywords"):
+        assert not any(k == owned_by_the_catalogue or k.startswith(owned_by_the_catalogue + ".") for k in update)
+    # Scientific metadata key by key (a key a person added stays), times and sizes whole.
+    assert update["scientificMetadata.scan_status"] == doc["scientificMetadata"]["scan_status"]
+    assert "scientificMetadata" not in update
+    assert {"size", "numberOfFiles", "startTime"} <= update.keys()
+    # A person's change after the scan is newer than the scan: updatedAt never moves back.
+    assert dataset_update(doc)["$max"] == {"updatedAt": doc["updatedAt"]}
+
+
+def test_a_message_naming_another_proposal_conflicts_with_the_stored_dataset() -> None:
+    doc = {"_id": "p/1", "proposalIds": ["20240001"]}
+    assert ownership_conflict({"proposalIds": ["20240001"]}, doc) is None
+    why = ownership_conflict({"proposalIds": ["20249999"]}, doc)
+    assert why is not None and "20249999" in why and "20240001" in why
 
 
 def test_writes_are_durable_by_default_and_the_trade_off_is_a_setting() -> None:
