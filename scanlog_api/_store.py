@@ -64,6 +64,14 @@ def comment_out(doc: Doc) -> Doc:
     return out
 
 
+def average_rating(history: Iterable[Doc]) -> float | None:
+    """The average of each user's latest rating (oldest first in ``history``); None when no
+    user's latest is a rating (one user clearing theirs leaves the others' standing)."""
+    latest = {r["user"]: r.get("value") for r in history}
+    given = [float(v) for v in latest.values() if v is not None]
+    return round(sum(given) / len(given), 2) if given else None
+
+
 def _attached_to(pid: str) -> Doc:
     return {"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}
 
@@ -325,17 +333,25 @@ class ScanStore:
     # --- annotations ----------------------------------------------------------
 
     def rate(self, pid: str, user: TokenUser, value: float | None, now: datetime) -> None:
-        """Keep the rating in the history and in the Dataset's ``dataQualityMetrics`` (writers only)."""
+        """Keep the rating in the history, and in the Dataset's ``dataQualityMetrics`` the
+        average of each user's latest rating (writers only)."""
         self.writable(pid, user)
         db = self.db()
-        db[RATING_COLLECTION].insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user,
-                                          "value": value, "at": now})
-        update: Doc = {"$set": {"updatedAt": now, "updatedBy": user.user}}
-        if value is None:
-            update["$unset"] = {"dataQualityMetrics": ""}
-        else:
-            update["$set"]["dataQualityMetrics"] = value
-        db[DATASET_COLLECTION].update_one({"_id": pid}, update)
+        ratings = db[RATING_COLLECTION]
+        ratings.insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user, "value": value, "at": now})
+        # Two users rating at once may each read the history before the other's entry: whoever
+        # wrote last sees that the history grew after its read, and writes the average again.
+        while True:
+            history = list(ratings.find({"datasetId": pid}, {"user": 1, "value": 1, "at": 1}).sort("at", ASCENDING))
+            average = average_rating(history)
+            update: Doc = {"$set": {"updatedAt": now, "updatedBy": user.user}}
+            if average is None:
+                update["$unset"] = {"dataQualityMetrics": ""}
+            else:
+                update["$set"]["dataQualityMetrics"] = average
+            db[DATASET_COLLECTION].update_one({"_id": pid}, update)
+            if ratings.count_documents({"datasetId": pid}) == len(history):
+                return
 
     def add_comment(self, pid: str, user: TokenUser, text: str, now: datetime) -> Doc:
         self.commentable(pid, user)

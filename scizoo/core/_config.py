@@ -6,9 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ._documents import metadata_key
 from ._errors import ConfigError
+from ._reserved import is_reserved_key
+
+#: How deep a configuration's YAML may nest (a configuration needs 4 levels: a mapping's values).
+MAX_YAML_DEPTH = 32
+#: How much of an input an error message may quote, and how many problems it lists.
+MAX_QUOTED_CHARS = 200
+MAX_LISTED_PROBLEMS = 10
 
 
 class AttributeConfig(BaseModel):
@@ -16,10 +24,11 @@ class AttributeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=120, description="Friendly name shown to users.")]
-    group: Annotated[str, Field(description="Group the entry is shown under.")] = ""
-    device: Annotated[str, Field(min_length=1, description="Tango device name, e.g. b110a/mot/x.")]
-    attribute: Annotated[str, Field(min_length=1, description="Tango attribute name.")]
+    name: Annotated[str, Field(min_length=1, max_length=120, description="Friendly name shown to users; not one of "
+                               "the keys capture writes itself (scan_status, motor_*, ...).")]
+    group: Annotated[str, Field(max_length=120, description="Group the entry is shown under.")] = ""
+    device: Annotated[str, Field(min_length=1, max_length=256, description="Tango device name, e.g. b110a/mot/x.")]
+    attribute: Annotated[str, Field(min_length=1, max_length=256, description="Tango attribute name.")]
     unit: Annotated[str, Field(description="Unit of the value (pint syntax).")] = ""
     mapping: Annotated[
         dict[str, Any],
@@ -39,6 +48,25 @@ class AttributeConfig(BaseModel):
             return {_mapping_key(k): v for k, v in value.items()}
         return value
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        _refuse_reserved(value)
+        return value
+
+    @model_validator(mode="after")
+    def _end_not_reserved(self) -> AttributeConfig:
+        if self.at == "both":
+            _refuse_reserved(f"{self.name}_end")
+        return self
+
+
+def _refuse_reserved(name: str) -> None:
+    if is_reserved_key(name):
+        raise ValueError(f"{name!r} is stored as {metadata_key(name)!r}, a key every scan records itself "
+                         "(scan_id, scan_status, message_produced_at, motor_*, channel_*, ...): "
+                         "choose another friendly name")
+
 
 class BeamlineConfig(BaseModel):
     """The active capture configuration of one beamline."""
@@ -57,13 +85,17 @@ class BeamlineConfig(BaseModel):
     @field_validator("attributes")
     @classmethod
     def _unique_names(cls, value: list[AttributeConfig]) -> list[AttributeConfig]:
-        seen: set[str] = set()
+        # Compared as stored: 'a.b' and 'a_b' would both be written under 'a_b', one over the other.
+        seen: dict[str, str] = {}
         for attr in value:
             names = [attr.name, f"{attr.name}_end"] if attr.at == "both" else [attr.name]
             for name in names:
-                if name in seen:
-                    raise ValueError(f"friendly name {name!r} is used twice")
-                seen.add(name)
+                key = metadata_key(name)
+                if key in seen:
+                    if seen[key] == name:
+                        raise ValueError(f"friendly name {name!r} is used twice")
+                    raise ValueError(f"friendly names {seen[key]!r} and {name!r} are both stored as {key!r}")
+                seen[key] = name
         return value
 
 
@@ -82,16 +114,66 @@ def apply_mapping(value: Any, mapping: dict[str, Any]) -> Any:
     return mapping.get(_mapping_key(value), value)
 
 
-def parse_beamline_config(text: str, source: str = "the configuration") -> BeamlineConfig:
-    """A beamline configuration from YAML text; :class:`ConfigError` says what is wrong."""
+class _PlainYamlLoader(yaml.SafeLoader):
+    """YAML as a configuration is written: no anchors or aliases, nested at most MAX_YAML_DEPTH.
+
+    An alias is a reference, so a few hundred bytes of aliases of aliases (a "billion laughs")
+    make a graph that costs seconds and gigabytes as soon as anything walks it: a validation
+    error quoting it, a dump for the store. A configuration never needs one, so the first
+    anchor or alias stops the parse, before any of it is built.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not accepted: "
+                                              "write each value out", event.start_mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                              event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _clip(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def validation_summary(err: ValidationError) -> str:
+    """What is wrong, field by field, without quoting the input: at most MAX_LISTED_PROBLEMS
+    problems, each clipped (``str(err)`` would quote every wrong value whole)."""
+    found = err.errors(include_url=False, include_context=False, include_input=False)
+    parts = [_clip(f"{'.'.join(str(p) for p in e['loc']) or '(the document)'}: {e['msg']}")
+             for e in found[:MAX_LISTED_PROBLEMS]]
+    if len(found) > MAX_LISTED_PROBLEMS:
+        parts.append(f"and {len(found) - MAX_LISTED_PROBLEMS} more")
+    return "; ".join(parts)
+
+
+def read_plain_yaml(text: str, source: str = "the configuration") -> Any:
+    """YAML text as plain data, refusing anchors, aliases and deep nesting (:class:`ConfigError`)."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=_PlainYamlLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source} is not valid YAML: {err}") from err
+        raise ConfigError(f"{source} is not valid YAML: {_clip(str(err), 4 * MAX_QUOTED_CHARS)}") from err
+
+
+def parse_beamline_config(text: str, source: str = "the configuration") -> BeamlineConfig:
+    """A beamline configuration from YAML text; :class:`ConfigError` says what is wrong.
+
+    No anchors or aliases (see :class:`_PlainYamlLoader`); the message names each wrong
+    field and never quotes the input whole.
+    """
+    data = read_plain_yaml(text, source)
     try:
         return BeamlineConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{source} is not a valid beamline configuration: {err}") from err
+        raise ConfigError(f"{source} is not a valid beamline configuration: {validation_summary(err)}") from err
 
 
 def dump_beamline_config(config: BeamlineConfig) -> str:

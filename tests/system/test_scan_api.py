@@ -199,3 +199,20 @@ def test_attachments_are_linked_as_scicat_v4_finds_them(mongo, db) -> None:
     # The query the SciCat v4 backend makes for a dataset's attachments finds both.
     found = db[ATTACHMENT_COLLECTION].find({"relationships.targetIds": pid, "relationships.targetType": "dataset"})
     assert sorted(a["_id"] for a in found) == sorted(["old-1", made.json()["aid"]])
+
+
+def test_the_rating_is_the_average_of_each_users_latest(client: TestClient, db) -> None:
+    pid = _pid(client, 1, A)
+
+    def stored() -> float | None:
+        return db[DATASET_COLLECTION].find_one({"_id": pid}).get("dataQualityMetrics")
+
+    for headers, value, expected in ((A, 3, 3.0), (A2, 2, 2.5), (A, 1, 1.5),  # alice's latest counts, once
+                                     (A, None, 2.0),  # alice clears hers: anna's stands
+                                     (A2, None, None)):  # nobody's rating left: unrated
+        assert client.put(f"/api/scans/{pid}/rating", json={"value": value}, headers=headers).status_code == 200
+        assert stored() == expected, (headers, value)
+    assert client.get("/api/scans?min_rating=0.5", headers=A).json()["count"] == 0
+    client.put(f"/api/scans/{pid}/rating", json={"value": 2.5}, headers=A2)
+    summary = client.get(f"/api/scans/{pid}", headers=A).json()["ratingSummary"]
+    assert summary == {"mine": None, "raters": 1, "average": 2.5} and stored() == 2.5
