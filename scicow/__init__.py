@@ -6,6 +6,7 @@ consumer loop (:func:`run`).
 """
 
 from ._consumer import AssignmentWatch, open_producer, open_store, redrive, run
+from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
 from ._proposals import ProposalLookup
 from ._rules import (
@@ -37,6 +38,7 @@ __all__ = [
     "Write",
     "dataset_update",
     "decode",
+    "is_transient",
     "make_ingestor",
     "not_newer_than",
     "open_producer",

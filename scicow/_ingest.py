@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
+from pydantic import ValidationError
 from pymongo.database import Database
 
 from scizoo.core import (
@@ -28,9 +29,18 @@ from scizoo.core import (
 from ._errors import is_transient
 from ._outbox import Outbox
 from ._proposals import ProposalLookup
-from ._rules import RawRecord, decode, ingested_event, message_dead_letter, plan, record_dead_letter
+from ._rules import (
+    RawRecord,
+    decode,
+    ingested_event,
+    message_dead_letter,
+    plan,
+    record_dead_letter,
+    text_dead_letter,
+    validation_reason,
+)
 from ._settings import ScicowSettings
-from ._writer import CatalogueWriter
+from ._writer import CatalogueWriter, QuarantineEntry
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +129,7 @@ class Ingestor:
         refused = self.writer.write(planned.writes)
         refused_ids = {w.message.message_id for w, _ in refused}
         done = [w for w in planned.writes if w.message.message_id not in refused_ids]
-        self.writer.release([w.message.message_id for w in done])
+        self.writer.release([w.message for w in done])
         events = [ingested_event(write, now) for write in done]
         # Reduction hooks rely on the events: a batch is done only once Kafka has them all
         # (a failure here is the broker's, so the batch is retried; its writes are idempotent).
@@ -134,16 +144,30 @@ class Ingestor:
         result.dead_letters += [letter.reason for letter in dead]
 
     def redrive_quarantine(self) -> BatchResult:
-        """Retry every quarantined scan whose proposal is now known."""
+        """Retry every quarantined scan whose proposal is now known.
+
+        An entry that no longer validates (kept by an older scizoo, edited by hand) is
+        dead-lettered with the reason and the others go on.
+        """
         result = BatchResult()
         # One look-up per proposal, however many of its scans wait.
         known = [p for p in self.writer.quarantined_proposals() if self._proposals.get(p, fresh=True).proposal]
-        ready = [ScanMetadata.model_validate_json(m) for m in self.writer.quarantined_messages(known)] if known else []
+        ready: list[ScanMetadata] = []
+        invalid: list[tuple[QuarantineEntry, str]] = []
+        for entry in self.writer.quarantined_messages(known) if known else []:
+            try:
+                ready.append(ScanMetadata.model_validate_json(entry.message))
+            except ValidationError as err:
+                invalid.append((entry, f"quarantined message no longer valid: {validation_reason(err)}"))
+        now = self._clock()
+        for entry, reason in invalid:
+            self._send_dead_letters([text_dead_letter(entry.message_id, entry.message, reason, now)], result)
+            self.writer.forget(entry)
         if ready:
             refused = self._ingest(ready, result)
             now = self._clock()
             self._send_dead_letters([message_dead_letter(m, r, now) for m, r in refused], result)
-            self.writer.release([m.message_id for m, _ in refused])
+            self.writer.release([m for m, _ in refused])
         return result
 
 

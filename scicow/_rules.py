@@ -122,15 +122,15 @@ def record_dead_letter(record: RawRecord, reason: str, now: datetime,
 def message_dead_letter(message: ScanMetadata, reason: str, now: datetime,
                         limit: int = DEAD_LETTER_ORIGINAL_MAX) -> DeadLetter:
     """A dead letter for a valid message the catalogue refused (the key is its message id)."""
-    return DeadLetter(
-        reason=reason,
-        topic="",
-        partition=-1,
-        offset=-1,
-        key=message.message_id,
-        failed_at=now,
-        **_original(message.model_dump_json().encode(), limit),
-    )
+    return text_dead_letter(message.message_id, message.model_dump_json(), reason, now, limit)
+
+
+def text_dead_letter(message_id: str, text: str, reason: str, now: datetime,
+                     limit: int = DEAD_LETTER_ORIGINAL_MAX) -> DeadLetter:
+    """A dead letter for a message that came from the store, not a topic (a quarantine entry):
+    the key is its message id, the original its text."""
+    return DeadLetter(reason=reason, topic="", partition=-1, offset=-1, key=message_id, failed_at=now,
+                      **_original(text.encode(), limit))
 
 
 def decode(records: Iterable[RawRecord], now: datetime) -> Decoded:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import bson
 from bson.errors import InvalidDocument
-from pymongo import UpdateOne
+from pymongo import DeleteOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DocumentTooLarge
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
 from scizoo.core import (
@@ -82,37 +83,58 @@ class CatalogueWriter:
         return [(writes[i], f"catalogue refused the dataset: {why}") for i, why in refused.items()]
 
     def quarantine_message(self, message: ScanMetadata, reason: str, now: datetime) -> None:
-        """Keep a message whose proposal is unknown, with the reason, until it can be ingested."""
-        self.quarantine.update_one(
-            {"_id": message.message_id},
-            {
-                "$set": {
-                    "proposal_id": message.proposal_id,
-                    "beamline": message.beamline,
-                    "reason": reason,
-                    "message": message.model_dump_json(),
-                    "last_seen": now,
-                },
-                "$setOnInsert": {"first_seen": now},
-                "$inc": {"attempts": 1},
-            },
-            upsert=True,
-        )
+        """Keep a message whose proposal is unknown, with the reason, until it can be ingested.
+
+        A message older than the one already kept for the scan changes only the bookkeeping
+        (the newer message stays, as the catalogue's ordering guard would have it).
+        """
+        entry = {"proposal_id": message.proposal_id, "beamline": message.beamline, "reason": reason,
+                 "message": message.model_dump_json(), "produced_at": message.produced_at, "last_seen": now}
+        try:
+            self.quarantine.update_one(
+                {"_id": message.message_id, "produced_at": {"$not": {"$gt": message.produced_at}}},
+                {"$set": entry, "$setOnInsert": {"first_seen": now}, "$inc": {"attempts": 1}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            # The filter missed because the kept message is newer: the upsert met its _id.
+            self.quarantine.update_one({"_id": message.message_id},
+                                       {"$set": {"last_seen": now, "reason": reason}, "$inc": {"attempts": 1}})
         logger.warning("scan %s quarantined: %s", message.message_id, reason)
 
-    def release(self, message_ids: list[str]) -> None:
-        """Take messages out of quarantine (ingested, or set aside as dead letters)."""
+    def release(self, messages: list[ScanMetadata]) -> None:
+        """Take messages out of quarantine (ingested, or set aside as dead letters).
+
+        Compare and delete: an entry goes only if it holds this message or an older one of the
+        scan, so a newer message quarantined meanwhile (a re-drive and a new capture racing)
+        is kept for the next re-drive.
+        """
         # Checking for an empty quarantine first saves a delete per batch in the usual case.
-        if message_ids and self.quarantine.find_one({}, {"_id": 1}) is not None:
-            self.quarantine.delete_many({"_id": {"$in": message_ids}})
+        if messages and self.quarantine.find_one({}, {"_id": 1}) is not None:
+            self.quarantine.bulk_write([DeleteOne({"_id": m.message_id,
+                                                   "produced_at": {"$not": {"$gt": m.produced_at}}})
+                                        for m in messages], ordered=False)
+
+    def forget(self, entry: QuarantineEntry) -> None:
+        """Take one entry out of quarantine if it still holds exactly what was read."""
+        self.quarantine.delete_one({"_id": entry.message_id, "message": entry.message})
 
     def quarantined_proposals(self) -> list[str]:
         """The proposals that quarantined messages wait for, each once."""
         return sorted({str(p) for p in self.quarantine.distinct("proposal_id")})
 
-    def quarantined_messages(self, proposal_ids: list[str]) -> list[str]:
-        """The JSON of every quarantined message of these proposals."""
-        return [d["message"] for d in self.quarantine.find({"proposal_id": {"$in": proposal_ids}}, {"message": 1})]
+    def quarantined_messages(self, proposal_ids: list[str]) -> list[QuarantineEntry]:
+        """Every quarantined message of these proposals, as stored (JSON text)."""
+        return [QuarantineEntry(str(d["_id"]), str(d["message"]))
+                for d in self.quarantine.find({"proposal_id": {"$in": proposal_ids}}, {"message": 1})]
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A quarantined message as read: its id and the exact text kept."""
+
+    message_id: str
+    message: str
 
 
 #: What the driver refuses before anything is sent: this document can never be stored
@@ -149,6 +171,9 @@ def _insert_new(collection: Collection[dict[str, Any]], docs: list[dict[str, Any
             existing = [index[i] for i in more_existing]
             refused |= {index[i]: why for i, why in more_refused.items()}
     except BulkWriteError as err:
+        if err.details.get("writeConcernErrors"):
+            # Applied but not as durable as asked: never read as "already there" or done.
+            raise
         for e in err.details.get("writeErrors", []):
             if e.get("code") == _DUPLICATE_KEY:
                 existing.append(e["index"])
