@@ -271,7 +271,20 @@ class Spool:
         # The lock file stays (removing a held lock file lets a second opener lock a new
         # one), and so do the dead letters, which are for a person to read.
         if self._pending == 0:
-            self._data.unlink(missing_ok=True)
+            # The count goes first, and for good (the folder fsync'd), before the data: a crash
+            # in between leaves lines with no count, sent again (harmless: a message's pid is
+            # its id). The other way round, a count without its lines would skip that many of
+            # the next messages spooled.
             self._sent.unlink(missing_ok=True)
+            _sync_folder(self.folder)
+            self._data.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 

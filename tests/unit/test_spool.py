@@ -112,3 +112,31 @@ def test_a_second_spool_on_one_folder_in_one_process_is_refused(tmp_path: Path) 
 )
 def test_only_what_the_record_itself_cannot_pass_is_a_refusal(err: Exception, refused: bool) -> None:
     assert is_refusal(err) is refused
+
+
+_CRASH_AFTER_FIRST_UNLINK = """
+import os, pathlib, sys
+from scifish import Spool
+spool = Spool(sys.argv[1])
+for i in range(3):
+    spool.append("t", b"k", b"old-%d" % i)
+spool.mark_sent(3)
+real_unlink = pathlib.Path.unlink
+def unlink_then_die(self, missing_ok=False):  # the process dies right after the first removal
+    real_unlink(self, missing_ok=missing_ok)
+    os._exit(9)
+pathlib.Path.unlink = unlink_then_die
+spool.clear_if_done()
+"""
+
+
+def test_a_crash_while_clearing_never_skips_the_next_messages(tmp_path: Path) -> None:
+    """Clearing a delivered spool removes two files; a crash between the two must not leave a
+    count of sent lines without its lines (which would skip that many of the next messages)."""
+    died = subprocess.run([sys.executable, "-c", _CRASH_AFTER_FIRST_UNLINK, str(tmp_path)], check=False)
+    assert died.returncode == 9
+    with Spool(tmp_path) as spool:
+        spool.append("t", b"k", b"new")
+        pending = [v for _, _, v in spool.pending()]
+    # At worst the delivered lines are sent again (idempotent downstream); never is "new" skipped.
+    assert pending[-1:] == [b"new"] and len(spool) == len(pending)
