@@ -7,17 +7,22 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from scanlog_api import OidcSettings, ScanlogSettings, create_app
+from scanlog_api import OidcSettings, ScanlogServer, ScanlogSettings, TokenUser, create_app
 from scizoo.core import DATASET_COLLECTION
 from scizoo.testing import JsonHandler
+from tests.helpers import wait_for
+from tests.system.test_live_stream import Listener
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -25,15 +30,29 @@ ISSUER, AUDIENCE = "https://login.example.org/realms/facility", "scanlog"
 
 
 class Services:
-    """GET /jwks answers the provider's keys; POST /entries records e-logbook entries."""
+    """GET /jwks answers the provider's keys; POST /entries records e-logbook entries.
+
+    The key set can be changed (``jwks``), made to fail (``jwks_status``) or held until the
+    test opens ``jwks_gate``; ``jwks_requests`` counts the fetches.
+    """
 
     def __init__(self, jwks: dict[str, Any]) -> None:
         self.entries: list[dict[str, Any]] = []
+        self.jwks = jwks
+        self.jwks_status = 200
+        self.jwks_requests = 0
+        self.jwks_gate = threading.Event()
+        self.jwks_gate.set()
         services = self
 
         class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self.reply(200, jwks) if self.path == "/jwks" else self.reply(404, {})
+                if self.path != "/jwks":
+                    self.reply(404, {})
+                    return
+                services.jwks_requests += 1
+                services.jwks_gate.wait(60)
+                self.reply(services.jwks_status, services.jwks)
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -64,11 +83,11 @@ def services(key) -> Iterator[Services]:
     svc.close()
 
 
-def _token(key: Any, **overrides: Any) -> str:
+def _token(key: Any, kid: str = "k1", **overrides: Any) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": now + 300, "iat": now, "preferred_username": "alice",
               "groups": ["/A"], **overrides}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
 @pytest.fixture()
@@ -135,3 +154,86 @@ def test_the_elogbook_may_check_the_users_own_token(mongo, db, services: Service
         answer = client.post("/api/elog", headers=auth, json={"pids": pids, "entry_id": "e-7"})
     assert answer.status_code == 200  # the e-logbook, which sees alice's own token, decides
     assert services.entries[-1]["authorization"] == f"Bearer {token}"
+
+
+# --- the provider's keys: fetched off the event loop, at most once per interval --------------
+
+
+@contextmanager
+def _served(mongo, db, services: Services, **oidc: Any) -> Iterator[ScanlogServer]:
+    settings = ScanlogSettings(
+        mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])},
+        oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{services.url}/jwks", **oidc))
+    with ScanlogServer(settings, grace_s=1) as server:
+        yield server
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_slow_provider_stalls_no_other_request_nor_the_live_stream(mongo, db, services: Services, key) -> None:
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    known = _token(key)
+    with _served(mongo, db, services, jwks_refetch_s=0.1) as server:
+        listener = Listener(server.url, _bearer("ta"))
+
+        def held_while(token: str, *, still_known: str | None) -> list[int]:
+            """Send ``token`` while the provider holds its answer; check that the rest goes on."""
+            fetched = services.jwks_requests
+            services.jwks_gate.clear()  # the provider answers only when the test says so
+            answers: list[int] = []
+            asking = threading.Thread(target=lambda: answers.append(
+                httpx.get(f"{server.url}/api/me", headers=_bearer(token), timeout=30).status_code))
+            try:
+                asking.start()
+                wait_for(lambda: services.jwks_requests == fetched + 1, timeout=10, what="the held fetch of the keys")
+                # Meanwhile: a write with a JWT (checked before its body is read, on the event
+                # loop) is answered at once, and so are a static token, a known key's token and
+                # the live stream.
+                write = httpx.put(f"{server.url}/api/scans/x/rating", headers=_bearer(_token(key, kid="k3")),
+                                  json={"value": 1}, timeout=10)
+                assert write.status_code == 401 and "signing key" in write.json()["detail"]
+                assert httpx.get(f"{server.url}/api/scans", headers=_bearer("ta"), timeout=10).status_code == 200
+                if still_known:
+                    assert httpx.get(f"{server.url}/api/me", headers=_bearer(still_known), timeout=10).status_code == 200
+                scan = str(len(listener.scans()) + 10)
+                db[DATASET_COLLECTION].insert_one(_dataset(int(scan), "A"))
+                wait_for(lambda: scan in listener.scans(), timeout=20, what="the live row written meanwhile")
+                assert asking.is_alive() and services.jwks_requests == fetched + 1  # still held; no second fetch
+            finally:
+                services.jwks_gate.set()
+            asking.join(30)
+            return answers
+
+        # The first token: the keys are fetched (held), and then it is accepted.
+        assert held_while(known, still_known=None) == [200]
+        time.sleep(0.2)  # past the interval: an unknown key id may fetch again
+        # A key id the provider does not have either: the known key's tokens never wait for it.
+        assert held_while(_token(key, kid="k2"), still_known=known) == [401]
+
+
+def test_a_burst_of_unknown_key_ids_costs_one_fetch_per_interval(mongo, db, services: Services, key) -> None:
+    with _served(mongo, db, services, jwks_refetch_s=1.0) as server:
+        services.jwks_status = 503  # a provider that is down is not asked once per token either
+        tokens = [_token(key, kid=f"made-up-{n}") for n in range(20)]
+
+        def burst() -> list[int]:
+            with ThreadPoolExecutor(10) as pool:
+                return list(pool.map(lambda t: httpx.get(f"{server.url}/api/me", headers=_bearer(t),
+                                                         timeout=30).status_code, tokens))
+
+        assert set(burst()) == {401}
+        assert services.jwks_requests == 1
+        assert set(burst()) == {401}  # within the interval: no fetch at all
+        assert services.jwks_requests <= 2
+        time.sleep(1.1)
+        # The provider is back and rotated in k2: after the interval a k2 token fetches once, and works.
+        services.jwks_status = 200
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        services.jwks = {"keys": [{**public, "kid": "k2", "use": "sig", "alg": "RS256"}]}
+        before = services.jwks_requests
+        rotated = httpx.get(f"{server.url}/api/me", headers=_bearer(_token(key, kid="k2")), timeout=30)
+        assert rotated.status_code == 200 and rotated.json()["user"] == "alice"
+        assert services.jwks_requests == before + 1
+        assert set(burst()) == {401} and services.jwks_requests == before + 1
