@@ -12,6 +12,12 @@ SciCat flags the datasets as published before DataCite answers. Here the order i
 A failure at 2 or 3 leaves the publication and its datasets as they were, with the error
 kept on it (``registration``) and shown; registering again resumes. A failure at 4 (the
 store) is resumed the same way: DataCite has it, so the datasets are marked on the retry.
+
+A DOI that may exist at DataCite is never deleted here. Before the first call to DataCite
+the publication notes that it was sent; from then on, deleting it asks DataCite first
+(:meth:`Publisher.delete`): a DOI DataCite has made findable is forever (the deletion is
+refused, and a register completes it), a draft is deleted there first, and when DataCite
+cannot be asked nothing is deleted. A timeout is not a "no".
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from datacite import DataCiteRESTClient, schema45
@@ -45,6 +52,11 @@ from ._table import jsonable
 logger = logging.getLogger(__name__)
 
 MAX_CART = 1000
+#: How far a registration got (``registration.step``): nothing sent; sent (DataCite may
+#: have the DOI, even if its answer never came); published there (only the datasets are left).
+NOT_STARTED = "not started"
+SENT_TO_DATACITE = "sent to DataCite"
+PUBLISHED_AT_DATACITE = "published at DataCite"
 _PUBLIC = ("registered", "amended")
 
 
@@ -54,6 +66,9 @@ class DataCite:
     def __init__(self, url: str, username: str, password: SecretStr | None, prefix: str, timeout_s: float) -> None:
         self._client = DataCiteRESTClient(username=username, password=password.get_secret_value() if password else "",
                                           prefix=prefix, url=url, timeout=timeout_s)
+        self._url = url.rstrip("/") + "/"
+        self._auth = (username, password.get_secret_value() if password else "")
+        self._timeout_s = timeout_s
 
     def _call(self, what: str, call: Any) -> Any:
         try:
@@ -79,6 +94,29 @@ class DataCite:
     def amend(self, attributes: dict[str, Any]) -> None:
         body = {"attributes": dict(attributes)}
         self._call("update the DOI's metadata", lambda: self._client.put_doi(attributes["doi"], body))
+
+    def state(self, doi: str) -> str | None:
+        """The DOI's state at DataCite (draft, registered, findable), or None when DataCite has
+        no such DOI. Raises :class:`UpstreamFailed` when DataCite cannot be asked: unknown is
+        not "none". (The datacite package's ``get_doi`` answers only the URL, so this asks the
+        REST API's ``GET /dois/{id}`` directly.)"""
+        what = f"say whether it has {doi}"
+        try:
+            answer = requests.get(self._url + "dois/" + quote(doi, safe="/"), auth=self._auth,
+                                  timeout=self._timeout_s)
+        except requests.RequestException as err:
+            raise UpstreamFailed(f"DataCite could not be reached to {what} ({type(err).__name__})") from err
+        if answer.status_code == 404:
+            return None
+        if answer.status_code != 200:
+            raise UpstreamFailed(f"DataCite did not {what} (HTTP {answer.status_code})")
+        try:
+            return str(answer.json()["data"]["attributes"]["state"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise UpstreamFailed(f"DataCite's answer did not {what}") from err
+
+    def delete_draft(self, doi: str) -> None:
+        self._call("delete the draft DOI", lambda: self._client.delete_doi(doi))
 
 
 def _datacite_reason(err: DataCiteError) -> str:
@@ -189,13 +227,16 @@ class Publisher:
         if problems := schema_problems(attributes):
             raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
         try:
-            if (doc.get("registration") or {}).get("step") != "published at DataCite":
+            if (doc.get("registration") or {}).get("step") != PUBLISHED_AT_DATACITE:
+                # Noted before the first call: from here on DataCite may have the DOI.
+                self._note(doi, SENT_TO_DATACITE, None, now)
                 self.datacite.draft(attributes)
                 self.datacite.publish(attributes)
-                self._note(doi, "published at DataCite", None, now)
+                self._note(doi, PUBLISHED_AT_DATACITE, None, now)
             self._mark_datasets(doc["datasetPids"], now)
         except UpstreamFailed as err:
-            self._note(doi, (doc.get("registration") or {}).get("step", "not started"), str(err), now)
+            step = (self._collection().find_one({"_id": doi}, {"registration": 1}) or {}).get("registration") or {}
+            self._note(doi, step.get("step", NOT_STARTED), str(err), now)
             raise
         self._collection().update_one({"_id": doi}, {"$set": {"status": "registered", "registeredTime": now,
                                                               "updatedAt": now, "updatedBy": user.user},
@@ -228,10 +269,24 @@ class Publisher:
             "metadata": {"scizoo_form": pub.model_dump(mode="json"), "datacite": attributes}}})
         return self.public_view(self._collection().find_one({"_id": doi}) or {})
 
-    def delete(self, doi: str, user: TokenUser) -> None:
+    def delete(self, doi: str, user: TokenUser, now: datetime) -> None:
+        """Delete a publication that DataCite does not have (asking DataCite if it may).
+
+        A publication sent to DataCite is deleted only once DataCite says it has no such DOI,
+        or after its draft there is deleted; one DataCite has published is kept (409), and
+        noted as published there so that registering again completes it.
+        """
         doc = self._own(doi, user)
         if doc["status"] in _PUBLIC:
             raise Conflict(f"{doi} is registered: a DOI is forever, it cannot be deleted")
+        if (doc.get("registration") or {}).get("step", NOT_STARTED) != NOT_STARTED:
+            state = self.datacite.state(doi)  # UpstreamFailed: not known, so nothing is deleted
+            if state == "draft":
+                self.datacite.delete_draft(doi)
+            elif state is not None:
+                self._note(doi, PUBLISHED_AT_DATACITE, None, now)
+                raise Conflict(f"DataCite has {doi} ({state}): a DOI is forever, it cannot be deleted; "
+                               "register it again to complete the publication")
         self._collection().delete_one({"_id": doi})
 
     def public_view(self, doc: dict[str, Any]) -> dict[str, Any]:

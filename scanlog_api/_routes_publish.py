@@ -73,7 +73,7 @@ def amend(doi: str, body: PublicationIn, user: Writer, publisher: Pub) -> dict[s
 
 @router.delete("/api/publications/{doi:path}", status_code=204, summary="Delete a publication not yet registered")
 def delete(doi: str, user: Writer, publisher: Pub) -> None:
-    publisher.delete(doi, user)
+    publisher.delete(doi, user, datetime.now(UTC))
 
 
 @router.get("/doi/{doi:path}/bibtex", response_class=PlainTextResponse, summary="BibTeX of a publication")

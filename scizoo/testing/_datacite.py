@@ -13,10 +13,12 @@ from ._useroffice import JsonHandler
 
 
 class DataCiteStandIn:
-    """POST /dois makes a draft; PUT /dois/<doi> updates it (``event: publish`` makes it findable).
+    """POST /dois makes a draft; PUT /dois/<doi> updates it (``event: publish`` makes it findable);
+    GET /dois/<doi> answers it with its state; DELETE /dois/<doi> deletes a draft, and only a draft.
 
     Checks basic auth and the kernel-4 essentials as DataCite does, answering JSON:API errors;
-    ``fail`` makes the next call of a kind answer 500, ``hang`` makes it wait past the timeout.
+    ``fail`` makes the next call of a kind (draft, publish, get, delete) answer 500, ``hang`` makes
+    it wait past the timeout (and then carry on: the client gave up, DataCite did not).
     """
 
     def __init__(self, username: str = "SCIZOO.TEST", password: str = "dc-secret") -> None:  # noqa: S107 - a stand-in's
@@ -81,6 +83,30 @@ class DataCiteStandIn:
                 if event == "publish":
                     fake.dois[doi]["state"] = "findable"
                 self.reply(200, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
+
+            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                fake.calls.append(("GET", self.path, {}))
+                if not self._authorised() or self._trouble("get"):
+                    return
+                doi = self.path.removeprefix("/dois/")
+                if doi not in fake.dois:
+                    self.reply(404, {"errors": [{"status": "404", "title": "The resource could not be found."}]})
+                    return
+                self.reply(200, {"data": {"id": doi, "type": "dois", "attributes": fake.dois[doi]}})
+
+            def do_DELETE(self) -> None:  # noqa: N802 - the standard library's name
+                fake.calls.append(("DELETE", self.path, {}))
+                if not self._authorised() or self._trouble("delete"):
+                    return
+                doi = self.path.removeprefix("/dois/")
+                if doi not in fake.dois:
+                    self.reply(404, {"errors": [{"status": "404", "title": "The resource could not be found."}]})
+                elif fake.dois[doi]["state"] != "draft":
+                    self.reply(405, {"errors": [{"status": "405", "title": "Method not allowed"}]})
+                else:
+                    del fake.dois[doi]
+                    self.send_response(204)
+                    self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from scanlog_api import ScanlogSettings, TokenUser, create_app
 from scizoo.core import DATASET_COLLECTION, PUBLISHED_DATA_COLLECTION
 from scizoo.testing import DataCiteStandIn
+from tests.helpers import wait_for
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -95,6 +96,48 @@ def test_a_publication_is_registered_only_once_datacite_has_it(client: TestClien
     amended = client.put(f"/api/publications/{doi}", headers=A, json=_form([a1, a2], title="Pt(111), amended"))
     assert amended.status_code == 200 and amended.json()["status"] == "amended"
     assert datacite.dois[doi]["titles"] == [{"title": "Pt(111), amended"}]
+
+
+def test_a_doi_datacite_may_have_is_never_deleted_here(client: TestClient, db, datacite: DataCiteStandIn) -> None:
+    """Deleting a publication asks DataCite once a registration was sent: a timeout is not a no."""
+    pid = _dataset(1, "A")["pid"]
+
+    def made() -> str:
+        answer = client.post("/api/publications", headers=A, json=_form([pid]))
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["doi"])
+
+    def kept(doi: str) -> bool:
+        return db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi}) is not None
+
+    # The publish step timed out here, but DataCite carried on and made the DOI findable.
+    doi = made()
+    datacite.hang.add("publish")
+    assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 502
+    wait_for(lambda: datacite.dois[doi]["state"] == "findable", timeout=10, what="DataCite to finish the call")
+    refused = client.delete(f"/api/publications/{doi}", headers=A)
+    assert refused.status_code == 409 and "findable" in refused.json()["detail"] and kept(doi)
+    # DataCite cannot be asked: unknown is not "none", nothing is deleted.
+    datacite.fail.add("get")
+    assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 502 and kept(doi)
+    # Reconciled: registering again completes the publication.
+    assert client.post(f"/api/publications/{doi}/register", headers=A).json()["status"] == "registered"
+
+    # The draft exists, the publish step failed: the draft is deleted at DataCite, then here.
+    doi = made()
+    datacite.fail.add("publish")
+    assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 502
+    assert datacite.dois[doi]["state"] == "draft"
+    assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 204
+    assert doi not in datacite.dois and not kept(doi)
+
+    # Never sent, or DataCite says it has no such DOI: deleted.
+    doi = made()
+    assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 204 and not kept(doi)
+    doi = made()
+    datacite.fail.add("draft")
+    assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 502
+    assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 204 and not kept(doi)
 
 
 def test_metadata_datacite_would_refuse_is_refused_before_anything_is_sent(client: TestClient, datacite) -> None:
