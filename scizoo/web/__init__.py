@@ -1,5 +1,5 @@
 """What every web service of scizoo shares: who is asking (static tokens or OIDC JWTs),
-errors with their HTTP status, the operators' routes.
+errors with their HTTP status, bounds checked before a body is read, the operators' routes.
 
 Below the deployables (the scan table and scidog both use it), above the core.
 """
@@ -17,9 +17,11 @@ from ._errors import (
     WebError,
     document_refusals,
 )
+from ._limits import MAX_JSON_BYTES, RequestLimits
 from ._ops import add_ops_routes
 
 __all__ = [
+    "MAX_JSON_BYTES",
     "AuthError",
     "Authenticator",
     "Conflict",
@@ -28,6 +30,7 @@ __all__ = [
     "NotConfigured",
     "NotFound",
     "OidcSettings",
+    "RequestLimits",
     "TokenUser",
     "TooLarge",
     "TooMany",
