@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 from scicow import Lookup, RawRecord, dataset_update, decode, not_newer_than, ownership_conflict, plan
@@ -98,3 +99,24 @@ def test_writes_are_durable_by_default_and_the_trade_off_is_a_setting() -> None:
         client.close()
     assert default.writer.datasets.write_concern.document == {"w": "majority", "j": True}
     assert maxiv.writer.datasets.write_concern.document == {"w": 1, "j": False}
+
+
+def test_an_entry_named_as_a_key_every_scan_records_is_refused_not_written_over_it() -> None:
+    """A configured friendly name stored as 'scan_status' or 'message_produced_at' would
+    overwrite the scan's status or the ordering guard's time: capture cannot build such a
+    message, and ingestion sets one aside with the reason."""
+    import pytest
+    from pydantic import ValidationError
+
+    from scizoo.core import AttributeConfig, RecordedEntry
+
+    for name in ("scan_status", "scan.status", "message_produced_at", "motor_x", "channel$ct01"):
+        with pytest.raises(ValidationError, match="every scan records itself"):
+            RecordedEntry(name=name, device="d/x/1", attribute="v", value=1)
+        with pytest.raises(ValidationError, match="every scan records itself"):
+            AttributeConfig(name=name, device="d/x/1", attribute="v")
+    assert RecordedEntry(name="scan_statuses", device="d/x/1", attribute="v").name == "scan_statuses"
+    message = json.loads(_message(1).model_dump_json())
+    message["entries"] = [{"name": "scan_status", "device": "d/x/1", "attribute": "v", "value": "forged"}]
+    out = decode([_record(json.dumps(message).encode())], NOW)
+    assert out.messages == [] and "every scan records itself" in out.dead_letters[0].reason
