@@ -137,9 +137,17 @@ def _text(value: Any) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: A plain decimal number ("-1.5", "+3", "-2.5e-3"): a spreadsheet reads it as that number,
+#: never as a formula, so it stays as it is (a temperature of -253 stays a number).
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def neutralise(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP: prefix with a quote)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """A cell a spreadsheet will not run as a formula (OWASP: prefix with a quote); a real
+    number stays a number."""
+    if cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _cell(value: Any) -> str:
