@@ -33,6 +33,7 @@ from scizoo.core import (
     RecordedEntry,
     ScanBlock,
     ScanMetadata,
+    build_attachment,
     build_dataset,
     build_orig_datablock,
 )
@@ -94,10 +95,9 @@ def seed(db) -> str:  # noqa: ANN001 - a pymongo Database
             db[ORIG_DATABLOCK_COLLECTION].insert_one(block.to_mongo())
         if n == 20:
             pid = doc["pid"]
-            db[ATTACHMENT_COLLECTION].insert_one({
-                "_id": "shot-attachment", "caption": "beam profile at the sample", "thumbnail": _image(),
-                "relationships": [{"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}],
-                "ownerGroup": "20240001"})
+            db[ATTACHMENT_COLLECTION].insert_one(build_attachment(
+                doc, aid="shot-attachment", caption="beam profile at the sample", thumbnail=_image(),
+                user="scizoo", now=message.produced_at).to_mongo())
     return pid
 
 

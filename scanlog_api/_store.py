@@ -30,6 +30,8 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
+    attachments_of,
+    build_attachment,
     ensure_indexes,
 )
 from scizoo.ops.store import ping_store
@@ -70,10 +72,6 @@ def average_rating(history: Iterable[Doc]) -> float | None:
     latest = {r["user"]: r.get("value") for r in history}
     given = [float(v) for v in latest.values() if v is not None]
     return round(sum(given) / len(given), 2) if given else None
-
-
-def _attached_to(pid: str) -> Doc:
-    return {"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}
 
 
 class ScanStore:
@@ -117,21 +115,8 @@ class ScanStore:
         ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scanlog", setting="SCANLOG_MONGO_URI")
 
     def ensure_indexes(self) -> None:
+        """The catalogue's indexes, and its stored documents moved to the backend's shape."""
         ensure_indexes(self.db())
-        self.link_attachments()
-
-    def link_attachments(self) -> int:
-        """Give attachments stored with ``datasetId`` only (before SciCat v4's relationships)
-        the relationship the backend finds them by; returns how many were moved."""
-        attachments = self.db()[ATTACHMENT_COLLECTION]
-        moved = 0
-        for doc in attachments.find({"datasetId": {"$exists": True}, "relationships": {"$exists": False}},
-                                    {"datasetId": 1}).limit(100_000):
-            attachments.update_one({"_id": doc["_id"]}, {"$set": {"relationships": [_attached_to(doc["datasetId"])]}})
-            moved += 1
-        if moved:
-            logger.info("linked %d attachments to their datasets through relationships", moved)
-        return moved
 
     def close(self) -> None:
         with self._lock:
@@ -287,7 +272,7 @@ class ScanStore:
             "scientificMetadata": doc.get("scientificMetadata", {}),
             "files": [f for b in blocks for f in b.get("dataFileList", [])],
             "attachments": [{"aid": a["_id"], "caption": a.get("caption", ""), "thumbnail": a.get("thumbnail", "")}
-                            for a in db[ATTACHMENT_COLLECTION].find({"relationships.targetIds": pid})],
+                            for a in db[ATTACHMENT_COLLECTION].find(attachments_of(pid))],
             "ratings": [{"user": r["user"], "value": r["value"], "at": r["at"]}
                         for r in db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING)],
             "comments": [comment_out(c) for c in db[COMMENT_COLLECTION].find({"datasetId": pid})
@@ -392,12 +377,6 @@ class ScanStore:
     def attach(self, dataset: Doc, user: TokenUser, caption: str, thumbnail: str, now: datetime) -> Doc:
         """Store an image as a SciCat Attachment of a dataset the caller has read."""
         aid = str(uuid.uuid4())
-        # SciCat v4 finds a dataset's attachments through relationships (targetIds, as its
-        # src/attachments/schemas/relationship.schema.ts has it); datasetId is kept for v3 readers.
-        doc = {"_id": aid, "aid": aid, "datasetId": dataset["pid"], "caption": caption, "thumbnail": thumbnail,
-               "relationships": [_attached_to(dataset["pid"])],
-               "ownerGroup": dataset["ownerGroup"], "accessGroups": dataset.get("accessGroups", []),
-               "isPublished": dataset.get("isPublished", False), "createdBy": user.user, "updatedBy": user.user,
-               "createdAt": now, "updatedAt": now}
-        self.db()[ATTACHMENT_COLLECTION].insert_one(doc)
+        doc = build_attachment(dataset, aid=aid, caption=caption, thumbnail=thumbnail, user=user.user, now=now)
+        self.db()[ATTACHMENT_COLLECTION].insert_one(doc.to_mongo())
         return {"aid": aid, "caption": caption, "thumbnail": thumbnail}

@@ -46,6 +46,7 @@ from scizoo.core import (
     DerivedDatasetDocument,
     Lifecycle,
     base_rule,
+    build_attachment,
     cancel_update,
     ensure_indexes,
     events_topic,
@@ -298,12 +299,9 @@ class Reducer:
         if plot:
             thumb = "data:image/png;base64," + base64.b64encode(Path(plot).read_bytes()).decode()
             aid = str(uuid.uuid5(PID_NAMESPACE, f"attachment:{pid}"))
-            self.db[ATTACHMENT_COLLECTION].replace_one({"_id": aid}, {
-                "_id": aid, "aid": aid, "datasetId": pid, "caption": f"{recipe['pipeline']} profile",
-                "thumbnail": thumb, "relationships": [{"targetIds": [pid], "targetType": "dataset",
-                                                       "relationType": "is attached to"}],
-                "ownerGroup": doc.ownerGroup, "accessGroups": doc.accessGroups, "isPublished": False,
-                "createdBy": "scireduce", "updatedBy": "scireduce", "createdAt": now, "updatedAt": now}, upsert=True)
+            plot_doc = build_attachment(doc.to_mongo(), aid=aid, caption=f"{recipe['pipeline']} profile",
+                                        thumbnail=thumb, user="scireduce", now=now)
+            self.db[ATTACHMENT_COLLECTION].replace_one({"_id": aid}, plot_doc.to_mongo(), upsert=True)
         return pid
 
 

@@ -53,7 +53,8 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
         [("creationTime", DESCENDING)],
     ],
     ORIG_DATABLOCK_COLLECTION: [[("datasetId", ASCENDING)]],
-    ATTACHMENT_COLLECTION: [[("relationships.targetIds", ASCENDING)], [("datasetId", ASCENDING)]],
+    # The backend's own index: its v3 and v4 look-ups of a dataset's attachments use it.
+    ATTACHMENT_COLLECTION: [[("relationships.targetId", ASCENDING)]],
     QUARANTINE_COLLECTION: [[("proposal_id", ASCENDING)]],
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
@@ -66,10 +67,14 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
 
 
 def ensure_indexes(db: Any) -> None:
-    """Create every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``); idempotent.
+    """Bring stored documents into the backend's shape (:func:`migrate_catalogue`), then create
+    every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``); both idempotent.
 
     Takes the database as a parameter so the core never imports a client.
     """
+    from ._migrations import migrate_catalogue  # here: the migrations import this module's names
+
+    migrate_catalogue(db)
     for collection, specs in INDEXES.items():
         for keys in specs:
             db[collection].create_index(keys)

@@ -46,10 +46,29 @@ class Proposal(BaseModel):
         data.pop("_id", None)
         return cls.model_validate(data)
 
-    def to_document(self) -> dict[str, Any]:
-        doc = self.model_dump()
-        doc["_id"] = self.proposalId
-        return doc
+    def to_document(self, *, created_by: str = "scicow", now: datetime | None = None) -> dict[str, Any]:
+        """The Proposal as SciCat's schema holds it (``src/proposals/schemas/proposal.schema.ts``).
+
+        What the schema has no field for (a user office says more than SciCat keeps) goes
+        into its free ``metadata``, so nothing is lost and no unknown field reaches the
+        backend; dates become BSON dates. Raises :class:`pydantic.ValidationError` (with
+        the field) when SciCat could not hold it: no title, no email, a date without a zone.
+        """
+        data = self.model_dump()
+        extra = {k: v for k, v in data.items() if k not in ProposalDocument.model_fields and k != "_id"}
+        metadata = dict(data.get("metadata") or {})
+        for key, value in extra.items():
+            if key in metadata and metadata[key] != value:
+                raise ValueError(f"proposal {self.proposalId}: {key!r} is both a field and a metadata key")
+            metadata[key] = value
+        known = {k: v for k, v in data.items() if k in ProposalDocument.model_fields}
+        doc = ProposalDocument.model_validate({
+            **known, "id": self.proposalId, "email": self.email or self.pi_email,
+            "ownerGroup": self.ownerGroup or self.proposalId, "metadata": metadata,
+            "createdBy": data.get("createdBy") or created_by, "updatedBy": created_by,
+            "createdAt": now, "updatedAt": now,
+        })
+        return doc.to_mongo()
 
 
 class _Written(BaseModel):
@@ -88,6 +107,54 @@ class _Ownable(_Written):
     updatedAt: AwareDatetime
 
 
+class ProposalDocument(_Written):
+    """A Proposal as we write it (copied from the user office), in the backend's shape."""
+
+    id: Annotated[str, Field(alias="_id", min_length=1, description="Same as proposalId (the backend's rule).")]
+    proposalId: Annotated[str, Field(min_length=1)]
+    title: Annotated[str, Field(min_length=1)]
+    email: Annotated[str, Field(min_length=1, description="The main proposer's (or else the PI's) email.")]
+    pi_email: str = ""
+    pi_firstname: str = ""
+    pi_lastname: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    abstract: str = ""
+    startTime: AwareDatetime | None = None
+    endTime: AwareDatetime | None = None
+    instrumentIds: list[str] = []
+    metadata: dict[str, Any] = {}
+    ownerGroup: Annotated[str, Field(min_length=1)]
+    accessGroups: list[str] = []
+    isPublished: bool = False
+    createdBy: Annotated[str, Field(min_length=1)]
+    updatedBy: Annotated[str, Field(min_length=1)]
+    createdAt: AwareDatetime | None = None
+    updatedAt: AwareDatetime | None = None
+
+    def to_mongo(self) -> dict[str, Any]:
+        """Without the times when none were given (mongoose's timestamps are not required)."""
+        doc = super().to_mongo()
+        for name in ("createdAt", "updatedAt", "startTime", "endTime"):
+            if doc[name] is None:
+                del doc[name]
+        return doc
+
+
+class DatasetRelationship(_Written):
+    """A relationship of a dataset to another (``src/datasets/schemas/relationship.schema.ts``)."""
+
+    pid: Annotated[str, Field(min_length=1)]
+    relationship: Annotated[str, Field(min_length=1)]
+
+
+class Technique(_Written):
+    """A technique of a dataset (``src/datasets/schemas/technique.schema.ts``)."""
+
+    pid: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1)]
+
+
 class DatasetDocument(_Ownable):
     """A raw Dataset as the SciCat backend itself writes it, with the fields it requires."""
 
@@ -96,7 +163,7 @@ class DatasetDocument(_Ownable):
     type: Literal["raw", "derived"] = "raw"
     owner: Annotated[str, Field(min_length=1)]
     ownerEmail: str = ""
-    contactEmail: str
+    contactEmail: Annotated[str, Field(description="Required by the backend: empty only when nobody is known.")]
     principalInvestigators: list[str] = []
     sourceFolder: Annotated[str, Field(min_length=1, description="No trailing slash.")]
     sourceFolderHost: str = ""
@@ -116,9 +183,9 @@ class DatasetDocument(_Ownable):
     creationLocation: str = ""
     dataFormat: str = ""
     keywords: list[str] = []
-    techniques: list[dict[str, Any]] = []
+    techniques: list[Technique] = []
     sharedWith: list[str] = []
-    relationships: list[dict[str, Any]] = []
+    relationships: list[DatasetRelationship] = []
     scientificMetadata: dict[str, dict[str, Any]] = {}
     datasetlifecycle: Lifecycle = Lifecycle()
 
@@ -150,6 +217,52 @@ class OrigDatablockDocument(_Ownable):
     size: Annotated[int, Field(ge=0)]
     chkAlg: str = ""
     dataFileList: list[DataFileEntry]
+
+
+#: What an attachment may be attached to (``src/attachments/types/relationship-filter.enum.ts``).
+AttachmentTargetType = Literal["dataset", "proposal", "sample", "published_data"]
+ATTACHED_TO: str = "is attached to"
+
+
+class AttachmentRelationship(_Written):
+    """One target of an attachment (``src/attachments/schemas/relationship.schema.ts``).
+
+    One target a relationship, in ``targetId`` (a string): the backend's v3
+    ``/datasets/{pid}/attachments`` and its v4 ``include=attachments`` lookup both match
+    ``relationships.targetId`` (with ``targetType``), and nothing else.
+    """
+
+    targetId: Annotated[str, Field(min_length=1)]
+    targetType: AttachmentTargetType
+    relationType: str = ATTACHED_TO
+
+
+class AttachmentDocument(_Ownable):
+    """An image attached to a dataset (``src/attachments/schemas/attachment.schema.ts``)."""
+
+    id: Annotated[str, Field(alias="_id", min_length=1, description="Same as aid (the backend's rule).")]
+    aid: Annotated[str, Field(min_length=1, description="What v4's /attachments/{aid} and v3's id read.")]
+    caption: str = ""
+    thumbnail: Annotated[str, Field(description="The image as a data URL, e.g. data:image/png;base64,...")]
+    relationships: Annotated[list[AttachmentRelationship], Field(min_length=1)]
+
+
+def attachments_of(pid: str) -> dict[str, Any]:
+    """The query of a dataset's attachments, as the backend's v3 ``/datasets/{pid}/attachments``
+    makes it (``attachments.service.ts``), served by the backend's ``relationships.targetId`` index."""
+    return {"relationships.targetId": pid, "relationships.targetType": "dataset"}
+
+
+def build_attachment(dataset: dict[str, Any], *, aid: str, caption: str, thumbnail: str, user: str,
+                     now: datetime) -> AttachmentDocument:
+    """An Attachment of ``dataset`` (a stored Dataset document), with the dataset's access."""
+    return AttachmentDocument(
+        id=aid, aid=aid, caption=caption, thumbnail=thumbnail,
+        relationships=[AttachmentRelationship(targetId=dataset["pid"], targetType="dataset")],
+        ownerGroup=dataset["ownerGroup"], accessGroups=list(dataset.get("accessGroups") or []),
+        isPublished=bool(dataset.get("isPublished", False)), createdBy=user, updatedBy=user, createdAt=now,
+        updatedAt=now,
+    )
 
 
 #: What the producer of a dataset (capture, or a reduction) owns: a later write of the same
@@ -198,6 +311,9 @@ class CatalogueSettings:
     facility: str = ""
     staff_groups: dict[str, str] = field(default_factory=dict)
     created_by: str = "scicow"
+    #: The facility's data contact: a dataset's contactEmail when its proposal names no email
+    #: (SciCat requires one).
+    contact_email: str = ""
 
 
 def dataset_pid(message_id: str, prefix: str) -> str:
@@ -295,7 +411,7 @@ def build_dataset(
         type="raw",
         owner=pi_name or proposal.proposalId,
         ownerEmail=pi_email,
-        contactEmail=pi_email or proposal.email,
+        contactEmail=pi_email or proposal.email or settings.contact_email,
         principalInvestigators=[pi_email] if pi_email else [],
         sourceFolder=message.data_path.rstrip("/") or "/",
         sourceFolderHost=settings.source_folder_host,

@@ -175,6 +175,7 @@ def _grouped_dataset(db) -> dict:
         Proposal,
         RecordedEntry,
         ScanMetadata,
+        build_attachment,
         build_dataset,
     )
     from tests.helpers import make_scan
@@ -199,10 +200,8 @@ def _grouped_dataset(db) -> dict:
         {"path": "/data/scan_5.h5", "size": 2_500_000, "time": scan.start}]})
     png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
            "AAAABJRU5ErkJggg==")
-    db[ATTACHMENT_COLLECTION].insert_one({"_id": "att-5", "caption": "beam profile", "thumbnail": png,
-                                          "relationships": [{"targetIds": [doc["pid"]], "targetType": "dataset",
-                                                             "relationType": "is attached to"}],
-                                          "ownerGroup": "A"})
+    db[ATTACHMENT_COLLECTION].insert_one(build_attachment(doc, aid="att-5", caption="beam profile", thumbnail=png,
+                                                          user="alice", now=scan.start).to_mongo())
     return doc
 
 

@@ -23,6 +23,7 @@ from scizoo.core import (
     RecordedEntry,
     ScanBlock,
     ScanMetadata,
+    attachments_of,
 )
 from tests.helpers import PID_PREFIX, wait_for
 from tests.system.test_pipeline import _produce
@@ -111,7 +112,7 @@ def test_a_finished_scan_is_reduced_into_a_derived_dataset(kafka, scicow, scicow
         assert gx == pytest.approx(ex) and gy == pytest.approx(ey) and gs == pytest.approx(es)
     assert recipe["inputs"][0]["pid"] == raw["pid"] and len(recipe["inputs"][0]["sha1"]) == 40
     assert [s["name"] for s in recipe["steps"]] == ["load", "normalise", "bin"]
-    plot = db[ATTACHMENT_COLLECTION].find_one({"relationships.targetIds": derived["pid"]})
+    plot = db[ATTACHMENT_COLLECTION].find_one(attachments_of(derived["pid"]))
     assert plot["thumbnail"].startswith("data:image/png;base64,")
 
 

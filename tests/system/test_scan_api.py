@@ -180,25 +180,51 @@ def test_reading_is_not_writing(mongo, db) -> None:
         assert doc["dataQualityMetrics"] == 1 and doc["updatedBy"] == "root"
 
 
+#: DATASET_LOOKUP_FIELDS.attachments of src/datasets/types/dataset-lookup.ts (the backend fills in ``as``).
+V4_ATTACHMENTS_LOOKUP = {"$lookup": {
+    "from": "Attachment", "as": "attachments", "let": {"pid": "$pid"},
+    "pipeline": [{"$match": {"$expr": {"$anyElementTrue": {"$map": {
+        "input": "$relationships", "as": "relationship",
+        "in": {"$and": [{"$eq": ["$$relationship.targetId", "$$pid"]},
+                        {"$eq": ["$$relationship.targetType", "dataset"]}]}}}}}}]}}
+
+
 def test_attachments_are_linked_as_scicat_v4_finds_them(mongo, db) -> None:
+    """Attachments stored by an older scizoo (``targetIds``, or ``datasetId`` only) are moved at
+    start, and with new ones are found by the queries SciCat's backend makes (at the commit
+    in test_scicat_shapes.py): v3's ``/datasets/{pid}/attachments`` (attachments.service.ts)
+    and v4's ``include=attachments`` lookup (src/datasets/types/dataset-lookup.ts)."""
     from scizoo.core import ATTACHMENT_COLLECTION
 
-    legacy = {"_id": "old-1", "datasetId": _dataset(1, "A")["pid"], "caption": "from before", "thumbnail": ""}
+    pid = _dataset(1, "A")["pid"]
     db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
-    db[ATTACHMENT_COLLECTION].insert_one(legacy)
-    pid = legacy["datasetId"]
+    stored = [{"_id": "old-1", "datasetId": pid, "caption": "from before", "thumbnail": ""},
+              {"_id": "old-2", "aid": "old-2", "datasetId": pid, "caption": "targetIds", "thumbnail": "",
+               "relationships": [{"targetIds": [pid], "targetType": "dataset", "relationType": "is attached to"}],
+               "ownerGroup": "A", "accessGroups": [], "isPublished": False, "createdBy": "alice",
+               "updatedBy": "alice"}]
+    db[ATTACHMENT_COLLECTION].insert_many(stored)
+    db[ATTACHMENT_COLLECTION].create_index("relationships.targetIds")  # as the older scizoo made it
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])})
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), "green").save(buf, format="PNG")
     with TestClient(create_app(settings)) as client:
-        client.app.state.store.link_attachments()  # what the start does in the background
+        assert client.app.state.indexes_ready.wait(30)  # the start moves them in the background
         made = client.post(f"/api/scans/{pid}/attachments", headers=A, files={"image": ("g.png", buf.getvalue())})
         assert made.status_code == 201
         captions = [a["caption"] for a in client.get(f"/api/scans/{pid}", headers=A).json()["attachments"]]
-    assert sorted(captions) == ["", "from before"]
-    # The query the SciCat v4 backend makes for a dataset's attachments finds both.
-    found = db[ATTACHMENT_COLLECTION].find({"relationships.targetIds": pid, "relationships.targetType": "dataset"})
-    assert sorted(a["_id"] for a in found) == sorted(["old-1", made.json()["aid"]])
+    assert sorted(captions) == ["", "from before", "targetIds"]
+    everything = sorted(["old-1", "old-2", made.json()["aid"]])
+    # v3: the backend turns {datasetId: pid} into this filter.
+    v3 = db[ATTACHMENT_COLLECTION].find({"relationships.targetId": pid, "relationships.targetType": "dataset"})
+    assert sorted(a["_id"] for a in v3) == everything
+    # v4: the backend's own $lookup stage for include=attachments, run by the store.
+    [found] = db[DATASET_COLLECTION].aggregate([{"$match": {"pid": pid}}, V4_ATTACHMENTS_LOOKUP])
+    assert sorted(a["_id"] for a in found["attachments"]) == everything
+    for doc in db[ATTACHMENT_COLLECTION].find():
+        assert "datasetId" not in doc and doc["aid"] == doc["_id"], doc["_id"]
+        assert all(set(r) == {"targetId", "targetType", "relationType"} for r in doc["relationships"]), doc["_id"]
+    assert "relationships.targetIds_1" not in db[ATTACHMENT_COLLECTION].index_information()
 
 
 def test_the_rating_is_the_average_of_each_users_latest(client: TestClient, db) -> None:

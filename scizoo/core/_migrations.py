@@ -1,0 +1,88 @@
+"""Bring documents stored by an older scizoo into the shape the SciCat backend reads.
+
+Each migration is a pure rule (a stored document -> the update that fixes it, or None when
+it needs none) and a small runner over a pymongo ``Database`` passed in (the core imports no
+client). Running one again finds nothing to do, and two services starting at once write the
+same update, so every service runs them at start (:func:`migrate_catalogue`, from
+:func:`ensure_indexes`) and ``scizoo catalogue migrate`` runs them by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ._catalogue import ATTACHMENT_COLLECTION
+from ._documents import ATTACHED_TO
+
+logger = logging.getLogger(__name__)
+
+#: scizoo before issue 18 wrote ``relationships: [{targetIds: [pid], ...}]`` (a field the backend
+#: does not have, so it found none of them), and earlier still only ``datasetId``.
+STALE_ATTACHMENTS: dict[str, Any] = {"$or": [{"relationships.targetIds": {"$exists": True}},
+                                             {"datasetId": {"$exists": True}}]}
+#: The index on the old field (only scizoo made it): dropped once nothing is stored that way.
+STALE_ATTACHMENT_INDEX = "relationships.targetIds_1"
+
+
+def attachment_update(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The update that gives a stored Attachment the backend's relationships, or None.
+
+    Each ``targetIds`` entry becomes one relationship per target (``targetId``, its type and
+    relation kept); a ``datasetId`` becomes a dataset relationship unless one is there
+    already, and is then removed (the backend's schema has no such field); a missing ``aid``
+    is the ``_id`` (v4 finds an attachment by its aid). Entries already right are kept as
+    they are, in order.
+    """
+    relationships: list[Any] = []
+    changed = False
+    stored = doc.get("relationships") or []
+    for entry in stored if isinstance(stored, list) else [stored]:
+        if isinstance(entry, dict) and "targetIds" in entry:
+            rest = {k: v for k, v in entry.items() if k != "targetIds"}
+            targets = entry["targetIds"] if isinstance(entry["targetIds"], list) else [entry["targetIds"]]
+            relationships += [{**rest, "targetId": str(t), "targetType": rest.get("targetType", "dataset"),
+                               "relationType": rest.get("relationType", ATTACHED_TO)} for t in targets]
+            changed = True
+        else:
+            relationships.append(entry)
+    update: dict[str, Any] = {}
+    if "datasetId" in doc:
+        pid = str(doc["datasetId"])
+        if not any(isinstance(r, dict) and r.get("targetId") == pid and r.get("targetType") == "dataset"
+                   for r in relationships):
+            relationships.append({"targetId": pid, "targetType": "dataset", "relationType": ATTACHED_TO})
+            changed = True
+        update["$unset"] = {"datasetId": ""}
+    if changed:
+        update["$set"] = {"relationships": relationships}
+    if update and not doc.get("aid"):
+        update.setdefault("$set", {})["aid"] = str(doc["_id"])
+    return update or None
+
+
+def migrate_attachments(db: Any, *, batch: int = 1000) -> int:
+    """Rewrite every stale Attachment in ``db``; returns how many were rewritten."""
+    attachments = db[ATTACHMENT_COLLECTION]
+    moved = 0
+    while True:
+        # Re-read after each batch: what was rewritten no longer matches, so this ends.
+        docs = list(attachments.find(STALE_ATTACHMENTS, {"relationships": 1, "datasetId": 1, "aid": 1}).limit(batch))
+        if not docs:
+            break
+        for doc in docs:
+            update = attachment_update(doc)
+            if update is None:  # cannot happen for what the query selects; never loop on it
+                raise RuntimeError(f"attachment {doc['_id']!r} matched the stale query but needs no update")
+            attachments.update_one({"_id": doc["_id"]}, update)
+            moved += 1
+    if STALE_ATTACHMENT_INDEX in attachments.index_information():
+        attachments.drop_index(STALE_ATTACHMENT_INDEX)
+    if moved:
+        logger.info("moved %d attachments to the relationships the SciCat backend reads (targetId)", moved)
+    return moved
+
+
+def migrate_catalogue(db: Any) -> dict[str, int]:
+    """Run every migration on ``db``; how many documents each rewrote."""
+    return {"attachments": migrate_attachments(db)}

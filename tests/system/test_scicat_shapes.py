@@ -1,0 +1,237 @@
+"""What we write for SciCat has the shape the SciCat backend's schemas declare.
+
+The shapes are those of SciCatProject/scicat-backend-next at commit :data:`BACKEND_COMMIT`,
+read from its mongoose schema files by ``make_scicat_shapes.py`` into ``scicat_shapes.json``
+(CI cannot fetch the backend). Every document is checked the way mongoose reads it: a field
+the schema does not declare, a value of another type, a required field missing (or, for a
+string, empty: mongoose's ``required`` refuses ``""``) is a problem. ``_id`` is what the
+backend's pre-save hook makes it (the pid, the aid, the DOI, the proposal id).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from scizoo.core import (
+    ATTACHMENT_COLLECTION,
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PROPOSAL_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
+    CatalogueSettings,
+    DataFile,
+    DatasetIngested,
+    Proposal,
+    PublicationIn,
+    RecordedEntry,
+    ScanBlock,
+    ScanMetadata,
+    build_dataset,
+    build_orig_datablock,
+    build_published_data,
+)
+from tests.helpers import PID_PREFIX
+
+pytestmark = pytest.mark.system
+
+#: The backend commit the shapes were read from (SciCatProject/scicat-backend-next, main, 2026-02-14).
+BACKEND_COMMIT = "4055c96270f7f11cecc1abbe6839fb6f96e73f88"
+SHAPES: dict[str, Any] = json.loads((Path(__file__).parent / "scicat_shapes.json").read_text())
+#: Fields of our own that we keep in SciCat's collections, each with why the backend is not hurt
+#: (mongoose ignores a field its schema does not declare and returns it unchanged). Anything
+#: else unknown to the backend fails.
+OUR_OWN: dict[str, dict[str, str]] = {
+    "PublishedData": {
+        "ownerGroup": "who may change a private publication here (the backend asks createdBy)",
+        "accessGroups": "read with ownerGroup by the same access rule",
+        "registration": "the DataCite step a registration reached, until it is registered",
+    },
+}
+
+
+def problems(doc: dict[str, Any], collection: str) -> list[str]:
+    """Every way ``doc`` differs from what the backend declares for ``collection``."""
+    shape = SHAPES["documents"][collection]
+    found = _against(doc, shape["class"], "", set(OUR_OWN.get(collection, {})))
+    if shape["id_from"] is not None and doc.get("_id") != doc.get(shape["id_from"]):
+        found.append(f"_id: {doc.get('_id')!r} is not {shape['id_from']} {doc.get(shape['id_from'])!r}")
+    return found
+
+
+def _against(doc: Any, cls: str, where: str, allowed: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    if not isinstance(doc, dict):
+        return [f"{where or '.'}: a {type(doc).__name__}, not an object ({cls})"]
+    fields = SHAPES["classes"][cls]["fields"]
+    out = [f"{where}{name}: not a field of {cls}" for name in doc if name not in fields and name not in allowed]
+    for name, spec in fields.items():
+        value = doc.get(name)
+        if spec["required"] and (value is None or value == ""):
+            out.append(f"{where}{name}: required by {cls}, missing")
+        elif name in doc:
+            out += _value(value, spec, f"{where}{name}")
+    return out
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "number": (int, float), "date": (datetime,),
+                                          "boolean": (bool,), "object": (dict,)}
+
+
+def _value(value: Any, spec: dict[str, Any], where: str) -> list[str]:
+    if value is None or spec["type"] == "any":  # null is any optional field's "not set" to mongoose
+        return []
+    if spec["type"] == "array":
+        if not isinstance(value, list):
+            return [f"{where}: a {type(value).__name__}, not an array"]
+        return [p for n, item in enumerate(value) for p in _value(item, spec["items"], f"{where}[{n}]")]
+    if "class" in spec:
+        return _against(value, spec["class"], f"{where}.")
+    kinds = _PY_TYPES[spec["type"]]
+    if not isinstance(value, kinds) or (spec["type"] == "number" and isinstance(value, bool)):
+        return [f"{where}: a {type(value).__name__} {value!r:.40}, not a {spec['type']}"]
+    if "enum" in spec and value not in spec["enum"]:
+        return [f"{where}: {value!r} is none of {spec['enum']}"]
+    return []
+
+
+def _message(path: Path, n: int = 1) -> ScanMetadata:
+    now = datetime(2026, 12, 1, 12, n, tzinfo=UTC)
+    return ScanMetadata(
+        message_id=f"shape-{n}", beamline="sim", source="manual", proposal_id="20240001", data_path=str(path.parent),
+        scan=ScanBlock(id=str(n), title="ascan", start=now, end=now, points=6,
+                       files=[DataFile(path=str(path), size=path.stat().st_size, time=now)]),
+        entries=[RecordedEntry(name="photon_energy", device="sim/energy/1", attribute="energy", value=7100.0,
+                               unit="eV")],
+        produced_at=now)
+
+
+def _scan_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scan_00001.dat"
+    rows = [(0.0, 120, 1000), (1.0, 150, 980), (2.0, 90, 1010), (3.0, 240, 990)]
+    path.write_text("# x counts monitor\n" + "".join(f"{x} {c} {m}\n" for x, c, m in rows))
+    return path
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_shapes_are_those_of_the_named_backend_commit() -> None:
+    assert SHAPES["backend"] == "SciCatProject/scicat-backend-next" and SHAPES["commit"] == BACKEND_COMMIT
+    # What the issue rests on, as read from the schema files.
+    relationship = SHAPES["classes"]["AttachmentRelationshipClass"]["fields"]
+    assert relationship["targetId"]["type"] == "string" and "targetIds" not in relationship
+    assert SHAPES["documents"]["Attachment"]["id_from"] == "aid"
+
+
+def test_the_check_finds_unknown_fields_wrong_types_and_missing_required_ones(tmp_path) -> None:
+    doc = build_dataset(_message(_scan_file(tmp_path)), Proposal(proposalId="20240001", email="pi@example.org"),
+                        CatalogueSettings()).to_mongo()
+    assert problems(doc, "Dataset") == []
+    doc |= {"proposalId": "20240001", "size": "12", "creationTime": "2026-12-01T12:00:00Z"}
+    doc["datasetlifecycle"]["archivable"] = "yes"
+    doc["relationships"] = [{"targetIds": ["x"]}]
+    del doc["owner"]
+    assert sorted(problems(doc, "Dataset")) == sorted([
+        "proposalId: not a field of DatasetClass", "size: a str '12', not a number",
+        "creationTime: a str '2026-12-01T12:00:00Z', not a date", "datasetlifecycle.archivable: a str 'yes', not a boolean",
+        "relationships[0].targetIds: not a field of RelationshipClass",
+        "relationships[0].pid: required by RelationshipClass, missing",
+        "relationships[0].relationship: required by RelationshipClass, missing", "owner: required by DatasetClass, missing"])
+
+
+def test_what_the_builders_make_has_the_backends_shape(tmp_path) -> None:
+    from scizoo.core import build_attachment
+
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    # A proposal that names no email: the facility's data contact is the dataset's (SciCat needs one).
+    dataset = build_dataset(_message(_scan_file(tmp_path)), Proposal(proposalId="20240001", ownerGroup="g"),
+                            CatalogueSettings(contact_email="data@example.org"))
+    assert dataset.contactEmail == "data@example.org"
+    block = build_orig_datablock(_message(_scan_file(tmp_path)), dataset)
+    assert block is not None
+    attachment = build_attachment(dataset.to_mongo(), aid="a-1", caption="beam", thumbnail="data:image/png;base64,",
+                                  user="alice", now=now)
+    pub = PublicationIn(title="t", abstract="a", creators=[{"name": "Lovelace, Ada"}], publisher="MAX IV",
+                        publication_year=2026, dataset_pids=[dataset.pid])
+    published = build_published_data(pub, doi="10.5072/abc", owner_group="g", files=1, size=2, user="alice", now=now,
+                                      landing_url="https://example.org/10.5072/abc")
+    assert problems(dataset.to_mongo(), "Dataset") == []
+    assert problems(block.to_mongo(), "OrigDatablock") == []
+    assert problems(attachment.to_mongo(), "Attachment") == []
+    assert problems(published.to_mongo(), "PublishedData") == []
+
+
+def test_a_proposal_from_the_user_office_is_stored_in_the_backends_shape(db) -> None:
+    from scicow._proposals import ProposalLookup
+    from scizoo.testing import UserOffice
+
+    office_answer = {"title": "Oxides", "email": "ada@example.org", "pi_firstname": "Ada", "pi_lastname": "Lovelace",
+                     "startTime": "2026-11-01T08:00:00+01:00", "endTime": "2026-11-03T08:00:00Z",
+                     "beamtime_hours": 48, "panel": {"rank": 2}}
+    with UserOffice({"20269999": office_answer}) as office:
+        lookup = ProposalLookup(db[PROPOSAL_COLLECTION], office.url)
+        assert lookup.get("20269999").proposal is not None
+    stored = db[PROPOSAL_COLLECTION].find_one({"_id": "20269999"})
+    assert problems(stored, "Proposal") == []
+    # Nothing the user office said is lost: what SciCat has no field for is in its metadata.
+    assert stored["startTime"] == datetime(2026, 11, 1, 7, tzinfo=UTC)
+    assert stored["metadata"] == {"beamtime_hours": 48, "panel": {"rank": 2}}
+    # And it reads back as the proposal it was.
+    again = Proposal.from_document(stored)
+    assert (again.title, again.pi_lastname, again.ownerGroup) == ("Oxides", "Lovelace", "20269999")
+
+
+def test_what_the_running_services_write_has_the_backends_shape(mongo, db, tmp_path) -> None:
+    """A raw scan as scicow writes it, its reduction (derived dataset, datablock, plot), an image
+    from the scan table and a publication: every document in SciCat's collections passes."""
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+    from scireduce import Reducer, Rule, RuleSet, ScireduceSettings
+    from scizoo.testing import DataCiteStandIn
+
+    message = _message(_scan_file(tmp_path / "raw"))
+    raw = build_dataset(message, Proposal.from_document(db[PROPOSAL_COLLECTION].find_one()), CatalogueSettings(
+        pid_prefix=PID_PREFIX))
+    db[DATASET_COLLECTION].insert_one(raw.to_mongo())
+    block = build_orig_datablock(message, raw)
+    assert block is not None
+    db[ORIG_DATABLOCK_COLLECTION].insert_one(block.to_mongo())
+    reducer = Reducer(db, RuleSet(rules=[Rule(name="fine", pipeline="profile", params={"bin": {"bins": 2}})]),
+                      ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    [job] = reducer.handle(DatasetIngested(pid=raw.pid, message_id=message.message_id, beamline="sim",
+                                           proposal_id="20240001", status="finished", ingested_at=message.produced_at))
+    assert job["state"] == "succeeded", job.get("log")
+    group = raw.ownerGroup
+    auth = {"Authorization": "Bearer t"}
+    with DataCiteStandIn() as datacite, TestClient(create_app(ScanlogSettings(
+            mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072", public_url="https://scans.example.org",
+            datacite_url=datacite.url, datacite_username="SCIZOO.TEST", datacite_password="dc-secret",
+            tokens={"t": TokenUser(user="ada", groups=[group])}))) as client:
+        made = client.post(f"/api/scans/{raw.pid}/attachments", headers=auth, files={"image": ("g.png", _png())})
+        assert made.status_code == 201, made.text
+        form = {"title": "Oxides", "abstract": "Pt(111)", "creators": [{"name": "Lovelace, Ada"}],
+                "publisher": "MAX IV", "publication_year": 2026, "dataset_pids": [raw.pid]}
+        published = client.post("/api/publications", headers=auth, json=form)
+        assert published.status_code == 201, published.text
+        registered = client.post(f"/api/publications/{published.json()['doi']}/register", headers=auth)
+        assert registered.status_code == 200, registered.text
+    seen = {}
+    for collection in ("Dataset", "OrigDatablock", "Attachment", "PublishedData"):
+        docs = list(db[collection].find())
+        seen[collection] = len(docs)
+        for doc in docs:
+            assert problems(doc, collection) == [], (collection, doc["_id"])
+    assert seen == {"Dataset": 2, "OrigDatablock": 2, "Attachment": 2, "PublishedData": 1}
+    assert {a["relationships"][0]["targetId"] for a in db[ATTACHMENT_COLLECTION].find()} == {
+        raw.pid, job["derived"]}
+    assert db[PUBLISHED_DATA_COLLECTION].find_one()["status"] == "registered"
