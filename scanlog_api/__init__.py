@@ -12,9 +12,10 @@ from ._app import create_app
 from ._serve import SHUTDOWN_GRACE_S, ScanlogServer
 from ._settings import ScanlogSettings
 from ._store import MAX_TEXT_SCAN, ScanStore
-from ._table import neutralise
+from ._table import MAX_COLUMNS, neutralise
 
 __all__ = [
+    "MAX_COLUMNS",
     "MAX_TEXT_SCAN",
     "SHUTDOWN_GRACE_S",
     "AuthError",

@@ -14,7 +14,7 @@ from ._elog import ElogClient
 from ._errors import Invalid
 from ._live import LiveFeed
 from ._store import ScanStore
-from ._table import sort_field, unknown_columns
+from ._table import MAX_COLUMNS, sort_field, unknown_columns
 
 
 def get_store(request: Request) -> ScanStore:
@@ -107,5 +107,7 @@ def sort_of(column: str) -> str:
 
 
 def check_columns(columns: list[str]) -> None:
+    if len(columns) > MAX_COLUMNS:
+        raise Invalid(f"an export holds at most {MAX_COLUMNS} columns; {len(columns):,} were asked for")
     if bad := unknown_columns(columns):
         raise Invalid(f"unknown column(s): {', '.join(map(repr, bad))}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, PyMongoError
+from starlette.responses import StreamingResponse
 
 from scizoo.ops import LIVE_STREAMS
 from scizoo.web import TokenUser
@@ -64,23 +65,25 @@ class LiveFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, sub: Subscriber) -> None:
+    def subscribe(self, sub: Subscriber, *, max_anonymous: int | None = None) -> bool:
+        """Add a subscriber; False (and not added) when it is anonymous and ``max_anonymous``
+        are open already. Checked and added under one lock: a burst of connects cannot all
+        pass the check before any of them is counted."""
         with self._lock:
+            if (max_anonymous is not None and sub.user is None
+                    and sum(1 for s in self._subscribers if s.user is None) >= max_anonymous):
+                return False
             self._subscribers.add(sub)
             LIVE_STREAMS.set(len(self._subscribers))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="scanlog-feed", daemon=True)
                 self._thread.start()
+        return True
 
     def unsubscribe(self, sub: Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
             LIVE_STREAMS.set(len(self._subscribers))
-
-    def anonymous(self) -> int:
-        """How many subscribers are not signed in."""
-        with self._lock:
-            return sum(1 for s in self._subscribers if s.user is None)
 
     def _run(self) -> None:
         pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
@@ -141,13 +144,13 @@ KEEP_ALIVE_S = 15
 
 
 async def sse_events(feed: LiveFeed, sub: Subscriber, is_disconnected: Any) -> Any:
-    """The server-sent events of one subscriber, until it leaves, falls too far behind, or
-    its token expires (then an ``expired`` event: the page asks for a new token)."""
+    """The server-sent events of one subscriber (already subscribed to ``feed``), until it
+    leaves, falls too far behind, or its token expires (then an ``expired`` event: the page
+    asks for a new token)."""
     import json
     from datetime import UTC, datetime
 
     expires = sub.user.expires_at if sub.user is not None else None
-    feed.subscribe(sub)
     try:
         yield b"retry: 1000\nevent: hello\ndata: {}\n\n"
         while not sub.overflowed and not await is_disconnected():
@@ -163,3 +166,19 @@ async def sse_events(feed: LiveFeed, sub: Subscriber, is_disconnected: Any) -> A
             yield f"event: scan\ndata: {json.dumps(item)}\n\n".encode()
     finally:
         feed.unsubscribe(sub)
+
+
+class EventStream(StreamingResponse):
+    """A subscriber's stream that leaves the feed however the response ends, also when the
+    client went away before its first event (then the events' generator never ran)."""
+
+    def __init__(self, feed: LiveFeed, sub: Subscriber, is_disconnected: Any) -> None:
+        super().__init__(sse_events(feed, sub, is_disconnected), media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self._feed, self._sub = feed, sub
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._feed.unsubscribe(self._sub)

@@ -19,7 +19,7 @@ from ._deps import Filters, Reader, Store, Writer, bearer, check_columns, get_el
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
-from ._live import LiveFeed, Subscriber, sse_events
+from ._live import EventStream, LiveFeed, Subscriber
 from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn, RulesIn
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
@@ -48,9 +48,8 @@ def list_scans(
     branches = filters.branches(user, pids.split(",")[:5000] if pids else None)
     field = sort_of(sort)
     if filters.q:  # free text is matched here, over the whole (bounded) selection
-        hits = list(store.with_text(branches, filters.q, store.merged(branches, field, order)))
-        return Page(data=_with_reductions(store, [jsonable(row(d)) for d in hits[skip : skip + limit]], user),
-                    count=len(hits))
+        hits, count = store.text_page(branches, filters.q, field, order, skip, limit)
+        return Page(data=_with_reductions(store, [jsonable(row(d)) for d in hits], user), count=count)
     docs = store.page(branches, field, order, skip, limit)
     return Page(data=_with_reductions(store, [jsonable(row(d)) for d in docs], user), count=store.count(branches))
 
@@ -111,11 +110,10 @@ async def stream(
     proposal: Annotated[str | None, Query(max_length=100)] = None,
     beamline: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
-    if user is None and feed.anonymous() >= request.app.state.max_anonymous_streams:
-        raise TooMany("too many anonymous live streams are open: sign in, or try again later")
     sub = Subscriber(user, proposal, beamline)
-    return StreamingResponse(sse_events(feed, sub, request.is_disconnected), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    if not feed.subscribe(sub, max_anonymous=request.app.state.max_anonymous_streams):
+        raise TooMany("too many anonymous live streams are open: sign in, or try again later")
+    return EventStream(feed, sub, request.is_disconnected)
 
 
 @router.put("/api/scans/{pid:path}/rating", summary="Rate a scan (0.5-3 stars in half steps; null: unrated)")

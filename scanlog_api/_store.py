@@ -227,6 +227,21 @@ class ScanStore:
                           "narrow the selection (proposal, beamline, time) first")
         return (doc for doc in docs if text_matches(doc, text))
 
+    def text_page(self, branches: list[Doc], text: str, field: str, order: Order, skip: int,
+                  limit: int) -> tuple[list[Doc], int]:
+        """One page of the documents that contain the free text, and how many do.
+
+        Every match is counted but only the page's are kept: the memory is a page and the
+        store's batches, however many scans match.
+        """
+        page: list[Doc] = []
+        count = 0
+        for doc in self.with_text(branches, text, self.merged(branches, field, order)):
+            if skip <= count < skip + limit:
+                page.append(doc)
+            count += 1
+        return page, count
+
     def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]:
         """Every scientificMetadata key in the selection, with a unit where one is known."""
         keys: dict[str, str] = {}

@@ -160,6 +160,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: An export (CSV, e-logbook) or a table holds at most this many columns: the work of a row
+#: is bounded, and a request naming thousands of made-up keys is refused before any is read.
+MAX_COLUMNS = 300
+
+
 def unknown_columns(columns: list[str]) -> list[str]:
     """The column ids in ``columns`` that name neither a fixed column nor a valid metadata key."""
     return [c for c in columns if c not in FIXED_COLUMNS and not (c.startswith("meta:") and valid_key(c[5:]))]

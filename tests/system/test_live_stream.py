@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pymongo import MongoClient
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
@@ -108,3 +109,34 @@ def test_a_stream_ends_when_its_token_expires_and_anonymous_streams_are_capped(m
         answer = httpx.get(f"{server.url}/api/stream", timeout=10)
         assert answer.status_code == 429 and "anonymous" in answer.json()["detail"]
         assert not first.ended.is_set()
+
+
+def test_the_anonymous_cap_holds_under_a_burst_of_connects(mongo, db) -> None:
+    cap, burst = 3, 24
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, max_anonymous_streams=cap)
+    with ScanlogServer(settings, grace_s=1) as server:
+        go, done = threading.Barrier(burst), threading.Event()
+        statuses: list[int] = []
+
+        def connect() -> None:
+            go.wait(10)  # all at once
+            with httpx.stream("GET", f"{server.url}/api/stream", timeout=30) as response:
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    done.wait(30)  # hold the stream open until every connect has its answer
+
+        threads = [threading.Thread(target=connect, daemon=True) for _ in range(burst)]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_for(lambda: len(statuses) == burst, timeout=30, what="an answer to every connect")
+        finally:
+            done.set()
+        for thread in threads:
+            thread.join(30)
+        assert statuses.count(200) == cap and statuses.count(429) == burst - cap, sorted(statuses)
+        # The streams that ended left the feed: as many may open again.
+        wait_for(lambda: REGISTRY.get_sample_value("scizoo_live_streams") == 0, timeout=20, what="streams closed")
+        again = [Listener(server.url, {}) for _ in range(cap)]
+        assert not any(listener.ended.is_set() for listener in again)
+        assert httpx.get(f"{server.url}/api/stream", timeout=10).status_code == 429

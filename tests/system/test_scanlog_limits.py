@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser, create_app
+from scanlog_api import MAX_COLUMNS, ScanlogServer, ScanlogSettings, TokenUser, create_app
 from scizoo.core import DATASET_COLLECTION
 from tests.system.test_scan_api import _dataset
 
@@ -81,3 +81,43 @@ def test_an_export_over_its_bound_is_refused_up_front(mongo, db) -> None:
         answer = client.get("/api/scans.csv?columns=scan_id", headers=A)
         assert answer.status_code == 422 and "at most 1 scans" in answer.json()["detail"]
         assert client.get("/api/scans?skip=100001", headers=A).status_code == 422
+
+
+def test_exports_hold_a_bounded_number_of_columns(mongo, db) -> None:
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    with TestClient(create_app(_settings(mongo, db, elog_url="http://127.0.0.1:9/entries"))) as client:
+        many = [f"meta:k{n}" for n in range(MAX_COLUMNS + 1)]
+        csv = client.get("/api/scans.csv", params={"columns": ",".join(many)}, headers=A)
+        assert csv.status_code == 422 and f"at most {MAX_COLUMNS} columns" in csv.json()["detail"]
+        pid = client.get("/api/scans", headers=A).json()["data"][0]["pid"]
+        elog = client.post("/api/elog", json={"pids": [pid], "columns": many}, headers=A)
+        assert elog.status_code == 422 and f"at most {MAX_COLUMNS} columns" in elog.json()["detail"]
+        assert client.get("/api/scans.csv", params={"columns": ",".join(many[:MAX_COLUMNS])},
+                          headers=A).status_code == 200
+
+
+def test_free_text_keeps_a_page_however_many_scans_match(mongo, db) -> None:
+    """The memory of a free-text search is its page and the store's batches, not its matches."""
+    import tracemalloc
+
+    big = {f"k{n}": {"value": f"common text {n} " + "x" * 40, "unit": ""} for n in range(60)}
+    docs = []
+    for n in range(1, 3001):
+        doc = _dataset(n, "A")
+        doc["scientificMetadata"].update(big)
+        if n == 7:
+            doc["scientificMetadata"]["needle"] = {"value": "rare", "unit": ""}
+        docs.append(doc)
+    db[DATASET_COLLECTION].insert_many(docs)
+    with TestClient(create_app(_settings(mongo, db, tally=False))) as client:
+        peaks = {}
+        for q in ("rare", "common"):  # one match, 3,000 matches; the same 3,000 scans read
+            client.get("/api/scans", params={"q": q, "limit": 10}, headers=A)  # warm: imports, connections
+            tracemalloc.start()
+            answer = client.get("/api/scans", params={"q": q, "limit": 10, "skip": 5}, headers=A)
+            peaks[q] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert answer.status_code == 200
+            assert answer.json()["count"] == (1 if q == "rare" else 3000)
+        assert len(answer.json()["data"]) == 10
+    assert peaks["common"] < 2 * peaks["rare"], peaks
