@@ -74,7 +74,7 @@ class RequestLimits:
         method, path = scope["method"], route_path(scope)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.needs_sign_in(method, path):
-            problem = self._sign_in_problem(scope, headers.get("authorization"))
+            problem = await self._sign_in_problem(scope, headers.get("authorization"))
             if problem:
                 await _answer(send, 401, problem, [(b"www-authenticate", b"Bearer")])
                 return
@@ -85,9 +85,11 @@ class RequestLimits:
             return
         await self._counted(scope, receive, send, limit)
 
-    def _sign_in_problem(self, scope: Scope, authorization: str | None) -> str:
+    async def _sign_in_problem(self, scope: Scope, authorization: str | None) -> str:
         try:
-            user = self.auth.user_for(authorization)
+            # Awaited: a fetch of the provider's keys runs off the event loop, and this request
+            # waits for it rather than being refused for a key not fetched yet.
+            user = await self.auth.authenticate(authorization)
         except AuthError as err:
             return str(err)
         if user is None:

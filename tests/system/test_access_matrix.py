@@ -25,20 +25,26 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from PIL import Image
+from pydantic import SecretStr
 
 from scanlog_api import OidcSettings, ScanlogServer, ScanlogSettings, create_app
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
+    CART_COLLECTION,
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
     JOB_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
     RATING_COLLECTION,
     CatalogueSettings,
     Proposal,
+    PublicationIn,
     RecordedEntry,
     ScanMetadata,
     build_dataset,
+    build_published_data,
 )
+from scizoo.testing import DataCiteStandIn
 from tests.helpers import make_scan, wait_for
 from tests.system.test_scanlog_oidc_elog import AUDIENCE, ISSUER, Services
 
@@ -167,6 +173,7 @@ class World:
     pids: dict[str, str]  # dataset name -> pid
     headers: dict[str, dict[str, str]]  # user name -> request headers
     png: bytes
+    datacite: DataCiteStandIn | None = None
 
     def name_of(self, pid: str) -> str:
         return next((n for n, p in self.pids.items() if p == pid), pid)
@@ -418,9 +425,136 @@ PROBES = {
         may_write, 202),
     "elog": Probe("POST /api/elog (one pid)", _elog_send, _elog_seen, None, 200),
 }
+# --- carts and publications -----------------------------------------------------------------
+# Each dataset has a publication of its owner group: registered when the dataset is published,
+# private otherwise. A private publication is seen only by its owner group (and admins): reading
+# its dataset through accessGroups is not enough.
+
+
+def _doi(ds: Dataset) -> str:
+    return f"10.5072/matrix-{ds.name.lower()}"
+
+
+def _form(world: World, ds: Dataset, title: str = "A publication") -> dict[str, Any]:
+    return {"title": title, "abstract": "For the access matrix.", "creators": [{"name": "Lovelace, Ada"}],
+            "publisher": "scizoo lab", "publication_year": 2026, "dataset_pids": [world.pids[ds.name]]}
+
+
+def _seed_publications(world: World) -> None:
+    now = datetime.now(UTC)
+    for ds in DATASETS:
+        doi = _doi(ds)
+        doc = build_published_data(PublicationIn.model_validate(_form(world, ds)), doi=doi, owner_group=ds.owner,
+                                   files=0, size=0, user="seed", now=now,
+                                   landing_url=f"https://scans.example.org/doi/{doi}").to_mongo()
+        if ds.published:
+            doc.update(status="registered", registeredTime=now)
+            assert world.datacite is not None
+            world.datacite.dois[doi] = {**doc["metadata"]["datacite"], "state": "findable"}
+        world.db[PUBLISHED_DATA_COLLECTION].insert_one(doc)
+
+
+def _publication(w: World, ds: Dataset) -> dict[str, Any]:
+    return w.db[PUBLISHED_DATA_COLLECTION].find_one({"_id": _doi(ds)}) or {}
+
+
+def may_see_publication(who: Who, ds: Dataset) -> bool:
+    return who.token not in BAD_TOKENS and (ds.published or may_write(who, ds))
+
+
+def publication_status(who: Who, ds: Dataset, *, sign_in: bool, ok: int, public_ok: int | None = None) -> int:
+    """As :func:`one_status`, over the publication: 404 when it may not be seen, 403 when seen
+    but not changed, and ``public_ok`` (409: a DOI is forever) for a writer of a registered one."""
+    if who.token in BAD_TOKENS or (sign_in and who.token == "none"):
+        return 401
+    if not may_see_publication(who, ds):
+        return 404
+    if public_ok is not None and not may_write(who, ds):
+        return 403
+    return public_ok if public_ok is not None and ds.published else ok
+
+
+@dataclass(frozen=True)
+class PublicationProbe:
+    endpoint: str
+    send: Callable[[TestClient, World, Who, Dataset], httpx.Response]
+    effect: Callable[[World, Who, Dataset, httpx.Response], bool]
+    ok: int
+    #: For a change: what a writer gets on a registered publication (None: a read)
+    public_ok: int | None = None
+    sign_in: bool = True
+    #: A rule of its own instead of :func:`publication_status`
+    rule: Callable[[Who, Dataset], int] | None = None
+
+
+def _run_publication(probe: PublicationProbe) -> Callable[[TestClient, World], Iterator[Cell]]:
+    def run(client: TestClient, world: World) -> Iterator[Cell]:
+        for who in USERS:
+            for ds in DATASETS:
+                _seed_publications(world)
+                response = probe.send(client, world, who, ds)
+                status, effect = response.status_code, probe.effect(world, who, ds, response)
+                want = probe.rule(who, ds) if probe.rule else publication_status(
+                    who, ds, sign_in=probe.sign_in, ok=probe.ok, public_ok=probe.public_ok)
+                yield Cell(probe.endpoint, who.name, ds.name, (want, want == probe.ok), (status, effect),
+                           effect and want != probe.ok)
+                world.db[PUBLISHED_DATA_COLLECTION].delete_many({})
+    return run
+
+
+def _in_cart(w: World, who: Who, ds: Dataset, r: httpx.Response) -> bool:
+    cart = w.db[CART_COLLECTION].find_one({"_id": who.name}) or {}
+    return w.pids[ds.name] in cart.get("pids", [])
+
+
+def _publication_made(w: World, who: Who, ds: Dataset, r: httpx.Response) -> bool:
+    return w.db[PUBLISHED_DATA_COLLECTION].count_documents({"datasetPids": w.pids[ds.name], "createdBy": who.name}) > 0
+
+
+PROBES |= {
+    "cart-add": Probe(
+        "PUT /api/cart", lambda c, w, who, ds: c.put("/api/cart", json={"pids": [w.pids[ds.name]]},
+                                                     headers=w.headers[who.name]),
+        _in_cart, may_write, 200),
+    "publication-prefill": Probe(
+        "GET /api/publications/prefill",
+        lambda c, w, who, ds: c.get(f"/api/publications/prefill?pids={w.pids[ds.name]}", headers=w.headers[who.name]),
+        lambda w, who, ds, r: r.status_code == 200 and r.json().get("dataset_pids") == [w.pids[ds.name]],
+        may_write, 200),
+    "publication-create": Probe(
+        "POST /api/publications",
+        lambda c, w, who, ds: c.post("/api/publications", json=_form(w, ds), headers=w.headers[who.name]),
+        _publication_made, may_write, 201),
+}
+PUBLICATION_PROBES = {
+    "publication-read": PublicationProbe(
+        "GET /api/publications/{doi}",
+        lambda c, w, who, ds: c.get(f"/api/publications/{_doi(ds)}", headers=w.headers[who.name]),
+        lambda w, who, ds, r: r.status_code == 200 and r.json().get("doi") == _doi(ds), 200, sign_in=False),
+    "landing-page": PublicationProbe(
+        "GET /doi/{doi}", lambda c, w, who, ds: c.get(f"/doi/{_doi(ds)}", headers=w.headers[who.name]),
+        lambda w, who, ds, r: r.status_code == 200 and _doi(ds) in r.text, 200,
+        # The public page of a registered DOI: the same for everyone, whatever token is sent.
+        rule=lambda who, ds: 200 if ds.published else 404),
+    "publication-amend": PublicationProbe(
+        "PUT /api/publications/{doi}",
+        lambda c, w, who, ds: c.put(f"/api/publications/{_doi(ds)}", json=_form(w, ds, _marker(who, ds)),
+                                    headers=w.headers[who.name]),
+        lambda w, who, ds, r: _publication(w, ds).get("title") == _marker(who, ds), 200, public_ok=200),
+    "publication-register": PublicationProbe(
+        "POST /api/publications/{doi}/register",
+        lambda c, w, who, ds: c.post(f"/api/publications/{_doi(ds)}/register", headers=w.headers[who.name]),
+        lambda w, who, ds, r: not ds.published and _publication(w, ds).get("status") == "registered", 200,
+        public_ok=409),
+    "publication-delete": PublicationProbe(
+        "DELETE /api/publications/{doi}",
+        lambda c, w, who, ds: c.delete(f"/api/publications/{_doi(ds)}", headers=w.headers[who.name]),
+        lambda w, who, ds, r: not _publication(w, ds), 204, public_ok=409),
+}
 MATRIX: dict[str, Callable[[TestClient, World], Iterator[Cell]]] = {
     "list": _list, "jobs": _jobs, "keys": _keys, "csv": _csv, "elog-every-pid": _elog_all,
     **{name: _run(probe) for name, probe in PROBES.items()},
+    **{name: _run_publication(probe) for name, probe in PUBLICATION_PROBES.items()},
 }
 
 
@@ -451,7 +585,10 @@ def test_the_rule_is_pure_and_covers_every_user() -> None:
 def test_every_cell_follows_scicats_rule(world: World, endpoint: str) -> None:
     if endpoint.startswith("comment-"):
         _seed_comments(world)
-    with TestClient(create_app(world.settings)) as client:
+    with DataCiteStandIn() as datacite, TestClient(create_app(world.settings.model_copy(update={
+            "datacite_url": datacite.url, "datacite_username": "SCIZOO.TEST",
+            "datacite_password": SecretStr("dc-secret")}))) as client:
+        world.datacite = datacite
         cells = list(MATRIX[endpoint](client, world))
     assert len(cells) >= len(USERS)
     assert all(c.expected == c.got for c in cells) and not any(c.leak for c in cells), _verdict(cells)
