@@ -17,6 +17,7 @@ from ._errors import (
     WebError,
     document_refusals,
 )
+from ._headers import MaskQueryTokens, SecurityHeaders, add_security_headers, content_security_policy
 from ._limits import MAX_JSON_BYTES, RequestLimits
 from ._ops import add_ops_routes
 
@@ -27,15 +28,19 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "Invalid",
+    "MaskQueryTokens",
     "NotConfigured",
     "NotFound",
     "OidcSettings",
     "RequestLimits",
+    "SecurityHeaders",
     "TokenUser",
     "TooLarge",
     "TooMany",
     "UpstreamFailed",
     "WebError",
     "add_ops_routes",
+    "add_security_headers",
+    "content_security_policy",
     "document_refusals",
 ]
