@@ -44,7 +44,21 @@ class SciflyConfig(BaseModel):
     programs: list[ProgramRule]
     quiet_s: Annotated[float, Field(gt=0, description="A file unchanged this long is complete.")] = 2.0
     poll_s: Annotated[float, Field(gt=0, description="How often the PathFixer is read.")] = 0.5
-    rescan_s: Annotated[float, Field(gt=0, description="How often the active path is rescanned.")] = 30.0
+    observer: Annotated[
+        Literal["inotify", "polling"],
+        Field(description="How scifly learns of writes. inotify: the kernel reports them as they happen, and a "
+                          "close-write completes a file; it sees only writes made on this machine. polling: the "
+                          "data path is listed and stat'ed every polling_s; needed where files are written by other "
+                          "hosts (NFS, GPFS, Lustre, CephFS, SMB), whose writes raise no inotify event. Polling "
+                          "sees no close-write: a file is complete after quiet_s unchanged, and on a network file "
+                          "system quiet_s must exceed the client's attribute cache time (NFS acregmin)."),
+    ] = "inotify"
+    polling_s: Annotated[float, Field(gt=0, description="How often the polling observer lists the data path.")] = 1.0
+    rescan_s: Annotated[
+        float,
+        Field(gt=0, description="How often the watched paths are rescanned: files no event reported (an inotify "
+                                "queue overflow, a write from another host) are captured at the latest then."),
+    ] = 30.0
     grace_s: Annotated[float, Field(ge=0, description="How long an old path stays watched after a switch.")] = 10.0
     close_timeout_s: Annotated[
         float,

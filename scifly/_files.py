@@ -31,10 +31,14 @@ class Dropped(Exception):
 
 @dataclass(frozen=True)
 class Watch:
-    """A data path and the proposal it belongs to, as the PathFixer published them."""
+    """A data path and the proposal it belongs to, placed inside a data root by the facility's rule.
+
+    ``path`` is ``root`` followed by the real folders below it (see ``_paths``).
+    """
 
     proposal: str
     path: str
+    root: str
 
 
 @dataclass
@@ -52,7 +56,8 @@ class Candidate:
 
 def walk(root: str) -> Iterator[str]:
     # follow_symlinks=False: a link (to a folder or a file, inside or outside) is never
-    # walked into nor yielded; the root itself is the PathFixer's and may be reached via links.
+    # walked into nor yielded. The root is the checked data path; should one of its folders be
+    # swapped for a link later, its files are walked but never opened (``_open_parent``).
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -90,17 +95,21 @@ def id_source(path: str) -> str:
 
 
 def _open_parent(c: Candidate) -> tuple[int, str]:
-    """The folder holding ``c`` opened from the data path without following a link, and its name there."""
-    relative = os.path.relpath(c.path, c.watch.path)
+    """The folder holding ``c`` opened from the data root without following a link, and its name there."""
+    if os.path.commonpath([c.path, c.watch.path]) != c.watch.path:
+        raise Dropped("not inside the data path")
+    relative = os.path.relpath(c.path, c.watch.root)
     *folders, name = relative.split(os.sep)
     if any(part in ("", ".", "..") for part in (*folders, name)):
         raise Dropped("not inside the data path")
     try:
-        # The data path itself is the PathFixer's and may go through links (/data -> /gpfs/...).
-        fd = os.open(c.watch.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Only the data root is the facility's own and may go through links (/data -> /gpfs/...);
+        # the folders below it, the data path's own included, are opened with O_NOFOLLOW, so a
+        # folder swapped for a link after the data path was checked leads nowhere.
+        fd = os.open(c.watch.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as err:
-        raise Dropped(f"cannot open the data path ({err.strerror})") from None
-    folder = c.watch.path
+        raise Dropped(f"cannot open the data root ({err.strerror})") from None
+    folder = c.watch.root
     try:
         for folder in folders:
             inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)

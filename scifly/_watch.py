@@ -3,9 +3,17 @@
 One loop owns all state (no locks): watchdog threads only put events in a queue. Each
 tick the loop
 
-1. polls the PathFixer and, when proposal or path change, starts watching the new path
-   (and scans it for files written before the watch began) while the old path stays
-   watched until its files are done plus a grace period;
+1. polls the PathFixer and, when proposal or path change, checks the new path against the
+   facility's rule (``_paths``: inside a data root, where the layout puts that proposal,
+   links and ``..`` resolved), then starts watching it (and scans it for files written
+   before the watch began) while the old path stays watched until its files are done plus
+   a grace period. A refused path is never watched: scifly logs an error naming the path
+   and the rule, counts it in ``scizoo_scifly_paths_refused_total``, sets
+   ``scizoo_scifly_path_refused`` and ``/readyz`` says why. A watch in progress is retired
+   as on any switch (its files still belong to its proposal and are finished within the
+   grace period), and nothing new is captured until the PathFixer names an accepted path:
+   the control system no longer says the old proposal is active, and the new path is not
+   trusted, so the only safe thing to credit is what was already being written;
 2. turns events into candidates (a file that matches a program's rule);
 3. declares a candidate complete after close-write, or when its size and mtime have not
    changed for ``quiet_s``;
@@ -14,8 +22,14 @@ tick the loop
    wait for Kafka's acknowledgements, then one fsync'd line per file in the state file.
 
 At start the state file says what was already sent; the active path is scanned and only
-new or changed files are captured. The path is also rescanned every ``rescan_s``, which
-recovers from an overflowing inotify queue.
+new or changed files are captured. The paths are also rescanned every ``rescan_s``, which
+recovers from an overflowing inotify queue and catches what no event reported.
+
+Writes come to scifly by inotify (``observer: inotify``, the default), which sees only
+writes made on this machine, or by watchdog's polling observer (``observer: polling``),
+which lists and stats the data path every ``polling_s`` and so sees what a detector host
+wrote over NFS, GPFS or Lustre too. Polling reports no close-write: there a file is
+complete once it stayed unchanged for ``quiet_s``.
 
 What the file system may hold, and what becomes of it:
 
@@ -45,18 +59,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 from scifish import Capturer, PathFixerAnswer, ScanRequest, Where, pathfixer_answer, pathfixer_attributes
 from scizoo.core import BeamlineConfig, DependencyUnavailable, file_message_id
 
 from ._config import SciflyConfig
 from ._files import Candidate, Dropped, Watch, examine, id_source, not_regular, scan_block, walk
+from ._paths import DataPathRules, PathRefused, open_folders
 from ._readers import shown_path
 from ._state import SentState
 
 logger = logging.getLogger(__name__)
+
+#: How long the PathFixer's data path must stay refused before it is reported (see ``_refuse``).
+REPORT_AFTER_S = 1.0
+
+PATHS_REFUSED = Counter("scizoo_scifly_paths_refused",
+                        "Data paths named by the PathFixer that scifly refused to watch (outside its rule).")
+PATH_REFUSED = Gauge("scizoo_scifly_path_refused",
+                     "1 while the PathFixer's current data path is refused (nothing new is captured).")
 
 
 class _Handler(FileSystemEventHandler):
@@ -82,6 +108,7 @@ class FileWatcher:
         capturer: Capturer,
         *,
         state_file: Path,
+        paths: DataPathRules,
         clock: Callable[[], float] = time.monotonic,
         beamline_config: Callable[[], BeamlineConfig] | None = None,
     ) -> None:
@@ -91,14 +118,26 @@ class FileWatcher:
         #: Where the beamline's current configuration comes from (scidog's active one); None: fixed.
         self._beamline_config = beamline_config
         self.state = SentState(state_file)
+        #: Which data paths may be watched (the facility's rule; the PathFixer is not trusted alone).
+        self.paths = paths
         self._clock = clock
         self._events: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._observer = Observer()
+        self._observer: BaseObserver
+        if config.observer == "polling":
+            # lstat: the snapshots never walk into a link (a folder link would lead outside the path).
+            self._observer = PollingObserverVFS(os.lstat, os.scandir, polling_interval=config.polling_s)
+        else:
+            self._observer = Observer()
+        #: Only inotify reports close-writes; with polling, "modified" cannot mean "wait for its close".
+        self._closes_reported = config.observer == "inotify"
         self._watches: dict[Watch, Any] = {}  # watch -> watchdog handle
         self._retiring: dict[Watch, float] = {}  # old watch -> when to stop it
         self.active: Watch | None = None
         self.candidates: dict[str, Candidate] = {}
         self.captured = 0
+        #: The PathFixer's refused answer, once reported (None while its path is accepted).
+        self.refused: PathRefused | None = None
+        self._refused_since: float | None = None
         self._next_poll = 0.0
         self._next_rescan = 0.0
         self.ready = threading.Event()  # set once the first path is watched
@@ -109,13 +148,26 @@ class FileWatcher:
         device = self.beamline.pathfixer
         return pathfixer_answer(device, self.capturer.reader.read(pathfixer_attributes(device)))
 
-    def _read_pathfixer(self) -> Watch | None:
+    def _read_pathfixer(self) -> Watch | PathRefused | None:
+        """The watch the PathFixer's answer gives, its refusal, or None when it cannot be read."""
         answer = self._ask_pathfixer()
         if answer.where is None:
             logger.warning("PathFixer %s unreadable: %s", self.beamline.pathfixer,
                            answer.proposal_error or answer.data_path_error)
             return None
-        return Watch(answer.where.proposal_id, answer.where.data_path)
+        try:
+            watch = self.paths.place(proposal=answer.where.proposal_id, path=answer.where.data_path,
+                                     beamline=self.beamline.beamline)
+            if watch != self.active:
+                open_folders(watch)
+        except PathRefused as refused:
+            return refused
+        return watch
+
+    def path_problem(self) -> str | None:
+        """None unless the PathFixer's data path is refused (for /readyz); else why."""
+        refused = self.refused
+        return None if refused is None else f"the PathFixer's {refused}"
 
     def pathfixer_problem(self) -> str | None:
         """None when the PathFixer answers (for /readyz); else why not."""
@@ -138,21 +190,52 @@ class FileWatcher:
             return
         self._next_poll = now + self.config.poll_s
         watch = self._read_pathfixer()
-        if watch is None or watch == self.active:
+        if isinstance(watch, PathRefused):
+            self._refuse(watch, now)
+            return
+        if watch is None:
+            return
+        if self._refused_since is not None:
+            if self.refused is not None:
+                logger.warning("PathFixer %s names an accepted data path again: %s (proposal %s)",
+                               self.beamline.pathfixer, watch.path, watch.proposal)
+            self.refused, self._refused_since = None, None
+            PATH_REFUSED.set(0)
+        if watch == self.active:
             return
         logger.info("following %s (proposal %s)", watch.path, watch.proposal)
         old, self.active = self.active, watch
         self._start_watch(watch)
         if old is not None:
             self._retiring[old] = now + self.config.quiet_s + self.config.grace_s
-            self._retiring.pop(watch, None)
+        self._retiring.pop(watch, None)  # back to a path still retiring (after a switch or a refusal)
         self._scan(watch, now)
         self.ready.set()
+
+    def _refuse(self, refused: PathRefused, now: float) -> None:
+        if self.active is not None:
+            logger.warning("stopped following %s (proposal %s): the PathFixer names a path that is not accepted; "
+                           "files being written there are finished within the grace period",
+                           self.active.path, self.active.proposal)
+            self._retiring[self.active] = now + self.config.quiet_s + self.config.grace_s
+            self.active = None
+        if self._refused_since is None:
+            self._refused_since = now
+        # The PathFixer's path and proposal are two attributes, written one after the other: a
+        # legitimate switch can be read half done (the new path, the old proposal) for one poll.
+        # Such an answer is refused at once like any other, but reported only once refusals have
+        # lasted REPORT_AFTER_S (and at least one more poll), so a switch raises no false alarm.
+        if now - self._refused_since < max(REPORT_AFTER_S, self.config.poll_s):
+            return
+        if self.refused is None or (self.refused.proposal, self.refused.path) != (refused.proposal, refused.path):
+            logger.error("PathFixer %s: %s; nothing is captured from it", self.beamline.pathfixer, refused)
+            PATHS_REFUSED.inc()
+        self.refused = refused
+        PATH_REFUSED.set(1)
 
     def _start_watch(self, watch: Watch) -> None:
         if watch in self._watches:
             return
-        Path(watch.path).mkdir(parents=True, exist_ok=True)
         self._watches[watch] = self._observer.schedule(_Handler(self._events), watch.path, recursive=True)
 
     def _retire(self, now: float) -> None:
@@ -185,7 +268,7 @@ class FileWatcher:
             candidate.changed_at = now
             if kind == "closed" and candidate.rule.on_close:
                 candidate.closed = True
-            elif kind == "modified":
+            elif kind == "modified" and self._closes_reported:
                 candidate.writing = True
             return
         rule = self.config.rule_for(os.path.basename(path))
@@ -206,7 +289,7 @@ class FileWatcher:
         # watch was added), and their close-writes have already happened.
         self.candidates[path] = Candidate(
             path, watch, rule, changed_at=now, closed=kind == "closed" and rule.on_close,
-            writing=kind == "modified",
+            writing=kind == "modified" and self._closes_reported,
         )
 
     def _scan(self, watch: Watch, now: float) -> None:
@@ -278,9 +361,10 @@ class FileWatcher:
             except queue.Empty:
                 break
             self._consider(path, kind, now)
-        if self.active is not None and now >= self._next_rescan:
+        watched = [w for w in (self.active, *self._retiring) if w is not None]
+        if watched and now >= self._next_rescan:
             self._next_rescan = now + self.config.rescan_s
-            for watch in (self.active, *self._retiring):
+            for watch in watched:
                 self._scan(watch, now)
         self._capture(self._complete(now))
         self._retire(now)

@@ -19,13 +19,14 @@ import tango
 
 from scifish import Capturer, SpoolingProducer, TangoReader
 from scifish.testing import SimDeviceSpec, SimulatedBeamline
-from scifly import FileWatcher, SciflyConfig, read_file_metadata
+from scifly import DataPathRules, FileWatcher, SciflyConfig, read_file_metadata
 from scizoo.core import BeamlineConfig, ScanMetadata, beamline_topic, file_message_id
 from tests.helpers import read_topic, wait_for
 
 pytestmark = pytest.mark.system
 
 PATHFIXER = "fly/pathfixer/1"
+P1, P2 = "20240001", "20240002"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,9 @@ class Lab:
             beamline="fly", pathfixer=PATHFIXER,
             attributes=[{"name": "temperature", "device": "fly/temp/1", "attribute": "temperature", "unit": "K"}],
         )
+        #: The data root; proposals' folders are where the default layout puts them: fly/<proposal>.
+        self.data = tmp / "data"
+        self.p1, self.p2 = self.data / "fly" / P1, self.data / "fly" / P2
         self.watcher: FileWatcher | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,7 +80,8 @@ class Lab:
         reader = TangoReader(self.beamline.addresses, timeout_s=2.0)
         producer = SpoolingProducer(self.kafka.bootstrap_servers, self.tmp / "spool", send_timeout_s=5.0)
         capturer = Capturer(self.config, reader, producer, self.prefix)
-        self.watcher = FileWatcher(config or _config(), capturer, state_file=self.state_file, clock=clock)
+        self.watcher = FileWatcher(config or _config(), capturer, state_file=self.state_file, clock=clock,
+                                   paths=DataPathRules(roots=[str(self.data)]))
         return self.watcher
 
     @property
@@ -129,21 +134,21 @@ class Lab:
 @pytest.fixture()
 def lab(fly_beamline, kafka, prefix, tmp_path) -> Iterator[Lab]:
     lab = Lab(fly_beamline, kafka, prefix, tmp_path)
-    lab.point_to("20240001", tmp_path / "p1")
+    lab.point_to(P1, lab.p1)
     yield lab
     lab.stop()
 
 
 def test_a_file_written_slowly_in_chunks_is_captured_once_when_complete(lab: Lab, tmp_path: Path) -> None:
     watcher = lab.start()
-    path = tmp_path / "p1" / "slow.dat"
+    path = lab.p1 / "slow.dat"
     with path.open("wb") as fh:  # one handle: completion is the close-write
         for _ in range(5):
             fh.write(b"x" * 1000)
             fh.flush()
             time.sleep(0.8)  # longer than quiet_s: only the open handle keeps it from completing
             assert watcher.captured == 0, "captured before the file was closed"
-    reopened = tmp_path / "p1" / "reopened.log"
+    reopened = lab.p1 / "reopened.log"
     for _ in range(4):  # reopened for every chunk: only quiet time can tell it is complete
         with reopened.open("ab") as fh:
             fh.write(b"y" * 500)
@@ -160,7 +165,7 @@ def test_a_file_written_slowly_in_chunks_is_captured_once_when_complete(lab: Lab
 
 def test_a_burst_gives_one_message_per_file(lab: Lab, tmp_path: Path) -> None:
     watcher = lab.start()
-    folder = tmp_path / "p1" / "burst"
+    folder = lab.p1 / "burst"
     folder.mkdir()
     for n in range(400):
         (folder / f"f{n:04d}.dat").write_bytes(b"d" * (n + 1))
@@ -182,17 +187,17 @@ def test_a_folder_moved_in_whole_is_captured(lab: Lab, tmp_path: Path) -> None:
     for n in range(5):
         (outside / f"m{n}.dat").write_bytes(b"m" * 10)
     (outside / "sub" / "deep.dat").write_bytes(b"d" * 10)
-    outside.rename(tmp_path / "p1" / "run7")
+    outside.rename(lab.p1 / "run7")
     wait_for(lambda: watcher.captured == 6, timeout=10, what="the 6 files of the moved folder")
     assert len(lab.messages(6)) == 6
 
 
 def test_a_path_switch_mid_burst_misses_nothing(lab: Lab, tmp_path: Path) -> None:
     watcher = lab.start()
-    old, new = tmp_path / "p1", tmp_path / "p2"
+    old, new = lab.p1, lab.p2
     for n in range(50):
         (old / f"a{n}.dat").write_bytes(b"a")
-    lab.point_to("20240002", new)
+    lab.point_to(P2, new)
     # The old program is still finishing its files while the new proposal starts.
     for n in range(50):
         (new / f"b{n}.dat").write_bytes(b"b")
@@ -202,12 +207,12 @@ def test_a_path_switch_mid_burst_misses_nothing(lab: Lab, tmp_path: Path) -> Non
     messages = lab.messages(120)
     assert len(messages) == 120
     proposals = Counter((Path(m.scan.files[0].path).parent.name, m.proposal_id) for m in messages)
-    assert proposals == {("p1", "20240001"): 70, ("p2", "20240002"): 50}
+    assert proposals == {(P1, P1): 70, (P2, P2): 50}
     wait_for(lambda: not watcher._retiring, timeout=20, what="the old path to be released")
 
 
 def test_a_restart_mid_burst_neither_resends_nor_misses(lab: Lab, tmp_path: Path) -> None:
-    folder = tmp_path / "p1"
+    folder = lab.p1
     watcher = lab.start()
     for n in range(100):
         (folder / f"r{n:03d}.dat").write_bytes(b"r")
@@ -270,7 +275,7 @@ def test_names_that_are_not_utf8_are_captured_once_across_a_restart(
     lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="scifly")
-    folder = tmp_path / "p1"
+    folder = lab.p1
     raw_folder = os.fsencode(folder)
     watcher = lab.start()
     _write_raw(raw_folder + b"/scan_\xff.dat", b"z" * 7)
@@ -308,7 +313,7 @@ def test_files_that_vanish_in_a_burst_are_dropped_and_the_rest_flows(
     lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="scifly")
-    folder = tmp_path / "p1" / "burst"
+    folder = lab.p1 / "burst"
     folder.mkdir()
     watcher = lab.start()
     rng = random.Random(7)
@@ -374,7 +379,7 @@ def test_a_file_removed_between_completion_and_reading_is_dropped_alone(
 ) -> None:
     # The exact window a tick cannot show: complete (stat'ed), then gone before it is read.
     caplog.set_level(logging.INFO, logger="scifly")
-    folder = tmp_path / "p1"
+    folder = lab.p1
     for name in ("a.txt", "b.txt", "c.dat", "d.dat"):
         (folder / name).write_text("[Info]\nRegion Name=here\n")
     with h5py.File(folder / "e.h5", "w") as fh:
@@ -415,7 +420,7 @@ def _assert_nothing_from_outside(messages: list[ScanMetadata], outside: Path) ->
 def test_a_link_to_a_file_is_never_followed(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="scifly")
     outside = _outside_secrets(tmp_path / "outside")
-    folder = tmp_path / "p1"
+    folder = lab.p1
     (folder / "early.dat").symlink_to(outside / "secret.dat")  # there before the watch: found by the scan
     watcher = lab.start(_config(rescan_s=0.3))
     (folder / "real.dat").write_bytes(b"r" * 10)
@@ -438,7 +443,7 @@ def test_a_link_to_a_folder_is_never_followed(lab: Lab, tmp_path: Path, caplog: 
     swapped_in = tmp_path / "outside2"
     swapped_in.mkdir()
     (swapped_in / "x.log").write_bytes(b"o" * 4343)
-    folder = tmp_path / "p1"
+    folder = lab.p1
     (folder / "sub").mkdir()
     (folder / "early").symlink_to(outside)  # there before the watch: the scan must not walk in
     watcher = lab.start(_config(rescan_s=0.3))
@@ -477,7 +482,7 @@ def test_an_hdf5_link_to_another_file_is_not_read(lab: Lab, tmp_path: Path) -> N
         group["one"] = [424242]
     raw = outside / "raw.bin"
     raw.write_bytes(np.array([434343], dtype="<i4").tobytes())
-    scan = tmp_path / "p1" / "scan.nxs"
+    scan = lab.p1 / "scan.nxs"
     watcher = lab.start()
     with h5py.File(scan, "w") as fh:
         fh.attrs["NX_class"] = "NXroot"
@@ -499,13 +504,13 @@ def test_an_hdf5_link_to_another_file_is_not_read(lab: Lab, tmp_path: Path) -> N
     for value in (424242, 434343):
         assert value not in [e.value for e in message.entries]
     assert "outside-only" not in message.model_dump_json()
-    lab.still_captures(tmp_path / "p1", 2)
+    lab.still_captures(lab.p1, 2)
 
 
 def test_a_named_pipe_does_not_stall_the_watcher(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Opening a pipe to read it blocks until a writer comes: it would hang every tick after it.
     caplog.set_level(logging.INFO, logger="scifly")
-    folder = tmp_path / "p1"
+    folder = lab.p1
     watcher = lab.start(_config(close_timeout_s=0.5))
     os.mkfifo(folder / "pipe.txt")
     os.mkfifo(folder / "pipe.h5")
@@ -516,3 +521,171 @@ def test_a_named_pipe_does_not_stall_the_watcher(lab: Lab, tmp_path: Path, caplo
     ignored = sorted(r.getMessage() for r in caplog.records if r.getMessage().startswith("ignored "))
     assert ignored == [f"ignored {folder / n}: not a regular file" for n in ("pipe.h5", "pipe.txt")]
     _no_tick_failed(caplog)
+
+
+# --- the PathFixer is trusted only within the facility's rule ---------------------------
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name.startswith("scifly") and r.levelno == logging.ERROR and "refused" in r.getMessage()]
+
+
+def _metric(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_a_data_path_outside_the_rule_is_refused_loudly_and_nothing_is_captured(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Tango has no access control: anyone may write the PathFixer. Each of these would credit
+    # files that are not the proposal's to it (or read folders scifly has no business in).
+    caplog.set_level(logging.INFO, logger="scifly")
+    outside = _outside_secrets(tmp_path / "outside")
+    _outside_secrets(lab.p2)  # another proposal's folder
+    (lab.p1 / "escape").symlink_to(outside)
+    (lab.p1 / "neighbour").symlink_to(lab.p2)
+    watcher = lab.start()
+    lab.still_captures(lab.p1, 1, "first.dat")
+    refused_before = _metric("scizoo_scifly_paths_refused_total")
+    # (proposal, data path, why, write the proposal first): the order of the two writes is
+    # chosen so that no half-done answer in between is an accepted one.
+    hostile = [
+        (P1, outside, "it is not inside a data root", False),
+        (P1, lab.p2, "not where the layout puts proposal '20240001'", False),  # another proposal's folder
+        (P1, Path(f"{lab.p1}/../{P2}"), "not where the layout puts", False),  # .. out of the proposal
+        (P1, lab.p1 / "escape", "it is not inside a data root", False),  # a link out of the roots
+        (P1, lab.p1 / "neighbour", "not where the layout puts", False),  # a link into another proposal
+        (P1, lab.data, "not where the layout puts", False),  # the root itself
+        (P2, lab.p1, "not where the layout puts proposal '20240002'", True),  # this folder, another proposal
+        ("../fly/20240002", lab.p2, "is not a folder name", True),
+    ]
+    for n, (proposal, path, why, proposal_first) in enumerate(hostile):
+        writes = [("data_path", str(path)), ("proposal", proposal)]
+        for attribute, value in reversed(writes) if proposal_first else writes:
+            lab.pathfixer.write_attribute(attribute, value)
+        head = f"data path {str(path)!r} of proposal {proposal!r} refused"
+        wait_for(lambda h=head: any(h in m for m in _refusals(caplog)), timeout=10,
+                 what=f"the refusal of {path} for {proposal}")
+        message = next(m for m in _refusals(caplog) if head in m)
+        assert why in message and f"rule: {lab.data}/{{beamline}}/{{proposal}}/..." in message
+        problem = watcher.path_problem()
+        assert problem is not None and head in problem
+        assert _metric("scizoo_scifly_path_refused") == 1
+        assert watcher.active is None
+        if n == 0:  # the old path is finished and let go (see the next test)
+            wait_for(lambda: not watcher._retiring, timeout=20, what="the old path to be released")
+        # Written while the path is refused: never captured, however long it waits.
+        (path / f"while_refused{n}.dat").write_bytes(b"w" * 17)
+    assert _metric("scizoo_scifly_paths_refused_total") >= refused_before + len(hostile)
+    time.sleep(1.0)  # more than a quiet period
+    assert watcher.captured == 1
+    assert not watcher.candidates
+
+    lab.point_to(P1, lab.p1)  # an accepted path again: captured as before
+    wait_for(lambda: watcher.path_problem() is None, timeout=10, what="the path accepted again")
+    assert _metric("scizoo_scifly_path_refused") == 0
+    messages = lab.still_captures(lab.p1, 3)
+    # The one file written into the accepted folder while refused is found by the scan on return.
+    assert sorted(Path(m.scan.files[0].path).name for m in messages) == ["first.dat", "later.dat", "while_refused6.dat"]
+    assert {m.proposal_id for m in messages} == {P1}
+    _assert_nothing_from_outside(messages, outside)
+    assert not [m for m in messages if Path(m.scan.files[0].path).parent == lab.p2]
+    _no_tick_failed(caplog)
+
+
+def test_a_refused_switch_finishes_the_old_proposal_files_then_stops(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scifly")
+    watcher = lab.start(_config(grace_s=1.0, rescan_s=0.3))  # rescans also while nothing is followed
+    slow = lab.p1 / "slow.dat"
+    fh = slow.open("wb")  # being written when the PathFixer is turned elsewhere
+    fh.write(b"s" * 100)
+    fh.flush()
+    lab.point_to(P1, tmp_path / "outside")
+    wait_for(lambda: watcher.refused is not None, timeout=10, what="the refusal")
+    fh.write(b"s" * 100)
+    fh.close()
+    # The old proposal's file is finished and credited to it; then the old path is let go.
+    wait_for(lambda: str(slow) in watcher.state.sent, timeout=10, what="the file being written")
+    wait_for(lambda: not watcher._retiring, timeout=20, what="the old path to be released")
+    (lab.p1 / "after.dat").write_bytes(b"a")  # nobody follows p1 now: waits for the PathFixer
+    time.sleep(1.5)
+    assert watcher.captured == 1
+    (message,) = lab.messages(1)
+    assert (message.proposal_id, message.scan.files[0].size) == (P1, 200)
+    _no_tick_failed(caplog)
+
+
+def test_a_legitimate_switch_raises_no_alarm(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    # Path and proposal are two writes: read between them, the PathFixer names the new
+    # folder with the old proposal. That is refused (for one poll) but is no alarm.
+    caplog.set_level(logging.INFO, logger="scifly")
+    watcher = lab.start()
+    for n in range(5):
+        proposal, folder = (P2, lab.p2) if n % 2 == 0 else (P1, lab.p1)
+        lab.point_to(proposal, folder)
+        wait_for(lambda f=folder: watcher.active is not None and watcher.active.path == str(f), timeout=10,
+                 what=f"following {folder}")
+        (folder / f"s{n}.dat").write_bytes(b"s")
+    wait_for(lambda: watcher.captured == 5, timeout=20, what="the 5 files")
+    assert not _refusals(caplog)
+    assert watcher.path_problem() is None
+    assert {(Path(m.scan.files[0].path).parent.name, m.proposal_id) for m in lab.messages(5)} == {(P1, P1), (P2, P2)}
+
+
+# --- writes that raise no inotify event ---------------------------------------------------
+
+
+def test_the_polling_observer_captures_what_inotify_would_not_be_told(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A detector host writing over NFS/GPFS/Lustre raises no inotify event here; the polling
+    # observer lists the folder instead. rescan_s is an hour: only the observer can find these.
+    caplog.set_level(logging.INFO, logger="scifly")
+    outside = _outside_secrets(tmp_path / "outside")
+    watcher = lab.start(_config(observer="polling", polling_s=0.2, rescan_s=3600, close_timeout_s=300))
+    assert type(watcher._observer).__name__ == "PollingObserverVFS"
+    (lab.p1 / "sub").mkdir()
+    for n in range(30):
+        (lab.p1 / "sub" / f"p{n:02d}.dat").write_bytes(b"p" * (n + 1))
+    # Written in two parts seen by two polls: polling reports "modified", never a close-write,
+    # so the file must complete on quiet time, not wait close_timeout_s for a close.
+    ses = lab.p1 / "spectrum.txt"
+    with ses.open("w") as fh:
+        fh.write("[Info]\n")
+        fh.flush()
+        time.sleep(0.3)  # more than polling_s, less than quiet_s
+        fh.write("Region Name=polled\n")
+    (lab.p1 / "linked").symlink_to(outside)  # a link: the snapshots never walk into it
+    wait_for(lambda: watcher.captured == 31, timeout=20, what="the 31 files, by polling")
+    messages = lab.still_captures(lab.p1, 32)
+    by_name = {Path(m.scan.files[0].path).name: m for m in messages}
+    assert {by_name[f"p{n:02d}.dat"].scan.files[0].size for n in range(30)} == set(range(1, 31))
+    assert [e.value for e in by_name["spectrum.txt"].entries if e.name.startswith("file_")] == ["polled"]
+    _assert_nothing_from_outside(messages, outside)
+    _no_tick_failed(caplog)
+
+
+def test_a_file_no_event_reported_is_captured_by_the_rescan(lab: Lab) -> None:
+    # inotify mode with events lost (an overflowed queue, a write from another host): the
+    # observer is never started here, so no event at all reaches the watcher.
+    now = [0.0]
+    watcher = lab.build(_config(rescan_s=30), clock=lambda: now[0])
+    watcher.tick()  # follows the PathFixer; its first scan finds nothing yet
+    assert watcher.active is not None and watcher.active.path == str(lab.p1)
+    (lab.p1 / "unseen.dat").write_bytes(b"u" * 7)
+    for now[0] in (1.0, 5.0, 29.0):
+        watcher.tick()
+    assert watcher.captured == 0, "no event came, and the rescan is not due yet"
+    now[0] = 30.5
+    watcher.tick()  # the rescan finds it
+    now[0] = 32.0
+    watcher.tick()  # unchanged for quiet_s: complete
+    assert watcher.captured == 1
+    (message,) = lab.messages(1)
+    assert (message.scan.files[0].path, message.scan.files[0].size, message.proposal_id) == (
+        str(lab.p1 / "unseen.dat"), 7, P1)
