@@ -16,10 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator, add_ops_routes, document_refusals
+from scizoo.core import PUBLISHED_DATA_COLLECTION
+from scizoo.web import Authenticator, add_ops_routes, add_security_headers, document_refusals
 
 from ._elog import ElogClient
-from ._errors import NotFound, ScanlogError
+from ._errors import ScanlogError
 from ._limits import RequestLimits
 from ._oai import OaiProvider
 from ._publish import DataCite, Publisher
@@ -86,25 +87,21 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
 
     datacite = DataCite(settings.datacite_url, settings.datacite_username, settings.datacite_password,
                         settings.doi_prefix, settings.datacite_timeout_s)
-    publisher = app.state.publisher = Publisher(store, datacite, doi_prefix=settings.doi_prefix,
-                                                public_url=settings.public_url)
+    app.state.publisher = Publisher(store, datacite, doi_prefix=settings.doi_prefix,
+                                    public_url=settings.public_url)
     app.state.download_url_pattern = settings.download_url_pattern
     app.state.scicat_url_pattern = settings.scicat_url_pattern
+    host = urlsplit(settings.public_url).hostname or "scizoo"
     app.state.oai = OaiProvider(
-        f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo", "",
-        records=publisher.published,
-        get=lambda doi: _registered(publisher, doi), domain=urlsplit(settings.public_url).hostname or "scizoo")
+        f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo",
+        # RFC 2142's mailbox for a web service, until the operators name theirs.
+        settings.admin_email or f"webmaster@{host}",
+        collection=lambda: store.db()[PUBLISHED_DATA_COLLECTION], domain=host, datacentre=settings.datacite_username)
 
     app.include_router(router)
     app.include_router(publish_router)
     document_refusals(app)
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
     app.add_middleware(RequestLimits, auth=auth)
+    add_security_headers(app)  # outermost: also on what RequestLimits answers itself
     return app
-
-
-def _registered(publisher: Publisher, doi: str) -> dict[str, object] | None:
-    try:
-        return publisher.get(doi, None)
-    except NotFound:
-        return None

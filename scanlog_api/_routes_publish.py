@@ -5,9 +5,11 @@
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from scizoo.core import PublicationIn
 
@@ -95,8 +97,15 @@ def landing(doi: str, request: Request, publisher: Pub) -> str:
     return landing_page(doc, publisher.datasets_of(doc), request.app.state.download_url_pattern)
 
 
-@router.get("/oai", summary="OAI-PMH 2.0 (Identify, ListMetadataFormats, ListRecords, ListIdentifiers, GetRecord)")
-def oai(request: Request, publisher: Pub) -> Response:
-    args = {k: v[:500] for k, v in list(request.query_params.items())[:10]}
+_OAI = "OAI-PMH 2.0 (Identify, ListMetadataFormats, ListSets, ListRecords, ListIdentifiers, GetRecord)"
+
+
+@router.get("/oai", response_class=Response, summary=_OAI)
+@router.post("/oai", response_class=Response, summary=f"{_OAI}, form-encoded")
+async def oai(request: Request) -> Response:
+    # Every argument as sent, repeats included: the provider refuses what the protocol refuses.
+    pairs = (parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+             if request.method == "POST" else request.query_params.multi_items())
     provider: OaiProvider = request.app.state.oai
-    return Response(provider.answer(args, datetime.now(UTC)), media_type="text/xml; charset=utf-8")
+    answer = await run_in_threadpool(provider.answer, pairs, datetime.now(UTC))
+    return Response(answer, media_type="text/xml; charset=utf-8")

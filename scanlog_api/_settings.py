@@ -25,6 +25,9 @@ class ScanlogSettings(BaseSettings):
     datacite_password: SecretStr | None = None
     datacite_timeout_s: float = 10.0
     publisher: str = ""
+    #: Who runs this service, named in OAI-PMH's Identify (harvesters write there); empty:
+    #: webmaster@ the public URL's host.
+    admin_email: str = ""
     #: Download link of a dataset's file on its landing page ({path} is the file's path); empty: none.
     download_url_pattern: str = ""
     #: The dataset's page in the facility's SciCat frontend ({pid}, URL-encoded), linked from

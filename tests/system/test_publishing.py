@@ -149,57 +149,6 @@ def test_metadata_datacite_would_refuse_is_refused_before_anything_is_sent(clien
     assert datacite.calls == []
 
 
-def test_oai_pmh_harvest(client: TestClient) -> None:
-    import xml.etree.ElementTree as ET
-
-    a1 = _dataset(1, "A")["pid"]
-    doi = client.post("/api/publications", headers=A, json=_form([a1])).json()["doi"]
-    ns = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/"}
-    empty = ET.fromstring(client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").content)
-    assert empty.find("o:error", ns).get("code") == "noRecordsMatch"  # private ones are not harvested
-    client.post(f"/api/publications/{doi}/register", headers=A)
-    assert ET.fromstring(client.get("/oai?verb=Identify").content).find("o:Identify/o:protocolVersion", ns).text == "2.0"
-    formats = ET.fromstring(client.get("/oai?verb=ListMetadataFormats").content)
-    assert {f.text for f in formats.iterfind(".//o:metadataPrefix", ns)} == {"oai_dc", "oai_datacite"}
-    dc = ET.fromstring(client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").content)
-    assert [t.text for t in dc.iterfind(".//dc:title", ns)] == ["Pt(111) oxidation, operando"]
-    query = f"verb=GetRecord&metadataPrefix=oai_datacite&identifier=oai:scans.example.org:{doi}"
-    record = ET.fromstring(client.get(f"/oai?{query}").content)
-    assert record.find(".//{http://datacite.org/schema/kernel-4}identifier").text == doi
-    assert ET.fromstring(client.get("/oai?verb=Nope").content).find("o:error", ns).get("code") == "badVerb"
-
-
-def test_a_real_harvester_gets_every_published_record_in_both_formats(mongo, db, datacite: DataCiteStandIn) -> None:
-    """Sickle (an OAI-PMH harvester from PyPI) over HTTP, across a resumption token."""
-    from sickle import Sickle
-
-    from scanlog_api import ScanlogServer, _oai
-
-    pids = [_dataset(n, "A")["pid"] for n in range(1, 6)]
-    db[DATASET_COLLECTION].insert_many([_dataset(n, "A") for n in range(1, 6)])
-    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
-                               public_url="https://scans.example.org", datacite_url=datacite.url,
-                               datacite_username="SCIZOO.TEST", datacite_password="dc-secret",
-                               tokens={"ta": TokenUser(user="alice", groups=["A"])})
-    page, _oai.PAGE = _oai.PAGE, 2  # five records over three pages
-    try:
-        with ScanlogServer(settings, grace_s=1) as server, TestClient(create_app(settings)) as client:
-            dois = []
-            for pid in pids:
-                doi = client.post("/api/publications", headers=A, json=_form([pid])).json()["doi"]
-                assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 200
-                dois.append(doi)
-            harvester = Sickle(f"{server.url}/oai")
-            dc = list(harvester.ListRecords(metadataPrefix="oai_dc"))
-            datacite_records = list(harvester.ListRecords(metadataPrefix="oai_datacite"))
-    finally:
-        _oai.PAGE = page
-    assert sorted(r.header.identifier for r in dc) == sorted(f"oai:scans.example.org:{d}" for d in dois)
-    assert all(r.metadata["title"] == ["Pt(111) oxidation, operando"] for r in dc)
-    assert len(datacite_records) == 5
-    assert sorted(r.metadata["identifier"][0] for r in datacite_records) == sorted(dois)
-
-
 def test_the_publish_command_for_scripts(mongo, db, datacite: DataCiteStandIn, tmp_path) -> None:
     import os
     import subprocess
