@@ -689,3 +689,56 @@ def test_a_file_no_event_reported_is_captured_by_the_rescan(lab: Lab) -> None:
     (message,) = lab.messages(1)
     assert (message.scan.files[0].path, message.scan.files[0].size, message.proposal_id) == (
         str(lab.p1 / "unseen.dat"), 7, P1)
+
+
+def test_scifly_run_refuses_to_start_without_data_roots_and_shows_a_refused_path_on_readyz(
+    lab: Lab, tmp_path: Path, kafka
+) -> None:
+    # The entry point the `scifly run` command calls, with its health server.
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from scifly import SciflySettings, run_watcher
+    from scizoo.core import ConfigError
+
+    (tmp_path / "scifly.yaml").write_text("quiet_s: 0.6\npoll_s: 0.1\nprograms:\n"
+                                          "  - {name: generic, patterns: ['*.dat']}\n")
+    (tmp_path / "beamline.yaml").write_text(lab.config.model_dump_json())  # JSON is YAML
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = dict(
+        kafka_bootstrap=kafka.bootstrap_servers, topic_prefix=lab.prefix, spool_dir=tmp_path / "spool",
+        state_file=lab.state_file, config_file=tmp_path / "scifly.yaml",
+        beamline_config_file=tmp_path / "beamline.yaml", device_addresses=lab.beamline.addresses, health_port=port,
+    )
+    with pytest.raises(ConfigError, match="SCIFLY_DATA_ROOTS"):
+        run_watcher(SciflySettings(**settings), threading.Event())
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+        except OSError:
+            return 0, ""
+
+    stop = threading.Event()
+    runner = threading.Thread(target=run_watcher, args=(SciflySettings(**settings, data_roots=[str(lab.data)]), stop),
+                              daemon=True)
+    runner.start()
+    try:
+        wait_for(lambda: get("/readyz") == (200, "ready\n"), timeout=30, what="scifly ready")
+        lab.point_to(P1, tmp_path / "outside")
+        wait_for(lambda: get("/readyz")[0] == 503, timeout=30, what="/readyz to show the refusal")
+        status, body = get("/readyz")
+        assert status == 503 and body.startswith("not ready: the PathFixer's data path")
+        assert f"data path {str(tmp_path / 'outside')!r} of proposal '20240001' refused" in body
+        assert "scizoo_scifly_path_refused 1.0" in get("/metrics")[1]
+        lab.point_to(P1, lab.p1)
+        wait_for(lambda: get("/readyz") == (200, "ready\n"), timeout=30, what="ready again")
+    finally:
+        stop.set()
+        runner.join(20)
