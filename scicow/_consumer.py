@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnsupportedCodecError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pymongo import MongoClient
 
@@ -34,7 +36,7 @@ from scizoo.ops.store import ping_store, store_problem
 
 from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
-from ._rules import RawRecord
+from ._rules import RawRecord, record_dead_letter
 from ._settings import ScicowSettings
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,71 @@ def _consumer(settings: ScicowSettings) -> KafkaConsumer:
     return consumer
 
 
+#: Kafka's codec ids (the low bits of a record batch's attributes) by their compression.type name.
+_CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+def missing_codecs() -> list[str]:
+    """The codecs Kafka defines whose library kafka-python cannot import here (gzip is Python's own).
+
+    A record batch in one of them cannot be read: it is dead-lettered with the reason, so a
+    start that finds one missing says so at once (``scizoo[scicow]`` installs them all).
+    """
+    from kafka import codec
+
+    checks = {"snappy": codec.has_snappy, "lz4": codec.has_lz4, "zstd": codec.has_zstd}
+    return [name for name, available in checks.items() if not available()]
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A record batch that kafka-python fetched and could not decode: where it is, and why."""
+
+    partition: TopicPartition
+    #: The first offset of it that was not read, and the offset after it.
+    first: int
+    after: int
+    reason: str
+
+
+def undecodable(err: BaseException) -> Undecodable | None:
+    """Where the batch is whose decoding raised ``err`` out of ``poll()``, or None if that is not what happened.
+
+    kafka-python raises a codec's own error out of ``poll()`` (``UnsupportedCodecError`` for a codec
+    whose library is missing or an unknown codec id, zlib's, lz4's or zstd's for a corrupt payload,
+    ``CorruptRecordError`` for a bad checksum) and says neither the partition nor the offset. The
+    frame that was unpacking the batch knows both, and the batch's header (read without
+    decompressing) knows where it ends; they are read from the error's traceback. Should a later
+    kafka-python unpack elsewhere, this answers None and the error ends scicow as before (loudly),
+    rather than guess. Reading another library's frames is unusual: kafka-python offers no other
+    way to learn which partition failed, and without it the consumer cannot move past the batch.
+    """
+    unpacking: dict[str, Any] | None = None
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_unpack_records":
+            unpacking = tb.tb_frame.f_locals
+        tb = tb.tb_next
+    if unpacking is None:
+        return None
+    records, batch = unpacking.get("self"), unpacking.get("batch")
+    tp, position = getattr(records, "topic_partition", None), getattr(records, "next_fetch_offset", None)
+    base = getattr(batch, "base_offset", None)
+    if not isinstance(tp, TopicPartition) or not isinstance(position, int) or not isinstance(base, int):
+        return None
+    first = max(position, base)
+    # A batch of the current format (magic 2) says where it ends; an old-format one is passed offset by offset.
+    end = getattr(batch, "next_offset", None) if getattr(batch, "magic", 2) == 2 else None
+    after = max(end if isinstance(end, int) else first + 1, first + 1)
+    code = getattr(batch, "compression_type", None)
+    codec = _CODEC_NAMES.get(code, f"unknown codec {code}") if isinstance(code, int) else "an unknown codec"
+    hint = (" (this scicow lacks the codec's library: install scizoo[scicow], which brings kafka-python's codecs)"
+            if isinstance(err, UnsupportedCodecError) and "not found" in str(err) else "")
+    return Undecodable(tp, first, after, (
+        f"records at offsets {first} to {after - 1} of {tp.topic}[{tp.partition}], compressed with {codec} in one "
+        f"batch, cannot be decoded: {type(err).__name__}: {err}{hint}; they stay on their topic at those offsets"))
+
+
 def _timed(handle: Callable[[list[RawRecord]], BatchResult], records: list[RawRecord]) -> BatchResult:
     with BATCH_WRITE.time():
         return handle(records)
@@ -179,6 +246,10 @@ def run(
     # A producer that fails is replaced (it can stay wedged after a broker restart).
     ingestor = make_ingestor(settings, client[settings.database], producer, reopen=lambda: open_producer(settings))
     health = _health(settings)
+    missing = missing_codecs()
+    if missing:
+        logger.error("kafka-python cannot read records compressed with %s here: they will be dead-lettered. Install "
+                     "scizoo[scicow], which brings every codec's library", ", ".join(missing))
     try:
         ingestor.ensure_indexes()
         _wait_for_a_beamline_topic(consumer, settings, stop)
@@ -247,8 +318,12 @@ class _Loop:
             while not stop.is_set():
                 try:
                     polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=self.max_records)
-                except KafkaError as err:
-                    if not is_transient(err):
+                except Exception as err:  # a batch that cannot be decoded raises its codec's own error
+                    bad = undecodable(err)
+                    if bad is not None:
+                        self.set_aside(bad, stop)
+                        continue
+                    if not (isinstance(err, KafkaError) and is_transient(err)):
                         raise  # e.g. not authorised: a person must act, and scicow says so by ending
                     # Seen once right after a broker was killed (a metadata refresh refused).
                     logger.warning("polling Kafka failed (%s: %s); trying again in 1 s", type(err).__name__, err)
@@ -301,6 +376,40 @@ class _Loop:
             self.on_batch(result)
         return False
 
+    def set_aside(self, bad: Undecodable, stop: threading.Event) -> None:
+        """Dead-letter a batch that cannot be decoded, commit past it and read on after it.
+
+        Its partition must move on: asked again at the same position, kafka-python 3.0.12 keeps
+        the failed batch and loops inside ``poll()`` for ever (measured). The batch in flight is
+        settled first, so nothing before the bad batch is committed unwritten; the dead letter is
+        sent from the writer thread (the one user of the producer) and retried while the broker
+        is away; only once Kafka has it is the offset after the batch committed.
+        """
+        in_flight = self.in_flight[1] if self.in_flight is not None else {}
+        if self.settle({}) and in_flight.get(bad.partition):
+            return  # rewound to before the bad batch: it comes again after its partition's earlier records
+        tp = bad.partition
+        letter = record_dead_letter(RawRecord(tp.topic, tp.partition, bad.first, None, None), bad.reason,
+                                    datetime.now(UTC))
+        outgoing = [(dead_letter_topic(self.settings.topic_prefix), None, letter.model_dump_json().encode())]
+        while True:
+            try:
+                self.writer.submit(self.ingestor.outbox.send, outgoing).result()
+                break
+            except Exception as err:  # transient ones are retried, others end scicow
+                if not is_transient(err):
+                    raise
+                logger.error("dead letter for %s[%d]@%d not sent, retrying: %s", tp.topic, tp.partition, bad.first, err)
+                if stop.wait(1.0):
+                    return  # neither committed nor moved: read again at the next start
+        logger.error("dead letter: %s", bad.reason)
+        DEAD_LETTERS.inc()
+        self._commit({tp: OffsetAndMetadata(bad.after, "", -1)}, bad.after - bad.first)
+        if tp in self.consumer.assignment():
+            self.consumer.seek(tp, bad.after)
+        if self.on_batch:
+            self.on_batch(BatchResult(dead_letters=[bad.reason]))
+
     def commit(self, batch: Polled) -> None:
         """Commit a durable batch; a commit the group refuses is logged, never the end of scicow.
 
@@ -309,7 +418,9 @@ class _Loop:
         now reads them again, and the writes are idempotent, so nothing is lost or doubled.
         """
         offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
-        size = sum(map(len, batch.values()))
+        self._commit(offsets, sum(map(len, batch.values())))
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], size: int) -> None:
         try:
             self.consumer.commit(offsets)
         except KafkaError as err:
