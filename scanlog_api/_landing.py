@@ -75,9 +75,7 @@ def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_p
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(doc['title'])}</title><link rel="icon" href="data:,">
 <script type="application/ld+json">{_script_json(json_ld(doc, datasets))}</script>
-<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-:root{{color-scheme:light dark}} table{{border-collapse:collapse}} th,td{{text-align:left;padding:.1rem .6rem .1rem 0}}
-.dataset{{border-top:1px solid #8884;margin-top:1rem}}</style></head>
+<link rel="stylesheet" href="/static/landing.css"></head>
 <body><h1>{escape(doc['title'])}</h1><p class="creators">{creators}</p>
 <p>DOI: <a href="https://doi.org/{escape(doi)}">https://doi.org/{escape(doi)}</a> · {escape(str(form.get('publisher', '')))},
 {escape(str(form.get('publication_year', '')))} · licence {escape(str(form.get('license', '')))}</p>

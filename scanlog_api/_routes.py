@@ -5,6 +5,7 @@
 import asyncio
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -225,6 +226,20 @@ def vendored(name: str) -> Response:
         raise NotFound("no such file")
     data = files("scanlog_api").joinpath("static/vendor/uplot", name).read_bytes()
     return Response(data, media_type=VENDORED[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
+#: The pages' own scripts (ES modules, no build step) and styles, served by name from static/:
+#: the Content-Security-Policy allows no inline script or style.
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    kind = STATIC_TYPES.get(PurePosixPath(name).suffix)
+    found = files("scanlog_api").joinpath("static", name)
+    if kind is None or not found.is_file():
+        raise NotFound("no such file")
+    return Response(found.read_bytes(), media_type=kind, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -30,8 +30,35 @@ def browser():
         chromium.close()
 
 
+class PageProblems:
+    """What a page said went wrong: a Content-Security-Policy violation (chromium says so on
+    the console, and the DOM gets a securitypolicyviolation event) or an uncaught error."""
+
+    def __init__(self, page) -> None:
+        self.violations: list[str] = []
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.errors.append(str(err)))
+        # Reported to the page's console too, whichever frame or element it came from.
+        page.add_init_script("document.addEventListener('securitypolicyviolation', (e) => console.error("
+                             "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI), true)")
+
+    def _console(self, message) -> None:
+        text = message.text
+        if "Content Security Policy" in text or text.startswith("CSP violation"):
+            self.violations.append(text)
+
+    def check(self) -> None:
+        assert not self.violations, f"the page broke its Content-Security-Policy: {self.violations}"
+        assert not self.errors, f"the page's scripts failed: {self.errors}"
+
+
 @pytest.fixture()
 def page(browser):
+    """A page whose CSP violations and uncaught errors fail the test that used it."""
     context = browser.new_context(accept_downloads=True)
-    yield context.new_page()
+    page = context.new_page()
+    problems = PageProblems(page)
+    yield page
     context.close()
+    problems.check()

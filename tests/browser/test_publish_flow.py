@@ -11,6 +11,7 @@ import pytest
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
 from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
 from scizoo.testing import DataCiteStandIn
+from tests.browser.conftest import PageProblems
 from tests.helpers import launch_chromium
 from tests.system.test_scan_api import _dataset
 
@@ -40,37 +41,42 @@ def test_select_cart_publish_and_the_public_landing_page(server, db) -> None:
         browser = launch_chromium(p)
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{url}/?token=ta")
-        page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+        problems = PageProblems(page)
+        page.goto(f"{url}/#token=ta")
+        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 3")
         checks = page.locator("#rows tr input[type=checkbox]")
         checks.nth(0).check()
         checks.nth(1).check()
         page.click("#add-to-cart")
-        page.wait_for_function("document.getElementById('cart-count').textContent === '2'")
+        page.wait_for_function("() => document.getElementById('cart-count').textContent === '2'")
         page.click("#open-cart")
         form = page.locator("#publish-form")
-        page.wait_for_function("document.querySelector('#publish-form [name=title]').value === 'Pt(111) under O2'")
+        page.wait_for_function("() => document.querySelector('#publish-form [name=title]').value === 'Pt(111) under O2'")
         assert form.locator("[name=creators]").input_value() == "Lovelace, Ada"
         form.locator("[name=creators]").fill("Lovelace, Ada; not-an-orcid")
         form.locator("[name=publisher]").fill("scizoo lab")
         form.locator("[name=subjects]").fill("XPS, catalysis")
         page.click("#publish")
-        page.wait_for_function("document.querySelector('#publish-form .error[data-for=creators]').textContent !== ''")
+        page.wait_for_function("() => document.querySelector('#publish-form .error[data-for=creators]').textContent !== ''")
         assert datacite.calls == []  # refused here, nothing sent
         form.locator("[name=creators]").fill("Lovelace, Ada; 0000-0002-1825-0097; scizoo lab")
         page.click("#publish")
         page.locator("#doi-link").wait_for(timeout=15000)
         doi = page.locator("#doi-link").inner_text().removeprefix("https://doi.org/")
-        page.wait_for_function("document.getElementById('cart-count').textContent === '0'")  # emptied
+        page.wait_for_function("() => document.getElementById('cart-count').textContent === '0'")  # emptied
         # A fresh browser, nobody signed in.
         public = browser.new_context().new_page()
+        public_problems = PageProblems(public)  # its JSON-LD is data: no script runs, nothing is refused
         public.goto(f"{url}/doi/{doi}")
         assert public.locator("h1").inner_text() == "Pt(111) under O2"
         assert public.locator("section.dataset").count() == 2
         ld = json.loads(public.locator("script[type='application/ld+json']").inner_text())
         assert ld["@type"] == "Dataset" and ld["identifier"] == f"https://doi.org/{doi}"
         assert ld["creator"][0]["identifier"] == "https://orcid.org/0000-0002-1825-0097"
+        assert public.locator("body").evaluate("b => getComputedStyle(b).maxWidth") != "none"  # its stylesheet
         browser.close()
+    problems.check()
+    public_problems.check()
     assert datacite.dois[doi]["state"] == "findable"
     assert db[DATASET_COLLECTION].count_documents({"isPublished": True}) == 2
     assert not [e for e in errors if "422" not in e], errors  # the refused form is the only error logged

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scizoo.core import DATASET_COLLECTION, JOB_COLLECTION
+from tests.browser.conftest import PageProblems
 from tests.browser.test_scan_table import _now_dataset
 from tests.helpers import wait_for
 
@@ -26,12 +27,14 @@ def test_run_again_with_changed_parameters_and_cancel_from_the_detail_view(brows
         {"_id": f"{pid}#boom", "datasetId": pid, "rule": "boom", "pipeline": "failing", "state": "failed",
          "attempt": 3, "log": "RuntimeError: this reduction always fails", "createdAt": now, "endedAt": now}])
     errors: list[str] = []
+    problems: list[PageProblems] = []
 
     def open_detail(token: str):
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{server}/?token={token}&proposal=A")
-        page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+        problems.append(PageProblems(page))
+        page.goto(f"{server}/?proposal=A#token={token}")
+        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
         page.locator("#rows tr").first.get_by_text("details").click()
         page.wait_for_selector("#reductions li")
         return page
@@ -59,9 +62,11 @@ def test_run_again_with_changed_parameters_and_cancel_from_the_detail_view(brows
     fine = page.locator("#reductions li", has_text="fine (profile)")
     fine.locator(".rerun summary").click()
     fine.locator(".rerun-go").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('not run again')")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('not run again')")
     assert "may change" in page.locator("#status").inner_text()
     assert db[JOB_COLLECTION].count_documents({"requestedBy": "rita"}) == 0
     page.close()
     # The refused request is a 403 the page reports, logged by the browser as a failed fetch.
     assert all("403" in e for e in errors), errors
+    for seen in problems:
+        seen.check()

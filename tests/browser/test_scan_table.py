@@ -32,16 +32,16 @@ def _now_dataset(n: int, proposal: str) -> dict:
 def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: str, db) -> None:
     datasets = db[DATASET_COLLECTION]
     datasets.insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A"), _dataset(9, "B")])
-    page.goto(f"{server}/?token=ta&proposal=A")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+    page.goto(f"{server}/?proposal=A#token=ta")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 3")
     assert "token" not in page.url  # moved out of the address bar
 
     # A new scan appears without reloading.
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('updated') || "
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated') || "
                            "document.getElementById('status').textContent.startsWith('live')")
     time.sleep(0.5)  # the stream is subscribed right after the first load
     datasets.insert_one(_now_dataset(4, "A"))
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4", timeout=5000)
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 4", timeout=5000)
     assert page.locator("#rows tr").first.locator("td[data-col=scan_id]").inner_text() == "4"
 
     # Rate scan 4: a click on the left half of the third star gives 2.5; the arrow keys step by
@@ -73,13 +73,13 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     page.click("#comments .comment-edit")
     page.fill("#comments .comment-edit-text", "beam lost at point 8")
     page.click("#comments .comment-save")
-    page.wait_for_function("document.querySelector('#comments li')?.textContent.includes('beam lost at point 8')")
+    page.wait_for_function("() => document.querySelector('#comments li')?.textContent.includes('beam lost at point 8')")
     assert "edited" in page.locator("#comments li").first.inner_text()
     page.fill("#comment-text", "to be deleted")
     page.click("#comment-send")
-    page.wait_for_function("document.querySelectorAll('#comments li').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#comments li').length === 2")
     page.locator("#comments li").nth(1).locator(".comment-delete").click()
-    page.wait_for_function("document.querySelectorAll('#comments li').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#comments li').length === 1")
     page.click("#close-detail")
 
     # Hide Files, add photon_energy, move Title first; the layout survives a reload.
@@ -89,22 +89,22 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
     expected = ["Title", "Scan", "Start", "Duration", "Status", "Rating", "photon_energy [eV]"]
     assert [h.rstrip(" ▲▼") for h in _headers(page)] == expected
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
-    page.wait_for_function("document.querySelector('#head th[data-col=\"meta:photon_energy\"]') !== null")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 4")
+    page.wait_for_function("() => document.querySelector('#head th[data-col=\"meta:photon_energy\"]') !== null")
     assert [h.rstrip(" ▲▼") for h in _headers(page)] == expected
     assert page.locator("#rows tr").first.locator("td[data-col='meta:photon_energy']").inner_text() == "100 eV"
 
     # Filters: last hour shows only the new scan; proposal B shows nothing to alice.
     page.select_option("#f-range", "1")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
     page.select_option("#f-range", "")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 4")
     page.fill("#f-proposal", "B")
     page.press("#f-proposal", "Enter")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 0")
     page.fill("#f-proposal", "A")
     page.press("#f-proposal", "Enter")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 4")
 
     # Select rows 1-3 with a shift-click and export exactly the visible columns.
     boxes = page.locator("#rows input.select")
@@ -121,17 +121,17 @@ def test_the_table_live_rating_comments_columns_filters_and_csv(page, server: st
 
     # The live stream followed the proposal filter back to A: new scans still arrive.
     datasets.insert_one(_now_dataset(5, "A"))
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 5", timeout=5000)
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 5", timeout=5000)
 
 
 def test_another_proposals_user_sees_none_of_it(page, server: str, db) -> None:
     db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(9, "B")])
-    page.goto(f"{server}/?token=tb")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+    page.goto(f"{server}/#token=tb")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
     time.sleep(0.5)
     db[DATASET_COLLECTION].insert_one(_now_dataset(5, "A"))  # live, but not bob's
     db[DATASET_COLLECTION].insert_one(_now_dataset(6, "B"))
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 2")
     assert sorted(page.locator("#rows td[data-col=scan_id]").all_inner_texts()) == ["6", "9"]
 
 
@@ -144,22 +144,22 @@ def test_a_running_row_updates_and_rows_written_during_a_server_restart_appear(p
         running = _now_dataset(1, "A")
         running["scientificMetadata"]["scan_status"]["value"] = "running"
         datasets.insert_one(running)
-        page.goto(f"{srv.url}/?token=ta")
-        page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'running'")
+        page.goto(f"{srv.url}/#token=ta")
+        page.wait_for_function("() => document.querySelector('#rows td[data-col=status]')?.textContent === 'running'")
         time.sleep(0.5)
         datasets.update_one({"_id": running["_id"]}, {"$set": {"scientificMetadata.scan_status.value": "finished"}})
-        page.wait_for_function("document.querySelector('#rows td[data-col=status]')?.textContent === 'finished'",
+        page.wait_for_function("() => document.querySelector('#rows td[data-col=status]')?.textContent === 'finished'",
                                timeout=5000)
         assert page.locator("#rows tr").count() == 1
 
         srv.stop()
-        page.wait_for_function("document.getElementById('status').textContent.includes('reconnecting')",
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('reconnecting')",
                                timeout=10000)
         datasets.insert_one(_now_dataset(2, "A"))  # written while the server is down
         srv.start()  # same port
-        page.wait_for_function("document.querySelectorAll('#rows tr').length === 2", timeout=10000)
+        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 2", timeout=10000)
         datasets.insert_one(_now_dataset(3, "A"))  # and the live feed works again
-        page.wait_for_function("document.querySelectorAll('#rows tr').length === 3", timeout=5000)
+        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 3", timeout=5000)
     finally:
         srv.stop()
 
@@ -222,14 +222,14 @@ def test_the_detail_view_reads_as_a_person_reads_it_and_the_pickers_list_only_wh
         {"_id": "PUB", "proposalId": "PUB", "title": "Published work", "ownerGroup": "C"}])
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{server}/?token=ta")
-    page.wait_for_function("document.querySelectorAll('#proposal-list option').length > 0")
+    page.goto(f"{server}/#token=ta")
+    page.wait_for_function("() => document.querySelectorAll('#proposal-list option').length > 0")
     options = page.locator("#proposal-list option")
     listed = [options.nth(i).get_attribute("value") for i in range(options.count())]
     assert "A" in listed and "PUB" in listed and "B" not in listed
     # The test's shared PROPOSAL (20240001, another group) is not alice's either.
     assert "20240001" not in listed
-    page.wait_for_function("document.querySelectorAll('#f-beamline option').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('#f-beamline option').length === 3")
     assert page.locator("#f-beamline option").all_inner_texts() == ["all", "other-bl", "sim"]
 
     # The detail: groups with their entries, units, the SI value, the raw value of a mapped one.
@@ -246,13 +246,13 @@ def test_the_detail_view_reads_as_a_person_reads_it_and_the_pickers_list_only_wh
     assert "2.5 MB" in page.locator("#detail table.files").inner_text()
     # A thumbnail opens the image.
     page.locator("#gallery img").first.click()
-    page.wait_for_function("document.getElementById('image-view').open")
+    page.wait_for_function("() => document.getElementById('image-view').open")
     assert page.locator("#image-caption").inner_text() == "beam profile"
     page.click("#close-image")
     # Your own rating in the detail, and the average.
     page.locator("#rating-panel .stars").focus()
     page.keyboard.press("End")
-    page.wait_for_function("document.querySelector('#rating-panel .average')?.textContent.includes('average 3')")
+    page.wait_for_function("() => document.querySelector('#rating-panel .average')?.textContent.includes('average 3')")
     assert not [e for e in errors if "favicon" not in e], errors
 
 
@@ -261,33 +261,59 @@ def test_the_plot_holds_exactly_the_selected_scans_values_and_a_point_opens_its_
     db[DATASET_COLLECTION].insert_many([_dataset(n, "A", energy=e) for n, e in energies.items()])
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{server}/?token=ta&proposal=A")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length === 5")
+    page.goto(f"{server}/?proposal=A#token=ta")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 5")
     # Select scans 4, 3 and 2 (rows are newest first: 5, 4, 3, 2, 1).
     boxes = page.locator("#rows input.select")
     boxes.nth(1).click()
     boxes.nth(3).click(modifiers=["Shift"])
     page.click("#open-plot")
-    page.wait_for_function("document.querySelector('#plot-y option[value=\"meta:photon_energy\"]') !== null")
+    page.wait_for_function("() => document.querySelector('#plot-y option[value=\"meta:photon_energy\"]') !== null")
     page.select_option("#plot-y", "meta:photon_energy")
-    page.wait_for_function("window.scanlogPlot()?.column === 'meta:photon_energy@scan'")
+    page.wait_for_function("() => window.scanlogPlot()?.column === 'meta:photon_energy@scan'")
     held = page.evaluate("window.scanlogPlot()")
     assert held["x"] == [2, 3, 4] and held["y"] == [energies[2], energies[3], energies[4]]
     # Against time instead, the whole filter once "select all in filter" is ticked.
     page.check("#select-all-filter")
     page.select_option("#plot-x", "time")
-    page.wait_for_function("window.scanlogPlot().column === 'meta:photon_energy@time' && "
+    page.wait_for_function("() => window.scanlogPlot().column === 'meta:photon_energy@time' && "
                            "window.scanlogPlot().y.length === 5")
     assert sorted(page.evaluate("window.scanlogPlot()")["y"]) == sorted(energies.values())
     # Hover shows the scan; a click opens its detail.
     page.select_option("#plot-x", "scan")
-    page.wait_for_function("window.scanlogPlot().column === 'meta:photon_energy@scan' && "
+    page.wait_for_function("() => window.scanlogPlot().column === 'meta:photon_energy@scan' && "
                            "window.scanlogPlot().x.join() === '1,2,3,4,5'")
     point = page.evaluate("window.scanlogPlotPoint(3)")
     page.mouse.move(point["x"], point["y"])
-    page.wait_for_function("document.getElementById('plot-hover').textContent.startsWith('scan 4: 7300')")
+    page.wait_for_function("() => document.getElementById('plot-hover').textContent.startsWith('scan 4: 7300')")
     page.mouse.click(point["x"], point["y"])
-    page.wait_for_function("document.getElementById('detail').open")
-    assert page.locator("#detail-title").inner_text() == page.evaluate(
-        "rows.find((r) => r.scan_id === '4').title")
+    page.wait_for_function("() => document.getElementById('detail').open")
+    scan_4 = db[DATASET_COLLECTION].find_one({"scientificMetadata.scan_id.value": "4"})
+    assert page.locator("#detail-title").inner_text() == scan_4["description"]
     assert not [e for e in errors if "favicon" not in e], errors
+
+
+def test_the_token_comes_in_the_fragment_and_no_request_carries_it(page, browser, server: str, db) -> None:
+    from tests.browser.conftest import PageProblems
+
+    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "B")])
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url))
+    page.goto(f"{server}/?proposal=A#token=ta")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")  # alice's scan
+    assert page.url == f"{server}/?proposal=A"  # out of the address: not bookmarked, not in the history
+    page.reload()  # kept for the tab
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
+    assert sent and not [u for u in sent if "token" in u], sent  # the fragment never goes to the server
+    assert page.locator("#notice").is_hidden()
+    # An old link with ?token=: the server has seen it already, so the page does not use it; it
+    # says how to sign in, and takes it out of the address.
+    other = browser.new_context().new_page()
+    problems = PageProblems(other)
+    other.goto(f"{server}/?token=ta&proposal=A")
+    other.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated')")
+    assert other.locator("#rows tr").count() == 0  # anonymous: no published scan of A
+    assert "#token=" in other.locator("#notice").inner_text()
+    assert other.url == f"{server}/?proposal=A"
+    other.context.close()
+    problems.check()

@@ -1,0 +1,89 @@
+// The parts of a scan's detail view that show what the catalogue holds (no state of the table).
+import {$, el} from "./session.js";
+
+export function valueText(v) { return v == null ? "" : Array.isArray(v) ? v.join(", ") : typeof v === "object" ? JSON.stringify(v) : String(v); }
+// pint's SI values and units, for reading: 6 significant digits, powers and products as written.
+export function siText(v) { return typeof v === "number" ? String(Number(v.toPrecision(6))) : valueText(v); }
+export function unitText(u) { return String(u).replace(/\*\*2/g, "²").replace(/\*\*3/g, "³").replace(/\*\*(-?\d+)/g, "^$1").replace(/\*/g, "·"); }
+export function sameUnit(a, b) { return (a || "").replace(/\s/g, "") === (b || "").replace(/\s/g, ""); }
+
+export function detailLinks(d) {
+  const p = el("p", null, "links");
+  p.append("pid ", el("code", d.pid, "pid"), " ");
+  const copy = el("button", "copy pid"); copy.id = "copy-pid"; copy.type = "button";
+  copy.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(d.pid); copy.textContent = "copied"; }
+    catch (err) { copy.textContent = "select the pid to copy it"; }
+  });
+  p.append(copy);
+  if (d.scicatUrl) { const a = el("a", "open in SciCat"); a.href = d.scicatUrl; a.id = "scicat-link"; a.target = "_blank"; a.rel = "noopener"; p.append(" ", a); }
+  return p;
+}
+
+// Entries grouped as in the beamline's configuration (each entry carries its group); the
+// scan's own fields (scan_*, message_*, config_*) under "Scan".
+export function metadataGroups(meta) {
+  const box = el("section"); box.id = "metadata";
+  const groups = new Map();
+  for (const [key, m] of Object.entries(meta || {})) {
+    if (m == null || typeof m !== "object" || !("value" in m || "error" in m)) continue;
+    const group = m.group || (/^(scan|message|config)_/.test(key) ? "Scan" : "Other");
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push([key, m]);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a === "Scan" ? -1 : b === "Scan" ? 1 : a === "Other" ? 1 : b === "Other" ? -1 : a.localeCompare(b)));
+  for (const name of names) {
+    const section = el("div", null, "meta-group"); section.dataset.group = name;
+    section.appendChild(el("h3", name));
+    const dl = el("dl");
+    for (const [key, m] of groups.get(name).sort((a, b) => a[0].localeCompare(b[0]))) {
+      const dt = el("dt", key.replace(/_/g, " ")); dt.title = m.device ? `${m.device}/${m.attribute}` : key;
+      const dd = el("dd"); dd.dataset.key = key;
+      if (m.error) {
+        dd.appendChild(el("span", "unreadable: " + m.error, "meta-error"));
+      } else {
+        const value = el("span", valueText(m.value) + (m.unit ? " " + m.unit : ""), "value");
+        if ("rawValue" in m) value.title = "raw value: " + valueText(m.rawValue);
+        dd.appendChild(value);
+        if (m.valueSI != null && m.unitSI && !sameUnit(m.unitSI, m.unit)) dd.appendChild(el("span", `(${siText(m.valueSI)} ${unitText(m.unitSI)})`, "si"));
+      }
+      dl.append(dt, dd);
+    }
+    section.appendChild(dl);
+    box.appendChild(section);
+  }
+  return box;
+}
+
+export function sizeText(n) {
+  if (n == null) return "";
+  const units = ["B", "kB", "MB", "GB", "TB"]; let i = 0; let v = Number(n);
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+  return (i ? v.toFixed(1) : String(v)) + " " + units[i];
+}
+
+export function fileTable(list) {
+  const box = el("section"); box.appendChild(el("h3", "Files (" + list.length + ")"));
+  const table = el("table", null, "files");
+  for (const f of list) {
+    const tr = el("tr"); tr.append(el("td", f.path), el("td", sizeText(f.size)), el("td", f.time ? new Date(f.time).toLocaleString() : ""));
+    table.appendChild(tr);
+  }
+  box.appendChild(table);
+  return box;
+}
+
+export function gallery(attachments) {
+  const box = el("section"); box.appendChild(el("h3", "Images (" + attachments.length + ")"));
+  const row = el("div", null, "gallery"); row.id = "gallery";
+  for (const a of attachments) {
+    if (!String(a.thumbnail).startsWith("data:image/")) continue;  // a data URL of an image, never a link elsewhere
+    const img = el("img"); img.src = a.thumbnail; img.alt = a.caption; img.title = a.caption; img.tabIndex = 0;
+    const open = () => { $("image-full").src = a.thumbnail; $("image-full").alt = a.caption; $("image-caption").textContent = a.caption; $("image-view").showModal(); };
+    img.addEventListener("click", open);
+    img.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    row.appendChild(img);
+  }
+  box.appendChild(row);
+  return box;
+}

@@ -1,0 +1,40 @@
+// Who is asking, and the one way the page asks the API.
+//
+// A token comes in the address's fragment (#token=...): a browser never sends the fragment, so
+// the token is in no request line and no server's access log. It is kept for the tab
+// (sessionStorage) and taken out of the address at once, so it is not bookmarked, shared or
+// kept in the history either. A token in the query (?token=) has reached the server already:
+// it is not used, and the page says how to sign in instead.
+const TOKEN_KEY = "scanlog-token";
+
+function takeToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const query = new URLSearchParams(location.search);
+  const inQuery = query.has("token");
+  if (fragment.get("token")) sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+  if (inQuery || fragment.has("token")) {
+    query.delete("token");
+    fragment.delete("token");
+    history.replaceState(null, "", location.pathname + (query.toString() ? "?" + query : "") + (fragment.toString() ? "#" + fragment : ""));
+  }
+  return inQuery ? "A token in the address's query (?token=…) is sent to the server and may be logged, so it is not used: "
+                   + "open the page with #token=… instead." : "";
+}
+
+export const tokenNotice = takeToken();
+export const token = sessionStorage.getItem(TOKEN_KEY);
+export const auth = token ? {Authorization: "Bearer " + token} : {};
+
+export const $ = (id) => document.getElementById(id);
+
+// Everything a user or the catalogue supplies is written with textContent, never as markup.
+export function el(tag, text, className) { const e = document.createElement(tag); if (text != null) e.textContent = text; if (className) e.className = className; return e; }
+
+export async function api(path, options = {}) {
+  const response = await fetch(path, {...options, headers: {...auth, ...(options.headers || {})}});
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.detail ? JSON.stringify(body.detail) : response.statusText);
+  }
+  return response;
+}
