@@ -193,9 +193,10 @@ def undecodable(err: BaseException) -> Undecodable | None:
     codec = _CODEC_NAMES.get(code, f"unknown codec {code}") if isinstance(code, int) else "an unknown codec"
     hint = (" (this scicow lacks the codec's library: install scizoo[scicow], which brings kafka-python's codecs)"
             if isinstance(err, UnsupportedCodecError) and "not found" in str(err) else "")
+    error = str(err) if str(err).startswith(type(err).__name__) else f"{type(err).__name__}: {err}"
     return Undecodable(tp, first, after, (
         f"records at offsets {first} to {after - 1} of {tp.topic}[{tp.partition}], compressed with {codec} in one "
-        f"batch, cannot be decoded: {type(err).__name__}: {err}{hint}; they stay on their topic at those offsets"))
+        f"batch, cannot be decoded: {error}{hint}; they stay on their topic at those offsets"))
 
 
 def _timed(handle: Callable[[list[RawRecord]], BatchResult], records: list[RawRecord]) -> BatchResult:

@@ -25,6 +25,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.record.util import calc_crc32c
 
+from scicow._consumer import undecodable
 from scifish import message_key
 from scireduce import ScireduceSettings, run_worker
 from scizoo.core import (
@@ -73,14 +74,14 @@ def _read(conn: socket.socket, size: int) -> bytes:
     return data
 
 
-def record_batch(payload: bytes, count: int, codec: int) -> bytes:
+def record_batch(payload: bytes, count: int, codec: int, base: int = 0) -> bytes:
     """A record batch (magic 2) whose records section is ``payload`` as given: not compressed here,
     so a test can send bytes that do not decode; its CRC is right, so only the codec can fail."""
     now = int(time.time() * 1000)
     # attributes, last offset delta, first and max timestamp, producer id and epoch, base sequence, count
     after_crc = struct.pack(">hiqqqhii", codec, count - 1, now, now, -1, -1, -1, count) + payload
     body = struct.pack(">ibI", -1, 2, calc_crc32c(after_crc)) + after_crc  # leader epoch, magic, crc
-    return struct.pack(">qi", 0, len(body)) + body
+    return struct.pack(">qi", base, len(body)) + body
 
 
 def produce_raw(bootstrap: str, topic: str, partition: int, batch: bytes) -> int:
@@ -153,6 +154,25 @@ def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
 
 
 # --- the tests ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("position", "codec", "name"), [(10, 4, "zstd"), (11, 4, "zstd"), (10, 6, "unknown codec 6")])
+def test_the_batch_kafka_python_cannot_decode_is_found_from_the_error_it_raises(position: int, codec: int,
+                                                                                 name: str) -> None:
+    """No broker: kafka-python's own fetcher unpacks a batch of offsets 10 to 12 that does not decode
+    (a corrupt zstd payload; a codec id Kafka does not define), read from ``position``. Pins what
+    scicow reads of kafka-python's frames, so an upgrade that changes them fails here, at once."""
+    from kafka.consumer.fetcher import Fetcher
+    from kafka.record import MemoryRecords
+
+    tp = TopicPartition("t", 3)
+    records = Fetcher.PartitionRecords(position, tp, MemoryRecords(record_batch(b"garbage", 3, codec, 10)))
+    with pytest.raises(Exception) as caught:
+        records.take()
+    bad = undecodable(caught.value)
+    assert bad is not None and (bad.partition, bad.first, bad.after) == (tp, position, 13)
+    assert bad.reason.startswith(f"records at offsets {position} to 12 of t[3], compressed with {name} in one batch")
+    assert undecodable(ValueError("not from kafka-python")) is None
+
 
 def test_scicow_ingests_scans_that_librdkafka_compressed_with_each_codec(kafka, scicow, db, prefix) -> None:
     topic = beamline_topic(prefix, "sim")
