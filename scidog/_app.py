@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator, add_ops_routes, document_refusals
+from scizoo.web import Authenticator, add_ops_routes, add_security_headers, document_refusals
 
 from ._errors import ScidogError
 from ._routes import router
@@ -62,4 +62,5 @@ def create_app(settings: ScidogSettings) -> FastAPI:
     app.include_router(router)
     document_refusals(app)
     add_ops_routes(app, service="scidog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCIDOG_MONGO_URI")
+    add_security_headers(app)  # outermost: on every answer, also what a middleware answers itself
     return app
