@@ -6,15 +6,21 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator, add_ops_routes, add_security_headers, document_refusals
+from scizoo.core import BeamlineConfig
+from scizoo.web import Authenticator, RequestLimits, add_ops_routes, add_security_headers, document_refusals
 
 from ._errors import ScidogError
-from ._routes import router
+from ._models import ConfigSave, NameIn, RestoreIn
+from ._routes import body_limit, needs_sign_in, router
 from ._settings import ScidogSettings
 from ._store import ConfigStore
 from ._tango import TangoBrowser, TangoUnavailable
@@ -27,6 +33,24 @@ def _indexes(store: ConfigStore) -> None:
         store.ensure_indexes()
     except PyMongoError as err:
         logger.warning("could not create indexes at start (%s)", type(err).__name__)
+
+
+def _document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Name the request bodies in the OpenAPI schema: the routes read them themselves (after the
+    access check), so FastAPI does not see them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # made once, then kept by the app
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if not all(m.__name__ in components for m in models):
+            _, defs = models_json_schema([(m, "validation") for m in models],
+                                         ref_template="#/components/schemas/{model}")
+            for name, definition in defs.get("$defs", {}).items():
+                components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: ScidogSettings) -> FastAPI:
@@ -45,7 +69,8 @@ def create_app(settings: ScidogSettings) -> FastAPI:
     app.state.store = store
     app.state.auth = Authenticator(settings.tokens, settings.oidc)
     app.state.browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,
-                                     use_database=settings.use_tango_database, tango_host=settings.tango_host)
+                                     use_database=settings.use_tango_database, tango_host=settings.tango_host,
+                                     proxy_cache_size=settings.proxy_cache_size)
     app.state.staff_groups = dict(settings.staff_groups)
 
     @app.exception_handler(ScidogError)
@@ -59,8 +84,18 @@ def create_app(settings: ScidogSettings) -> FastAPI:
     async def tango_error(request: Request, exc: TangoUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
 
+    @app.exception_handler(RequestValidationError)
+    async def unparsed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer quotes each wrong value whole: name the field, never the value.
+        found = exc.errors()
+        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
+                                        for e in found[:20]]}, status_code=422)
+
     app.include_router(router)
     document_refusals(app)
+    _document_bodies(app, [BeamlineConfig, ConfigSave, NameIn, RestoreIn])
     add_ops_routes(app, service="scidog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCIDOG_MONGO_URI")
+    # Every API request signed in, and every body bounded, before a byte of the body is read.
+    app.add_middleware(RequestLimits, auth=app.state.auth, needs_sign_in=needs_sign_in, body_limit=body_limit)
     add_security_headers(app)  # outermost: on every answer, also what a middleware answers itself
     return app

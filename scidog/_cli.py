@@ -102,7 +102,8 @@ def validate_command(file: Path, debug: Debug = False) -> None:
         settings = ScidogSettings()
         config = load_beamline_config(file)
         browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,
-                               use_database=settings.use_tango_database, tango_host=settings.tango_host)
+                               use_database=settings.use_tango_database, tango_host=settings.tango_host,
+                               proxy_cache_size=settings.proxy_cache_size)
         found = problems(config, browser)
     for problem in found:
         typer.echo(f"{problem['field']}: {problem['message']}")

@@ -2,26 +2,42 @@
 
 # No `from __future__ import annotations`: FastAPI reads the real annotations.
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from scizoo.core import BeamlineConfig, ConfigError, dump_beamline_config, parse_beamline_config
-from scizoo.web import Authenticator, AuthError, TokenUser
+from scizoo.core import BeamlineConfig, dump_beamline_config
+from scizoo.web import MAX_JSON_BYTES, Authenticator, AuthError, TokenUser
 
-from ._access import check_edit
+from ._access import check_edit, check_staff
+from ._bodies import MAX_YAML_BYTES, YAML_BODY, json_body, parse_json, parse_yaml_config
 from ._diff import diff
-from ._errors import Invalid
+from ._errors import Invalid, NotFound
 from ._models import ConfigSave, NameIn, RestoreIn
 from ._store import ConfigStore
 from ._tango import TangoBrowser
 from ._validate import problems
 
 router = APIRouter()
-MAX_YAML_BYTES = 256 * 1024
+M = TypeVar("M", bound=BaseModel)
+#: The editor's page and its files, served by name only.
+STATIC = {"editor.js": "text/javascript", "editor.css": "text/css"}
+
+
+def needs_sign_in(method: str, path: str) -> bool:
+    """Every API request (reads too): checked before a body is read (scizoo.web's RequestLimits)."""
+    return path.startswith("/api/")
+
+
+def body_limit(method: str, path: str) -> int:
+    """What a request may send, checked before it is read: a YAML import, or a JSON body."""
+    return MAX_YAML_BYTES if path == "/api/import" else MAX_JSON_BYTES
 
 
 def _store(request: Request) -> ConfigStore:
@@ -35,6 +51,9 @@ def _browser(request: Request) -> TangoBrowser:
 
 
 def _user(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenUser:
+    known: TokenUser | None = getattr(request.state, "user", None)  # checked before the body was read
+    if known is not None:
+        return known
     auth: Authenticator = request.app.state.auth
     try:
         user = auth.user_for(authorization)
@@ -50,8 +69,28 @@ Browser = Annotated[TangoBrowser, Depends(_browser)]
 User = Annotated[TokenUser, Depends(_user)]
 
 
-def _editor(request: Request, user: TokenUser, beamline: str) -> None:
+def _editor(request: Request, user: User, beamline: str) -> TokenUser:
+    """The beamline's staff or an admin (the beamline from the address): checked before any body is read."""
     check_edit(user, beamline, request.app.state.staff_groups)
+    return user
+
+
+def _staff(request: Request, user: User) -> TokenUser:
+    """Staff of some beamline or an admin: who may browse the control system or import at all."""
+    check_staff(user, request.app.state.staff_groups, "browse the control system and import configurations")
+    return user
+
+
+Editor = Annotated[TokenUser, Depends(_editor)]
+Staff = Annotated[TokenUser, Depends(_staff)]
+
+
+def _body(model: type[M], what: str) -> Callable[..., Awaitable[M]]:
+    """A dependency reading the body as ``model``, after the beamline's access check (a dependency
+    of this one, so it runs first): a refused caller's body is never parsed."""
+    async def read(request: Request, editor: Editor) -> M:
+        return parse_json(await request.body(), model, what)
+    return read
 
 
 def _checked(config: BeamlineConfig, beamline: str, browser: TangoBrowser) -> BeamlineConfig:
@@ -60,7 +99,8 @@ def _checked(config: BeamlineConfig, beamline: str, browser: TangoBrowser) -> Be
                       [{"field": "beamline", "message": "the beamline is the one in the address"}])
     found = problems(config, browser)
     if found:
-        raise Invalid("; ".join(p["message"] for p in found), found)
+        raise Invalid("; ".join(p["message"] for p in found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5
+                                                                     else ""), found)
     return config
 
 
@@ -84,10 +124,15 @@ def list_configs(beamline: str, user: User, store: Store) -> dict[str, Any]:
     return {"data": data, "count": len(data)}
 
 
-@router.post("/api/beamlines/{beamline}/configs", status_code=201, summary="Create a configuration")
-def create(request: Request, beamline: str, config: BeamlineConfig, user: User, store: Store,
-           browser: Browser) -> BeamlineConfig:
-    _editor(request, user, beamline)
+SaveBody = Annotated[ConfigSave, Depends(_body(ConfigSave, "save (config, base_revision)"))]
+NameBody = Annotated[NameIn, Depends(_body(NameIn, "name"))]
+RestoreBody = Annotated[RestoreIn, Depends(_body(RestoreIn, "restore (revision, base_revision)"))]
+ConfigBody = Annotated[BeamlineConfig, Depends(_body(BeamlineConfig, "configuration"))]
+
+
+@router.post("/api/beamlines/{beamline}/configs", status_code=201, summary="Create a configuration",
+             openapi_extra=json_body(BeamlineConfig))
+def create(beamline: str, config: ConfigBody, user: Editor, store: Store, browser: Browser) -> BeamlineConfig:
     return store.create(_checked(config, beamline, browser), user.user, _now())
 
 
@@ -96,23 +141,21 @@ def get(beamline: str, name: str, user: User, store: Store) -> BeamlineConfig:
     return store.get(beamline, name)
 
 
-@router.put("/api/beamlines/{beamline}/configs/{name}", summary="Save a new revision (409 if made from a stale one)")
-def update(request: Request, beamline: str, name: str, body: ConfigSave, user: User, store: Store,
-           browser: Browser) -> BeamlineConfig:
-    _editor(request, user, beamline)
+@router.put("/api/beamlines/{beamline}/configs/{name}", summary="Save a new revision (409 if made from a stale one)",
+            openapi_extra=json_body(ConfigSave))
+def update(beamline: str, name: str, body: SaveBody, user: Editor, store: Store, browser: Browser) -> BeamlineConfig:
     return store.update(beamline, name, _checked(body.config, beamline, browser), body.base_revision, user.user,
                         _now())
 
 
-@router.post("/api/beamlines/{beamline}/configs/{name}/duplicate", status_code=201, summary="Copy under a new name")
-def duplicate(request: Request, beamline: str, name: str, body: NameIn, user: User, store: Store) -> BeamlineConfig:
-    _editor(request, user, beamline)
+@router.post("/api/beamlines/{beamline}/configs/{name}/duplicate", status_code=201, summary="Copy under a new name",
+             openapi_extra=json_body(NameIn))
+def duplicate(beamline: str, name: str, body: NameBody, user: Editor, store: Store) -> BeamlineConfig:
     return store.duplicate(beamline, name, body.name, user.user, _now())
 
 
 @router.delete("/api/beamlines/{beamline}/configs/{name}", status_code=204, summary="Delete (not the active one)")
-def delete(request: Request, beamline: str, name: str, user: User, store: Store) -> None:
-    _editor(request, user, beamline)
+def delete(beamline: str, name: str, user: Editor, store: Store) -> None:
     store.delete(beamline, name)
 
 
@@ -121,9 +164,9 @@ def active(beamline: str, user: User, store: Store) -> BeamlineConfig:
     return store.active(beamline)
 
 
-@router.put("/api/beamlines/{beamline}/active", summary="Make a configuration the active one")
-def set_active(request: Request, beamline: str, body: NameIn, user: User, store: Store) -> BeamlineConfig:
-    _editor(request, user, beamline)
+@router.put("/api/beamlines/{beamline}/active", summary="Make a configuration the active one",
+            openapi_extra=json_body(NameIn))
+def set_active(beamline: str, body: NameBody, user: Editor, store: Store) -> BeamlineConfig:
     store.set_active(beamline, body.name, user.user, _now())
     return store.active(beamline)
 
@@ -145,9 +188,9 @@ def compare(beamline: str, name: str, user: User, store: Store, old: Annotated[i
     return diff(store.revision(beamline, name, old), store.revision(beamline, name, new))
 
 
-@router.post("/api/beamlines/{beamline}/configs/{name}/restore", summary="Restore a revision as the next one")
-def restore(request: Request, beamline: str, name: str, body: RestoreIn, user: User, store: Store) -> BeamlineConfig:
-    _editor(request, user, beamline)
+@router.post("/api/beamlines/{beamline}/configs/{name}/restore", summary="Restore a revision as the next one",
+             openapi_extra=json_body(RestoreIn))
+def restore(beamline: str, name: str, body: RestoreBody, user: Editor, store: Store) -> BeamlineConfig:
     return store.restore(beamline, name, body.revision, body.base_revision, user.user, _now())
 
 
@@ -157,30 +200,36 @@ def export(beamline: str, name: str, user: User, store: Store) -> str:
     return dump_beamline_config(store.get(beamline, name))
 
 
-@router.post("/api/import", status_code=201, summary="Import a YAML configuration (created, or a new revision)")
-def import_yaml(request: Request, user: User, store: Store, browser: Browser,
-                text: Annotated[str, Body(media_type="application/yaml", max_length=MAX_YAML_BYTES)]) -> BeamlineConfig:
-    try:
-        config = parse_beamline_config(text, "the uploaded YAML")
-    except ConfigError as err:
-        raise Invalid(str(err)) from err
-    _editor(request, user, config.beamline)
+async def _uploaded(request: Request, staff: Staff) -> BeamlineConfig:
+    """The uploaded YAML, read once the caller is known to be some beamline's staff (the beamline
+    it is for is inside it: checked again by the route). Parsed in a worker thread: PyYAML is
+    pure Python, and 256 KiB of it must not hold up the event loop."""
+    return await run_in_threadpool(parse_yaml_config, await request.body())
+
+
+@router.post("/api/import", status_code=201, summary="Import a YAML configuration (created, or a new revision)",
+             openapi_extra=YAML_BODY)
+def import_yaml(request: Request, config: Annotated[BeamlineConfig, Depends(_uploaded)], user: Staff, store: Store,
+                browser: Browser) -> BeamlineConfig:
+    check_edit(user, config.beamline, request.app.state.staff_groups)
     return store.import_config(_checked(config, config.beamline, browser), user.user, _now())
 
 
-@router.get("/api/tango/devices", summary="Devices whose name contains the text (type-ahead)")
-def devices(user: User, browser: Browser, q: Annotated[str, Query(max_length=100)] = "",
+@router.get("/api/tango/devices", summary="Devices whose name contains the text (type-ahead; beamline staff)")
+def devices(user: Staff, browser: Browser, q: Annotated[str, Query(max_length=100)] = "",
             limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[str]:
     return browser.devices(q, limit)
 
 
-@router.get("/api/tango/attributes", summary="A running device's attributes: type, format, unit, enum labels")
-def attributes(user: User, browser: Browser, device: Annotated[str, Query(max_length=200)]) -> list[dict[str, Any]]:
+@router.get("/api/tango/attributes",
+            summary="A device's attributes: type, format, unit, enum labels (a device of the configured database; "
+                    "beamline staff)")
+def attributes(user: Staff, browser: Browser, device: Annotated[str, Query(max_length=200)]) -> list[dict[str, Any]]:
     return browser.attributes(device)
 
 
-@router.get("/api/tango/value", summary="An attribute's current value (a live preview)")
-def value(user: User, browser: Browser, device: Annotated[str, Query(max_length=200)],
+@router.get("/api/tango/value", summary="An attribute's current value (a live preview; beamline staff)")
+def value(user: Staff, browser: Browser, device: Annotated[str, Query(max_length=200)],
           attribute: Annotated[str, Query(max_length=200)]) -> dict[str, Any]:
     return browser.value(device, attribute)
 
@@ -188,3 +237,12 @@ def value(user: User, browser: Browser, device: Annotated[str, Query(max_length=
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index() -> str:
     return files("scidog").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    """The editor's script and style sheet (separate files, so a Content-Security-Policy can forbid inline code)."""
+    if name not in STATIC:
+        raise NotFound("no such file")
+    return Response(files("scidog").joinpath("static", name).read_bytes(), media_type=STATIC[name],
+                    headers={"Cache-Control": "no-cache"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scizoo.web import OidcSettings, TokenUser
@@ -28,3 +28,5 @@ class ScidogSettings(BaseSettings):
     device_addresses: dict[str, str] = {}
     #: How long a device may take to answer the editor (attributes, live value).
     device_timeout_s: float = 1.0
+    #: How many device proxies the editor keeps open (least recently used first out).
+    proxy_cache_size: int = Field(256, ge=1, le=100_000)

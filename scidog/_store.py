@@ -3,6 +3,12 @@
 Every save makes a revision (who, when, what changed). A save names the revision it was
 made from; if the configuration has moved on since, it is refused (:class:`Conflict`),
 never silently overwritten: the check and the write are one conditional update.
+
+A configuration's revisions belong to it, not to its name: each one created gets a history
+key of its own (its revisions are filed under it), so a configuration deleted and created
+again under the same name starts at revision 1 with an empty history, and the deleted one's
+revisions stay, for the record, under theirs. Configurations from before history keys have
+none: theirs are the revisions without one.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
 from pydantic import SecretStr
 from pymongo import DESCENDING, MongoClient
 from pymongo.collection import Collection
@@ -34,6 +41,15 @@ Doc = dict[str, Any]
 
 def _id(beamline: str, name: str) -> str:
     return f"{beamline}/{name}"
+
+
+def _revision_id(beamline: str, name: str, history: str | None, revision: int) -> str:
+    # Names and beamlines hold no '/', so a history key's ids never meet the older ones'.
+    return f"{_id(beamline, name)}/{history}/{revision}" if history else f"{_id(beamline, name)}/{revision}"
+
+
+def _config(doc: Doc) -> BeamlineConfig:
+    return BeamlineConfig.model_validate({**doc["config"], "revision": doc["revision"]})
 
 
 class ConfigStore:
@@ -88,11 +104,14 @@ class ConfigStore:
             for d in self._configs().find({"beamline": beamline}).sort("name")
         ]
 
-    def get(self, beamline: str, name: str) -> BeamlineConfig:
+    def _doc(self, beamline: str, name: str) -> Doc:
         doc = self._configs().find_one({"_id": _id(beamline, name)})
         if doc is None:
             raise NotFound(f"{beamline} has no configuration {name!r}")
-        return BeamlineConfig.model_validate({**doc["config"], "revision": doc["revision"]})
+        return doc
+
+    def get(self, beamline: str, name: str) -> BeamlineConfig:
+        return _config(self._doc(beamline, name))
 
     def active_name(self, beamline: str) -> str | None:
         doc = self._active().find_one({"_id": beamline})
@@ -106,34 +125,39 @@ class ConfigStore:
         return self.get(beamline, name)
 
     def revisions(self, beamline: str, name: str) -> list[Doc]:
-        self.get(beamline, name)
+        """This configuration's revisions, newest first (not those of a deleted one of the same name)."""
+        history = self._doc(beamline, name).get("history")
         return [{"revision": d["revision"], "by": d["by"], "at": d["at"], "change": d["change"]}
-                for d in self._revisions().find({"beamline": beamline, "name": name}).sort("revision", DESCENDING)]
+                for d in self._revisions().find({"beamline": beamline, "name": name, "history": history})
+                .sort("revision", DESCENDING)]
 
     def revision(self, beamline: str, name: str, revision: int) -> BeamlineConfig:
-        doc = self._revisions().find_one({"_id": f"{_id(beamline, name)}/{revision}"})
+        history = self._doc(beamline, name).get("history")
+        doc = self._revisions().find_one({"_id": _revision_id(beamline, name, history, revision)})
         if doc is None:
             raise NotFound(f"{beamline}/{name} has no revision {revision}")
         return BeamlineConfig.model_validate({**doc["config"], "revision": revision})
 
     # --- writing --------------------------------------------------------------
 
-    def _record(self, config: BeamlineConfig, by: str, at: datetime, change: str) -> None:
+    def _record(self, config: BeamlineConfig, history: str | None, by: str, at: datetime, change: str) -> None:
         self._revisions().insert_one({
-            "_id": f"{_id(config.beamline, config.name)}/{config.revision}", "beamline": config.beamline,
-            "name": config.name, "revision": config.revision, "config": config.model_dump(mode="json"),
-            "by": by, "at": at, "change": change})
+            "_id": _revision_id(config.beamline, config.name, history, config.revision), "beamline": config.beamline,
+            "name": config.name, "history": history, "revision": config.revision,
+            "config": config.model_dump(mode="json"), "by": by, "at": at, "change": change})
 
     def create(self, config: BeamlineConfig, by: str, at: datetime, *, change: str = "created") -> BeamlineConfig:
-        """A new configuration at revision 1; the beamline's first one becomes its active one."""
+        """A new configuration at revision 1, with a history of its own; the beamline's first one
+        becomes its active one."""
         made = config.model_copy(update={"revision": 1})
+        history = str(ObjectId())
         try:
             self._configs().insert_one({"_id": _id(made.beamline, made.name), "beamline": made.beamline,
-                                        "name": made.name, "revision": 1, "config": made.model_dump(mode="json"),
-                                        "updatedAt": at, "updatedBy": by})
+                                        "name": made.name, "history": history, "revision": 1,
+                                        "config": made.model_dump(mode="json"), "updatedAt": at, "updatedBy": by})
         except DuplicateKeyError as err:
             raise Conflict(f"{made.beamline} already has a configuration {made.name!r}") from err
-        self._record(made, by, at, change)
+        self._record(made, history, by, at, change)
         self._active().update_one({"_id": made.beamline},
                                   {"$setOnInsert": {"name": made.name, "changedAt": at, "changedBy": by}}, upsert=True)
         return made
@@ -143,18 +167,24 @@ class ConfigStore:
         """Save ``config`` as the next revision, if the stored one is still ``base_revision``."""
         if (config.beamline, config.name) != (beamline, name):
             raise Invalid("a save keeps the configuration's beamline and name: duplicate it to rename it")
-        current = self.get(beamline, name)
+        doc = self._doc(beamline, name)
+        current, history = _config(doc), doc.get("history")
         saved = config.model_copy(update={"revision": base_revision + 1})
+        # The history key too: a configuration deleted and made again meanwhile is another one.
         result = self._configs().update_one(
-            {"_id": _id(beamline, name), "revision": base_revision},
+            {"_id": _id(beamline, name), "revision": base_revision, "history": history},
             {"$set": {"revision": saved.revision, "config": saved.model_dump(mode="json"), "updatedAt": at,
                       "updatedBy": by}})
         if result.matched_count == 0:
-            latest = self.get(beamline, name)
+            now = self._doc(beamline, name)
+            if now.get("history") != history:
+                raise Conflict(f"{beamline}/{name} was deleted and created again while this save was being made: "
+                               "reload it and apply your change again")
+            latest = _config(now)
             raise Conflict(f"{beamline}/{name} is at revision {latest.revision} (by {self._by(latest)}), "
                            f"but this save was made from revision {base_revision}: reload it and apply your change "
                            "again")
-        self._record(saved, by, at, change or summary(diff(current, saved)))
+        self._record(saved, history, by, at, change or summary(diff(current, saved)))
         return saved
 
     def _by(self, config: BeamlineConfig) -> str:

@@ -6,11 +6,12 @@ from typing import Any
 
 from scizoo.core import BeamlineConfig
 
-from ._tango import TangoBrowser, TangoUnavailable
+from ._tango import TangoBrowser, TangoUnavailable, device_problem
 
 
 def problems(config: BeamlineConfig, browser: TangoBrowser) -> list[dict[str, str]]:
-    """Unknown devices, attributes a running device does not have, mappings on non-scalar attributes.
+    """Devices not of the configured Tango database (a host, port or other database in the name),
+    unknown devices, attributes a running device does not have, mappings on non-scalar attributes.
 
     A device that is defined but not running cannot say what attributes it has: its entries
     are not refused for that (the capture will record the device's error).
@@ -19,6 +20,10 @@ def problems(config: BeamlineConfig, browser: TangoBrowser) -> list[dict[str, st
     attributes: dict[str, dict[str, dict[str, Any]] | None] = {}
     for i, entry in enumerate(config.attributes):
         where = f"attributes.{i}"
+        refused = device_problem(entry.device)
+        if refused:
+            found.append({"field": f"{where}.device", "message": f"{entry.name}: {refused}"})
+            continue
         if entry.device not in attributes:
             if not browser.known(entry.device):
                 attributes[entry.device] = None

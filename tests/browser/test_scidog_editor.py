@@ -1,5 +1,6 @@
 """scidog's editor in a real browser: find a device by typing, map a value, save, activate,
-capture with it, and see the friendly name and the mapped label in the dataset and the table."""
+capture with it, and see the friendly name and the mapped label in the dataset and the table;
+names and units from the control system shown as text; the token taken from the fragment."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.helpers import launch_chromium, make_scan, wait_for
 
 pytestmark = pytest.mark.system
 TOKENS = {"staff": TokenUser(user="sam", groups=["sim-staff", "20240001"])}
+#: A device name Tango's database accepts (no '/', ':', '#' or space in a field) that is markup.
+MARKUP_DEVICE = 'sim/"><b>pwn<b>/1'
 
 
 @pytest.fixture()
@@ -29,6 +32,7 @@ def lab(mongo, db, tmp_path: Path) -> Iterator[tuple[str, SimulatedBeamline]]:
     with TangoDatabase(tmp_path / "tango") as tango_db, \
             SimulatedBeamline(demo_devices("20240001", str(tmp_path))) as devices:
         tango_db.register([s.name for s in demo_devices("", "")], "Sim", "Sim/demo")
+        tango_db.register([MARKUP_DEVICE], "Sim", "Sim/markup")
         store = ConfigStore(SecretStr(mongo.uri), db.name)
         store.create(BeamlineConfig.model_validate({"beamline": "sim", "name": "day", "attributes": [
             {"name": "sample_x", "device": "sim/motor/x", "attribute": "position", "unit": "mm"}]}),
@@ -53,8 +57,9 @@ def test_edit_activate_and_capture_with_it(lab, mongo, db, tmp_path: Path) -> No
         browser = launch_chromium(p)
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{url}/scidog/?token=staff")
+        page.goto(f"{url}/scidog/#token=staff")
         page.get_by_text("day (rev 1").wait_for()
+        assert "token" not in page.url  # out of the address (and the history) once read
         page.click("#new-entry")
         page.fill("input[name=name]", "shutter")
         page.fill("input[name=group]", "beam")
@@ -96,3 +101,38 @@ def test_edit_activate_and_capture_with_it(lab, mongo, db, tmp_path: Path) -> No
 
     rows = httpx.get(f"{url}/api/scans", headers={"Authorization": "Bearer staff"}, timeout=10).json()["data"]
     assert rows[0]["meta"]["shutter"]["value"] == "inserted"
+
+
+def test_names_from_the_control_system_are_shown_as_text(lab, page) -> None:
+    """A device name and a unit that are markup (Tango allows both) appear as written, never as elements."""
+    url, devices = lab
+    energy = tango.DeviceProxy(devices.addresses["sim/energy/1"])
+    config = energy.get_attribute_config("energy")
+    config.unit = "<b>eV</b>"
+    energy.set_attribute_config(config)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/scidog/#token=staff")
+    page.get_by_text("day (rev 1").wait_for()
+    page.click("#new-entry")
+    page.locator("input[name=device]").press_sequentially("pwn", delay=30)
+    wait_for(lambda: page.locator("#device-list option").count() > 0, timeout=10, what="type-ahead results")
+    assert page.locator("#device-list option").evaluate_all("os => os.map((o) => o.value)") == [MARKUP_DEVICE]
+    assert page.locator("#device-list b").count() == 0
+    page.fill("input[name=device]", "sim/energy/1")
+    page.dispatch_event("input[name=device]", "change")
+    option = page.locator("select[name=attribute] option[value=energy]")
+    option.wait_for(state="attached")
+    assert option.text_content().startswith("energy (") and option.text_content().endswith(", SCALAR, <b>eV</b>)")
+    assert page.locator("select[name=attribute] b").count() == 0
+    assert page.input_value("input[name=unit]") == "<b>eV</b>"
+    assert not errors, errors
+
+
+def test_a_token_in_the_query_is_not_used(lab, page) -> None:
+    """?token= has reached the server (and its access log) already: the page says how to sign in instead."""
+    url, _ = lab
+    page.goto(f"{url}/scidog/?token=staff")
+    page.get_by_text("open this page with #token=").wait_for()
+    assert "token" not in page.url
+    assert page.locator("#configs li").count() == 0
