@@ -243,3 +243,25 @@ def test_a_burst_of_unknown_key_ids_costs_one_fetch_per_interval(mongo, db, serv
         # Right after a fetch: a burst of unknown key ids fetches nothing until the interval is over.
         allowed = burst()
         assert services.jwks_requests <= before + allowed
+
+
+def test_keys_are_fetched_again_when_old_and_a_withdrawn_key_stops_working(mongo, db, services: Services,
+                                                                          key) -> None:
+    token = _token(key)
+    with _served(mongo, db, services, jwks_lifespan_s=0.5, jwks_refetch_s=0.1) as server:
+        def me() -> int:
+            return httpx.get(f"{server.url}/api/me", headers=_bearer(token), timeout=10).status_code
+
+        assert me() == 200 and services.jwks_requests == 1
+        time.sleep(0.6)  # the keys are older than their lifespan
+        services.jwks_gate.clear()
+        try:
+            assert me() == 200  # the old keys serve while the new ones are fetched in the background
+            wait_for(lambda: services.jwks_requests == 2, timeout=10, what="the background fetch")
+        finally:
+            services.jwks_gate.set()
+        # The provider withdraws k1: once the keys are fetched again, its tokens are refused.
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        services.jwks = {"keys": [{**public, "kid": "k2", "use": "sig", "alg": "RS256"}]}
+        time.sleep(0.6)
+        wait_for(lambda: me() == 401, timeout=10, what="the withdrawn key refused")
