@@ -8,14 +8,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError, TopicAlreadyExistsError, UnsupportedCodecError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pymongo import MongoClient
 
@@ -32,6 +31,7 @@ from scizoo.ops import (
     broker_problem,
     first_problem,
 )
+from scizoo.ops.kafka_records import Undecodable, missing_codecs, undecodable
 from scizoo.ops.store import ping_store, store_problem
 
 from ._errors import is_transient
@@ -131,72 +131,6 @@ def _consumer(settings: ScicowSettings) -> KafkaConsumer:
         metadata_max_age_ms=5000,
     )
     return consumer
-
-
-#: Kafka's codec ids (the low bits of a record batch's attributes) by their compression.type name.
-_CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
-
-
-def missing_codecs() -> list[str]:
-    """The codecs Kafka defines whose library kafka-python cannot import here (gzip is Python's own).
-
-    A record batch in one of them cannot be read: it is dead-lettered with the reason, so a
-    start that finds one missing says so at once (``scizoo[scicow]`` installs them all).
-    """
-    from kafka import codec
-
-    checks = {"snappy": codec.has_snappy, "lz4": codec.has_lz4, "zstd": codec.has_zstd}
-    return [name for name, available in checks.items() if not available()]
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A record batch that kafka-python fetched and could not decode: where it is, and why."""
-
-    partition: TopicPartition
-    #: The first offset of it that was not read, and the offset after it.
-    first: int
-    after: int
-    reason: str
-
-
-def undecodable(err: BaseException) -> Undecodable | None:
-    """Where the batch is whose decoding raised ``err`` out of ``poll()``, or None if that is not what happened.
-
-    kafka-python raises a codec's own error out of ``poll()`` (``UnsupportedCodecError`` for a codec
-    whose library is missing or an unknown codec id, zlib's, lz4's or zstd's for a corrupt payload,
-    ``CorruptRecordError`` for a bad checksum) and says neither the partition nor the offset. The
-    frame that was unpacking the batch knows both, and the batch's header (read without
-    decompressing) knows where it ends; they are read from the error's traceback. Should a later
-    kafka-python unpack elsewhere, this answers None and the error ends scicow as before (loudly),
-    rather than guess. Reading another library's frames is unusual: kafka-python offers no other
-    way to learn which partition failed, and without it the consumer cannot move past the batch.
-    """
-    unpacking: dict[str, Any] | None = None
-    tb = err.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name == "_unpack_records":
-            unpacking = tb.tb_frame.f_locals
-        tb = tb.tb_next
-    if unpacking is None:
-        return None
-    records, batch = unpacking.get("self"), unpacking.get("batch")
-    tp, position = getattr(records, "topic_partition", None), getattr(records, "next_fetch_offset", None)
-    base = getattr(batch, "base_offset", None)
-    if not isinstance(tp, TopicPartition) or not isinstance(position, int) or not isinstance(base, int):
-        return None
-    first = max(position, base)
-    # A batch of the current format (magic 2) says where it ends; an old-format one is passed offset by offset.
-    end = getattr(batch, "next_offset", None) if getattr(batch, "magic", 2) == 2 else None
-    after = max(end if isinstance(end, int) else first + 1, first + 1)
-    code = getattr(batch, "compression_type", None)
-    codec = _CODEC_NAMES.get(code, f"unknown codec {code}") if isinstance(code, int) else "an unknown codec"
-    hint = (" (this scicow lacks the codec's library: install scizoo[scicow], which brings kafka-python's codecs)"
-            if isinstance(err, UnsupportedCodecError) and "not found" in str(err) else "")
-    error = str(err) if str(err).startswith(type(err).__name__) else f"{type(err).__name__}: {err}"
-    return Undecodable(tp, first, after, (
-        f"records at offsets {first} to {after - 1} of {tp.topic}[{tp.partition}], compressed with {codec} in one "
-        f"batch, cannot be decoded: {error}{hint}; they stay on their topic at those offsets"))
 
 
 def _timed(handle: Callable[[list[RawRecord]], BatchResult], records: list[RawRecord]) -> BatchResult:

@@ -55,6 +55,7 @@ from scizoo.core import (
     rerun_pattern,
 )
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
+from scizoo.ops.kafka_records import missing_codecs, undecodable
 from scizoo.ops.store import store_problem
 
 from ._job import find_pipeline
@@ -330,6 +331,9 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
         max_poll_records=1,
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
+    if missing_codecs():
+        logger.error("kafka-python cannot read events compressed with %s here; install scizoo[reduce]",
+                     ", ".join(missing_codecs()))
     next_sweep = time.monotonic() + settings.sweep_interval_s
     try:
         while not stop.is_set():
@@ -338,7 +342,19 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event) -> None:
             if time.monotonic() >= next_sweep:
                 reducer.sweep()
                 next_sweep = time.monotonic() + settings.sweep_interval_s
-            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            try:
+                polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+            except Exception as err:  # a batch that cannot be decoded raises its codec's own error
+                bad = undecodable(err)
+                if bad is None:
+                    raise
+                # Skipped like an event that does not validate (below): the datasets are in the
+                # catalogue, and a person can ask for their reductions. Polled again at the same
+                # position, kafka-python 3.0.12 would loop inside poll() for ever: move past it.
+                logger.error("events not read: %s", bad.reason)
+                if bad.partition in consumer.assignment():
+                    consumer.seek(bad.partition, bad.after)
+                continue
             for records in polled.values():
                 for record in records:
                     try:

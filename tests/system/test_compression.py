@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -25,7 +27,6 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.record.util import calc_crc32c
 
-from scicow._consumer import undecodable
 from scifish import message_key
 from scireduce import ScireduceSettings, run_worker
 from scizoo.core import (
@@ -40,6 +41,7 @@ from scizoo.core import (
     dead_letter_topic,
     events_topic,
 )
+from scizoo.ops.kafka_records import undecodable
 from tests.helpers import PID_PREFIX, make_scan, read_topic, wait_for
 
 pytestmark = pytest.mark.system
@@ -267,23 +269,26 @@ def test_without_a_codecs_library_its_records_are_dead_lettered_with_the_reason(
     assert "cannot read records compressed with lz4" in log.read_text()
 
 
-def test_a_worker_reads_ingested_events_compressed_with_each_codec(kafka, mongo, db, prefix, tmp_path) -> None:
-    topic = events_topic(prefix)
-    _one_partition_topic(kafka.bootstrap_servers, topic)
-    # One finished raw dataset per codec; the rule names a module pipeline, which this worker
-    # refuses at once: each event leaves a failed job behind, and no job process is started.
-    pids = {codec: f"{PID_PREFIX}/{codec}" for codec in CODECS}
-    for pid in pids.values():
+def _raw_datasets(db, pids: list[str]) -> None:
+    """Finished raw datasets, each with one file, as scicow writes them (the fields the rules read)."""
+    for pid in pids:
         db[DATASET_COLLECTION].insert_one({"_id": pid, "pid": pid, "type": "raw", "ownerGroup": "A",
                                            "instrumentIds": ["sim"], "dataFormat": "dat",
                                            "scientificMetadata": {"scan_status": {"value": "finished"}}})
         db[ORIG_DATABLOCK_COLLECTION].insert_one({"_id": f"block-{pid}", "datasetId": pid,
                                                   "dataFileList": [{"path": "/data/scan_0001.dat", "size": 1}]})
-    for codec, pid in pids.items():
-        events = [DatasetIngested(pid=pid, message_id=f"{codec}-{n}", beamline="sim", proposal_id="A",
-                                  status="finished", ingested_at=datetime.now(UTC)) for n in range(5)]
-        _send(kafka.bootstrap_servers, codec, topic, [(e.pid.encode(), e.model_dump_json().encode()) for e in events])
-    assert {codec for _, codec in stored_codecs(kafka.bootstrap_servers, topic)} == set(CODECS.values())
+
+
+def _events(pid: str, tag: str, count: int) -> list[tuple[bytes, bytes]]:
+    return [(pid.encode(), DatasetIngested(pid=pid, message_id=f"{tag}-{n}", beamline="sim", proposal_id="A",
+                                           status="finished", ingested_at=datetime.now(UTC)).model_dump_json().encode())
+            for n in range(count)]
+
+
+@contextmanager
+def _worker(kafka, mongo, db, prefix: str, tmp_path) -> Iterator[tuple[ScireduceSettings, threading.Thread]]:
+    """A reduction worker whose one rule names a module pipeline, which it refuses at once: each
+    event it reads leaves a failed job behind, and no job process is started."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(json.dumps({"rules": [{"name": "r", "pipeline": "tests.reduce_pipelines:FAILING"}]}))
     settings = ScireduceSettings(kafka_bootstrap=kafka.bootstrap_servers, topic_prefix=prefix, group_id=f"r-{prefix}",
@@ -294,13 +299,39 @@ def test_a_worker_reads_ingested_events_compressed_with_each_codec(kafka, mongo,
     worker = threading.Thread(target=run_worker, args=(settings, stop), daemon=True)
     worker.start()
     try:
+        yield settings, worker
+    finally:
+        stop.set()
+        worker.join(30)
+
+
+def test_a_worker_reads_ingested_events_compressed_with_each_codec(kafka, mongo, db, prefix, tmp_path) -> None:
+    topic = events_topic(prefix)
+    _one_partition_topic(kafka.bootstrap_servers, topic)
+    pids = {codec: f"{PID_PREFIX}/{codec}" for codec in CODECS}
+    _raw_datasets(db, list(pids.values()))
+    for codec, pid in pids.items():
+        _send(kafka.bootstrap_servers, codec, topic, _events(pid, codec, 5))
+    assert {codec for _, codec in stored_codecs(kafka.bootstrap_servers, topic)} == set(CODECS.values())
+    with _worker(kafka, mongo, db, prefix, tmp_path) as (settings, worker):
         jobs = db[JOB_COLLECTION]
         wait_for(lambda: jobs.count_documents({"datasetId": {"$in": list(pids.values())}}) == len(pids), timeout=90,
                  what="a job for each codec's event")
         wait_for(lambda: _committed(kafka.bootstrap_servers, settings.group_id, TopicPartition(topic, 0))
                  == 5 * len(CODECS), timeout=30, what="every event read and committed")
         assert worker.is_alive()
-    finally:
-        stop.set()
-        worker.join(30)
     assert all("not run" in job["log"] for job in db[JOB_COLLECTION].find())
+
+
+def test_a_worker_reads_on_past_events_that_cannot_be_decoded(kafka, mongo, db, prefix, tmp_path, caplog) -> None:
+    topic = events_topic(prefix)
+    _one_partition_topic(kafka.bootstrap_servers, topic)
+    _raw_datasets(db, [f"{PID_PREFIX}/after"])
+    assert produce_raw(kafka.bootstrap_servers, topic, 0, record_batch(b"not compressed at all" * 4, 3,
+                                                                     CODECS["gzip"])) == 0
+    _send(kafka.bootstrap_servers, "none", topic, _events(f"{PID_PREFIX}/after", "after", 1))
+    with _worker(kafka, mongo, db, prefix, tmp_path) as (_, worker):
+        wait_for(lambda: db[JOB_COLLECTION].count_documents({"datasetId": f"{PID_PREFIX}/after"}) == 1, timeout=90,
+                 what="the job of the event after the batch that cannot be decoded")
+        assert worker.is_alive()
+    assert f"events not read: records at offsets 0 to 2 of {topic}[0], compressed with gzip" in caplog.text

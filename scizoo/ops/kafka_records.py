@@ -1,0 +1,79 @@
+"""Kafka record batches a consumer cannot decode: which codecs are missing, and where a failed batch is.
+
+Shared by both Kafka consumers (scicow dead-letters such a batch, scireduce logs it) and kept
+out of ``scizoo.ops``'s package import, so that what imports ``scizoo.ops`` does not import kafka.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.errors import UnsupportedCodecError
+from kafka.structs import TopicPartition
+
+#: Kafka's codec ids (the low bits of a record batch's attributes) by their compression.type name.
+_CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+def missing_codecs() -> list[str]:
+    """The codecs Kafka defines whose library kafka-python cannot import here (gzip is Python's own).
+
+    A record batch in one of them cannot be read, so a consumer that finds one missing says so
+    when it starts (the ``scicow`` and ``reduce`` extras install them all).
+    """
+    from kafka import codec
+
+    checks = {"snappy": codec.has_snappy, "lz4": codec.has_lz4, "zstd": codec.has_zstd}
+    return [name for name, available in checks.items() if not available()]
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A record batch that kafka-python fetched and could not decode: where it is, and why."""
+
+    partition: TopicPartition
+    #: The first offset of it that was not read, and the offset after it.
+    first: int
+    after: int
+    reason: str
+
+
+def undecodable(err: BaseException) -> Undecodable | None:
+    """Where the batch is whose decoding raised ``err`` out of ``poll()``, or None if that is not what happened.
+
+    kafka-python raises a codec's own error out of ``poll()`` (``UnsupportedCodecError`` for a codec
+    whose library is missing or an unknown codec id, zlib's, lz4's or zstd's for a corrupt payload,
+    ``CorruptRecordError`` for a bad checksum) and says neither the partition nor the offset. The
+    frame that was unpacking the batch knows both, and the batch's header (read without
+    decompressing) knows where it ends; they are read from the error's traceback. Should a later
+    kafka-python unpack elsewhere, this answers None and the error ends the consumer as before (loudly),
+    rather than guess (tests/system/test_compression.py pins what is read). Reading another
+    library's frames is unusual: kafka-python offers no other way to learn which partition failed,
+    and without it a consumer cannot move past the batch.
+    """
+    unpacking: dict[str, Any] | None = None
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_unpack_records":
+            unpacking = tb.tb_frame.f_locals
+        tb = tb.tb_next
+    if unpacking is None:
+        return None
+    records, batch = unpacking.get("self"), unpacking.get("batch")
+    tp, position = getattr(records, "topic_partition", None), getattr(records, "next_fetch_offset", None)
+    base = getattr(batch, "base_offset", None)
+    if not isinstance(tp, TopicPartition) or not isinstance(position, int) or not isinstance(base, int):
+        return None
+    first = max(position, base)
+    # A batch of the current format (magic 2) says where it ends; an old-format one is passed offset by offset.
+    end = getattr(batch, "next_offset", None) if getattr(batch, "magic", 2) == 2 else None
+    after = max(end if isinstance(end, int) else first + 1, first + 1)
+    code = getattr(batch, "compression_type", None)
+    codec = _CODEC_NAMES.get(code, f"unknown codec {code}") if isinstance(code, int) else "an unknown codec"
+    hint = (" (this process lacks the codec's library: install scizoo[scicow] or scizoo[reduce], which bring "
+            "kafka-python's codecs)" if isinstance(err, UnsupportedCodecError) and "not found" in str(err) else "")
+    error = str(err) if str(err).startswith(type(err).__name__) else f"{type(err).__name__}: {err}"
+    return Undecodable(tp, first, after, (
+        f"records at offsets {first} to {after - 1} of {tp.topic}[{tp.partition}], compressed with {codec} in one "
+        f"batch, cannot be decoded: {error}{hint}; they stay on their topic at those offsets"))
