@@ -28,14 +28,21 @@ from PIL import Image
 from pydantic import SecretStr
 
 from scanlog_api import OidcSettings, ScanlogServer, ScanlogSettings, create_app
+from scidog import ConfigStore, ScidogSettings
+from scidog import create_app as create_scidog
+from scifish.testing import TangoDatabase
 from scizoo.core import (
+    ACTIVE_CONFIGURATION_COLLECTION,
     ATTACHMENT_COLLECTION,
     CART_COLLECTION,
     COMMENT_COLLECTION,
+    CONFIGURATION_COLLECTION,
+    CONFIGURATION_REVISION_COLLECTION,
     DATASET_COLLECTION,
     JOB_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
     RATING_COLLECTION,
+    BeamlineConfig,
     CatalogueSettings,
     Proposal,
     PublicationIn,
@@ -656,4 +663,170 @@ def test_the_live_stream_follows_scicats_rule(world: World) -> None:
             cell = Cell(cell.endpoint, who.name, "(all)", cell.expected, (*cell.got, "ended before the sentinel"),
                         cell.leak)
         cells.append(cell)
+    assert all(c.expected == c.got for c in cells) and not any(c.leak for c in cells), _verdict(cells)
+
+
+# --- scidog: the configuration service ------------------------------------------------------
+# Its own rule, stated here as plain data: any signed-in user reads configurations; the
+# beamline's staff (and admins) change them; staff of any beamline (and admins) browse the
+# control system; the editor's page and its files are public (they hold no data). Every cell
+# is a request to the real app (real OIDC tokens, the real store, pytango's Tango database);
+# a write is also checked in the store: a refused write changed nothing.
+
+DOG_STAFF = {"sim": "sim-staff", "other": "other-staff"}
+DOG_USERS = (
+    Who("reader", frozenset({"A"}), "valid"),
+    Who("staff-of-sim", frozenset({"sim-staff"}), "valid"),
+    Who("staff-of-other", frozenset({"other-staff"}), "valid"),
+    Who("admin", frozenset({ADMINS}), "valid"),
+    Who("anonymous"),
+    Who("expired", frozenset({"A", *DOG_STAFF.values(), ADMINS}), "expired"),
+    Who("foreign-key", frozenset({"A", *DOG_STAFF.values(), ADMINS}), "foreign"),
+)
+
+
+def dog_may(who: Who, rule: str) -> bool:
+    """``rule``: "page" (anyone), "read" (signed in), "edit" (sim's staff, admins), "browse" (any staff, admins)."""
+    if rule == "page":
+        return True
+    if who.token != "valid":
+        return False
+    if rule == "read":
+        return True
+    if rule == "edit":
+        return who.admin or DOG_STAFF["sim"] in who.groups
+    assert rule == "browse", rule
+    return who.admin or bool(who.groups & set(DOG_STAFF.values()))
+
+
+def dog_status(who: Who, rule: str, ok: int) -> int:
+    """401 without a valid token (every API request needs one), 403 when the rule says no, else ``ok``."""
+    if rule != "page" and who.token != "valid":
+        return 401
+    return ok if dog_may(who, rule) else 403
+
+
+@dataclass
+class Kennel:
+    db: Any
+    settings: Any  # ScidogSettings
+    headers: dict[str, dict[str, str]]
+
+    def seed(self) -> None:
+        """sim: day (active) and night (at revision 2); other: day (active)."""
+        for collection in (CONFIGURATION_COLLECTION, CONFIGURATION_REVISION_COLLECTION, ACTIVE_CONFIGURATION_COLLECTION):
+            self.db[collection].delete_many({})
+        store = ConfigStore(self.settings.mongo_uri, self.db.name)
+        try:
+            now = datetime.now(UTC)
+            for beamline, name in (("sim", "day"), ("sim", "night"), ("other", "day")):
+                store.create(BeamlineConfig(beamline=beamline, name=name, description="seeded"), "seed", now)
+            store.update("sim", "night", BeamlineConfig(beamline="sim", name="night", description="second"), 1, "seed",
+                         now)
+        finally:
+            store.close()
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """Everything a write could change."""
+        def rows(collection: str, *fields: str) -> list[tuple[Any, ...]]:
+            return sorted(tuple(str(d.get(f)) for f in ("_id", *fields)) for d in self.db[collection].find())
+        return (rows(CONFIGURATION_COLLECTION, "revision", "config"), rows(ACTIVE_CONFIGURATION_COLLECTION, "name"),
+                rows(CONFIGURATION_REVISION_COLLECTION))
+
+
+@pytest.fixture(scope="module")
+def kennel_tango(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TangoDatabase]:
+    """pytango's Tango database: its own device sys/database/2 is running, so it can be browsed."""
+    with TangoDatabase(tmp_path_factory.mktemp("kennel-tango")) as tango_db:
+        yield tango_db
+
+
+@pytest.fixture()
+def kennel(mongo, db, keys, kennel_tango: TangoDatabase) -> Iterator[Kennel]:
+    key, foreign = keys
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    services = Services({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+    settings = ScidogSettings(
+        mongo_uri=mongo.uri, database=db.name, staff_groups=DOG_STAFF, tango_host=kennel_tango.tango_host,
+        oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{services.url}/jwks", admin_groups=[ADMINS]))
+    headers = {w.name: ({"Authorization": f"Bearer {t}"} if (t := _token(w, key, foreign)) else {}) for w in DOG_USERS}
+    yield Kennel(db, settings, headers)
+    services.close()
+
+
+@dataclass(frozen=True)
+class DogProbe:
+    method: str
+    path: str
+    rule: str
+    ok: int
+    json: Any = None
+    content: bytes | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
+
+    def send(self, client: TestClient, headers: dict[str, str]) -> httpx.Response:
+        if self.content is not None:
+            headers = {**headers, "Content-Type": "application/yaml"}
+        return client.request(self.method, self.path, headers=headers, json=self.json, content=self.content)
+
+
+_SIM = "/api/beamlines/sim"
+_IMPORTED = b"beamline: sim\nname: night\ndescription: imported\n"
+DOG_PROBES = {
+    "page": DogProbe("GET", "/", "page", 200),
+    "page-script": DogProbe("GET", "/static/editor.js", "page", 200),
+    "me": DogProbe("GET", "/api/me", "read", 200),
+    "beamlines": DogProbe("GET", "/api/beamlines", "read", 200),
+    "configs": DogProbe("GET", f"{_SIM}/configs", "read", 200),
+    "config": DogProbe("GET", f"{_SIM}/configs/night", "read", 200),
+    "active": DogProbe("GET", f"{_SIM}/active", "read", 200),
+    "revisions": DogProbe("GET", f"{_SIM}/configs/night/revisions", "read", 200),
+    "revision": DogProbe("GET", f"{_SIM}/configs/night/revisions/1", "read", 200),
+    "diff": DogProbe("GET", f"{_SIM}/configs/night/diff?from=1&to=2", "read", 200),
+    "export": DogProbe("GET", f"{_SIM}/configs/night/export", "read", 200),
+    "create": DogProbe("POST", f"{_SIM}/configs", "edit", 201, json={"beamline": "sim", "name": "new"}),
+    "save": DogProbe("PUT", f"{_SIM}/configs/night", "edit", 200,
+                     json={"config": {"beamline": "sim", "name": "night", "description": "third"}, "base_revision": 2}),
+    "duplicate": DogProbe("POST", f"{_SIM}/configs/night/duplicate", "edit", 201, json={"name": "copy"}),
+    "delete": DogProbe("DELETE", f"{_SIM}/configs/night", "edit", 204),
+    "activate": DogProbe("PUT", f"{_SIM}/active", "edit", 200, json={"name": "night"}),
+    "restore": DogProbe("POST", f"{_SIM}/configs/night/restore", "edit", 200,
+                        json={"revision": 1, "base_revision": 2}),
+    "import": DogProbe("POST", "/api/import", "edit", 201, content=_IMPORTED),
+    "tango-devices": DogProbe("GET", "/api/tango/devices?q=database", "browse", 200),
+    "tango-attributes": DogProbe("GET", "/api/tango/attributes?device=sys/database/2", "browse", 200),
+    "tango-value": DogProbe("GET", "/api/tango/value?device=sys/database/2&attribute=State", "browse", 200),
+}
+
+
+def test_scidogs_rule_is_pure_and_covers_every_user() -> None:
+    """scidog's rule, spelled out per user: who reads, who changes sim's configurations, who browses Tango."""
+    assert {w.name: [rule for rule in ("read", "edit", "browse") if dog_may(w, rule)] for w in DOG_USERS} == {
+        "reader": ["read"],
+        "staff-of-sim": ["read", "edit", "browse"],
+        "staff-of-other": ["read", "browse"],
+        "admin": ["read", "edit", "browse"],
+        "anonymous": [],
+        "expired": [],
+        "foreign-key": [],
+    }
+
+
+@pytest.mark.parametrize("endpoint", list(DOG_PROBES))
+def test_every_scidog_cell_follows_its_rule(kennel: Kennel, endpoint: str) -> None:
+    probe = DOG_PROBES[endpoint]
+    cells = []
+    with TestClient(create_scidog(kennel.settings)) as client:
+        for who in DOG_USERS:
+            kennel.seed()
+            before = kennel.snapshot()
+            response = probe.send(client, kennel.headers[who.name])
+            changed = kennel.snapshot() != before
+            want = dog_status(who, probe.rule, probe.ok)
+            expected, got = (want, probe.writes and want == probe.ok), (response.status_code, changed)
+            leak = (changed and want != probe.ok) or (response.status_code == probe.ok and want != probe.ok)
+            cells.append(Cell(f"{probe.method} {probe.path}", who.name, "(scidog)", expected, got, leak))
     assert all(c.expected == c.got for c in cells) and not any(c.leak for c in cells), _verdict(cells)
