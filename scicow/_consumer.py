@@ -339,7 +339,11 @@ class _Loop:
                     return  # neither committed nor moved: read again at the next start
         logger.error("dead letter: %s", bad.reason)
         DEAD_LETTERS.inc()
-        self._commit({tp: OffsetAndMetadata(bad.after, "", -1)}, bad.after - bad.first)
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(bad.after, "", -1)})
+        except KafkaError as err:
+            # As for a batch (see commit): read again by whoever owns the partition, dead-lettered again.
+            logger.warning("offset past the batch that cannot be decoded not committed (%s: %s)", type(err).__name__, err)
         if tp in self.consumer.assignment():
             self.consumer.seek(tp, bad.after)
         if self.on_batch:
@@ -353,9 +357,7 @@ class _Loop:
         now reads them again, and the writes are idempotent, so nothing is lost or doubled.
         """
         offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
-        self._commit(offsets, sum(map(len, batch.values())))
-
-    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], size: int) -> None:
+        size = sum(map(len, batch.values()))
         try:
             self.consumer.commit(offsets)
         except KafkaError as err:
