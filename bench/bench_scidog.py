@@ -48,7 +48,7 @@ def main(count: int) -> None:
         tango_db.register(names, "Sim", "Sim/bench")
         print(f"registered {count:,} devices in {time.monotonic() - started:.1f} s")
         settings = ScidogSettings(mongo_uri=mongo.uri, tango_host=tango_db.tango_host,
-                                  tokens={"t": TokenUser(user="u")})
+                                  tokens={"t": TokenUser(user="u", admin=True)})  # browsing Tango is for staff
         queries = [f"{kinds[rng.randrange(len(kinds))]}/{rng.randrange(count):05d}"[: rng.randrange(4, 10)]
                    for _ in range(200)]
         with TestClient(create_app(settings)) as client:
