@@ -216,8 +216,8 @@ class _Pipeline:
             publisher=self.config.facility or "scizoo",
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
-        self.console.print(f"[green]✓[/] live scan table on {server.url}/?token=demo-20240001 (API docs: /docs)")
-        self.console.print(f"[green]✓[/] configuration editor (scidog) on {server.url}/scidog/?token=demo-staff")
+        self.console.print(f"[green]✓[/] live scan table on {server.url}/#token=demo-20240001 (API docs: /docs)")
+        self.console.print(f"[green]✓[/] configuration editor (scidog) on {server.url}/scidog/#token=demo-staff")
         return server.url
 
     def _scidog(self) -> Any:
@@ -367,9 +367,9 @@ def run_demo(
 def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) -> None:
     console.print()
     console.print("[bold]Open the scan table:[/]")
-    console.print(f"  {url}/?token=demo-staff      (beamline staff: every scan)")
-    console.print(f"  {url}/?token=demo-20240001   (a user of proposal 20240001)")
-    console.print(f"  {url}/scidog/?token=demo-staff   (beamline staff: what every scan records)")
+    console.print(f"  {url}/#token=demo-staff      (beamline staff: every scan)")
+    console.print(f"  {url}/#token=demo-20240001   (a user of proposal 20240001)")
+    console.print(f"  {url}/scidog/#token=demo-staff   (beamline staff: what every scan records)")
     console.print("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
     console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
     console.print(f"  API docs: {url}/docs")
