@@ -16,6 +16,8 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="scizoo: scan metadata capture and SciCat ingestion.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas of the message contract.")
 app.add_typer(schema_app, name="schema")
+catalogue_app = typer.Typer(no_args_is_help=True, help="The SciCat catalogue in MongoDB.")
+app.add_typer(catalogue_app, name="catalogue")
 
 
 def _missing(name: str, extra: str, err: ImportError) -> typer.Typer:
@@ -112,6 +114,24 @@ def schema_export() -> None:
     for name, text in schema_documents().items():
         (SCHEMA_DIR / name).write_text(text, encoding="utf-8")
         typer.echo(f"wrote {SCHEMA_DIR / name}", err=True)
+
+
+@catalogue_app.command("migrate")
+def catalogue_migrate(
+    mongo_uri: Annotated[str, typer.Option(envvar="SCIZOO_MONGO_URI", help="The catalogue's MongoDB.")] = (
+        "mongodb://localhost:27017"),
+    database: Annotated[str, typer.Option(envvar="SCIZOO_DATABASE", help="The catalogue's database.")] = "scicat",
+    debug: bool = typer.Option(False, help="Show tracebacks."),
+) -> None:
+    """Move documents an older scizoo stored into the shape the SciCat backend reads (every
+    service also does this at start; running it again finds nothing to do)."""
+    from scizoo.core import clear_failure, configure_logging
+    from scizoo.ops.store import migrate_store
+
+    configure_logging(False, debug=debug)
+    with clear_failure(debug):
+        moved = migrate_store(mongo_uri, database)
+    typer.echo("migrate: " + ", ".join(f"{count} {what} rewritten" for what, count in moved.items()))
 
 
 if __name__ == "__main__":

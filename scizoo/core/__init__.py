@@ -72,7 +72,7 @@ from ._messages import (
     ScanColumn,
     ScanMetadata,
 )
-from ._migrations import attachment_update, migrate_attachments, migrate_catalogue
+from ._migrations import MigrationError, attachment_update, migrate_attachments, migrate_catalogue
 from ._published import (
     Creator,
     Funding,
@@ -133,6 +133,7 @@ __all__ = [
     "Funding",
     "KafkaConnection",
     "Lifecycle",
+    "MigrationError",
     "OrigDatablockDocument",
     "Proposal",
     "ProposalDocument",

@@ -72,9 +72,14 @@ def ensure_indexes(db: Any) -> None:
 
     Takes the database as a parameter so the core never imports a client.
     """
-    from ._migrations import migrate_catalogue  # here: the migrations import this module's names
+    from ._migrations import MigrationError, migrate_catalogue  # here: they import this module's names
 
-    migrate_catalogue(db)
+    try:
+        migrate_catalogue(db)
+    except MigrationError as err:
+        # The service works without it (SciCat misses what is not moved yet): said loudly,
+        # and tried again at the next start or with `scizoo catalogue migrate`.
+        logger.error("catalogue migration incomplete: %s", err)
     for collection, specs in INDEXES.items():
         for keys in specs:
             db[collection].create_index(keys)

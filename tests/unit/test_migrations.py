@@ -1,0 +1,32 @@
+"""The pure rule that moves a stored Attachment into the backend's relationships."""
+
+from __future__ import annotations
+
+from scizoo.core import attachment_update
+
+DATASET = {"targetType": "dataset", "relationType": "is attached to"}
+
+
+def test_each_target_of_targetIds_becomes_one_relationship_with_targetId() -> None:
+    doc = {"_id": "a", "aid": "a", "relationships": [{"targetIds": ["p/1", "p/2"], **DATASET},
+                                                      {"targetId": "s/1", "targetType": "sample"}]}
+    assert attachment_update(doc) == {"$set": {"relationships": [
+        {"targetId": "p/1", **DATASET}, {"targetId": "p/2", **DATASET}, {"targetId": "s/1", "targetType": "sample"}]}}
+
+
+def test_a_datasetid_becomes_a_relationship_once_and_is_removed() -> None:
+    assert attachment_update({"_id": "a", "datasetId": "p/1"}) == {
+        "$set": {"relationships": [{"targetId": "p/1", **DATASET}], "aid": "a"}, "$unset": {"datasetId": ""}}
+    # Written with both (scanlog before issue 18): one relationship, not two.
+    both = {"_id": "b", "aid": "b", "datasetId": "p/1", "relationships": [{"targetIds": ["p/1"], **DATASET}]}
+    assert attachment_update(both) == {"$set": {"relationships": [{"targetId": "p/1", **DATASET}]},
+                                       "$unset": {"datasetId": ""}}
+
+
+def test_what_is_in_the_backends_shape_needs_nothing_and_a_second_run_finds_nothing() -> None:
+    good = {"_id": "a", "aid": "a", "relationships": [{"targetId": "p/1", **DATASET}]}
+    assert attachment_update(good) is None
+    stale = {"_id": "c", "relationships": {"targetIds": "p/3"}}  # a lone object, one target not in a list
+    update = attachment_update(stale)
+    assert update == {"$set": {"relationships": [{"targetId": "p/3", **DATASET}], "aid": "c"}}
+    assert attachment_update({**stale, **update["$set"]}) is None
