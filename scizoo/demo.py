@@ -54,6 +54,10 @@ CATALOGUE_PROPOSAL = {
     "pi_lastname": "Lovelace",
     "ownerGroup": "20240001",
     "accessGroups": [],
+    # What SciCat's Proposal schema requires besides (src/proposals/schemas/proposal.schema.ts).
+    "isPublished": False,
+    "createdBy": "scizoo demo",
+    "updatedBy": "scizoo demo",
 }
 #: Proposal only the user office knows: scicow fetches it over HTTP.
 USER_OFFICE_PROPOSALS = {

@@ -192,6 +192,12 @@ def test_a_proposal_from_the_user_office_is_stored_in_the_backends_shape(db) -> 
     assert (again.title, again.pi_lastname, again.ownerGroup) == ("Oxides", "Lovelace", "20269999")
 
 
+def test_the_proposal_the_demo_stores_has_the_backends_shape() -> None:
+    from scizoo.demo import CATALOGUE_PROPOSAL
+
+    assert problems(CATALOGUE_PROPOSAL, "Proposal") == []
+
+
 def test_what_the_running_services_write_has_the_backends_shape(mongo, db, tmp_path) -> None:
     """A raw scan as scicow writes it, its reduction (derived dataset, datablock, plot), an image
     from the scan table and a publication: every document in SciCat's collections passes."""
