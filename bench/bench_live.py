@@ -27,14 +27,14 @@ from scifish import message_key
 from scizoo.core import PROPOSAL_COLLECTION, ScanBlock, ScanMetadata, beamline_topic
 from scizoo.testing import EmbeddedKafka, EmbeddedMongo
 
-OBSERVER = """
+OBSERVER = """() => {
 window.seen = {};
 new MutationObserver(() => {
   for (const td of document.querySelectorAll('#rows td[data-col=scan_id]')) {
     if (!(td.textContent in window.seen)) window.seen[td.textContent] = Date.now();
   }
 }).observe(document.getElementById('rows'), {childList: true, subtree: true});
-"""
+}"""
 
 
 def main(scans: int) -> None:
@@ -75,15 +75,15 @@ def main(scans: int) -> None:
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"])
             page = browser.new_page()
-            page.goto(f"{server.url}/?token=t")
-            page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+            page.goto(f"{server.url}/#token=t")
+            page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
             page.evaluate(OBSERVER)
             time.sleep(1.0)
             sent = {}
             for n in range(scans):
                 sent[f"s{n}"] = produce(n)
                 time.sleep(0.3)
-            page.wait_for_function(f"Object.keys(window.seen).length >= {scans + 1}", timeout=60_000)
+            page.wait_for_function(f"() => Object.keys(window.seen).length >= {scans + 1}", timeout=60_000)
             seen = page.evaluate("window.seen")
             browser.close()
         latencies = sorted((seen[k] - v) / 1000 for k, v in sent.items() if k in seen)
