@@ -88,11 +88,14 @@ class ProposalLookup:
             return Lookup(None, f"user office answered {proposal_id!r} with a JSON {type(data).__name__}, not an object")
         try:
             proposal = Proposal.model_validate({"proposalId": proposal_id, "ownerGroup": proposal_id, **data})
+            document = proposal.to_document()  # SciCat's Proposal shape: a title and an email, dates
         except ValidationError as err:
+            first = err.errors()[0]
             return Lookup(None, f"user office sent an unreadable proposal {proposal_id!r}: "
-                                f"{err.error_count()} problem(s), first: {err.errors()[0]['msg']}")
+                                f"{err.error_count()} problem(s), first: {'.'.join(map(str, first['loc']))}: "
+                                f"{first['msg']}")
         if proposal.proposalId != proposal_id:
             return Lookup(None, f"user office answered for {proposal.proposalId!r} when asked for {proposal_id!r}")
-        self._collection.replace_one({"_id": proposal_id}, proposal.to_document(), upsert=True)
+        self._collection.replace_one({"_id": proposal_id}, document, upsert=True)
         logger.info("proposal %s copied from the user office into the catalogue", proposal_id)
         return Lookup(proposal)

@@ -51,16 +51,15 @@ class Proposal(BaseModel):
 
         What the schema has no field for (a user office says more than SciCat keeps) goes
         into its free ``metadata``, so nothing is lost and no unknown field reaches the
-        backend; dates become BSON dates. Raises :class:`pydantic.ValidationError` (with
+        backend; dates become BSON dates. Raises :class:`pydantic.ValidationError` (naming
         the field) when SciCat could not hold it: no title, no email, a date without a zone.
         """
         data = self.model_dump()
         extra = {k: v for k, v in data.items() if k not in ProposalDocument.model_fields and k != "_id"}
         metadata = dict(data.get("metadata") or {})
         for key, value in extra.items():
-            if key in metadata and metadata[key] != value:
-                raise ValueError(f"proposal {self.proposalId}: {key!r} is both a field and a metadata key")
-            metadata[key] = value
+            # A field named like one of its metadata keys keeps both (nothing lost).
+            metadata[key if key not in metadata or metadata[key] == value else f"{key} (field)"] = value
         known = {k: v for k, v in data.items() if k in ProposalDocument.model_fields}
         doc = ProposalDocument.model_validate({
             **known, "id": self.proposalId, "email": self.email or self.pi_email,
@@ -107,6 +106,15 @@ class _Ownable(_Written):
     updatedAt: AwareDatetime
 
 
+class MeasurementPeriod(_Written):
+    """When and where a proposal measures (``src/proposals/schemas/measurement-period.schema.ts``)."""
+
+    instrument: Annotated[str, Field(min_length=1)]
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    comment: str = ""
+
+
 class ProposalDocument(_Written):
     """A Proposal as we write it (copied from the user office), in the backend's shape."""
 
@@ -123,6 +131,9 @@ class ProposalDocument(_Written):
     startTime: AwareDatetime | None = None
     endTime: AwareDatetime | None = None
     instrumentIds: list[str] = []
+    MeasurementPeriodList: list[MeasurementPeriod] = []
+    type: Annotated[str | None, Field(description="One of the backend's proposal types; its default if None.")] = None
+    parentProposalId: str | None = None
     metadata: dict[str, Any] = {}
     ownerGroup: Annotated[str, Field(min_length=1)]
     accessGroups: list[str] = []
@@ -133,9 +144,9 @@ class ProposalDocument(_Written):
     updatedAt: AwareDatetime | None = None
 
     def to_mongo(self) -> dict[str, Any]:
-        """Without the times when none were given (mongoose's timestamps are not required)."""
+        """Without the times and type when none were given (the backend's defaults apply)."""
         doc = super().to_mongo()
-        for name in ("createdAt", "updatedAt", "startTime", "endTime"):
+        for name in ("createdAt", "updatedAt", "startTime", "endTime", "type"):
             if doc[name] is None:
                 del doc[name]
         return doc

@@ -178,15 +178,22 @@ def test_a_proposal_from_the_user_office_is_stored_in_the_backends_shape(db) -> 
 
     office_answer = {"title": "Oxides", "email": "ada@example.org", "pi_firstname": "Ada", "pi_lastname": "Lovelace",
                      "startTime": "2026-11-01T08:00:00+01:00", "endTime": "2026-11-03T08:00:00Z",
+                     "MeasurementPeriodList": [{"instrument": "sim", "start": "2026-11-01T08:00:00Z"}],
                      "beamtime_hours": 48, "panel": {"rank": 2}}
-    with UserOffice({"20269999": office_answer}) as office:
+    untitled = {"email": "ada@example.org"}
+    with UserOffice({"20269999": office_answer, "20269998": untitled}) as office:
         lookup = ProposalLookup(db[PROPOSAL_COLLECTION], office.url)
         assert lookup.get("20269999").proposal is not None
+        # One SciCat could not hold is not stored: the scan waits in quarantine with the reason.
+        refused = lookup.get("20269998")
+        assert refused.proposal is None and "title" in refused.reason, refused.reason
+    assert db[PROPOSAL_COLLECTION].find_one({"_id": "20269998"}) is None
     stored = db[PROPOSAL_COLLECTION].find_one({"_id": "20269999"})
     assert problems(stored, "Proposal") == []
     # Nothing the user office said is lost: what SciCat has no field for is in its metadata.
     assert stored["startTime"] == datetime(2026, 11, 1, 7, tzinfo=UTC)
     assert stored["metadata"] == {"beamtime_hours": 48, "panel": {"rank": 2}}
+    assert stored["MeasurementPeriodList"][0]["start"] == datetime(2026, 11, 1, 8, tzinfo=UTC)
     # And it reads back as the proposal it was.
     again = Proposal.from_document(stored)
     assert (again.title, again.pi_lastname, again.ownerGroup) == ("Oxides", "Lovelace", "20269999")
