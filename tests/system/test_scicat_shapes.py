@@ -279,3 +279,20 @@ def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None
     assert sorted(a["_id"] for a in db[ATTACHMENT_COLLECTION].find(
         {"relationships.targetId": f"p/{n}", "relationships.targetType": "dataset"})) == [f"a{n}", f"b{n}"]
     assert "relationships.targetIds_1" not in db[ATTACHMENT_COLLECTION].index_information()
+
+
+def test_what_scicow_ingests_from_kafka_has_the_backends_shape(kafka, scicow, db, prefix, tmp_path) -> None:
+    """A scan through the real broker and scicow: its Dataset and OrigDatablock as stored."""
+    from tests.helpers import wait_for
+    from tests.system.test_pipeline import _produce
+
+    scicow()
+    first = _message(_scan_file(tmp_path / "raw"))
+    again = first.model_copy(update={"produced_at": datetime(2026, 12, 1, 13, tzinfo=UTC)})  # a later update
+    _produce(kafka.bootstrap_servers, prefix, [first, again])
+    wait_for(lambda: db[DATASET_COLLECTION].count_documents(
+        {"scientificMetadata.message_produced_at.value": again.produced_at}) == 1, what="the dataset, updated")
+    [dataset] = db[DATASET_COLLECTION].find()
+    [block] = db[ORIG_DATABLOCK_COLLECTION].find()
+    assert problems(dataset, "Dataset") == []
+    assert problems(block, "OrigDatablock") == []
