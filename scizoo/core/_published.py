@@ -1,10 +1,13 @@
 """Publishing: what a researcher fills in, the SciCat ``PublishedData`` document, and its
 DataCite kernel-4 metadata (pure builders; the datacite package validates and sends them).
 
-SciCat v4's ``PublishedData`` (src/published-data/schemas/published-data.v4.schema.ts):
-``doi``, ``title``, ``abstract``, ``datasetPids``, ``status`` (private -> public ->
+SciCat's ``PublishedData`` (src/published-data/schemas/published-data.schema.ts at
+scicat-backend-next 4055c96; tests/system/test_scicat_shapes.py checks ours against it):
+``_id`` = ``doi``, ``title``, ``abstract``, ``datasetPids``, ``status`` (private -> public ->
 registered -> amended), DataCite fields under ``metadata``, ``registeredTime``,
-``numberOfFiles``, ``sizeOfArchive``, plus the ownership fields.
+``numberOfFiles``, ``sizeOfArchive``, and the audit fields (``createdBy``, ...). It has no
+ownership fields (the backend lets a private one be changed by its ``createdBy``): our
+``ownerGroup``/``accessGroups`` are scizoo's own, which the backend ignores and returns as stored.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ class PublishedDataDocument(_Strict):
     registeredTime: AwareDatetime | None = None
     numberOfFiles: int = 0
     sizeOfArchive: int = 0
-    ownerGroup: str
-    accessGroups: list[str] = []
+    ownerGroup: Annotated[str, Field(description="scizoo's own (the backend has none): who may change it.")]
+    accessGroups: Annotated[list[str], Field(description="scizoo's own, read with ownerGroup.")] = []
     createdBy: str
     updatedBy: str
     createdAt: AwareDatetime
