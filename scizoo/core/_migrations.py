@@ -23,10 +23,19 @@ class MigrationError(ScizooError):
     """The store refused a migration's rewrite (it runs again at the next start)."""
 
 
-#: scizoo before issue 18 wrote ``relationships: [{targetIds: [pid], ...}]`` (a field the backend
-#: does not have, so it found none of them), and earlier still only ``datasetId``.
-STALE_ATTACHMENTS: dict[str, Any] = {"$or": [{"relationships.targetIds": {"$exists": True}},
-                                             {"datasetId": {"$exists": True}}]}
+#: The fields an attachment named its target by before SciCat v4's relationships (v3's, and
+#: scizoo's before issue 18), with the target type each stands for.
+LEGACY_TARGETS: dict[str, str] = {"datasetId": "dataset", "sampleId": "sample", "proposalId": "proposal"}
+#: What needs moving: scizoo before issue 18 wrote ``relationships: [{targetIds: [pid], ...}]``
+#: (a field the backend does not have, so it found none of them), and earlier only ``datasetId``;
+#: the rest as the backend's own migration (migrations/20250318101300-migrate-attachment-id-
+#: field-to-aid.js) selects them, so the two agree on every attachment.
+STALE_ATTACHMENTS: dict[str, Any] = {"$or": [
+    {"relationships.targetIds": {"$exists": True}},
+    *({name: {"$exists": True}} for name in LEGACY_TARGETS),
+    {"id": {"$exists": True}},
+    {"aid": {"$exists": False}},
+]}
 #: The index on the old field (only scizoo made it): dropped once nothing is stored that way.
 STALE_ATTACHMENT_INDEX = "relationships.targetIds_1"
 
@@ -35,10 +44,11 @@ def attachment_update(doc: dict[str, Any]) -> dict[str, Any] | None:
     """The update that gives a stored Attachment the backend's relationships, or None.
 
     Each ``targetIds`` entry becomes one relationship per target (``targetId``, its type and
-    relation kept); a ``datasetId`` becomes a dataset relationship unless one is there
-    already, and is then removed (the backend's schema has no such field); a missing ``aid``
-    is the ``_id`` (v4 finds an attachment by its aid). Entries already right are kept as
-    they are, in order.
+    relation kept); a ``datasetId``, ``sampleId`` or ``proposalId`` becomes a relationship of
+    its type unless one is there already, and is then removed (the backend's schema has no
+    such fields); a missing ``aid`` is v3's ``id``, else the ``_id`` (v4 finds an attachment
+    by its aid), and ``id`` is removed. Relationships already right are kept, in order: unlike
+    the backend's migration, which rebuilds them from the legacy fields, nothing is dropped.
     """
     relationships: list[Any] = []
     changed = False
@@ -53,17 +63,21 @@ def attachment_update(doc: dict[str, Any]) -> dict[str, Any] | None:
         else:
             relationships.append(entry)
     update: dict[str, Any] = {}
-    if "datasetId" in doc:
-        pid = str(doc["datasetId"])
-        if not any(isinstance(r, dict) and r.get("targetId") == pid and r.get("targetType") == "dataset"
+    unset = [name for name in (*LEGACY_TARGETS, "id") if name in doc]
+    for name, kind in LEGACY_TARGETS.items():
+        if doc.get(name) in (None, ""):
+            continue
+        target = str(doc[name])
+        if not any(isinstance(r, dict) and r.get("targetId") == target and r.get("targetType") == kind
                    for r in relationships):
-            relationships.append({"targetId": pid, "targetType": "dataset", "relationType": ATTACHED_TO})
+            relationships.append({"targetId": target, "targetType": kind, "relationType": ATTACHED_TO})
             changed = True
-        update["$unset"] = {"datasetId": ""}
     if changed:
         update["$set"] = {"relationships": relationships}
-    if update and not doc.get("aid"):
-        update.setdefault("$set", {})["aid"] = str(doc["_id"])
+    if not doc.get("aid"):
+        update.setdefault("$set", {})["aid"] = str(doc.get("id") or doc["_id"])
+    if unset:
+        update["$unset"] = dict.fromkeys(unset, "")
     return update or None
 
 
@@ -78,7 +92,8 @@ def migrate_attachments(db: Any, *, batch: int = 1000) -> int:
     attachments = db[ATTACHMENT_COLLECTION]
     moved = 0
     pending: list[dict[str, Any]] = []
-    stale = attachments.find(STALE_ATTACHMENTS, {"relationships": 1, "datasetId": 1, "aid": 1}).batch_size(batch)
+    fields = dict.fromkeys(("relationships", *LEGACY_TARGETS, "id", "aid"), 1)  # not the images
+    stale = attachments.find(STALE_ATTACHMENTS, fields).batch_size(batch)
     for doc in stale:
         update = attachment_update(doc)
         if update is not None:

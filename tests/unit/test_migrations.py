@@ -30,3 +30,15 @@ def test_what_is_in_the_backends_shape_needs_nothing_and_a_second_run_finds_noth
     update = attachment_update(stale)
     assert update == {"$set": {"relationships": [{"targetId": "p/3", **DATASET}], "aid": "c"}}
     assert attachment_update({**stale, **update["$set"]}) is None
+
+
+def test_what_scicat_v3_stored_is_moved_as_the_backends_own_migration_does_without_dropping_any() -> None:
+    v3 = {"_id": "x", "id": "att-7", "sampleId": "s/1", "proposalId": "20240001",
+          "relationships": [{"targetId": "p/9", **DATASET}]}
+    assert attachment_update(v3) == {
+        "$set": {"relationships": [{"targetId": "p/9", **DATASET},
+                                   {"targetId": "s/1", "targetType": "sample", "relationType": "is attached to"},
+                                   {"targetId": "20240001", "targetType": "proposal", "relationType": "is attached to"}],
+                 "aid": "att-7"},
+        "$unset": {"sampleId": "", "proposalId": "", "id": ""}}
+    assert attachment_update({"_id": "y", "relationships": [{"targetId": "p/9", **DATASET}]}) == {"$set": {"aid": "y"}}
