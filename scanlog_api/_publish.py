@@ -41,6 +41,7 @@ from scizoo.core import (
     PublicationIn,
     build_published_data,
     datacite_attributes,
+    published_metadata,
 )
 from scizoo.web import TokenUser
 
@@ -266,7 +267,7 @@ class Publisher:
             status = "amended"
         self._collection().update_one({"_id": doi}, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
-            "metadata": {"scizoo_form": pub.model_dump(mode="json"), "datacite": attributes}}})
+            "metadata": published_metadata(pub, doi, self.landing_url(doi))}})
         return self.public_view(self._collection().find_one({"_id": doi}) or {})
 
     def delete(self, doi: str, user: TokenUser, now: datetime) -> None:

@@ -81,6 +81,7 @@ from ._published import (
     RelatedWork,
     build_published_data,
     datacite_attributes,
+    published_metadata,
 )
 from ._reduction import ACTIVE_RULES_ID, ReductionRule, ReductionRuleSet, RuleCondition
 from ._schemas import SCHEMA_DIR, schema_documents
@@ -178,6 +179,7 @@ __all__ = [
     "migrate_catalogue",
     "parse_beamline_config",
     "producer_update",
+    "published_metadata",
     "redact",
     "rerun_pattern",
     "rerun_request",

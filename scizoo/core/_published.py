@@ -120,12 +120,33 @@ def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any
     }
 
 
+#: The DataCite properties SciCat v4 keeps at the top of PublishedData's ``metadata`` (its
+#: ``publishedDataConfig`` metadataSchema requires creators, publisher, publicationYear and
+#: resourceType; its DataCite registration and frontend read them there). Title and abstract
+#: are the document's own fields, and the backend adds the abstract to ``descriptions`` itself.
+SCICAT_METADATA_FIELDS = ("creators", "publisher", "subjects", "relatedIdentifiers", "rightsList",
+                          "fundingReferences")
+
+
+def published_metadata(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
+    """A PublishedData's ``metadata``: the DataCite properties where SciCat reads them, plus
+    scizoo's own ``datacite`` (the kernel-4.5 JSON sent to DataCite) and ``scizoo_form``."""
+    attributes = datacite_attributes(pub, doi, url)
+    return {
+        **{name: attributes[name] for name in SCICAT_METADATA_FIELDS},
+        "publicationYear": pub.publication_year,  # a number in SciCat's schema, a string in DataCite's
+        "resourceType": pub.resource_type,
+        "scizoo_form": pub.model_dump(mode="json"),
+        "datacite": attributes,
+    }
+
+
 def build_published_data(pub: PublicationIn, *, doi: str, owner_group: str, files: int, size: int, user: str,
                          now: datetime, landing_url: str) -> PublishedDataDocument:
     """A new, private PublishedData document for ``pub``."""
     return PublishedDataDocument(
         id=doi, doi=doi, title=pub.title, abstract=pub.abstract, datasetPids=list(pub.dataset_pids),
-        metadata={"scizoo_form": pub.model_dump(mode="json"), "datacite": datacite_attributes(pub, doi, landing_url)},
+        metadata=published_metadata(pub, doi, landing_url),
         numberOfFiles=files, sizeOfArchive=size, ownerGroup=owner_group, createdBy=user, updatedBy=user,
         createdAt=now, updatedAt=now,
     )

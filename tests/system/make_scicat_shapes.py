@@ -10,7 +10,8 @@ newer backend to see what changed::
 It reads the ``@Prop({...})`` decorators of each schema class (and of the classes it extends
 or embeds): a field's name, its mongoose ``type`` (or its TypeScript type when ``@Prop`` names
 none), ``required``, and ``enum``; each collection's ``_id`` rule from its module's pre-save
-hook. Nothing else (defaults, indexes, setters) is kept. Regular expressions suffice: these
+hook; and the example PublishedData ``metadata`` JSON Schema (``publishedDataConfig.example.json``).
+Nothing else (defaults, indexes, setters) is kept. Regular expressions suffice: these
 files follow one NestJS pattern, and the script fails loudly on anything it cannot place.
 """
 
@@ -43,6 +44,9 @@ FILES = [
     "src/proposals/schemas/measurement-period.schema.ts",
     "src/instruments/schemas/instrument.schema.ts",
 ]
+#: The example of the facility's PublishedData ``metadata`` schema the backend validates against
+#: (``PUBLISHED_DATA_CONFIG_FILE``); kept whole, as the backend's ``jsonschema`` reads it.
+PUBLISHED_DATA_CONFIG = "publishedDataConfig.example.json"
 #: collection -> (top-level class, the module whose pre-save hook sets ``_id``)
 DOCUMENTS = {
     "Dataset": ("DatasetClass", "src/datasets/datasets.module.ts"),
@@ -136,9 +140,10 @@ def shapes(checkout: Path) -> dict[str, Any]:
         "backend": BACKEND,
         "commit": commit,
         "made_by": "tests/system/make_scicat_shapes.py from the files listed in 'files'",
-        "files": FILES,
+        "files": [*FILES, PUBLISHED_DATA_CONFIG],
         "documents": documents,
         "classes": dict(sorted(described.items())),
+        "published_data_metadata_schema": json.loads(show(PUBLISHED_DATA_CONFIG))["metadataSchema"],
     }
 
 
