@@ -1,4 +1,5 @@
-"""Bring documents stored by an older scizoo into the shape the SciCat backend reads.
+"""Bring documents stored by an older scizoo into the shape the SciCat backend reads
+(attachments' relationships, publications' DataCite properties).
 
 Each migration is a pure rule (a stored document -> the update that fixes it, or None when
 it needs none) and a small runner over a pymongo ``Database`` passed in (the core imports no
@@ -12,9 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ._catalogue import ATTACHMENT_COLLECTION
+from ._catalogue import ATTACHMENT_COLLECTION, PUBLISHED_DATA_COLLECTION
 from ._documents import ATTACHED_TO
 from ._errors import ScizooError
+from ._published import SCICAT_METADATA_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +112,50 @@ def migrate_attachments(db: Any, *, batch: int = 1000) -> int:
     return moved
 
 
-def _send(db: Any, updates: list[dict[str, Any]]) -> int:
+def _send(db: Any, updates: list[dict[str, Any]], collection: str = ATTACHMENT_COLLECTION) -> int:
     """One ``update`` command (the core imports no client, so no ``UpdateOne``); its errors raised."""
-    reply = db.command({"update": ATTACHMENT_COLLECTION, "updates": updates, "ordered": False})
+    reply = db.command({"update": collection, "updates": updates, "ordered": False})
     problems = [*(reply.get("writeErrors") or []), *([reply["writeConcernError"]] if "writeConcernError" in reply else [])]
     if problems:
-        raise MigrationError(f"{len(problems)} of {len(updates)} attachment rewrites failed; "
+        raise MigrationError(f"{len(problems)} of {len(updates)} {collection} rewrites failed; "
                              f"first: {problems[0].get('errmsg', problems[0])}")
     return len(updates)
 
 
+#: Publications stored before issue 18 kept their DataCite properties only under
+#: ``metadata.datacite``, where SciCat neither reads nor validates them.
+STALE_PUBLICATIONS: dict[str, Any] = {"metadata.datacite": {"$exists": True}, "metadata.creators": {"$exists": False}}
+
+
+def published_data_update(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The update that puts a PublishedData's DataCite properties where SciCat reads them
+    (as :func:`published_metadata` writes them now), or None when they are there."""
+    metadata = doc.get("metadata") or {}
+    attributes = metadata.get("datacite")
+    if not isinstance(attributes, dict) or "creators" in metadata:
+        return None
+    found: dict[str, Any] = {f"metadata.{name}": attributes[name] for name in SCICAT_METADATA_FIELDS
+                             if name in attributes}
+    year = str(attributes.get("publicationYear", ""))
+    if year.isdigit():
+        found["metadata.publicationYear"] = int(year)
+    kind = (attributes.get("types") or {}).get("resourceType")
+    if kind:
+        found["metadata.resourceType"] = kind
+    return {"$set": found} if found else None
+
+
+def migrate_published_data(db: Any) -> int:
+    """Rewrite every stale PublishedData in ``db`` (a few per proposal: no batches needed)."""
+    updates = [{"q": {"_id": doc["_id"]}, "u": update}
+               for doc in db[PUBLISHED_DATA_COLLECTION].find(STALE_PUBLICATIONS, {"metadata": 1})
+               if (update := published_data_update(doc)) is not None]
+    moved = _send(db, updates, PUBLISHED_DATA_COLLECTION) if updates else 0
+    if moved:
+        logger.info("moved the DataCite properties of %d publications to where SciCat reads them", moved)
+    return moved
+
+
 def migrate_catalogue(db: Any) -> dict[str, int]:
     """Run every migration on ``db``; how many documents each rewrote."""
-    return {"attachments": migrate_attachments(db)}
+    return {"attachments": migrate_attachments(db), "publications": migrate_published_data(db)}

@@ -275,7 +275,8 @@ def test_what_the_running_services_write_has_the_backends_shape(mongo, db, tmp_p
 
 def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None:
     """``scizoo catalogue migrate`` (what every service runs at start) on the real store: the
-    attachments scanlog and scireduce wrote before, and the ones from before relationships."""
+    attachments scanlog and scireduce wrote before, the ones from before relationships, and a
+    publication whose DataCite properties were only under metadata.datacite."""
     import subprocess
     import sys
 
@@ -287,6 +288,12 @@ def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None
     oldest = [{"_id": f"b{n}", "datasetId": f"p/{n}", **owned} for n in range(20)]
     db[ATTACHMENT_COLLECTION].insert_many([*older, *oldest])
     db[ATTACHMENT_COLLECTION].create_index("relationships.targetIds")
+    pub = PublicationIn(title="t", abstract="a", creators=[{"name": "Lovelace, Ada"}], publisher="MAX IV",
+                        publication_year=2026, dataset_pids=["p/1"])
+    old = build_published_data(pub, doi="10.5072/old", owner_group="g", files=1, size=2, user="alice", now=now,
+                               landing_url="https://example.org/10.5072/old").to_mongo()
+    old["metadata"] = {key: old["metadata"][key] for key in ("scizoo_form", "datacite")}  # as stored before
+    db[PUBLISHED_DATA_COLLECTION].insert_one(old)
 
     def migrate() -> str:
         env = {"SCIZOO_MONGO_URI": mongo.uri, "SCIZOO_DATABASE": db.name, "PATH": ""}
@@ -294,8 +301,9 @@ def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None
                              capture_output=True, text=True, timeout=300, check=True)
         return out.stdout.strip()
 
-    assert migrate() == "migrate: 1520 attachments rewritten"
-    assert migrate() == "migrate: 0 attachments rewritten"
+    assert migrate() == "migrate: 1520 attachments rewritten, 1 publications rewritten"
+    assert migrate() == "migrate: 0 attachments rewritten, 0 publications rewritten"
+    assert metadata_problems(db[PUBLISHED_DATA_COLLECTION].find_one()["metadata"]) == []
     for doc in db[ATTACHMENT_COLLECTION].find():
         assert problems(doc, "Attachment") == [], doc["_id"]
     n = 7

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from scizoo.core import attachment_update
+from scizoo.core import PublicationIn, attachment_update, datacite_attributes, published_metadata
+from scizoo.core._migrations import published_data_update
 
 DATASET = {"targetType": "dataset", "relationType": "is attached to"}
 
@@ -42,3 +43,15 @@ def test_what_scicat_v3_stored_is_moved_as_the_backends_own_migration_does_witho
                  "aid": "att-7"},
         "$unset": {"sampleId": "", "proposalId": "", "id": ""}}
     assert attachment_update({"_id": "y", "relationships": [{"targetId": "p/9", **DATASET}]}) == {"$set": {"aid": "y"}}
+
+
+def test_a_publication_gets_its_datacite_properties_where_scicat_reads_them_as_new_ones_have_them() -> None:
+    pub = PublicationIn(title="t", abstract="a", creators=[{"name": "Lovelace, Ada"}], publisher="MAX IV",
+                        publication_year=2026, subjects=["XPS"], dataset_pids=["p/1"])
+    attributes = datacite_attributes(pub, "10.5072/x", "https://example.org/x")
+    old = {"_id": "10.5072/x", "metadata": {"scizoo_form": pub.model_dump(mode="json"), "datacite": attributes}}
+    update = published_data_update(old)
+    assert update is not None
+    moved = {**old["metadata"], **{k.removeprefix("metadata."): v for k, v in update["$set"].items()}}
+    assert moved == published_metadata(pub, "10.5072/x", "https://example.org/x")
+    assert published_data_update({**old, "metadata": moved}) is None
