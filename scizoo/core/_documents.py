@@ -423,7 +423,8 @@ def build_dataset(
         owner=pi_name or proposal.proposalId,
         ownerEmail=pi_email,
         contactEmail=pi_email or proposal.email or settings.contact_email,
-        principalInvestigators=[pi_email] if pi_email else [],
+        # Names, as SciCat's schema says ("first and last name"); its search and frontend show them.
+        principalInvestigators=[pi_name] if pi_name else [],
         sourceFolder=message.data_path.rstrip("/") or "/",
         sourceFolderHost=settings.source_folder_host,
         size=sum(f.size for f in scan.files),

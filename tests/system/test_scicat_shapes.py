@@ -184,6 +184,11 @@ def test_what_the_builders_make_has_the_backends_shape(tmp_path) -> None:
     published = build_published_data(pub, doi="10.5072/abc", owner_group="g", files=1, size=2, user="alice", now=now,
                                       landing_url="https://example.org/10.5072/abc")
     assert problems(dataset.to_mongo(), "Dataset") == []
+    # The PI by name, as the schema describes principalInvestigators ("first and last name").
+    named = build_dataset(_message(_scan_file(tmp_path)), Proposal(proposalId="1", pi_firstname="Ada",
+                                                                   pi_lastname="Lovelace", pi_email="ada@example.org"),
+                          CatalogueSettings())
+    assert named.principalInvestigators == ["Ada Lovelace"] and named.contactEmail == "ada@example.org"
     assert problems(block.to_mongo(), "OrigDatablock") == []
     assert problems(attachment.to_mongo(), "Attachment") == []
     assert problems(published.to_mongo(), "PublishedData") == []

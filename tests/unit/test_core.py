@@ -79,7 +79,7 @@ def test_dataset_has_the_shape_scicat_serves() -> None:
     assert doc["type"] == "raw"
     assert doc["proposalIds"] == ["20240001"] and "proposalId" not in doc
     assert doc["instrumentIds"] == ["sim"]
-    assert doc["principalInvestigators"] == ["pi@example.org"]
+    assert doc["principalInvestigators"] == ["Grace Hopper"]  # names, as SciCat's schema says
     assert doc["sourceFolder"] == "/data/sim/20240001/raw"
     assert doc["ownerGroup"] == "20240001"
     assert doc["accessGroups"] == ["collaborators", "sim-staff"]
