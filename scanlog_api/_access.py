@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scizoo.web import TokenUser
+from scizoo.core import TokenUser
 
 
 def build_branches(

@@ -59,6 +59,7 @@ from ._documents import (
     producer_update,
 )
 from ._errors import ConfigError, DependencyUnavailable, ScizooError, ServiceStartError, redact
+from ._identity import TokenUser
 from ._ids import file_message_id, manual_message_id, sardana_message_id
 from ._jobs import CANCELLABLE, base_rule, cancel_update, job_id, rerun_pattern, rerun_request
 from ._messages import (
@@ -151,6 +152,7 @@ __all__ = [
     "ScizooError",
     "ServiceStartError",
     "Technique",
+    "TokenUser",
     "apply_mapping",
     "attachment_update",
     "attachments_of",

@@ -4,7 +4,9 @@ errors with their HTTP status, bounds checked before a body is read, the operato
 Below the deployables (the scan table and scidog both use it), above the core.
 """
 
-from ._auth import Authenticator, AuthError, OidcSettings, TokenUser
+from scizoo.core import TokenUser
+
+from ._auth import Authenticator, AuthError, OidcSettings
 from ._errors import (
     Conflict,
     Forbidden,

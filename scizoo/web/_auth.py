@@ -17,15 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from scizoo.core import TokenUser
+
 logger = logging.getLogger(__name__)
-
-
-class TokenUser(BaseModel):
-    user: str
-    groups: list[str] = []
-    admin: bool = False
-    #: When the credential stops being valid (a JWT's exp); None for static tokens.
-    expires_at: datetime | None = None
 
 
 class OidcSettings(BaseModel):
