@@ -29,7 +29,6 @@ if str(ROOT) not in sys.path:  # run as a script: the bench package is beside th
     sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
 from pymongo import MongoClient
 
 from bench.bench_faults import GROUP_TIMING, PROPOSAL, ScicowProcess, scicow_settings
@@ -86,7 +85,7 @@ def main() -> None:
     with EmbeddedKafka() as kafka, EmbeddedMongo(work / "store") as mongo:
         topic = beamline_topic(prefix, "bench")
         admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-        admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+        admin.create_topics({topic: {"num_partitions": PARTITIONS, "replication_factor": 1}})
         admin.close()
         producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", linger_ms=5)
         for m in make_messages(n):

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from scizoo.commands import VersionOption
+
 app = typer.Typer(no_args_is_help=True, help="scanlog: the scan table and API (settings from SCANLOG_* variables).")
 
 
 @app.callback()
-def _main() -> None:
+def _main(version: VersionOption = False) -> None:
     """scanlog: the live scan table."""
 
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -87,8 +86,9 @@ def ensure_topics(settings: ScicowSettings, service: str = "scicow") -> None:
         missing = [t for t in wanted if t not in set(admin.list_topics())]
         if missing:
             try:
-                admin.create_topics([NewTopic(t, settings.topic_partitions, settings.topic_replication)
-                                     for t in missing])
+                # Names mapped to their options: kafka-python 3.0 deprecates NewTopic objects.
+                admin.create_topics({t: {"num_partitions": settings.topic_partitions,
+                                         "replication_factor": settings.topic_replication} for t in missing})
             except TopicAlreadyExistsError:
                 pass  # another member made them first
             except KafkaError as err:

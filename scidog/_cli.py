@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from scizoo.commands import VersionOption
+
 if TYPE_CHECKING:
     from ._store import ConfigStore
 
@@ -40,7 +42,7 @@ def _store(debug: bool) -> Iterator[ConfigStore]:
 
 
 @app.callback()
-def _main() -> None:
+def _main(version: VersionOption = False) -> None:
     """scidog: what every scan records, per beamline."""
 
 

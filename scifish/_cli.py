@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
+from scizoo.commands import VersionOption
+
 app = typer.Typer(no_args_is_help=True, help="scifish: capture (settings from SCIFISH_* variables).")
 
 
 @app.callback()
-def _main() -> None:
+def _main(version: VersionOption = False) -> None:
     """scifish: Tango -> scan message -> Kafka."""
 
 

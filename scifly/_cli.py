@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from scizoo.commands import VersionOption
+
 app = typer.Typer(no_args_is_help=True, help="scifly: the file watcher (settings from SCIFLY_* variables).")
 
 
 @app.callback()
-def _main() -> None:
+def _main(version: VersionOption = False) -> None:
     """scifly: completed files -> scan messages."""
 
 

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from scizoo.commands import VersionOption
+
 app = typer.Typer(no_args_is_help=True, help="scireduce: reduction workers (settings from SCIREDUCE_* variables).")
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
 
 
 @app.callback()
-def _main() -> None:
+def _main(version: VersionOption = False) -> None:
     """scireduce: finished scans -> derived datasets."""
 
 

@@ -10,4 +10,8 @@ The packages, top to bottom (import-linter's layers contract keeps imports runni
 Beside them, :mod:`scizoo.testing` and :mod:`scifish.testing` hold the stand-ins.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _version
+
+#: The installed distribution's version: pyproject.toml is its one source (the chart's
+#: appVersion is checked against it by tests/unit/test_version.py).
+__version__ = _version("scizoo")

@@ -13,11 +13,18 @@ from typing import Annotated
 
 import typer
 
+from scizoo.commands import VersionOption
+
 app = typer.Typer(no_args_is_help=True, help="scizoo: scan metadata capture and SciCat ingestion.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas of the message contract.")
 app.add_typer(schema_app, name="schema")
 catalogue_app = typer.Typer(no_args_is_help=True, help="The SciCat catalogue in MongoDB.")
 app.add_typer(catalogue_app, name="catalogue")
+
+
+@app.callback()
+def _main(version: VersionOption = False) -> None:
+    """scizoo: scan metadata capture and SciCat ingestion."""
 
 
 def _missing(name: str, extra: str, err: ImportError) -> typer.Typer:

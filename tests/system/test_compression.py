@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Producer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.record.util import calc_crc32c
 
 from scifish import message_key
@@ -142,7 +141,7 @@ def _one_partition_topic(bootstrap: str, topic: str) -> None:
     """One partition, so that the batches are in one known order."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.create_topics({topic: {"num_partitions": 1, "replication_factor": 1}})
     finally:
         admin.close()
 
