@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
 from scizoo.core import PUBLISHED_DATA_COLLECTION
-from scizoo.web import Authenticator, add_ops_routes, add_security_headers, document_refusals
+from scizoo.web import Authenticator, add_api_docs, add_ops_routes, add_security_headers, document_refusals
 
 from ._elog import ElogClient
 from ._errors import ScanlogError
@@ -71,7 +71,9 @@ def create_app(settings: ScanlogSettings) -> FastAPI:
         builder.join(5)  # a build still running fails cleanly on the closed client
         store.close()
 
-    app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan)
+    app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs from vendored files: add_api_docs
+    add_api_docs(app)
     app.state.store = store
     app.state.auth = auth = Authenticator(settings.tokens, settings.oidc)
     app.state.elog = ElogClient(settings.elog_url, settings.elog_token,

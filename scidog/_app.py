@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 from pymongo.errors import PyMongoError
 
 from scizoo.core import BeamlineConfig
-from scizoo.web import Authenticator, RequestLimits, add_ops_routes, add_security_headers, document_refusals
+from scizoo.web import Authenticator, RequestLimits, add_api_docs, add_ops_routes, add_security_headers, document_refusals
 
 from ._errors import ScidogError
 from ._models import ConfigSave, NameIn, RestoreIn
@@ -65,7 +65,8 @@ def create_app(settings: ScidogSettings) -> FastAPI:
         store.close()
 
     app = FastAPI(title="scidog", description="What every scan records, per beamline, with revisions",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs from vendored files: add_api_docs
+    add_api_docs(app)
     app.state.store = store
     app.state.auth = Authenticator(settings.tokens, settings.oidc)
     app.state.browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,

@@ -7,6 +7,7 @@ Below the deployables (the scan table and scidog both use it), above the core.
 from scizoo.core import TokenUser
 
 from ._auth import Authenticator, AuthError, OidcSettings
+from ._docs import add_api_docs
 from ._errors import (
     Conflict,
     Forbidden,
@@ -41,6 +42,7 @@ __all__ = [
     "TooMany",
     "UpstreamFailed",
     "WebError",
+    "add_api_docs",
     "add_ops_routes",
     "add_security_headers",
     "content_security_policy",

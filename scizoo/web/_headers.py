@@ -37,39 +37,27 @@ def content_security_policy(*, style_src: str = "'self'", img_src: str = "'self'
     ])
 
 
-#: FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from jsDelivr and start them with
-#: an inline script; nothing a user supplies is in them (the API description is fetched and
-#: rendered by Swagger UI). Only these paths get this policy.
-_DOCS_POLICY = content_security_policy(
-    script_src="'self' 'unsafe-inline' https://cdn.jsdelivr.net", style_src="'self' https://cdn.jsdelivr.net",
-    img_src="'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly")
-
-
 class SecurityHeaders:
     """ASGI middleware: the headers on every answer (also those other middleware answer
     before the routes, such as a 401 or a 413), unless the answer set them itself (a mounted
-    app with its own policy keeps it)."""
+    app with its own policy keeps it). No page is excepted: the API's documentation (/docs)
+    is served from files too (:func:`scizoo.web.add_api_docs`)."""
 
-    def __init__(self, app: App, *, policy: str, docs_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: App, *, policy: str) -> None:
         self.app = app
         self.headers = [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
-        self.docs_headers = [(b"content-security-policy", _DOCS_POLICY.encode()), *self.headers[1:]]
-        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path, root = scope["path"], scope.get("root_path", "")
-        path = path[len(root):] if root and path.startswith(root) else path  # as the mounted app routes it
-        wanted = self.docs_headers if path in self.docs_paths else self.headers
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 have = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in wanted if name not in have]
+                headers += [(name, value) for name, value in self.headers if name not in have]
                 message["headers"] = headers
             await send(message)
 
@@ -106,6 +94,8 @@ def add_security_headers(app: FastAPI, *, style_src: str = "'self'") -> None:
     """Every answer of ``app`` with the security headers (see the module), and tokens in a
     request's query masked in the access log. ``style_src``: what the app's pages need for
     their styles (``'self'`` when every style is in a served file)."""
-    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
-    app.add_middleware(SecurityHeaders, policy=content_security_policy(style_src=style_src), docs_paths=docs)
+    if app.docs_url or app.redoc_url:
+        # FastAPI's own pages load Swagger UI or ReDoc from a CDN with inline script: refused here.
+        raise ValueError("serve /docs with scizoo.web.add_api_docs (create the app with docs_url=None, redoc_url=None)")
+    app.add_middleware(SecurityHeaders, policy=content_security_policy(style_src=style_src))
     mask_query_tokens_in_access_log()
