@@ -1,11 +1,6 @@
 // The parts of a scan's detail view that show what the catalogue holds (no state of the table).
 import {$, el} from "./session.js";
-
-export function valueText(v) { return v == null ? "" : Array.isArray(v) ? v.join(", ") : typeof v === "object" ? JSON.stringify(v) : String(v); }
-// pint's SI values and units, for reading: 6 significant digits, powers and products as written.
-export function siText(v) { return typeof v === "number" ? String(Number(v.toPrecision(6))) : valueText(v); }
-export function unitText(u) { return String(u).replace(/\*\*2/g, "²").replace(/\*\*3/g, "³").replace(/\*\*(-?\d+)/g, "^$1").replace(/\*/g, "·"); }
-export function sameUnit(a, b) { return (a || "").replace(/\s/g, "") === (b || "").replace(/\s/g, ""); }
+import {dateText, sameUnit, siText, sizeText, unitText, valueText} from "./format.js";
 
 export function detailLinks(d) {
   const p = el("p", null, "links");
@@ -55,18 +50,11 @@ export function metadataGroups(meta) {
   return box;
 }
 
-export function sizeText(n) {
-  if (n == null) return "";
-  const units = ["B", "kB", "MB", "GB", "TB"]; let i = 0; let v = Number(n);
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
-  return (i ? v.toFixed(1) : String(v)) + " " + units[i];
-}
-
 export function fileTable(list) {
   const box = el("section"); box.appendChild(el("h3", "Files (" + list.length + ")"));
   const table = el("table", null, "files");
   for (const f of list) {
-    const tr = el("tr"); tr.append(el("td", f.path), el("td", sizeText(f.size)), el("td", f.time ? new Date(f.time).toLocaleString() : ""));
+    const tr = el("tr"); tr.append(el("td", f.path), el("td", sizeText(f.size)), el("td", dateText(f.time)));
     table.appendChild(tr);
   }
   box.appendChild(table);

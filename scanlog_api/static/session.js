@@ -38,3 +38,12 @@ export async function api(path, options = {}) {
   }
   return response;
 }
+
+// A JSON body sent with the method given (PUT, POST, PATCH).
+export function send(method, body) { return {method, headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)}; }
+
+// Who is signed in ({user, groups}), or null: asked once, by every part that needs the name.
+export const signedIn = token ? api("/api/me").then((r) => r.json()).catch(() => null) : Promise.resolve(null);
+
+// The bar's one line of news: loaded, live, or what went wrong.
+export function status(text) { $("status").textContent = text; }

@@ -317,3 +317,18 @@ def test_the_token_comes_in_the_fragment_and_no_request_carries_it(page, browser
     assert other.url == f"{server}/?proposal=A"
     other.context.close()
     problems.check()
+
+
+def test_the_layout_is_kept_under_the_users_name_and_no_storage_key_holds_the_token(page, server: str, db) -> None:
+    db[DATASET_COLLECTION].insert_one(_dataset(1, "A"))
+    page.goto(f"{server}/#token=ta")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
+    # An earlier page kept alice's layout under her token's last 8 characters ("ta": all of it).
+    page.evaluate("() => { localStorage.clear(); localStorage.setItem('scanlog-layout:ta', '[\"status\",\"scan_id\"]'); }")
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#head th[data-col]').length === 2")
+    assert _headers(page) == ["Status", "Scan"]  # kept, and moved to alice's name
+    assert page.evaluate("() => Object.keys(localStorage)") == ["scanlog-layout:user:alice"]
+    page.locator("#head th[data-col=scan_id] .x").click()
+    assert page.evaluate("() => Object.entries(localStorage)") == [["scanlog-layout:user:alice", '["status"]']]
