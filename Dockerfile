@@ -1,13 +1,20 @@
-# One image for every scizoo deployable: scanlog, scidog, scicow, scireduce, scifly
-# (the Helm chart in helm/scizoo picks the command per Deployment).
+# One image per place, chosen by the extra it installs (docs/deploy.md):
+#   docker build -t <registry>/scizoo:<version> .                                    scanlog, scidog (default)
+#   docker build --build-arg SCIZOO_EXTRAS=scicow -t <registry>/scizoo-scicow:<version> .
+#   docker build --build-arg SCIZOO_EXTRAS=reduce -t <registry>/scizoo-reduce:<version> .
+#   docker build --build-arg SCIZOO_EXTRAS=scifly -t <registry>/scizoo-scifly:<version> .
+# so the web image carries no Kafka client, and no image carries Sardana (the recorder runs in
+# the MacroServer's own environment). The Helm chart in helm/scizoo names these images.
+# Every version is the one CI tested: constraints.txt (make lock refreshes it).
 # Not built in CI here: tests/system/test_helm.py only checks it at lint level.
 FROM python:3.11-slim AS build
+ARG SCIZOO_EXTRAS=web,scidog,oidc
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY scizoo ./scizoo
 COPY scifish ./scifish
 COPY scidog ./scidog
@@ -16,9 +23,13 @@ COPY scifly ./scifly
 COPY scanlog_api ./scanlog_api
 COPY scireduce ./scireduce
 RUN python -m venv /opt/scizoo \
- && /opt/scizoo/bin/pip install ".[all]"
+ && /opt/scizoo/bin/pip install -c constraints.txt ".[${SCIZOO_EXTRAS}]" \
+ && /opt/scizoo/bin/pip check
 
 FROM python:3.11-slim
+ARG SCIZOO_EXTRAS=web,scidog,oidc
+LABEL org.opencontainers.image.licenses="BSD-3-Clause" \
+      org.scizoo.extras="${SCIZOO_EXTRAS}"
 ENV PATH=/opt/scizoo/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -29,7 +40,7 @@ RUN groupadd --system --gid 10001 scizoo \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home scizoo \
  && mkdir -p /var/lib/scireduce /var/spool/scifly /var/lib/scifly \
  && chown 10001:10001 /var/lib/scireduce /var/spool/scifly /var/lib/scifly \
- && for c in scanlog scidog scicow scireduce scifly; do /opt/scizoo/bin/$c --help > /dev/null; done
+ && /opt/scizoo/bin/scizoo --version
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000 8010 9100 9101 9102

@@ -4,14 +4,29 @@ VENV := .venv
 STAMP := $(VENV)/.stamp-install
 PY := $(VENV)/bin/python
 
-.PHONY: demo check test test-unit test-system bench lint schemas clean
+CONSTRAINTS := constraints.txt
 
-# Re-install when the project's dependencies change.
-$(STAMP): pyproject.toml
+.PHONY: demo check test test-unit test-system bench lint lock schemas clean
+
+# Re-install when the project's dependencies or their pinned versions change. Every version
+# comes from constraints.txt, so a new release of a tool cannot fail `make test` by itself.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all,embedded,test]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[all,embedded,test]"
 	touch $(STAMP)
+
+# Refresh constraints.txt: the newest versions pyproject.toml allows, installed in a fresh
+# environment (Python 3.11, as the image), then frozen. Run `make test` on it and commit it.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[all,embedded,test]"
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
 
 demo: $(STAMP)
 	$(VENV)/bin/scizoo demo
@@ -48,4 +63,4 @@ schemas: $(STAMP)
 	$(VENV)/bin/scizoo schema export
 
 clean:
-	rm -rf $(VENV) .demo-data .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache

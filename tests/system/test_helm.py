@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import tomllib
 from typing import Any
 
 import helm_python
@@ -179,10 +180,13 @@ def test_production_values_reach_the_manifests(prod_docs: list[dict[str, Any]]) 
     assert deploy[f"{FULL}-scireduce"]["spec"]["replicas"] == 4
     assert "replicas" not in deploy[f"{FULL}-scicow"]["spec"], "KEDA owns scicow's replica count"
     assert deploy[f"{FULL}-scifly"]["spec"]["strategy"] == {"type": "Recreate"}
-    for d in deploy.values():
+    # One image per place: the web image, and <repository>-<extra> for the others.
+    images = {"scanlog": "scizoo", "scidog": "scizoo", "scicow": "scizoo-scicow", "scireduce": "scizoo-reduce",
+              "scifly": "scizoo-scifly"}
+    for name, d in deploy.items():
         pod = d["spec"]["template"]["spec"]
         assert pod["imagePullSecrets"] == [{"name": "registry-pull"}]
-        assert pod["containers"][0]["image"] == "registry.facility.org/scizoo:1.2.3"
+        assert pod["containers"][0]["image"] == f"registry.facility.org/{images[name.removeprefix(FULL + '-')]}:1.2.3"
         assert pod["containers"][0]["imagePullPolicy"] == "Always"
 
     commands = {
@@ -360,13 +364,30 @@ def test_template_checks_refuse_inconsistent_values() -> None:
         render({"scifly": {"enabled": True}})
 
 
+def test_a_place_named_by_values_gets_that_image(default_docs: list[dict[str, Any]]) -> None:
+    assert container(default_docs, "scanlog")["image"] == "ghcr.io/scizoo/scizoo:0.1.0"
+    assert container(default_docs, "scicow")["image"] == "ghcr.io/scizoo/scizoo-scicow:0.1.0"
+    docs = render({"image": {"repository": "r/web", "tag": "9", "scireduce": "elsewhere/reducer"}})
+    assert container(docs, "scidog")["image"] == "r/web:9"
+    assert container(docs, "scireduce")["image"] == "elsewhere/reducer:9"
+    assert container(docs, "scicow")["image"] == "r/web-scicow:9"
+
+
 def test_dockerfile_lint_level() -> None:
     """Not built here (no container runtime): the lines that matter are checked."""
     text = (ROOT / "Dockerfile").read_text()
     instructions = [line.split(None, 1) for line in text.splitlines() if line and not line.startswith("#")]
     ops = [i[0] for i in instructions if i and i[0].isupper()]
     assert ops[0] == "FROM" and "python:3.11-slim" in instructions[0][1]
-    assert re.search(r"pip install[^\n]*\.\[all\]", text)
+    # One image per place: the extra is a build argument, the web places by default (no Kafka
+    # client, no Sardana in the web image), every version from the constraints file.
+    assert re.search(r'pip install -c constraints\.txt "\.\[\$\{SCIZOO_EXTRAS\}\]"', text)
+    defaults = set(re.findall(r"^ARG SCIZOO_EXTRAS=(\S+)$", text, re.M))
+    assert defaults == {"web,scidog,oidc"}, defaults
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for place in ("web", "scidog", "oidc", "scicow", "reduce", "scifly"):  # the chart's images' extras
+        assert place in extras and not any(r.startswith("sardana") for r in extras[place]), place
+    assert "COPY pyproject.toml README.md LICENSE constraints.txt ./" in text
     users = [i[1].strip() for i in instructions if i[0] == "USER"]
     assert users and users[-1] not in {"root", "0"}, "the image runs as a non-root user"
     with helm_python.Chart.load(CHART) as chart:

@@ -47,8 +47,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* A component's image: (dict "root" $ "component" "scicow"). One image per place (docs/deploy.md):
+the web image for scanlog and scidog, <repository>-<extra> for the others unless values name one. */}}
 {{- define "scizoo.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $image := .root.Values.image -}}
+{{- $extras := dict "scicow" "scicow" "scireduce" "reduce" "scifly" "scifly" -}}
+{{- $repository := $image.repository -}}
+{{- if hasKey $extras .component -}}
+{{- $repository = default (printf "%s-%s" $image.repository (get $extras .component)) (get $image .component) -}}
+{{- end -}}
+{{- printf "%s:%s" $repository (default .root.Chart.AppVersion $image.tag) -}}
 {{- end -}}
 
 {{/* A secret reference as an env entry: (dict "name" "ENV" "secret" "s" "key" "k") */}}
@@ -214,7 +222,7 @@ spec:
       terminationGracePeriodSeconds: {{ $cfg.terminationGracePeriodSeconds | default 30 }}
       containers:
         - name: {{ .component }}
-          image: {{ include "scizoo.image" $root | quote }}
+          image: {{ include "scizoo.image" (dict "root" $root "component" .component) | quote }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           args:
             {{- toYaml .args | nindent 12 }}
