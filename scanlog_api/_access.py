@@ -1,17 +1,85 @@
 """SciCat's access rule, in one place: who may read a dataset, and who may change it.
 
 Read: members of its ``ownerGroup`` or of any of its ``accessGroups``, and anyone once it
-is published; admins read everything. The rule exists twice on purpose, as store-side
-filters (:func:`build_branches`, for queries) and on a document in hand (:func:`can_read`,
-for the live stream); a test checks that they select exactly the same documents.
+is published; admins read everything. The rule is stated once, as the reader's
+:func:`grants` (a field of the document and the values that let this reader in), and
+rendered twice from that one statement: as flat, disjoint store filters
+(:func:`build_branches`, :func:`read_branches`: the table's queries, the tally, the
+proposal picker) and as a predicate on a document in hand (:func:`can_read`: the live
+stream), which evaluates each grant's own filter with ``_match``. A test checks on a
+table of odd and ordinary documents that the two select exactly the same ones.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scizoo.core import TokenUser
+
+from ._match import matches
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One way in: the document's ``field`` holds one of ``values`` (as MongoDB's ``$in``
+    matches, any element of a list field); ``equals``: the one value, as plain equality."""
+
+    field: str
+    values: tuple[Any, ...]
+    equals: bool = False
+
+    def condition(self) -> Any:
+        return self.values[0] if self.equals else {"$in": list(self.values)}
+
+    def negation(self) -> Any:
+        return {"$ne": self.values[0]} if self.equals else {"$nin": list(self.values)}
+
+    def admits(self, doc: dict[str, Any]) -> bool:
+        return matches({self.field: self.condition()}, doc)
+
+
+#: Anyone may read a published dataset.
+PUBLISHED = Grant("isPublished", (True,), equals=True)
+
+
+def grants(user: TokenUser | None) -> list[Grant] | None:
+    """SciCat's read rule for one reader: the grants that let them in, most common first
+    (None: an admin, who reads everything). Members of a group read what it owns and what
+    it was given access to; everyone reads what is published."""
+    if user is not None and user.admin:
+        return None
+    groups = tuple(user.groups) if user is not None else ()
+    if not groups:
+        return [PUBLISHED]
+    return [Grant("ownerGroup", groups), Grant("accessGroups", groups), PUBLISHED]
+
+
+def read_branches(user: TokenUser | None, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The documents matching ``base`` that the user may read, as disjoint, flat filters.
+
+    Flat on purpose: a store may use an index only for a plain top-level conjunction
+    (SecantusDB scans the whole collection as soon as a filter holds ``$or`` or ``$and``;
+    measured in docs/performance.md). So each grant is a branch of its own, which also
+    excludes the grants before it: counts add up and pages are merged.
+    """
+    base = dict(base or {})
+    ways = grants(user)
+    if ways is None:
+        return [base]
+    branches: list[dict[str, Any]] = []
+    for n, grant in enumerate(ways):
+        earlier = {g.field: g.negation() for g in ways[:n]}
+        # Key order matters to SecantusDB's planner (measured): it starts from the first
+        # field's index. The usual reader reaches a proposal through the first grant, so its
+        # branch starts from the proposal/time index; the others start from their rarer
+        # access field, which makes them nearly free when they match nothing.
+        if n == 0:
+            branches.append({**base, grant.field: grant.condition()})
+        else:
+            branches.append({grant.field: grant.condition(), **base, **earlier})
+    return branches
 
 
 def build_branches(
@@ -24,14 +92,8 @@ def build_branches(
     min_rating: float | None = None,
     pids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The selection as disjoint, flat MongoDB filters, whose union is what the user may see.
-
-    Flat on purpose: a store may use an index only for a plain top-level conjunction
-    (SecantusDB scans the whole collection as soon as a filter holds ``$or`` or ``$and``;
-    measured in docs/performance.md). So SciCat's rule "published, or ownerGroup in my
-    groups, or accessGroups in my groups" becomes up to three disjoint branches; counts
-    add up and pages are merged.
-    """
+    """The table's selection as disjoint, flat MongoDB filters, whose union is what the user
+    may see (:func:`read_branches` of the selection)."""
     base: dict[str, Any] = {}
     if proposal:
         base["proposalIds"] = proposal
@@ -48,33 +110,14 @@ def build_branches(
         base["_id"] = {"$in": pids}
     if min_rating is not None:
         base["dataQualityMetrics"] = {"$gte": min_rating}
-    if user is not None and user.admin:
-        return [base]
-    groups = list(user.groups) if user is not None else []
-    if not groups:
-        return [{**base, "isPublished": True}]
-    # Key order matters to SecantusDB's planner (measured): it starts from the first field's
-    # index. The usual reader reaches a proposal through ownerGroup, so the first branch
-    # starts from the proposal/time index; the other two start from their rarer access
-    # field, which makes them nearly free when they match nothing.
-    return [
-        {**base, "ownerGroup": {"$in": groups}},
-        {"accessGroups": {"$in": groups}, **base, "ownerGroup": {"$nin": groups}},
-        {"isPublished": True, **base, "ownerGroup": {"$nin": groups}, "accessGroups": {"$nin": groups}},
-    ]
+    return read_branches(user, base)
 
 
 def can_read(user: TokenUser | None, doc: dict[str, Any]) -> bool:
-    """SciCat's read rule for one document in hand (the live stream; the reference the
-    store-side filters in :func:`build_branches` are tested against)."""
-    if doc.get("isPublished"):
-        return True
-    if user is None:
-        return False
-    if user.admin:
-        return True
-    groups = set(user.groups)
-    return doc.get("ownerGroup") in groups or bool(groups & set(doc.get("accessGroups") or ()))
+    """SciCat's read rule for one document in hand (the live stream): one of the reader's
+    grants admits it, by the same filters the store is given."""
+    ways = grants(user)
+    return ways is None or any(g.admits(doc) for g in ways)
 
 
 def can_write(user: TokenUser | None, doc: dict[str, Any]) -> bool:
@@ -85,7 +128,8 @@ def can_write(user: TokenUser | None, doc: dict[str, Any]) -> bool:
     """
     if user is None:
         return False
-    return user.admin or doc.get("ownerGroup") in set(user.groups)
+    owner = doc.get("ownerGroup")  # one group, as SciCat's schema has it: a list here owns nothing
+    return user.admin or (isinstance(owner, str) and owner in user.groups)
 
 
 def can_comment(user: TokenUser | None, doc: dict[str, Any], staff_groups: dict[str, str]) -> bool:

@@ -16,16 +16,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.core import PUBLISHED_DATA_COLLECTION
 from scizoo.web import Authenticator, add_api_docs, add_ops_routes, add_security_headers, document_refusals
 
 from ._elog import ElogClient
 from ._errors import ScanlogError
 from ._limits import RequestLimits
 from ._oai import OaiProvider
+from ._ports import ScanJobs, Scans
+from ._publications import PublicationStore
 from ._publish import DataCite, Publisher
+from ._reductions import Reductions
 from ._routes import router
 from ._routes_publish import router as publish_router
+from ._services import Services
 from ._settings import ScanlogSettings
 from ._store import ScanStore
 from ._tally import Tally
@@ -33,7 +36,7 @@ from ._tally import Tally
 logger = logging.getLogger(__name__)
 
 
-def _build_indexes(store: ScanStore, ready: threading.Event) -> None:
+def _build_indexes(store: Scans, ready: threading.Event) -> None:
     try:
         store.ensure_indexes()
         logger.info("scanlog indexes are ready")
@@ -45,60 +48,76 @@ def _build_indexes(store: ScanStore, ready: threading.Event) -> None:
         ready.set()
 
 
-def create_app(settings: ScanlogSettings) -> FastAPI:
-    """The API and page, with one MongoClient opened lazily and closed with the app."""
+def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) -> Services:
+    """The catalogue's stores, the tally, publishing and OAI-PMH over one lazily opened client."""
     store = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s,
                       staff_comment_groups=settings.staff_comment_groups,
                       write_concern=(settings.write_concern_w, settings.write_concern_j),
                       max_export_rows=settings.max_export_rows)
     if settings.tally:
         store.tally = Tally(lambda: store.datasets, answer_from=settings.tally_from)
+    publications = PublicationStore(store.catalogue)
+    datacite = DataCite(settings.datacite_url, settings.datacite_username, settings.datacite_password,
+                        settings.doi_prefix, settings.datacite_timeout_s)
+    host = urlsplit(settings.public_url).hostname or "scizoo"
+    oai = OaiProvider(
+        f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo",
+        # RFC 2142's mailbox for a web service, until the operators name theirs.
+        settings.admin_email or f"webmaster@{host}",
+        collection=publications.collection, domain=host, datacentre=settings.datacite_username)
+    return Services(
+        store=store, reductions=Reductions(store), auth=auth, elog=elog, tally=store.tally, oai=oai,
+        publisher=Publisher(store, publications, datacite, doi_prefix=settings.doi_prefix,
+                            public_url=settings.public_url),
+        feed_source=lambda: store.datasets, max_anonymous_streams=settings.max_anonymous_streams,
+        download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern)
+
+
+def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reductions: ScanJobs | None = None) -> FastAPI:
+    """The API and page, over the catalogue (one MongoClient opened lazily and closed with the app).
+
+    Or over a ``store`` (and ``reductions``) given, e.g. the in-memory ones of
+    :mod:`scanlog_api.testing`: then the routes of the scans, their annotations and
+    reductions serve from them, and those that need the catalogue itself (publishing,
+    OAI-PMH, the live feed) answer that they are not configured.
+    """
+    auth = Authenticator(settings.tokens, settings.oidc)
+    elog = ElogClient(settings.elog_url, settings.elog_token, forward_user_token=settings.elog_forward_user_token)
+    if store is None:
+        services = _services(settings, auth, elog)
+    elif reductions is None:
+        raise ValueError("an app over a given store needs its reductions too")
+    else:
+        services = Services(store=store, reductions=reductions, auth=auth, elog=elog,
+                            max_anonymous_streams=settings.max_anonymous_streams,
+                            download_url_pattern=settings.download_url_pattern,
+                            scicat_url_pattern=settings.scicat_url_pattern)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Built in the background: on a large existing collection the first build takes
         # minutes, and the table must serve meanwhile (slower until it is done).
-        builder = threading.Thread(target=_build_indexes, args=(store, app.state.indexes_ready),
+        builder = threading.Thread(target=_build_indexes, args=(services.store, services.indexes_ready),
                                    name="scanlog-indexes", daemon=True)
         builder.start()
-        if store.tally is not None:
-            store.tally.start()
+        if services.tally is not None:
+            services.tally.start()
         yield
-        if app.state.feed is not None:
-            app.state.feed.close()
-        if store.tally is not None:
-            store.tally.close()
+        if services.feed is not None:
+            services.feed.close()
+        if services.tally is not None:
+            services.tally.close()
         builder.join(5)  # a build still running fails cleanly on the closed client
-        store.close()
+        services.store.close()
 
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan,
                   docs_url=None, redoc_url=None)  # /docs from vendored files: add_api_docs
     add_api_docs(app)
-    app.state.store = store
-    app.state.auth = auth = Authenticator(settings.tokens, settings.oidc)
-    app.state.elog = ElogClient(settings.elog_url, settings.elog_token,
-                                forward_user_token=settings.elog_forward_user_token)
-    app.state.feed = None
-    app.state.feed_lock = threading.Lock()
-    app.state.indexes_ready = threading.Event()
-    app.state.max_anonymous_streams = settings.max_anonymous_streams
+    app.state = services
 
     @app.exception_handler(ScanlogError)
     async def scanlog_error(request: Request, exc: ScanlogError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-
-    datacite = DataCite(settings.datacite_url, settings.datacite_username, settings.datacite_password,
-                        settings.doi_prefix, settings.datacite_timeout_s)
-    app.state.publisher = Publisher(store, datacite, doi_prefix=settings.doi_prefix,
-                                    public_url=settings.public_url)
-    app.state.download_url_pattern = settings.download_url_pattern
-    app.state.scicat_url_pattern = settings.scicat_url_pattern
-    host = urlsplit(settings.public_url).hostname or "scizoo"
-    app.state.oai = OaiProvider(
-        f"{settings.public_url.rstrip('/')}/oai", settings.publisher or "scizoo",
-        # RFC 2142's mailbox for a web service, until the operators name theirs.
-        settings.admin_email or f"webmaster@{host}",
-        collection=lambda: store.db()[PUBLISHED_DATA_COLLECTION], domain=host, datacentre=settings.datacite_username)
 
     app.include_router(router)
     app.include_router(publish_router)

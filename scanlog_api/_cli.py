@@ -73,17 +73,23 @@ def publish_command(
         except ScanlogError as err:
             typer.echo(f"error: {file}: {err}", err=True)
             raise typer.Exit(2) from err
+        from ._services import Services
+
         app = create_app(settings)
-        app.state.store.ping()
+        state = app.state
+        assert isinstance(state, Services)
+        state.store.ping()
+        publisher = state.publisher
+        assert publisher is not None  # an app over the catalogue publishes
         user = TokenUser(user=getpass.getuser(), groups=[group])
         try:
-            made = app.state.publisher.create(form, user, datetime.now(UTC))
+            made = publisher.create(form, user, datetime.now(UTC))
             typer.echo(f"{made['doi']}: created ({len(form.dataset_pids)} datasets)")
             if register:
-                done = app.state.publisher.register(made["doi"], user, datetime.now(UTC))
+                done = publisher.register(made["doi"], user, datetime.now(UTC))
                 typer.echo(f"{done['doi']}: {done['status']}, {done['landingPage']}")
         except ScanlogError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from err
         finally:
-            app.state.store.close()
+            state.store.close()

@@ -7,43 +7,70 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
-from scizoo.web import Authenticator, AuthError, TokenUser
+from scizoo.web import AuthError, TokenUser
 
 from ._access import build_branches
 from ._elog import ElogClient
-from ._errors import Invalid
+from ._errors import Invalid, NotConfigured
 from ._live import LiveFeed
-from ._store import ScanStore
+from ._oai import OaiProvider
+from ._ports import ScanJobs, Scans
+from ._publish import Publisher
+from ._services import Services
 from ._table import MAX_COLUMNS, sort_field, unknown_columns
 
 
-def get_store(request: Request) -> ScanStore:
-    store: ScanStore = request.app.state.store
-    return store
+def services(request: Request) -> Services:
+    """The app's typed state (see ``_services``)."""
+    state = request.app.state
+    if not isinstance(state, Services):
+        raise TypeError("a scanlog route in an app not made by scanlog_api.create_app")
+    return state
+
+
+def get_store(request: Request) -> Scans:
+    return services(request).store
+
+
+def get_reductions(request: Request) -> ScanJobs:
+    return services(request).reductions
 
 
 def get_feed(request: Request) -> LiveFeed:
     """The one live feed of the app, made on the first subscription."""
-    state = request.app.state
+    state = services(request)
+    if state.feed_source is None:
+        raise NotConfigured("this scan table has no live feed (it needs the catalogue's change stream)")
     with state.feed_lock:
         if state.feed is None:
-            state.feed = LiveFeed(get_store(request).datasets)
-        feed: LiveFeed = state.feed
-    return feed
+            state.feed = LiveFeed(state.feed_source())
+        return state.feed
+
+
+def get_publisher(request: Request) -> Publisher:
+    publisher = services(request).publisher
+    if publisher is None:
+        raise NotConfigured("this scan table does not publish (it needs the catalogue)")
+    return publisher
+
+
+def get_oai(request: Request) -> OaiProvider:
+    oai = services(request).oai
+    if oai is None:
+        raise NotConfigured("this scan table has no OAI-PMH provider (it needs the catalogue)")
+    return oai
 
 
 def get_elog(request: Request) -> ElogClient:
-    elog: ElogClient = request.app.state.elog
-    return elog
+    return services(request).elog
 
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenUser | None:
     known: TokenUser | None = getattr(request.state, "user", None)  # checked before the body was read
     if known is not None:
         return known
-    auth: Authenticator = request.app.state.auth
     try:
-        return auth.user_for(authorization)
+        return services(request).auth.user_for(authorization)
     except AuthError as err:
         raise HTTPException(401, str(err)) from err
 
@@ -60,7 +87,8 @@ def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-Store = Annotated[ScanStore, Depends(get_store)]
+Store = Annotated[Scans, Depends(get_store)]
+Jobs = Annotated[ScanJobs, Depends(get_reductions)]
 Reader = Annotated[TokenUser | None, Depends(current_user)]
 Writer = Annotated[TokenUser, Depends(signed_in)]
 

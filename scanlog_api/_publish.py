@@ -33,21 +33,13 @@ from datacite import DataCiteRESTClient, schema45
 from datacite.errors import DataCiteError, HttpError
 from pydantic import SecretStr
 
-from scizoo.core import (
-    CART_COLLECTION,
-    DATASET_COLLECTION,
-    ORIG_DATABLOCK_COLLECTION,
-    PUBLISHED_DATA_COLLECTION,
-    PublicationIn,
-    build_published_data,
-    datacite_attributes,
-    published_metadata,
-)
+from scizoo.core import PublicationIn, build_published_data, datacite_attributes, published_metadata
 from scizoo.web import TokenUser
 
 from ._access import can_write
 from ._errors import Conflict, Forbidden, Invalid, NotFound, UpstreamFailed
-from ._store import ScanStore
+from ._ports import ScanReads
+from ._publications import PublicationStore
 from ._table import jsonable
 
 logger = logging.getLogger(__name__)
@@ -138,10 +130,13 @@ def schema_problems(attributes: dict[str, Any]) -> list[str]:
 
 
 class Publisher:
-    """Carts and publications over the store, registered through :class:`DataCite`."""
+    """Carts and publications: who may (the scans' access rule, through the scan store), in
+    the publications' store, registered through :class:`DataCite`."""
 
-    def __init__(self, store: ScanStore, datacite: DataCite, *, doi_prefix: str, public_url: str) -> None:
-        self.store = store
+    def __init__(self, scans: ScanReads, publications: PublicationStore, datacite: DataCite, *, doi_prefix: str,
+                 public_url: str) -> None:
+        self.scans = scans
+        self.publications = publications
         self.datacite = datacite
         self.doi_prefix = doi_prefix.rstrip("/")
         self.public_url = public_url.rstrip("/")
@@ -154,15 +149,14 @@ class Publisher:
     def _writable(self, pids: list[str], user: TokenUser) -> list[dict[str, Any]]:
         docs = []
         for pid in pids:
-            doc = self.store.readable(pid, user)
+            doc = self.scans.readable(pid, user)
             if not can_write(user, doc):
                 raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may publish dataset {pid!r}")
             docs.append(doc)
         return docs
 
     def cart(self, user: TokenUser) -> list[str]:
-        doc = self.store.db()[CART_COLLECTION].find_one({"_id": user.user})
-        return list((doc or {}).get("pids", []))
+        return self.publications.cart(user.user)
 
     def add_to_cart(self, user: TokenUser, pids: list[str]) -> list[str]:
         self._writable(pids, user)
@@ -170,27 +164,24 @@ class Publisher:
         merged = now + [p for p in pids if p not in now]
         if len(merged) > MAX_CART:
             raise Invalid(f"a cart holds at most {MAX_CART} datasets")
-        self.store.db()[CART_COLLECTION].update_one({"_id": user.user}, {"$set": {"pids": merged}}, upsert=True)
+        self.publications.set_cart(user.user, merged)
         return merged
 
     def remove_from_cart(self, user: TokenUser, pids: list[str]) -> list[str]:
         left = [p for p in self.cart(user) if p not in set(pids)]
-        self.store.db()[CART_COLLECTION].update_one({"_id": user.user}, {"$set": {"pids": left}}, upsert=True)
+        self.publications.set_cart(user.user, left)
         return left
 
     def prefill(self, user: TokenUser, pids: list[str]) -> dict[str, Any]:
         """Title, abstract and PI from the datasets' proposal, for the form."""
         docs = self._writable(pids, user) if pids else []
         proposals = sorted({p for d in docs for p in d.get("proposalIds") or []})
-        proposal = self.store.db()["Proposal"].find_one({"_id": proposals[0]}) if proposals else None
+        proposal = self.publications.proposal(proposals[0]) if proposals else None
         pi = " ".join(x for x in ((proposal or {}).get("pi_lastname", ""), (proposal or {}).get("pi_firstname", "")) if x)
         return {"title": (proposal or {}).get("title", ""), "abstract": (proposal or {}).get("abstract", ""),
                 "creators": [{"name": pi.replace(" ", ", ", 1)}] if pi else [], "dataset_pids": pids}
 
     # --- publications -----------------------------------------------------------
-
-    def _collection(self) -> Any:
-        return self.store.db()[PUBLISHED_DATA_COLLECTION]
 
     def create(self, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
         """A private publication of datasets the user may change (all of one ownerGroup)."""
@@ -199,16 +190,14 @@ class Publisher:
         if len(groups) != 1:
             raise Invalid(f"a publication's datasets belong to one owner group; these belong to {', '.join(groups)}")
         doi = f"{self.doi_prefix}/{uuid.uuid4().hex[:10]}"
-        blocks = list(self.store.db()[ORIG_DATABLOCK_COLLECTION].find({"datasetId": {"$in": pub.dataset_pids}},
-                                                                      {"size": 1, "dataFileList": 1}))
-        doc = build_published_data(pub, doi=doi, owner_group=groups[0], user=user.user, now=now,
-                                   files=sum(len(b.get("dataFileList", [])) for b in blocks),
-                                   size=sum(int(b.get("size", 0)) for b in blocks), landing_url=self.landing_url(doi))
-        self._collection().insert_one(doc.to_mongo())
+        files, size = self.publications.file_totals(pub.dataset_pids)
+        doc = build_published_data(pub, doi=doi, owner_group=groups[0], user=user.user, now=now, files=files,
+                                   size=size, landing_url=self.landing_url(doi))
+        self.publications.insert(doc.to_mongo())
         return self.public_view(doc.to_mongo())
 
     def get(self, doi: str, user: TokenUser | None) -> dict[str, Any]:
-        doc: dict[str, Any] | None = self._collection().find_one({"_id": doi})
+        doc = self.publications.find(doi)
         if doc is None or not (doc.get("status") in _PUBLIC or (user and can_write(user, doc))):
             raise NotFound(f"no publication {doi!r} you can see")
         return doc
@@ -234,24 +223,17 @@ class Publisher:
                 self.datacite.draft(attributes)
                 self.datacite.publish(attributes)
                 self._note(doi, PUBLISHED_AT_DATACITE, None, now)
-            self._mark_datasets(doc["datasetPids"], now)
+            self.publications.mark_published(doc["datasetPids"], now)
         except UpstreamFailed as err:
-            step = (self._collection().find_one({"_id": doi}, {"registration": 1}) or {}).get("registration") or {}
+            step = (self.publications.find(doi) or {}).get("registration") or {}
             self._note(doi, step.get("step", NOT_STARTED), str(err), now)
             raise
-        self._collection().update_one({"_id": doi}, {"$set": {"status": "registered", "registeredTime": now,
-                                                              "updatedAt": now, "updatedBy": user.user},
-                                                     "$unset": {"registration": ""}})
-        return self.public_view(self._collection().find_one({"_id": doi}) or {})
+        self.publications.update(doi, {"$set": {"status": "registered", "registeredTime": now, "updatedAt": now,
+                                                "updatedBy": user.user}, "$unset": {"registration": ""}})
+        return self.public_view(self.publications.find(doi) or {})
 
     def _note(self, doi: str, step: str, error: str | None, now: datetime) -> None:
-        self._collection().update_one({"_id": doi}, {"$set": {"registration": {"step": step, "error": error, "at": now}}})
-
-    def _mark_datasets(self, pids: list[str], now: datetime) -> None:
-        self.store.db()[DATASET_COLLECTION].update_many(
-            {"_id": {"$in": pids}}, {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": now, "updatedAt": now}})
-        self.store.db()[ORIG_DATABLOCK_COLLECTION].update_many({"datasetId": {"$in": pids}},
-                                                              {"$set": {"isPublished": True}})
+        self.publications.update(doi, {"$set": {"registration": {"step": step, "error": error, "at": now}}})
 
     def amend(self, doi: str, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
         """New metadata for a publication; a registered one is sent to DataCite first."""
@@ -265,10 +247,10 @@ class Publisher:
         if status in _PUBLIC:
             self.datacite.amend(attributes)
             status = "amended"
-        self._collection().update_one({"_id": doi}, {"$set": {
+        self.publications.update(doi, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
             "metadata": published_metadata(pub, doi, self.landing_url(doi))}})
-        return self.public_view(self._collection().find_one({"_id": doi}) or {})
+        return self.public_view(self.publications.find(doi) or {})
 
     def delete(self, doi: str, user: TokenUser, now: datetime) -> None:
         """Delete a publication that DataCite does not have (asking DataCite if it may).
@@ -288,7 +270,7 @@ class Publisher:
                 self._note(doi, PUBLISHED_AT_DATACITE, None, now)
                 raise Conflict(f"DataCite has {doi} ({state}): a DOI is forever, it cannot be deleted; "
                                "register it again to complete the publication")
-        self._collection().delete_one({"_id": doi})
+        self.publications.delete(doi)
 
     def public_view(self, doc: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({k: v for k, v in doc.items() if k != "_id"})
@@ -297,19 +279,11 @@ class Publisher:
 
     def published(self, skip: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Registered publications, oldest first (for harvesting)."""
-        cursor = self._collection().find({"status": {"$in": list(_PUBLIC)}}).sort("registeredTime", 1)
-        return list(cursor.skip(skip).limit(limit))
+        return self.publications.registered(_PUBLIC, skip, limit)
 
     def datasets_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The published datasets of a publication, each with its files."""
-        pids = doc.get("datasetPids", [])
-        files: dict[str, list[dict[str, Any]]] = {}
-        for block in self.store.db()[ORIG_DATABLOCK_COLLECTION].find({"datasetId": {"$in": pids}}):
-            files.setdefault(block["datasetId"], []).extend(block.get("dataFileList", []))
-        out = []
-        for d in self.store.db()[DATASET_COLLECTION].find({"_id": {"$in": pids}, "isPublished": True}):
-            out.append({**d, "files": files.get(d["_id"], [])})
-        return out
+        return self.publications.published_datasets(list(doc.get("datasetPids", [])))
 
 
 def validate_form(data: Any) -> PublicationIn:

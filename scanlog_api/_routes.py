@@ -16,7 +16,7 @@ from scizoo.core import ReductionRuleSet
 from scizoo.web import TokenUser
 
 from ._access import build_branches
-from ._deps import Filters, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, sort_of
+from ._deps import Filters, Jobs, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, services, sort_of
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
@@ -39,6 +39,7 @@ def me(user: Writer) -> TokenUser:
 def list_scans(
     user: Reader,
     store: Store,
+    jobs: Jobs,
     filters: Annotated[Filters, Depends()],
     sort: Annotated[str, Query(description="A column id, or meta:<key>.")] = "creationTime",
     order: Order = "desc",
@@ -50,16 +51,16 @@ def list_scans(
     field = sort_of(sort)
     if filters.q:  # free text is matched here, over the whole (bounded) selection
         hits, count = store.text_page(branches, filters.q, field, order, skip, limit)
-        return Page(data=_with_reductions(store, [jsonable(row(d)) for d in hits], user), count=count)
+        return Page(data=_with_reductions(jobs, [jsonable(row(d)) for d in hits], user), count=count)
     docs = store.page(branches, field, order, skip, limit)
-    return Page(data=_with_reductions(store, [jsonable(row(d)) for d in docs], user), count=store.count(branches))
+    return Page(data=_with_reductions(jobs, [jsonable(row(d)) for d in docs], user), count=store.count(branches))
 
 
-def _with_reductions(store: Store, rows: list[dict[str, Any]], user: TokenUser | None) -> list[dict[str, Any]]:
+def _with_reductions(jobs: Jobs, rows: list[dict[str, Any]], user: TokenUser | None) -> list[dict[str, Any]]:
     """Each row's reduction state: the state of its latest job (one query for the page)."""
-    jobs = store.reduction.of_scans([r["pid"] for r in rows], user)
+    found = jobs.of_scans([r["pid"] for r in rows], user)
     for r in rows:
-        mine = jobs.get(r["pid"]) or []
+        mine = found.get(r["pid"]) or []
         r["reduction"] = mine[-1]["state"] if mine else None
     return rows
 
@@ -112,7 +113,7 @@ async def stream(
     beamline: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
     sub = Subscriber(user, proposal, beamline)
-    if not feed.subscribe(sub, max_anonymous=request.app.state.max_anonymous_streams):
+    if not feed.subscribe(sub, max_anonymous=services(request).max_anonymous_streams):
         raise TooMany("too many anonymous live streams are open: sign in, or try again later")
     return EventStream(feed, sub, request.is_disconnected)
 
@@ -127,34 +128,34 @@ def rate(pid: str, body: RatingIn, user: Writer, store: Store) -> dict[str, Any]
 
 @router.post("/api/scans/{pid:path}/reductions", status_code=202,
              summary="Run a reduction again, with changed parameters (a new derived dataset; the old kept)")
-def rerun(pid: str, body: RerunIn, user: Writer, store: Store) -> dict[str, Any]:
-    return store.reduction.request_rerun(pid, user, body.rule, body.params, datetime.now(UTC))
+def rerun(pid: str, body: RerunIn, user: Writer, jobs: Jobs) -> dict[str, Any]:
+    return jobs.request_rerun(pid, user, body.rule, body.params, datetime.now(UTC))
 
 
 @router.post("/api/reductions/{job_id:path}/cancel", summary="Cancel a queued or failed reduction job")
-def cancel_reduction(job_id: str, user: Writer, store: Store) -> dict[str, Any]:
-    return store.reduction.cancel(job_id, user, datetime.now(UTC))
+def cancel_reduction(job_id: str, user: Writer, jobs: Jobs) -> dict[str, Any]:
+    return jobs.cancel(job_id, user, datetime.now(UTC))
 
 
 @router.get("/api/reductions", summary="Reduction jobs, newest first, of scans you may read (state, log, derived)")
 def list_reductions(
     user: Reader,
-    store: Store,
+    jobs: Jobs,
     state: Annotated[Literal["queued", "running", "succeeded", "failed", "skipped", "cancelled"] | None,
                      Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    return store.reduction.jobs(user, state, limit)
+    return jobs.jobs(user, state, limit)
 
 
 @router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
-def reduction_rules(user: Writer, store: Store) -> dict[str, Any]:
-    return store.reduction.rules()
+def reduction_rules(user: Writer, jobs: Jobs) -> dict[str, Any]:
+    return jobs.rules()
 
 
 @router.put("/api/reduction-rules", summary="Change the reduction rules (administrators; from the revision read)")
-def set_reduction_rules(body: RulesIn, user: Writer, store: Store) -> dict[str, Any]:
-    return store.reduction.set_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
+def set_reduction_rules(body: RulesIn, user: Writer, jobs: Jobs) -> dict[str, Any]:
+    return jobs.set_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
 
 
 @router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")
@@ -203,10 +204,10 @@ def export_elog(body: ElogIn, user: Writer, store: Store, elog: Annotated[ElogCl
 
 
 @router.get("/api/scans/{pid:path}", summary="One scan: all its metadata, files, attachments, ratings, comments")
-def detail(pid: str, user: Reader, store: Store, request: Request) -> dict[str, Any]:
+def detail(pid: str, user: Reader, store: Store, jobs: Jobs, request: Request) -> dict[str, Any]:
     out = store.detail(pid, user)
-    out["reductions"] = store.reduction.of_scans([pid], user).get(pid, [])
-    pattern: str = request.app.state.scicat_url_pattern
+    out["reductions"] = jobs.of_scans([pid], user).get(pid, [])
+    pattern = services(request).scicat_url_pattern
     out["scicatUrl"] = pattern.replace("{pid}", quote(pid, safe="")) if pattern else None
     # Each user's latest rating counts once: the average, and the caller's own.
     latest = {r["user"]: r["value"] for r in out["ratings"]}

@@ -13,21 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from scizoo.core import PublicationIn
 
-from ._deps import Reader, Writer
+from ._deps import Reader, Writer, get_oai, get_publisher, services
 from ._landing import bibtex, landing_page
 from ._oai import OaiProvider
 from ._publish import Publisher
 
 router = APIRouter()
 Pids = Annotated[list[str], Body(embed=True, max_length=1000)]
-
-
-def _publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
-Pub = Annotated[Publisher, Depends(_publisher)]
+Pub = Annotated[Publisher, Depends(get_publisher)]
 
 
 @router.get("/api/cart", summary="Your cart of datasets to publish")
@@ -94,7 +87,7 @@ def landing_datacite(doi: str, publisher: Pub) -> Response:
 @router.get("/doi/{doi:path}", response_class=HTMLResponse, summary="The public landing page of a DOI")
 def landing(doi: str, request: Request, publisher: Pub) -> str:
     doc = publisher.get(doi, None)
-    return landing_page(doc, publisher.datasets_of(doc), request.app.state.download_url_pattern)
+    return landing_page(doc, publisher.datasets_of(doc), services(request).download_url_pattern)
 
 
 _OAI = "OAI-PMH 2.0 (Identify, ListMetadataFormats, ListSets, ListRecords, ListIdentifiers, GetRecord)"
@@ -102,10 +95,9 @@ _OAI = "OAI-PMH 2.0 (Identify, ListMetadataFormats, ListSets, ListRecords, ListI
 
 @router.get("/oai", response_class=Response, summary=_OAI)
 @router.post("/oai", response_class=Response, summary=f"{_OAI}, form-encoded")
-async def oai(request: Request) -> Response:
+async def oai(request: Request, provider: Annotated[OaiProvider, Depends(get_oai)]) -> Response:
     # Every argument as sent, repeats included: the provider refuses what the protocol refuses.
     pairs = (parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
              if request.method == "POST" else request.query_params.multi_items())
-    provider: OaiProvider = request.app.state.oai
     answer = await run_in_threadpool(provider.answer, pairs, datetime.now(UTC))
     return Response(answer, media_type="text/xml; charset=utf-8")

@@ -1,7 +1,10 @@
-"""The store: every MongoDB query and write the scan table makes, in one place.
+"""The scan store: every MongoDB query and write of the scans, their annotations and the pickers.
 
-Routes call these methods; the access rule comes in as the branches of ``_access``; what
+Routes call these methods (the interface is ``_ports.Scans``; the rules above any store
+are ``_scans.ScanRules``); the access rule comes in as the branches of ``_access``; what
 a user may not see raises :class:`NotFound`, so a dataset's existence never leaks.
+Publications have their own store (``_publications``), the reductions theirs
+(``_reductions``), on the same connection (``_catalogue``).
 """
 
 from __future__ import annotations
@@ -9,18 +12,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import SecretStr
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
 
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
@@ -32,79 +33,53 @@ from scizoo.core import (
     RATING_COLLECTION,
     attachments_of,
     build_attachment,
-    ensure_indexes,
 )
-from scizoo.ops.store import ping_store
 from scizoo.web import TokenUser
 
-from ._access import build_branches, can_comment, can_write
-from ._errors import Forbidden, Invalid, NotFound
-from ._reductions import Reductions
-from ._table import jsonable, row, sort_key, text_matches
+from ._access import build_branches, read_branches
+from ._catalogue import Catalogue
+from ._errors import NotFound
+from ._scans import (
+    MAX_EXPORT_ROWS,
+    MAX_PICKER,
+    Doc,
+    Order,
+    ScanRules,
+    add_keys,
+    average_rating,
+    comment_out,
+    detail_view,
+)
+from ._table import sort_key
 from ._tally import Tally
 
 logger = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
-Order = Literal["asc", "desc"]
-#: Free text reads the selection; beyond this many scans, ask for a narrower one.
-MAX_TEXT_SCAN = 50_000
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
-#: A CSV export holds at most this many scans.
-MAX_EXPORT_ROWS = 100_000
-#: The pickers list at most this many proposals and beamlines.
-MAX_PICKER = 500
 
 
-def comment_out(doc: Doc) -> Doc:
-    """A comment as the API shows it."""
-    out: Doc = jsonable({"id": doc["_id"], "author": doc["author"], "text": doc["text"],
-                         "createdAt": doc["createdAt"], "updatedAt": doc.get("updatedAt")})
-    return out
-
-
-def average_rating(history: Iterable[Doc]) -> float | None:
-    """The average of each user's latest rating (oldest first in ``history``); None when no
-    user's latest is a rating (one user clearing theirs leaves the others' standing)."""
-    latest = {r["user"]: r.get("value") for r in history}
-    given = [float(v) for v in latest.values() if v is not None]
-    return round(sum(given) / len(given), 2) if given else None
-
-
-class ScanStore:
-    """One lazily opened MongoClient over the catalogue; closed once, never re-opened."""
+class ScanStore(ScanRules):
+    """The scans, their annotations and the pickers, over the catalogue's one client
+    (:class:`~scanlog_api._catalogue.Catalogue`, opened lazily, closed once)."""
 
     def __init__(self, uri: SecretStr, database: str, *, connect_timeout_s: float = 10.0,
                  staff_comment_groups: dict[str, str] | None = None,
                  write_concern: tuple[int | str, bool] = ("majority", True),
                  max_export_rows: int = MAX_EXPORT_ROWS) -> None:
-        self._write_concern = write_concern
-        self._max_export_rows = max_export_rows
-        self._staff_comment_groups = dict(staff_comment_groups or {})
-        self._uri = uri
-        self._database = database
-        self._timeout_ms = int(connect_timeout_s * 1000)
-        self._lock = threading.Lock()
-        self._client: MongoClient[Doc] | None = None
-        self._closed = False
+        super().__init__(staff_comment_groups=staff_comment_groups, max_export_rows=max_export_rows)
+        #: The connection, shared with the stores beside this one (publications, OAI-PMH).
+        self.catalogue = Catalogue(uri, database, connect_timeout_s=connect_timeout_s, write_concern=write_concern)
         #: Counts per access key and hour, for large selections (see ``_tally``); None: off.
         self.tally: Tally | None = None
-        #: The scans' reduction jobs, reruns, cancels and the rules (``_reductions``).
-        self.reduction = Reductions(self)
 
     # --- lifecycle ----------------------------------------------------------
 
     def db(self) -> Database[Doc]:
-        with self._lock:
-            if self._closed:
-                raise PyMongoError("scanlog is shutting down")
-            if self._client is None:
-                w, j = self._write_concern
-                self._client = MongoClient(self._uri.get_secret_value(), tz_aware=True, w=w, journal=j)
-            return self._client[self._database]
+        """The catalogue's database (for the reductions' store, until it has a connection of its own)."""
+        return self.catalogue.db()
 
     @property
     def datasets(self) -> Collection[Doc]:
@@ -112,18 +87,14 @@ class ScanStore:
 
     def ping(self) -> None:
         """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
-        ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scanlog", setting="SCANLOG_MONGO_URI")
+        self.catalogue.ping()
 
     def ensure_indexes(self) -> None:
         """The catalogue's indexes, and its stored documents moved to the backend's shape."""
-        ensure_indexes(self.db())
+        self.catalogue.ensure_indexes()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self.catalogue.close()
 
     # --- reading scans --------------------------------------------------------
 
@@ -133,20 +104,6 @@ class ScanStore:
         doc = next((d for b in build_branches(user, pids=[pid]) if (d := datasets.find_one(b)) is not None), None)
         if doc is None:
             raise NotFound(f"no dataset {pid!r} you can read")
-        return doc
-
-    def writable(self, pid: str, user: TokenUser) -> Doc:
-        """The dataset if the user may change it; :class:`Forbidden` if they may only read it."""
-        doc = self.readable(pid, user)
-        if not can_write(user, doc):
-            raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may change dataset {pid!r}")
-        return doc
-
-    def commentable(self, pid: str, user: TokenUser) -> Doc:
-        """The dataset if the user may comment on it (writers, and staff where the facility allows)."""
-        doc = self.readable(pid, user)
-        if not can_comment(user, doc, self._staff_comment_groups):
-            raise Forbidden(f"only members of {doc.get('ownerGroup')!r} may comment on dataset {pid!r}")
         return doc
 
     def _sorted(self, query: Doc, field: str, order: Order, limit: int = 0, skip: int = 0) -> Cursor[Doc]:
@@ -214,56 +171,17 @@ class ScanStore:
             total += self.datasets.count_documents(branch) if tallied is None else tallied
         return total
 
-    def with_text(self, branches: list[Doc], text: str | None, docs: Iterable[Doc]) -> Iterator[Doc]:
-        """The documents that contain the free text (all of them when there is none).
-
-        Free text reads the selection, so a selection over :data:`MAX_TEXT_SCAN` is refused
-        up front (before any CSV line is sent).
-        """
-        if not text:
-            return iter(docs)
-        if self.count(branches) > MAX_TEXT_SCAN:
-            raise Invalid(f"free text searches at most {MAX_TEXT_SCAN:,} scans: "
-                          "narrow the selection (proposal, beamline, time) first")
-        return (doc for doc in docs if text_matches(doc, text))
-
-    def text_page(self, branches: list[Doc], text: str, field: str, order: Order, skip: int,
-                  limit: int) -> tuple[list[Doc], int]:
-        """One page of the documents that contain the free text, and how many do.
-
-        Every match is counted but only the page's are kept: the memory is a page and the
-        store's batches, however many scans match.
-        """
-        page: list[Doc] = []
-        count = 0
-        for doc in self.with_text(branches, text, self.merged(branches, field, order)):
-            if skip <= count < skip + limit:
-                page.append(doc)
-            count += 1
-        return page, count
-
     def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]:
         """Every scientificMetadata key in the selection, with a unit where one is known."""
         keys: dict[str, str] = {}
         if text:  # free text: only the matching documents' keys
             everything = (d for b in branches for d in self.datasets.find(b))
-            for doc in self.with_text(branches, text, everything):
-                for key, value in (doc.get("scientificMetadata") or {}).items():
-                    keys[key] = keys.get(key) or (value.get("unit", "") if isinstance(value, dict) else "")
+            add_keys(keys, self.with_text(branches, text, everything))
         else:  # bounded work: the newest scans of each branch, through the time index
             for query in branches:
-                cursor = (self.datasets.find(query, {"scientificMetadata": 1}).sort("creationTime", DESCENDING)
-                          .limit(MAX_KEYS_SCAN).batch_size(1000))
-                for doc in cursor:
-                    for key, value in (doc.get("scientificMetadata") or {}).items():
-                        unit = value.get("unit", "") if isinstance(value, dict) else ""
-                        keys[key] = keys.get(key) or (unit if isinstance(unit, str) else "")
+                add_keys(keys, self.datasets.find(query, {"scientificMetadata": 1}).sort("creationTime", DESCENDING)
+                         .limit(MAX_KEYS_SCAN).batch_size(1000))
         return dict(sorted(keys.items()))
-
-    def check_export(self, branches: list[Doc]) -> None:
-        """Refuse an export larger than ``max_export_rows`` before a line is sent."""
-        if self.count(branches) > self._max_export_rows:
-            raise Invalid(f"an export holds at most {self._max_export_rows:,} scans: narrow the selection first")
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
         """The unit of each metadata column, from the first document in the selection that has one."""
@@ -281,19 +199,10 @@ class ScanStore:
         doc = self.readable(pid, user)
         db = self.db()
         blocks = db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
-        out: Doc = jsonable({
-            **row(doc),
-            "sourceFolder": doc.get("sourceFolder", ""),
-            "scientificMetadata": doc.get("scientificMetadata", {}),
-            "files": [f for b in blocks for f in b.get("dataFileList", [])],
-            "attachments": [{"aid": a["_id"], "caption": a.get("caption", ""), "thumbnail": a.get("thumbnail", "")}
-                            for a in db[ATTACHMENT_COLLECTION].find(attachments_of(pid))],
-            "ratings": [{"user": r["user"], "value": r["value"], "at": r["at"]}
-                        for r in db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING)],
-            "comments": [comment_out(c) for c in db[COMMENT_COLLECTION].find({"datasetId": pid})
-                         .sort("createdAt", ASCENDING)],
-        })
-        return out
+        return detail_view(doc, files=(f for b in blocks for f in b.get("dataFileList", [])),
+                           attachments=db[ATTACHMENT_COLLECTION].find(attachments_of(pid)),
+                           ratings=db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING),
+                           comments=db[COMMENT_COLLECTION].find({"datasetId": pid}).sort("createdAt", ASCENDING))
 
     def readable_ids(self, pids: list[Any], user: TokenUser | None) -> set[Any]:
         """Which of these datasets the user may read: one query by _id (indexed) per branch."""
@@ -304,14 +213,10 @@ class ScanStore:
     # --- pickers -------------------------------------------------------------
 
     def proposals(self, user: TokenUser | None, limit: int = MAX_PICKER) -> list[Doc]:
-        """The proposals the user belongs to (SciCat's rule on the Proposal document) and those
+        """The proposals the user may read (SciCat's rule, on the Proposal document) and those
         with published datasets; id and title, newest first (proposal ids grow with time)."""
         db = self.db()
-        wanted: list[Doc] = []
-        if user is not None and user.admin:
-            wanted.append({})
-        elif user is not None and user.groups:
-            wanted += [{"ownerGroup": {"$in": list(user.groups)}}, {"accessGroups": {"$in": list(user.groups)}}]
+        wanted = read_branches(user)
         published = db[DATASET_COLLECTION].distinct("proposalIds", {"isPublished": True})
         if published:
             wanted.append({"_id": {"$in": [str(p) for p in published[:limit]]}})
@@ -361,13 +266,7 @@ class ScanStore:
         return comment_out(doc)
 
     def _own_comment(self, comment_id: str, user: TokenUser) -> Doc:
-        doc = self.db()[COMMENT_COLLECTION].find_one({"_id": comment_id})
-        if doc is None:
-            raise NotFound("no such comment")
-        self.commentable(doc["datasetId"], user)
-        if doc["author"] != user.user:
-            raise Forbidden("you can change only your own comments")
-        return doc
+        return self.own_comment(self.db()[COMMENT_COLLECTION].find_one({"_id": comment_id}), user)
 
     def edit_comment(self, comment_id: str, user: TokenUser, text: str, now: datetime) -> Doc:
         doc = self._own_comment(comment_id, user)
@@ -381,9 +280,7 @@ class ScanStore:
 
     def check_elog_entry(self, entry_id: str, user: TokenUser) -> None:
         """A user may append only to an e-logbook entry they made through scanlog."""
-        doc = self.db()[ELOG_ENTRY_COLLECTION].find_one({"_id": entry_id})
-        if doc is None or doc.get("author") != user.user:
-            raise Forbidden(f"e-logbook entry {entry_id!r} was not made by you through scanlog")
+        self.check_elog_author(self.db()[ELOG_ENTRY_COLLECTION].find_one({"_id": entry_id}), entry_id, user)
 
     def record_elog_entry(self, entry_id: str, user: TokenUser, now: datetime) -> None:
         self.db()[ELOG_ENTRY_COLLECTION].update_one(

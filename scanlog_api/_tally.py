@@ -16,7 +16,8 @@ scireduce, SciCat's own backend, an administrator deleting by hand.
 Hand-written: no library keeps such counts for MongoDB (a materialised view would be the
 store's job, and SecantusDB has none). The matching of a branch against a key supports
 only the operators :func:`~scanlog_api._access.build_branches` writes (equality, ``$in``,
-``$nin``); any other filter is answered by the store, as before.
+``$nin``, ``$ne``), evaluated by ``_match`` as the access rule's predicate is; any other
+filter is answered by the store, as before.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any, NamedTuple
 
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, PyMongoError
+
+from ._match import UnsupportedFilter, condition_holds
 
 logger = logging.getLogger(__name__)
 
@@ -103,37 +106,35 @@ class _Unsupported(Exception):
     """A branch holds a filter the tally cannot evaluate: the store answers it."""
 
 
-def _condition_matches(value: Hashable | tuple[Hashable, ...], condition: Any) -> bool:
-    """MongoDB's meaning of one top-level condition, on a key's field (a list field matches
-    when any element does; a missing field is None)."""
-    items = value if isinstance(value, tuple) and not isinstance(value, (_Odd, _Bool)) else (value,)
-    if any(isinstance(v, _Odd) for v in items):
-        raise _Unsupported(value)
-    if isinstance(condition, dict):
-        if set(condition) == {"$in"} and isinstance(condition["$in"], list):
-            wanted = {_plain(c) for c in condition["$in"]}
-            return any(v in wanted for v in items) or (not items and None in wanted)
-        if set(condition) == {"$nin"} and isinstance(condition["$nin"], list):
-            unwanted = {_plain(c) for c in condition["$nin"]}
-            return not (any(v in unwanted for v in items) or (not items and None in unwanted))
-        raise _Unsupported(condition)
-    if isinstance(condition, (list, tuple)):
-        raise _Unsupported(condition)
-    return _plain(condition) in items
+def _value(field: Hashable | tuple[Hashable, ...]) -> Any:
+    """A key's field as the document held it, for ``_match`` (which knows MongoDB's meaning
+    of a list field and of a boolean); an odd value is not the tally's to match."""
+    if isinstance(field, _Odd):
+        raise _Unsupported(field)
+    if isinstance(field, _Bool):
+        return field.value
+    if isinstance(field, tuple):
+        return [_value(v) for v in field]
+    return field
 
 
 def matches(branch: Doc, key: Key) -> bool:
-    """Whether every dataset of ``key`` matches the flat filter ``branch`` (its key fields only).
+    """Whether every dataset of ``key`` matches the flat filter ``branch`` (its key fields only),
+    by the same evaluator the access rule's predicate uses.
 
     Raises :class:`_Unsupported` for a field the key does not hold (a time range, a rating,
-    a list of pids): such a branch is not the tally's to answer.
+    a list of pids), or an operator beyond the access rule's: such a branch is not the
+    tally's to answer.
     """
     fields = key._asdict()
     for field, condition in branch.items():
-        if field not in fields:
-            raise _Unsupported(field)
-        if not _condition_matches(fields[field], condition):
-            return False
+        if field not in fields or (isinstance(condition, dict) and "$exists" in condition):
+            raise _Unsupported(field)  # ($exists: a key holds a missing field as null)
+        try:
+            if not condition_holds(_value(fields[field]), condition):
+                return False
+        except UnsupportedFilter as err:
+            raise _Unsupported(condition) from err
     return True
 
 

@@ -2,7 +2,9 @@
 
 Configurations per beamline in MongoDB, each save a revision (409 when made from a stale
 one), one active configuration per beamline, YAML import and export; scifish captures
-with the active one.
+with the active one. The routes use the store and the control system through small
+interfaces (``_ports``: ``ConfigStore`` on MongoDB, ``TangoBrowser``), the operations above
+any store in ``_configs``; in-memory ones for tests in :mod:`scidog.testing`.
 """
 
 from ._app import create_app

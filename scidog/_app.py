@@ -20,7 +20,9 @@ from scizoo.web import Authenticator, RequestLimits, add_api_docs, add_ops_route
 
 from ._errors import ScidogError
 from ._models import ConfigSave, NameIn, RestoreIn
+from ._ports import Configs, ControlSystem
 from ._routes import body_limit, needs_sign_in, router
+from ._services import Services
 from ._settings import ScidogSettings
 from ._store import ConfigStore
 from ._tango import TangoBrowser, TangoUnavailable
@@ -28,7 +30,7 @@ from ._tango import TangoBrowser, TangoUnavailable
 logger = logging.getLogger(__name__)
 
 
-def _indexes(store: ConfigStore) -> None:
+def _indexes(store: Configs) -> None:
     try:
         store.ensure_indexes()
     except PyMongoError as err:
@@ -53,26 +55,31 @@ def _document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: ScidogSettings) -> FastAPI:
-    store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
+def create_app(settings: ScidogSettings, *, store: Configs | None = None,
+               browser: ControlSystem | None = None) -> FastAPI:
+    """The API and the editor, over MongoDB and the Tango database of ``settings``, or over a
+    ``store`` and ``browser`` given (e.g. the in-memory ones of :mod:`scidog.testing`)."""
+    if store is None:
+        store = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)
+    if browser is None:
+        browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,
+                               use_database=settings.use_tango_database, tango_host=settings.tango_host,
+                               proxy_cache_size=settings.proxy_cache_size)
+    services = Services(store=store, browser=browser, auth=Authenticator(settings.tokens, settings.oidc),
+                        staff_groups=settings.staff_groups)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        builder = threading.Thread(target=_indexes, args=(store,), name="scidog-indexes", daemon=True)
+        builder = threading.Thread(target=_indexes, args=(services.store,), name="scidog-indexes", daemon=True)
         builder.start()
         yield
         builder.join(5)
-        store.close()
+        services.store.close()
 
     app = FastAPI(title="scidog", description="What every scan records, per beamline, with revisions",
                   lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs from vendored files: add_api_docs
     add_api_docs(app)
-    app.state.store = store
-    app.state.auth = Authenticator(settings.tokens, settings.oidc)
-    app.state.browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,
-                                     use_database=settings.use_tango_database, tango_host=settings.tango_host,
-                                     proxy_cache_size=settings.proxy_cache_size)
-    app.state.staff_groups = dict(settings.staff_groups)
+    app.state = services
 
     @app.exception_handler(ScidogError)
     async def scidog_error(request: Request, exc: ScidogError) -> JSONResponse:
@@ -97,6 +104,6 @@ def create_app(settings: ScidogSettings) -> FastAPI:
     _document_bodies(app, [BeamlineConfig, ConfigSave, NameIn, RestoreIn])
     add_ops_routes(app, service="scidog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCIDOG_MONGO_URI")
     # Every API request signed in, and every body bounded, before a byte of the body is read.
-    app.add_middleware(RequestLimits, auth=app.state.auth, needs_sign_in=needs_sign_in, body_limit=body_limit)
+    app.add_middleware(RequestLimits, auth=services.auth, needs_sign_in=needs_sign_in, body_limit=body_limit)
     add_security_headers(app)  # outermost: on every answer, also what a middleware answers itself
     return app

@@ -13,15 +13,15 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from scizoo.core import BeamlineConfig, dump_beamline_config
-from scizoo.web import MAX_JSON_BYTES, Authenticator, AuthError, TokenUser
+from scizoo.web import MAX_JSON_BYTES, AuthError, TokenUser
 
 from ._access import check_edit, check_staff
 from ._bodies import MAX_YAML_BYTES, YAML_BODY, json_body, parse_json, parse_yaml_config
 from ._diff import diff
 from ._errors import Invalid, NotFound
 from ._models import ConfigSave, NameIn, RestoreIn
-from ._store import ConfigStore
-from ._tango import TangoBrowser
+from ._ports import Configs, ControlSystem
+from ._services import Services
 from ._validate import problems
 
 router = APIRouter()
@@ -40,23 +40,28 @@ def body_limit(method: str, path: str) -> int:
     return MAX_YAML_BYTES if path == "/api/import" else MAX_JSON_BYTES
 
 
-def _store(request: Request) -> ConfigStore:
-    store: ConfigStore = request.app.state.store
-    return store
+def services(request: Request) -> Services:
+    """The app's typed state (see ``_services``)."""
+    state = request.app.state
+    if not isinstance(state, Services):
+        raise TypeError("a scidog route in an app not made by scidog.create_app")
+    return state
 
 
-def _browser(request: Request) -> TangoBrowser:
-    browser: TangoBrowser = request.app.state.browser
-    return browser
+def _store(request: Request) -> Configs:
+    return services(request).store
+
+
+def _browser(request: Request) -> ControlSystem:
+    return services(request).browser
 
 
 def _user(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenUser:
     known: TokenUser | None = getattr(request.state, "user", None)  # checked before the body was read
     if known is not None:
         return known
-    auth: Authenticator = request.app.state.auth
     try:
-        user = auth.user_for(authorization)
+        user = services(request).auth.user_for(authorization)
     except AuthError as err:
         raise HTTPException(401, str(err)) from err
     if user is None:
@@ -64,20 +69,20 @@ def _user(request: Request, authorization: Annotated[str | None, Header()] = Non
     return user
 
 
-Store = Annotated[ConfigStore, Depends(_store)]
-Browser = Annotated[TangoBrowser, Depends(_browser)]
+Store = Annotated[Configs, Depends(_store)]
+Browser = Annotated[ControlSystem, Depends(_browser)]
 User = Annotated[TokenUser, Depends(_user)]
 
 
 def _editor(request: Request, user: User, beamline: str) -> TokenUser:
     """The beamline's staff or an admin (the beamline from the address): checked before any body is read."""
-    check_edit(user, beamline, request.app.state.staff_groups)
+    check_edit(user, beamline, services(request).staff_groups)
     return user
 
 
 def _staff(request: Request, user: User) -> TokenUser:
     """Staff of some beamline or an admin: who may browse the control system or import at all."""
-    check_staff(user, request.app.state.staff_groups, "browse the control system and import configurations")
+    check_staff(user, services(request).staff_groups, "browse the control system and import configurations")
     return user
 
 
@@ -93,7 +98,7 @@ def _body(model: type[M], what: str) -> Callable[..., Awaitable[M]]:
     return read
 
 
-def _checked(config: BeamlineConfig, beamline: str, browser: TangoBrowser) -> BeamlineConfig:
+def _checked(config: BeamlineConfig, beamline: str, browser: ControlSystem) -> BeamlineConfig:
     if config.beamline != beamline:
         raise Invalid(f"this configuration is for {config.beamline!r}, not {beamline!r}",
                       [{"field": "beamline", "message": "the beamline is the one in the address"}])
@@ -211,7 +216,7 @@ async def _uploaded(request: Request, staff: Staff) -> BeamlineConfig:
              openapi_extra=YAML_BODY)
 def import_yaml(request: Request, config: Annotated[BeamlineConfig, Depends(_uploaded)], user: Staff, store: Store,
                 browser: Browser) -> BeamlineConfig:
-    check_edit(user, config.beamline, request.app.state.staff_groups)
+    check_edit(user, config.beamline, services(request).staff_groups)
     return store.import_config(_checked(config, config.beamline, browser), user.user, _now())
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from scizoo.core import BeamlineConfig
 
-from ._tango import TangoBrowser, TangoUnavailable, device_problem
+from ._ports import ControlSystem
+from ._tango import TangoUnavailable, device_problem
 
 
-def problems(config: BeamlineConfig, browser: TangoBrowser) -> list[dict[str, str]]:
+def problems(config: BeamlineConfig, browser: ControlSystem) -> list[dict[str, str]]:
     """Devices not of the configured Tango database (a host, port or other database in the name),
     unknown devices, attributes a running device does not have, mappings on non-scalar attributes.
 

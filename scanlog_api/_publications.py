@@ -1,0 +1,90 @@
+"""The publications' store: carts, PublishedData, and what publishing reads and marks in the catalogue.
+
+Every query and write of publishing, in one place, over the catalogue's one client; the
+rules (who may, the order of a registration, DataCite) are :class:`~scanlog_api._publish.Publisher`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo.collection import Collection
+
+from scizoo.core import (
+    CART_COLLECTION,
+    DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PROPOSAL_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
+)
+
+from ._catalogue import Catalogue
+
+Doc = dict[str, Any]
+
+
+class PublicationStore:
+    """Carts and publications over the catalogue."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    def collection(self) -> Collection[Doc]:
+        """The PublishedData collection (read by the OAI-PMH provider too)."""
+        return self._catalogue.collection(PUBLISHED_DATA_COLLECTION)
+
+    # --- carts ----------------------------------------------------------------
+
+    def cart(self, user: str) -> list[str]:
+        doc = self._catalogue.collection(CART_COLLECTION).find_one({"_id": user})
+        return list((doc or {}).get("pids", []))
+
+    def set_cart(self, user: str, pids: list[str]) -> None:
+        self._catalogue.collection(CART_COLLECTION).update_one({"_id": user}, {"$set": {"pids": pids}}, upsert=True)
+
+    # --- what a publication is made of ----------------------------------------
+
+    def proposal(self, proposal_id: str) -> Doc | None:
+        return self._catalogue.collection(PROPOSAL_COLLECTION).find_one({"_id": proposal_id})
+
+    def file_totals(self, pids: list[str]) -> tuple[int, int]:
+        """How many files the datasets' datablocks list, and their size in bytes."""
+        blocks = list(self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).find(
+            {"datasetId": {"$in": pids}}, {"size": 1, "dataFileList": 1}))
+        return sum(len(b.get("dataFileList", [])) for b in blocks), sum(int(b.get("size", 0)) for b in blocks)
+
+    # --- publications ---------------------------------------------------------
+
+    def insert(self, doc: Doc) -> None:
+        self.collection().insert_one(doc)
+
+    def find(self, doi: str) -> Doc | None:
+        return self.collection().find_one({"_id": doi})
+
+    def update(self, doi: str, update: Doc) -> None:
+        self.collection().update_one({"_id": doi}, update)
+
+    def delete(self, doi: str) -> None:
+        self.collection().delete_one({"_id": doi})
+
+    def mark_published(self, pids: list[str], now: datetime) -> None:
+        """The datasets (and their datablocks) published, as SciCat marks them."""
+        self._catalogue.collection(DATASET_COLLECTION).update_many(
+            {"_id": {"$in": pids}}, {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": now, "updatedAt": now}})
+        self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).update_many({"datasetId": {"$in": pids}},
+                                                                          {"$set": {"isPublished": True}})
+
+    def registered(self, statuses: Iterable[str], skip: int, limit: int) -> list[Doc]:
+        """Publications in these states, oldest registration first."""
+        cursor = self.collection().find({"status": {"$in": list(statuses)}}).sort("registeredTime", 1)
+        return list(cursor.skip(skip).limit(limit))
+
+    def published_datasets(self, pids: list[str]) -> list[Doc]:
+        """The published ones of these datasets, each with its files."""
+        files: dict[str, list[Doc]] = {}
+        for block in self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}}):
+            files.setdefault(block["datasetId"], []).extend(block.get("dataFileList", []))
+        return [{**d, "files": files.get(d["_id"], [])}
+                for d in self._catalogue.collection(DATASET_COLLECTION).find({"_id": {"$in": pids}, "isPublished": True})]
