@@ -48,6 +48,20 @@ def revision_of(doc: Doc) -> Doc:
     return {"revision": doc["revision"], "by": doc["by"], "at": doc["at"], "change": doc["change"]}
 
 
+def config_doc(config: BeamlineConfig, history: str, by: str, at: datetime) -> Doc:
+    """A new configuration as stored: its current state, and the history its revisions are filed under."""
+    return {"_id": config_id(config.beamline, config.name), "beamline": config.beamline, "name": config.name,
+            "history": history, "revision": config.revision, "config": config.model_dump(mode="json"),
+            "updatedAt": at, "updatedBy": by}
+
+
+def revision_doc(config: BeamlineConfig, history: str | None, by: str, at: datetime, change: str) -> Doc:
+    """A revision as stored: who, when, what changed, and the whole configuration."""
+    return {"_id": revision_id(config.beamline, config.name, history, config.revision), "beamline": config.beamline,
+            "name": config.name, "history": history, "revision": config.revision,
+            "config": config.model_dump(mode="json"), "by": by, "at": at, "change": change}
+
+
 def taken(config: BeamlineConfig) -> Conflict:
     return Conflict(f"{config.beamline} already has a configuration {config.name!r}")
 
@@ -70,20 +84,34 @@ class ConfigRules(ABC):
     """The operations made of a store's primitives: stated once for every store."""
 
     @abstractmethod
-    def get(self, beamline: str, name: str) -> BeamlineConfig: ...
+    def _config_doc(self, beamline: str, name: str) -> Doc | None:
+        """The stored configuration, or None."""
 
     @abstractmethod
-    def active_name(self, beamline: str) -> str | None: ...
+    def _active_doc(self, beamline: str) -> Doc | None:
+        """The beamline's record of its active configuration, or None."""
 
     @abstractmethod
-    def revision(self, beamline: str, name: str, revision: int) -> BeamlineConfig: ...
+    def _revision_doc(self, key: str) -> Doc | None:
+        """The stored revision of this id (:func:`revision_id`), or None."""
 
     @abstractmethod
-    def create(self, config: BeamlineConfig, by: str, at: datetime, *, change: str = "created") -> BeamlineConfig: ...
+    def _new_history(self) -> str:
+        """A history key no configuration has had."""
 
     @abstractmethod
-    def update(self, beamline: str, name: str, config: BeamlineConfig, base_revision: int, by: str, at: datetime,
-               *, change: str | None = None) -> BeamlineConfig: ...
+    def _insert(self, config: Doc, revision: Doc) -> bool:
+        """Store a new configuration and its first revision; False (nothing stored) if its id is taken."""
+
+    @abstractmethod
+    def _activate_first(self, beamline: str, name: str, by: str, at: datetime) -> None:
+        """Make it the beamline's active configuration if the beamline has none."""
+
+    @abstractmethod
+    def _replace(self, saved: BeamlineConfig, history: str | None, base_revision: int, by: str, at: datetime,
+                 revision: Doc) -> bool:
+        """Store ``saved`` and its revision only if the stored one is still at ``base_revision`` of
+        ``history``, as one atomic step; False (nothing stored) otherwise."""
 
     @abstractmethod
     def _remove(self, beamline: str, name: str) -> bool:
@@ -91,6 +119,49 @@ class ConfigRules(ABC):
 
     @abstractmethod
     def _activate(self, beamline: str, name: str, by: str, at: datetime) -> None: ...
+
+    def _doc(self, beamline: str, name: str) -> Doc:
+        doc = self._config_doc(beamline, name)
+        if doc is None:
+            raise NotFound(f"{beamline} has no configuration {name!r}")
+        return doc
+
+    def get(self, beamline: str, name: str) -> BeamlineConfig:
+        return config_of(self._doc(beamline, name))
+
+    def active_name(self, beamline: str) -> str | None:
+        doc = self._active_doc(beamline)
+        return None if doc is None else str(doc["name"])
+
+    def revision(self, beamline: str, name: str, revision: int) -> BeamlineConfig:
+        history = self._doc(beamline, name).get("history")
+        doc = self._revision_doc(revision_id(beamline, name, history, revision))
+        if doc is None:
+            raise NotFound(f"{beamline}/{name} has no revision {revision}")
+        return BeamlineConfig.model_validate({**doc["config"], "revision": revision})
+
+    def create(self, config: BeamlineConfig, by: str, at: datetime, *, change: str = "created") -> BeamlineConfig:
+        """A new configuration at revision 1, with a history of its own; the beamline's first one
+        becomes its active one."""
+        made = config.model_copy(update={"revision": 1})
+        history = self._new_history()
+        if not self._insert(config_doc(made, history, by, at), revision_doc(made, history, by, at, change)):
+            raise taken(made)
+        self._activate_first(made.beamline, made.name, by, at)
+        return made
+
+    def update(self, beamline: str, name: str, config: BeamlineConfig, base_revision: int, by: str, at: datetime,
+               *, change: str | None = None) -> BeamlineConfig:
+        """Save ``config`` as the next revision, if the stored one is still ``base_revision``."""
+        check_same(beamline, name, config)
+        doc = self._doc(beamline, name)
+        current, history = config_of(doc), doc.get("history")
+        saved = config.model_copy(update={"revision": base_revision + 1})
+        # The history key too: a configuration deleted and made again meanwhile is another one.
+        recorded = revision_doc(saved, history, by, at, change or summary(diff(current, saved)))
+        if not self._replace(saved, history, base_revision, by, at, recorded):
+            raise stale(beamline, name, self._doc(beamline, name), history, base_revision)
+        return saved
 
     def active(self, beamline: str) -> BeamlineConfig:
         """The configuration every scan of the beamline is captured with, at its current revision."""
@@ -131,8 +202,3 @@ class ConfigRules(ABC):
             return self.create(config, by, at, change="imported")
         return self.update(config.beamline, config.name, config, current.revision, by, at,
                            change="imported: " + summary(diff(current, config)))
-
-    @staticmethod
-    def change_of(current: BeamlineConfig, saved: BeamlineConfig, change: str | None) -> str:
-        """What a revision records as its change: the one given, or what differs."""
-        return change or summary(diff(current, saved))

@@ -35,16 +35,10 @@ from scizoo.ops.store import ping_store
 
 from ._configs import (
     ConfigRules,
-    check_same,
     config_id,
-    config_of,
-    revision_id,
     revision_of,
-    stale,
     summary_of,
-    taken,
 )
-from ._errors import NotFound
 
 Doc = dict[str, Any]
 
@@ -96,18 +90,14 @@ class ConfigStore(ConfigRules):
         active = self.active_name(beamline)
         return [summary_of(d, active) for d in self._configs().find({"beamline": beamline}).sort("name")]
 
-    def _doc(self, beamline: str, name: str) -> Doc:
-        doc = self._configs().find_one({"_id": config_id(beamline, name)})
-        if doc is None:
-            raise NotFound(f"{beamline} has no configuration {name!r}")
-        return doc
+    def _config_doc(self, beamline: str, name: str) -> Doc | None:
+        return self._configs().find_one({"_id": config_id(beamline, name)})
 
-    def get(self, beamline: str, name: str) -> BeamlineConfig:
-        return config_of(self._doc(beamline, name))
+    def _active_doc(self, beamline: str) -> Doc | None:
+        return self._active().find_one({"_id": beamline})
 
-    def active_name(self, beamline: str) -> str | None:
-        doc = self._active().find_one({"_id": beamline})
-        return None if doc is None else str(doc["name"])
+    def _revision_doc(self, key: str) -> Doc | None:
+        return self._revisions().find_one({"_id": key})
 
     def revisions(self, beamline: str, name: str) -> list[Doc]:
         """This configuration's revisions, newest first (not those of a deleted one of the same name)."""
@@ -115,53 +105,34 @@ class ConfigStore(ConfigRules):
         return [revision_of(d) for d in self._revisions().find({"beamline": beamline, "name": name, "history": history})
                 .sort("revision", DESCENDING)]
 
-    def revision(self, beamline: str, name: str, revision: int) -> BeamlineConfig:
-        history = self._doc(beamline, name).get("history")
-        doc = self._revisions().find_one({"_id": revision_id(beamline, name, history, revision)})
-        if doc is None:
-            raise NotFound(f"{beamline}/{name} has no revision {revision}")
-        return BeamlineConfig.model_validate({**doc["config"], "revision": revision})
-
     # --- writing --------------------------------------------------------------
 
-    def _record(self, config: BeamlineConfig, history: str | None, by: str, at: datetime, change: str) -> None:
-        self._revisions().insert_one({
-            "_id": revision_id(config.beamline, config.name, history, config.revision), "beamline": config.beamline,
-            "name": config.name, "history": history, "revision": config.revision,
-            "config": config.model_dump(mode="json"), "by": by, "at": at, "change": change})
+    def _new_history(self) -> str:
+        return str(ObjectId())
 
-    def create(self, config: BeamlineConfig, by: str, at: datetime, *, change: str = "created") -> BeamlineConfig:
-        """A new configuration at revision 1, with a history of its own; the beamline's first one
-        becomes its active one."""
-        made = config.model_copy(update={"revision": 1})
-        history = str(ObjectId())
+    def _insert(self, config: Doc, revision: Doc) -> bool:
         try:
-            self._configs().insert_one({"_id": config_id(made.beamline, made.name), "beamline": made.beamline,
-                                        "name": made.name, "history": history, "revision": 1,
-                                        "config": made.model_dump(mode="json"), "updatedAt": at, "updatedBy": by})
-        except DuplicateKeyError as err:
-            raise taken(made) from err
-        self._record(made, history, by, at, change)
-        self._active().update_one({"_id": made.beamline},
-                                  {"$setOnInsert": {"name": made.name, "changedAt": at, "changedBy": by}}, upsert=True)
-        return made
+            self._configs().insert_one(config)
+        except DuplicateKeyError:
+            return False
+        self._revisions().insert_one(revision)
+        return True
 
-    def update(self, beamline: str, name: str, config: BeamlineConfig, base_revision: int, by: str, at: datetime,
-               *, change: str | None = None) -> BeamlineConfig:
-        """Save ``config`` as the next revision, if the stored one is still ``base_revision``."""
-        check_same(beamline, name, config)
-        doc = self._doc(beamline, name)
-        current, history = config_of(doc), doc.get("history")
-        saved = config.model_copy(update={"revision": base_revision + 1})
-        # The history key too: a configuration deleted and made again meanwhile is another one.
+    def _activate_first(self, beamline: str, name: str, by: str, at: datetime) -> None:
+        self._active().update_one({"_id": beamline},
+                                  {"$setOnInsert": {"name": name, "changedAt": at, "changedBy": by}}, upsert=True)
+
+    def _replace(self, saved: BeamlineConfig, history: str | None, base_revision: int, by: str, at: datetime,
+                 revision: Doc) -> bool:
+        # One conditional update: the check and the write cannot be split by another save.
         result = self._configs().update_one(
-            {"_id": config_id(beamline, name), "revision": base_revision, "history": history},
+            {"_id": config_id(saved.beamline, saved.name), "revision": base_revision, "history": history},
             {"$set": {"revision": saved.revision, "config": saved.model_dump(mode="json"), "updatedAt": at,
                       "updatedBy": by}})
         if result.matched_count == 0:
-            raise stale(beamline, name, self._doc(beamline, name), history, base_revision)
-        self._record(saved, history, by, at, self.change_of(current, saved, change))
-        return saved
+            return False
+        self._revisions().insert_one(revision)
+        return True
 
     def _remove(self, beamline: str, name: str) -> bool:
         return self._configs().delete_one({"_id": config_id(beamline, name)}).deleted_count > 0

@@ -23,14 +23,9 @@ from scizoo.core import BeamlineConfig
 
 from ._configs import (
     ConfigRules,
-    check_same,
     config_id,
-    config_of,
-    revision_id,
     revision_of,
-    stale,
     summary_of,
-    taken,
 )
 from ._errors import NotFound
 from ._ports import Configs, ControlSystem
@@ -67,18 +62,14 @@ class FakeConfigStore(ConfigRules):
         return [summary_of(d, active) for d in sorted(self.configs.values(), key=lambda d: d["name"])
                 if d["beamline"] == beamline]
 
-    def _doc(self, beamline: str, name: str) -> Doc:
-        doc = self.configs.get(config_id(beamline, name))
-        if doc is None:
-            raise NotFound(f"{beamline} has no configuration {name!r}")
-        return doc
+    def _config_doc(self, beamline: str, name: str) -> Doc | None:
+        return self.configs.get(config_id(beamline, name))
 
-    def get(self, beamline: str, name: str) -> BeamlineConfig:
-        return config_of(self._doc(beamline, name))
+    def _active_doc(self, beamline: str) -> Doc | None:
+        return self.active_docs.get(beamline)
 
-    def active_name(self, beamline: str) -> str | None:
-        doc = self.active_docs.get(beamline)
-        return None if doc is None else str(doc["name"])
+    def _revision_doc(self, key: str) -> Doc | None:
+        return self.revision_docs.get(key)
 
     def revisions(self, beamline: str, name: str) -> list[Doc]:
         history = self._doc(beamline, name).get("history")
@@ -86,49 +77,32 @@ class FakeConfigStore(ConfigRules):
                  if (d["beamline"], d["name"], d["history"]) == (beamline, name, history)]
         return [revision_of(d) for d in sorted(found, key=lambda d: d["revision"], reverse=True)]
 
-    def revision(self, beamline: str, name: str, revision: int) -> BeamlineConfig:
-        history = self._doc(beamline, name).get("history")
-        doc = self.revision_docs.get(revision_id(beamline, name, history, revision))
-        if doc is None:
-            raise NotFound(f"{beamline}/{name} has no revision {revision}")
-        return BeamlineConfig.model_validate({**doc["config"], "revision": revision})
-
     # --- writing --------------------------------------------------------------
 
-    def _record(self, config: BeamlineConfig, history: str | None, by: str, at: datetime, change: str) -> None:
-        key = revision_id(config.beamline, config.name, history, config.revision)
-        self.revision_docs[key] = {"_id": key, "beamline": config.beamline, "name": config.name, "history": history,
-                                   "revision": config.revision, "config": config.model_dump(mode="json"), "by": by,
-                                   "at": at, "change": change}
+    def _new_history(self) -> str:
+        return f"h{next(self._histories)}"
 
-    def create(self, config: BeamlineConfig, by: str, at: datetime, *, change: str = "created") -> BeamlineConfig:
-        made = config.model_copy(update={"revision": 1})
-        key = config_id(made.beamline, made.name)
+    def _insert(self, config: Doc, revision: Doc) -> bool:
         with self._lock:
-            if key in self.configs:
-                raise taken(made)
-            history = f"h{next(self._histories)}"
-            self.configs[key] = {"_id": key, "beamline": made.beamline, "name": made.name, "history": history,
-                                 "revision": 1, "config": made.model_dump(mode="json"), "updatedAt": at,
-                                 "updatedBy": by}
-            self._record(made, history, by, at, change)
-            self.active_docs.setdefault(made.beamline, {"_id": made.beamline, "name": made.name, "changedAt": at,
-                                                        "changedBy": by})
-        return made
+            if config["_id"] in self.configs:
+                return False
+            self.configs[config["_id"]] = config
+            self.revision_docs[revision["_id"]] = revision
+        return True
 
-    def update(self, beamline: str, name: str, config: BeamlineConfig, base_revision: int, by: str, at: datetime,
-               *, change: str | None = None) -> BeamlineConfig:
-        check_same(beamline, name, config)
-        doc = self._doc(beamline, name)
-        current, history = config_of(doc), doc.get("history")
-        saved = config.model_copy(update={"revision": base_revision + 1})
+    def _activate_first(self, beamline: str, name: str, by: str, at: datetime) -> None:
         with self._lock:
-            now = self._doc(beamline, name)
-            if (now["revision"], now.get("history")) != (base_revision, history):
-                raise stale(beamline, name, now, history, base_revision)
+            self.active_docs.setdefault(beamline, {"_id": beamline, "name": name, "changedAt": at, "changedBy": by})
+
+    def _replace(self, saved: BeamlineConfig, history: str | None, base_revision: int, by: str, at: datetime,
+                 revision: Doc) -> bool:
+        with self._lock:  # the check and the write as one, as the store's conditional update
+            now = self.configs.get(config_id(saved.beamline, saved.name))
+            if now is None or (now["revision"], now.get("history")) != (base_revision, history):
+                return False
             now.update(revision=saved.revision, config=saved.model_dump(mode="json"), updatedAt=at, updatedBy=by)
-            self._record(saved, history, by, at, self.change_of(current, saved, change))
-        return saved
+            self.revision_docs[revision["_id"]] = revision
+        return True
 
     def _remove(self, beamline: str, name: str) -> bool:
         with self._lock:
