@@ -1,6 +1,8 @@
 """The live feed: one change stream on the Dataset collection, fanned out to SSE subscribers.
 
-Each subscriber gets only rows it may read (``can_read``) and that match its filter.
+Each subscriber gets only the rows the table would show it: its selection with SciCat's
+access rule, as the same branches the table queries with (``_access``), evaluated on the
+document in hand by the same evaluator as the rule's predicate (``_match``).
 """
 
 from __future__ import annotations
@@ -17,22 +19,17 @@ from starlette.responses import StreamingResponse
 from scizoo.ops import LIVE_STREAMS
 from scizoo.web import TokenUser
 
-from ._access import can_read
+from ._access import build_branches
+from ._match import UnsupportedFilter, matches
 from ._table import jsonable, row
 
 logger = logging.getLogger(__name__)
 
 
-def _listed(value: Any) -> list[Any]:
-    """A document's list field as a list, whatever another writer put there."""
-    if isinstance(value, list):
-        return value
-    return [] if value is None else [value]
-
-
 class Subscriber:
     def __init__(self, user: TokenUser | None, proposal: str | None, beamline: str | None) -> None:
         self.user, self.proposal, self.beamline = user, proposal, beamline
+        self.branches = build_branches(user, proposal=proposal, beamline=beamline)
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
         #: Set when the stream can no longer be complete (too slow a client, a change stream
@@ -40,11 +37,7 @@ class Subscriber:
         self.overflowed = False
 
     def wants(self, doc: dict[str, Any]) -> bool:
-        if self.proposal and self.proposal not in _listed(doc.get("proposalIds")):
-            return False
-        if self.beamline and self.beamline not in _listed(doc.get("instrumentIds")):
-            return False
-        return can_read(self.user, doc)
+        return any(matches(b, doc) for b in self.branches)
 
     def offer(self, item: dict[str, Any]) -> None:
         try:
@@ -121,7 +114,7 @@ class LiveFeed:
         for sub in subs:
             try:
                 wanted = sub.wants(doc)
-            except (TypeError, AttributeError) as err:
+            except (TypeError, AttributeError, UnsupportedFilter) as err:
                 logger.warning("dataset %r not streamed: %s", doc.get("_id"), err)
                 continue
             if wanted:

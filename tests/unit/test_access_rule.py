@@ -96,3 +96,18 @@ def test_the_evaluator_refuses_what_it_cannot_match_as_the_store_would() -> None
     for query in ({"ownerGroup": {"$regex": "A"}}, {"$or": [{"ownerGroup": "A"}]}, {"meta": {"a": 1}}):
         with pytest.raises(UnsupportedFilter):
             matches(query, {"ownerGroup": "A", "meta": {"a": 1}})
+
+
+def test_the_live_stream_sends_a_subscriber_what_the_table_would_show_it() -> None:
+    import asyncio
+
+    from scanlog_api._live import Subscriber
+
+    async def check() -> None:
+        for (reader, user), proposal, beamline in product(READERS.items(), [None, "P", "Q"], [None, "bl1", "bl2"]):
+            sub = Subscriber(user, proposal, beamline)
+            for doc in DOCUMENTS:
+                expected = sum(matches(b, doc) for b in build_branches(user, proposal=proposal, beamline=beamline))
+                assert sub.wants(doc) == bool(expected), (reader, proposal, beamline, doc)
+
+    asyncio.run(check())
