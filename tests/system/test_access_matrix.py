@@ -48,6 +48,7 @@ from scizoo.core import (
     PublicationIn,
     RecordedEntry,
     ScanMetadata,
+    attachments_of,
     build_dataset,
     build_published_data,
 )
@@ -396,7 +397,9 @@ def _count(collection: str) -> Callable[[World, Who, Dataset, httpx.Response], b
     """A write probe's effect: a document by this user on this dataset now exists."""
     def effect(w: World, who: Who, ds: Dataset, r: httpx.Response) -> bool:
         field = {RATING_COLLECTION: "user", COMMENT_COLLECTION: "author", ATTACHMENT_COLLECTION: "createdBy"}[collection]
-        return w.db[collection].count_documents({"datasetId": w.pids[ds.name], field: who.name}) > 0
+        # An attachment names its dataset as SciCat reads it (relationships.targetId), not by datasetId.
+        on = attachments_of(w.pids[ds.name]) if collection == ATTACHMENT_COLLECTION else {"datasetId": w.pids[ds.name]}
+        return w.db[collection].count_documents({**on, field: who.name}) > 0
     return effect
 
 
