@@ -184,7 +184,7 @@ def make_message(n: int, prefix: str, *, entries: int = 5, proposal: str = "2024
         data_path="/data/sim/20240001/raw",
         scan=ScanBlock(id=str(n), title=f"ascan mot01 0 10 10 0.1 #{n}", start=end - timedelta(seconds=30), end=end,
                        points=11, files=[DataFile(path=f"/data/sim/20240001/raw/scan_{n:05d}.h5", size=1000 + n)]),
-        entries=[RecordedEntry(name=f"motor_{k}", device=f"sim/mot/{k}", attribute="position", value=0.1 * n + k,
+        entries=[RecordedEntry(name=f"sample_motor_{k}", device=f"sim/mot/{k}", attribute="position", value=0.1 * n + k,
                                raw_value=0.1 * n + k, unit="mm", quality="ATTR_VALID", read_time=end)
                  for k in range(entries)],
         produced_at=end,

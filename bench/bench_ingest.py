@@ -43,7 +43,7 @@ def make_messages(n: int) -> list[ScanMetadata]:
     for i in range(n):
         end = t0 + timedelta(seconds=30 * i)
         entries = [
-            RecordedEntry(name=f"motor_{k}", group="sample", device=f"bl/mot/{k}", attribute="position",
+            RecordedEntry(name=f"sample_motor_{k}", group="sample", device=f"bl/mot/{k}", attribute="position",
                           value=0.1 * i + k, raw_value=0.1 * i + k, unit="mm", quality="ATTR_VALID", read_time=end)
             for k in range(20)
         ]
