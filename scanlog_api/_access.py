@@ -44,6 +44,11 @@ class Grant:
 PUBLISHED = Grant("isPublished", (True,), equals=True)
 
 
+def owners(groups: tuple[str, ...]) -> Grant:
+    """Members of the document's ``ownerGroup``: they read it, and they alone (with admins) change it."""
+    return Grant("ownerGroup", groups)
+
+
 def grants(user: TokenUser | None) -> list[Grant] | None:
     """SciCat's read rule for one reader: the grants that let them in, most common first
     (None: an admin, who reads everything). Members of a group read what it owns and what
@@ -53,7 +58,7 @@ def grants(user: TokenUser | None) -> list[Grant] | None:
     groups = tuple(user.groups) if user is not None else ()
     if not groups:
         return [PUBLISHED]
-    return [Grant("ownerGroup", groups), Grant("accessGroups", groups), PUBLISHED]
+    return [owners(groups), Grant("accessGroups", groups), PUBLISHED]
 
 
 def read_branches(user: TokenUser | None, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -128,8 +133,7 @@ def can_write(user: TokenUser | None, doc: dict[str, Any]) -> bool:
     """
     if user is None:
         return False
-    owner = doc.get("ownerGroup")  # one group, as SciCat's schema has it: a list here owns nothing
-    return user.admin or (isinstance(owner, str) and owner in user.groups)
+    return user.admin or owners(tuple(user.groups)).admits(doc)
 
 
 def can_comment(user: TokenUser | None, doc: dict[str, Any], staff_groups: dict[str, str]) -> bool:

@@ -13,7 +13,7 @@ from itertools import product
 
 import pytest
 
-from scanlog_api._access import build_branches, can_read, read_branches
+from scanlog_api._access import build_branches, can_comment, can_read, can_write, read_branches
 from scanlog_api._match import UnsupportedFilter, matches
 from scizoo.core import TokenUser
 
@@ -74,6 +74,20 @@ def test_the_rule_is_scicats() -> None:
     # Odd values are read as the store reads them: the predicate never lets more through.
     assert not can_read(anonymous, {"isPublished": 1})
     assert not can_read(alice, {"ownerGroup": "B", "accessGroups": "AC"})
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_writing_is_the_owners_and_implies_reading(reader) -> None:
+    user = READERS[reader]
+    for doc in DOCUMENTS:
+        owner = doc.get("ownerGroup")
+        owns = user is not None and (user.admin or bool(set(owner if isinstance(owner, list) else [owner])
+                                                          & set(user.groups)))
+        assert can_write(user, doc) == owns, (reader, doc)
+        assert not can_write(user, doc) or can_read(user, doc)
+        # Staff of the beamline comment where the facility allows it; writers always.
+        staff = {"bl1": "A"}
+        assert can_comment(user, doc, staff) == (owns or (user is not None and "A" in user.groups)), (reader, doc)
 
 
 def test_the_branches_keep_the_shape_the_stores_planner_needs() -> None:
