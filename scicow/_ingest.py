@@ -188,5 +188,6 @@ def make_ingestor(settings: ScicowSettings, db: Database[dict[str, Any]], produc
         ttl_s=settings.proposal_cache_ttl_s,
         miss_ttl_s=settings.proposal_miss_ttl_s,
     )
-    writer = CatalogueWriter(db, WriteConcern(w=settings.write_concern_w, j=settings.write_concern_j))
+    writer = CatalogueWriter(db, WriteConcern(w=settings.write_concern_w, j=settings.write_concern_j),
+                             facility=settings.facility)
     return Ingestor(writer, Outbox(producer, reopen), proposals, settings.catalogue(), settings.topic_prefix)

@@ -25,6 +25,8 @@ class ScicowSettings(KafkaConnection, BaseSettings):
     pid_prefix: str = "20.500.12345"
     source_folder_host: str = ""
     facility: str = ""
+    #: A dataset's contactEmail when its proposal names no email (SciCat requires one).
+    contact_email: str = ""
     #: beamline -> group given read access to each of its datasets
     staff_groups: dict[str, str] = {}
     #: Partitions and replication factor of the topics scicow creates when missing: its dead
@@ -51,5 +53,6 @@ class ScicowSettings(KafkaConnection, BaseSettings):
             pid_prefix=self.pid_prefix,
             source_folder_host=self.source_folder_host,
             facility=self.facility,
+            contact_email=self.contact_email,
             staff_groups=dict(self.staff_groups),
         )

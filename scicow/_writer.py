@@ -17,9 +17,11 @@ from pymongo.write_concern import WriteConcern
 
 from scizoo.core import (
     DATASET_COLLECTION,
+    INSTRUMENT_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     QUARANTINE_COLLECTION,
     ScanMetadata,
+    build_instrument,
     ensure_indexes,
 )
 
@@ -34,9 +36,14 @@ _MAX_BSON_SIZE = 16 * 1024 * 1024
 class CatalogueWriter:
     """Writes datasets, their OrigDatablocks and the quarantine, with one write concern."""
 
-    def __init__(self, db: Database[dict[str, Any]], write_concern: WriteConcern | None = None) -> None:
+    def __init__(self, db: Database[dict[str, Any]], write_concern: WriteConcern | None = None, *,
+                 facility: str = "") -> None:
         wc = write_concern or WriteConcern(w=1)
         self.db = db
+        self.facility = facility
+        self.instruments = db.get_collection(INSTRUMENT_COLLECTION, write_concern=wc)
+        #: Beamlines whose Instrument this process has seen in the store (one look per beamline).
+        self._instruments_known: set[str] = set()
         self.datasets = db.get_collection(DATASET_COLLECTION, write_concern=wc)
         self.datablocks = db.get_collection(ORIG_DATABLOCK_COLLECTION, write_concern=wc)
         self.quarantine = db.get_collection(QUARANTINE_COLLECTION, write_concern=wc)
@@ -53,6 +60,7 @@ class CatalogueWriter:
         setting only what capture owns (:func:`dataset_update`): a published dataset stays
         published, and a message naming another proposal is refused, never applied.
         """
+        self._ensure_instruments(writes)
         docs = [w.dataset.to_mongo() for w in writes]
         existing, refused = _insert_new(self.datasets, docs)
         if existing:
@@ -81,6 +89,20 @@ class CatalogueWriter:
                     ordered=False,
                 )
         return [(writes[i], f"catalogue refused the dataset: {why}") for i, why in refused.items()]
+
+    def _ensure_instruments(self, writes: list[Write]) -> None:
+        """Every beamline a dataset names has its Instrument (inserted if absent, never changed:
+        a facility may rename it in SciCat), so SciCat's ``include=instruments`` finds it."""
+        new = {w.message.beamline: w.message.produced_at for w in writes} if writes else {}
+        for beamline in sorted(set(new) - self._instruments_known):
+            doc = build_instrument(beamline, facility=self.facility, user="scicow", now=new[beamline]).to_mongo()
+            try:
+                self.instruments.update_one({"_id": beamline}, {"$setOnInsert": doc}, upsert=True)
+            except DuplicateKeyError:
+                # Another Instrument already has this uniqueName (made in SciCat by hand): keep it.
+                logger.warning("an Instrument named %r exists under another pid; datasets name %r", beamline,
+                               beamline)
+            self._instruments_known.add(beamline)
 
     def quarantine_message(self, message: ScanMetadata, reason: str, now: datetime) -> None:
         """Keep a message whose proposal is unknown, with the reason, until it can be ingested.

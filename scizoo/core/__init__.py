@@ -15,6 +15,7 @@ from ._catalogue import (
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
     INDEXES,
+    INSTRUMENT_COLLECTION,
     JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
@@ -61,6 +62,7 @@ from ._documents import (
 from ._errors import ConfigError, DependencyUnavailable, ScizooError, ServiceStartError, redact
 from ._identity import TokenUser
 from ._ids import file_message_id, manual_message_id, sardana_message_id
+from ._instruments import InstrumentDocument, build_instrument
 from ._jobs import CANCELLABLE, base_rule, cancel_update, job_id, rerun_pattern, rerun_request
 from ._messages import (
     MESSAGE_MODELS,
@@ -105,6 +107,7 @@ __all__ = [
     "ELOG_ENTRY_COLLECTION",
     "EXIT_UNAVAILABLE",
     "INDEXES",
+    "INSTRUMENT_COLLECTION",
     "JOB_COLLECTION",
     "MESSAGE_MODELS",
     "ORIG_DATABLOCK_COLLECTION",
@@ -133,6 +136,7 @@ __all__ = [
     "DependencyUnavailable",
     "DerivedDatasetDocument",
     "Funding",
+    "InstrumentDocument",
     "KafkaConnection",
     "Lifecycle",
     "MigrationError",
@@ -160,6 +164,7 @@ __all__ = [
     "beamline_topic",
     "build_attachment",
     "build_dataset",
+    "build_instrument",
     "build_orig_datablock",
     "build_published_data",
     "cancel_update",

@@ -32,6 +32,7 @@ JOB_COLLECTION: Final = "ScizooReductionJob"
 REDUCTION_RULES_COLLECTION: Final = "ScizooReductionRules"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
 PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
+INSTRUMENT_COLLECTION: Final = "Instrument"
 CART_COLLECTION: Final = "ScanlogCart"
 #: scizoo's own: e-logbook entries made through scanlog, and by whom (who may append).
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
@@ -65,6 +66,9 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
 }
 
+#: The backend's unique indexes on what we write (an Instrument's uniqueName).
+UNIQUE_INDEXES: Final[dict[str, IndexKeys]] = {INSTRUMENT_COLLECTION: [("uniqueName", ASCENDING)]}
+
 
 def ensure_indexes(db: Any) -> None:
     """Bring stored documents into the backend's shape (:func:`migrate_catalogue`), then create
@@ -83,4 +87,6 @@ def ensure_indexes(db: Any) -> None:
     for collection, specs in INDEXES.items():
         for keys in specs:
             db[collection].create_index(keys)
+    for collection, keys in UNIQUE_INDEXES.items():
+        db[collection].create_index(keys, unique=True)
     logger.info("catalogue indexes are in place")

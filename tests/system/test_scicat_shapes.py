@@ -23,6 +23,7 @@ from PIL import Image
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
     DATASET_COLLECTION,
+    INSTRUMENT_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
@@ -332,3 +333,8 @@ def test_what_scicow_ingests_from_kafka_has_the_backends_shape(kafka, scicow, db
     [block] = db[ORIG_DATABLOCK_COLLECTION].find()
     assert problems(dataset, "Dataset") == []
     assert problems(block, "OrigDatablock") == []
+    # The Instrument the dataset names exists, so SciCat's include=instruments finds it.
+    [instrument] = db[INSTRUMENT_COLLECTION].find()
+    assert problems(instrument, "Instrument") == [] and dataset["instrumentIds"] == [instrument["pid"]]
+    assert any(ix.get("unique") and ix["key"] == [("uniqueName", 1)]
+               for ix in db[INSTRUMENT_COLLECTION].index_information().values())
