@@ -1,8 +1,8 @@
 """The scan table's side of the reductions: each scan's jobs, the jobs list, reruns and
 cancels asked for by the scan's writers, and the rules administrators change.
 
-The workers (scireduce) run the jobs; what is shared with them (rerun names, what may be
-cancelled, the rule model) is in the core. Access is the store's: ``readable`` and
+The workers (scireduce) run the jobs; what is shared with them (the job document, its
+states and transitions, rerun names, the rule model) is in the core. Access is the store's: ``readable`` and
 ``writable`` of :class:`~scanlog_api._store.ScanStore`.
 """
 
@@ -13,18 +13,22 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from scizoo.core import (
     ACTIVE_RULES_ID,
-    CANCELLABLE,
     JOB_COLLECTION,
     REDUCTION_RULES_COLLECTION,
+    JobDocument,
+    JobState,
+    NotCancellable,
     ReductionRuleSet,
     base_rule,
-    cancel_update,
+    cancel,
+    expected,
     rerun_pattern,
     rerun_request,
 )
@@ -45,14 +49,24 @@ MAX_WAITING_RERUNS = 3
 MAX_JOBS_SCAN = 20_000
 
 
-def _job_view(job: Doc, readable_derived: set[Any]) -> Doc:
-    """A job as the table shows it: its derived dataset only if the user may read that too."""
-    derived = job.get("derived")
+def _job_view(stored: Doc, readable_derived: set[Any]) -> Doc:
+    """A job as the table shows it: its derived dataset only if the user may read that too.
+
+    Read with the core's tolerant read (a rerun request stored before the one shape included);
+    a document that is no job (written around scizoo) is shown as that, with the reason."""
+    try:
+        job = JobDocument.from_stored(stored)
+    except ValidationError as err:
+        logger.error("reduction job %r is not readable: %s", stored.get("_id"), err)
+        unreadable: Doc = jsonable({"id": stored.get("_id"), "rule": stored.get("rule"), "pipeline": None,
+                                    "state": str(stored.get("state")), "params": None, "requestedBy": None,
+                                    "attempt": None, "startedAt": None, "endedAt": None,
+                                    "log": f"not a reduction job scizoo can read: {err}"[-2000:], "derived": None})
+        return unreadable
     view: Doc = jsonable({
-        "id": job["_id"], "rule": job.get("rule"), "pipeline": job.get("pipeline"), "state": job.get("state"),
-        "params": job.get("params", job.get("requestedParams")), "requestedBy": job.get("requestedBy"),
-        "attempt": job.get("attempt"), "startedAt": job.get("startedAt"), "endedAt": job.get("endedAt"),
-        "log": str(job.get("log") or "")[-2000:], "derived": derived if derived in readable_derived else None})
+        "id": job.id, "rule": job.rule, "pipeline": job.pipeline, "state": job.state, "params": job.params,
+        "requestedBy": job.requestedBy, "attempt": job.attempt, "startedAt": job.startedAt, "endedAt": job.endedAt,
+        "log": (job.log or "")[-2000:], "derived": job.derived if job.derived in readable_derived else None})
     return view
 
 
@@ -106,38 +120,47 @@ class Reductions:
         if rule not in ran:
             raise Invalid(f"rule {rule!r} has not run on dataset {pid!r}; "
                           f"the rules that have: {', '.join(ran) or 'none'}")
-        waiting = jobs.count_documents({"datasetId": pid, "state": "queued", "requestedBy": {"$exists": True}})
+        waiting = jobs.count_documents({"datasetId": pid, "state": JobState.QUEUED, "requestedBy": {"$exists": True}})
         if waiting >= MAX_WAITING_RERUNS:
             raise Conflict(f"{waiting} reruns of dataset {pid!r} are waiting already: let them run (or cancel one)")
         earlier = jobs.count_documents({"datasetId": pid, "rule": {"$regex": rerun_pattern(rule)}})
         for attempt in range(5):  # two requests at once, or a gap: the next number
             job = rerun_request(pid, rule, earlier + attempt, params, requested_by=user.user, now=now)
             try:
-                jobs.insert_one(job)
+                jobs.insert_one(job.to_mongo())
             except DuplicateKeyError:
                 continue
-            queued: Doc = jsonable({"id": job["_id"], "rule": job["rule"], "state": job["state"], "params": params})
+            queued: Doc = jsonable({"id": job.id, "rule": job.rule, "state": job.state, "params": job.params})
             return queued
         raise Conflict(f"too many reruns of {rule!r} asked for at once; try again")
 
     def cancel(self, job_id: str, user: TokenUser, now: datetime) -> Doc:
         """Cancel a queued or failed job of a dataset the user may change."""
         jobs = self._jobs()
-        job = jobs.find_one({"_id": job_id}, {"datasetId": 1, "state": 1})
+        stored = jobs.find_one({"_id": job_id})
         missing = NotFound(f"no reduction job {job_id!r} of a scan you can read")
-        if job is None:
+        if stored is None:
             raise missing
         try:
-            self._store.readable(job["datasetId"], user)
+            self._store.readable(stored["datasetId"], user)
         except NotFound:
             raise missing from None  # the same answer: no telling which jobs exist on scans one cannot read
-        self._store.writable(job["datasetId"], user)
-        done = jobs.find_one_and_update({"_id": job_id, "state": {"$in": list(CANCELLABLE)}}, cancel_update(now),
-                                        return_document=True)
-        if done is None:
-            raise Conflict(f"job {job_id!r} is {job['state']}: only a queued or failed job can be cancelled")
-        cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
-        return cancelled
+        self._store.writable(stored["datasetId"], user)
+        for _ in range(5):  # a worker may take or settle it meanwhile: decided on what it is then
+            job = JobDocument.from_stored(stored)
+            try:
+                changes = cancel(job, now)
+            except NotCancellable as err:
+                raise Conflict(str(err)) from None
+            done = jobs.find_one_and_update({"_id": job_id, **expected(job)}, {"$set": changes},
+                                            return_document=True)
+            if done is not None:
+                cancelled: Doc = jsonable({"id": done["_id"], "rule": done.get("rule"), "state": done["state"]})
+                return cancelled
+            stored = jobs.find_one({"_id": job_id})
+            if stored is None:
+                raise missing
+        raise Conflict(f"job {job_id!r} changes too often to cancel now; try again")
 
     def rules(self) -> Doc:
         """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""

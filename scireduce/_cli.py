@@ -23,8 +23,8 @@ def run_command(verbose: bool = True, debug: Debug = False) -> None:
     """Join the consumer group and reduce what the rules match."""
     from scizoo.core import run_service
 
+    from ._loop import run_worker
     from ._settings import ScireduceSettings
-    from ._worker import run_worker
 
     run_service(lambda stop: run_worker(ScireduceSettings(), stop), verbose=verbose, debug=debug)
 
@@ -78,9 +78,9 @@ def _reducer() -> Any:
     from scizoo.core import REDUCTION_RULES_COLLECTION
     from scizoo.ops.store import ping_store
 
+    from ._loop import Reducer
     from ._rules import StoredRules
     from ._settings import ScireduceSettings
-    from ._worker import Reducer
 
     settings = ScireduceSettings()
     ping_store(settings.mongo_uri.get_secret_value(), 10.0, service="scireduce", setting="SCIREDUCE_MONGO_URI")
@@ -95,7 +95,7 @@ def rerun_command(pid: str, rule: str,
                   param: Annotated[list[str] | None, typer.Option(help="step.key=value; repeat for more.")] = None,
                   debug: Debug = False) -> None:
     """Run a rule on a dataset again, with changed parameters: a new derived dataset, the old one kept."""
-    from scizoo.core import clear_failure
+    from scizoo.core import JobState, clear_failure
 
     with clear_failure(debug):
         client, reducer = _reducer()
@@ -106,7 +106,7 @@ def rerun_command(pid: str, rule: str,
         finally:
             client.close()
         typer.echo(f"{job['state']} {job['_id']}: {job.get('derived') or str(job.get('log', '')).strip()[-300:]}")
-        if job["state"] != "succeeded":
+        if job["state"] != JobState.SUCCEEDED:
             raise typer.Exit(1)
 
 

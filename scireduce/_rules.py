@@ -9,7 +9,6 @@ seeds it on the first start, and ``scireduce rules import`` replaces it from a f
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ from scizoo.core import (
     RuleCondition,
     load_yaml_model,
 )
+
+from ._ports import Clock, system_clock
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class StoredRules:
     good rules stay in use.
     """
 
-    def __init__(self, collection: Collection[dict[str, Any]], seed_file: str | Path) -> None:
+    def __init__(self, collection: Collection[dict[str, Any]], seed_file: str | Path, *,
+                 clock: Clock = system_clock) -> None:
         self._collection = collection
+        self._clock = clock
         self._seed_file = Path(seed_file)
         self.revision: int | None = None
         self.rules = RuleSet()
@@ -55,7 +58,7 @@ class StoredRules:
         rules = load_rules(self._seed_file)
         try:
             self._collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, "rules": rules.model_dump()["rules"],
-                                         "updatedBy": f"file {self._seed_file}", "updatedAt": datetime.now(UTC)})
+                                         "updatedBy": f"file {self._seed_file}", "updatedAt": self._clock()})
         except DuplicateKeyError:
             return False
         logger.info("reduction rules seeded from %s (%d rules)", self._seed_file, len(rules.rules))
@@ -65,7 +68,7 @@ class StoredRules:
         """Replace the store's rules (``scireduce rules import``); the new revision."""
         done = self._collection.find_one_and_update(
             {"_id": ACTIVE_RULES_ID},
-            {"$set": {"rules": rules.model_dump()["rules"], "updatedBy": by, "updatedAt": datetime.now(UTC)},
+            {"$set": {"rules": rules.model_dump()["rules"], "updatedBy": by, "updatedAt": self._clock()},
              "$inc": {"revision": 1}}, upsert=True, return_document=True)
         return int((done or {}).get("revision", 0))
 

@@ -1,0 +1,234 @@
+"""A reduction worker's orchestration: which jobs an event makes, claiming, running, settling.
+
+:class:`Worker` works through small interfaces (:mod:`scireduce._ports`): the job store, the
+catalogue, the runner and a clock; the rules of a job's life (claim, finish, fail, refuse,
+cancel, rerun names) are the core's pure transitions (:mod:`scizoo.core._jobs`), and the
+documents a job makes the core's builder (:func:`scizoo.core.build_derived`). So the claim
+and retry rules are tested in a second on the fakes of :mod:`scireduce.testing`. No store
+client, no subprocess, no clock of its own here: :class:`scireduce._loop.Reducer` wires it
+to MongoDB, the subprocess runner and the system clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from scizoo import __version__
+from scizoo.core import (
+    DatasetIngested,
+    JobDocument,
+    JobState,
+    NotCancellable,
+    OutputFile,
+    ReductionRule,
+    ReductionRuleSet,
+    base_rule,
+    build_derived,
+    claim,
+    claimable,
+    expected,
+    fail,
+    finish,
+    job_id,
+    merged_params,
+    new_job,
+    refuse,
+    rerun_name,
+    stale_before,
+)
+from scizoo.core import cancel as cancel_changes
+
+from ._job import find_pipeline
+from ._ports import Catalogue, Clock, JobSpec, JobStore, Runner
+from ._settings import ScireduceSettings
+
+logger = logging.getLogger(__name__)
+Doc = dict[str, Any]
+Rule = ReductionRule
+RuleSet = ReductionRuleSet
+LOG_TAIL = 4000
+
+
+class Worker:
+    """Runs the jobs of events, reruns, take-overs and cancels; knows nothing of consumer groups."""
+
+    def __init__(self, jobs: JobStore, catalogue: Catalogue, runner: Runner, rules: RuleSet,
+                 settings: ScireduceSettings, *, worker: str, clock: Clock,
+                 store_errors: tuple[type[Exception], ...] = (),
+                 settled: Callable[[str], None] = lambda state: None) -> None:
+        """``worker`` names this worker in the jobs it takes; ``store_errors`` are the errors of a
+        store that is away, which leave a request queued instead of failing it; ``settled`` is
+        told the state of each job that ended (the metrics)."""
+        self.jobs, self.catalogue, self.runner, self.rules, self.settings = jobs, catalogue, runner, rules, settings
+        self.worker, self.clock, self.store_errors, self.settled = worker, clock, store_errors, settled
+
+    def handle(self, event: DatasetIngested) -> list[Doc]:
+        """Run the jobs the rules make of one ingested dataset (each once: a finished job is kept)."""
+        dataset = self.catalogue.dataset(event.pid)
+        if dataset is None:
+            return []
+        files = self.catalogue.files_of(event.pid)
+        jobs = []
+        for rule in self.rules.rules:
+            path = rule.input_file(dataset, files)
+            if path is not None:
+                jobs.append(self.run(dataset, rule, path))
+        return jobs
+
+    def _claim(self, dataset: Doc, rule: Rule) -> JobDocument | None:
+        """The job to run, or None when it is done, past its attempts, or another (live) worker runs it."""
+        now = self.clock()
+        self.jobs.create(new_job(dataset["_id"], rule.name, rule.pipeline, rule.params, now))
+        job = self.jobs.get(job_id(dataset["_id"], rule.name))
+        if job is None or not claimable(job, stale_before(now, rule.timeout_s, self.settings.stale_after_s)):
+            return None
+        # Two workers may read the same job: the one whose change finds it as read takes it.
+        return self.jobs.update(job.id, claim(job, self.worker, now), expect=expected(job))
+
+    def rerun(self, pid: str, rule_name: str, params: dict[str, dict[str, Any]]) -> Doc:
+        """Run a rule on a dataset again with changed parameters: a new job and, when it
+        succeeds, a new derived dataset (the earlier ones are kept). Raises ``LookupError`` for
+        an unknown dataset or rule, ``ValueError`` for parameters the pipeline refuses."""
+        dataset, rule, path, merged = self._prepare_rerun(pid, rule_name, params)
+        name = rerun_name(rule.name, self.jobs.count_reruns(pid, rule.name))
+        return self.run(dataset, rule.model_copy(update={"name": name, "params": merged}), path)
+
+    def _prepare_rerun(self, pid: str, rule_name: str,
+                       params: dict[str, dict[str, Any]]) -> tuple[Doc, Rule, str, dict[str, dict[str, Any]]]:
+        """The dataset, its rule, its input file and the merged parameters of a rerun."""
+        dataset = self.catalogue.dataset(pid)
+        if dataset is None:
+            raise LookupError(f"no dataset {pid!r}")
+        rule = next((r for r in self.rules.rules if r.name == rule_name), None)
+        if rule is None:
+            raise LookupError(f"no rule {rule_name!r}; the rules are: {', '.join(r.name for r in self.rules.rules)}")
+        path = rule.input_file(dataset, self.catalogue.files_of(pid))
+        if path is None:
+            raise ValueError(f"rule {rule.name!r} does not apply to dataset {pid!r} (beamline, format, files, "
+                             "conditions or status)")
+        merged = merged_params(rule.params, params)
+        refused = self.refusal(rule)
+        if refused:
+            raise ValueError(refused)
+        if rule.python:  # the pipeline is installed over there: the job itself checks its parameters
+            return dataset, rule, path, merged
+        try:
+            find_pipeline(rule.pipeline).step_params(merged)
+        except Exception as err:  # a pydantic ValidationError or an unknown step: say which
+            raise ValueError(f"parameters refused by pipeline {rule.pipeline!r}: {err}") from err
+        return dataset, rule, path, merged
+
+    def refusal(self, rule: Rule) -> str | None:
+        """Why this worker will not run a rule's job (None: it will). Rules may come from the
+        API, so a module path or another interpreter needs the worker's own consent."""
+        if ":" in rule.pipeline and not self.settings.module_pipelines:
+            return (f"pipeline {rule.pipeline!r} is a module path; this worker runs registered pipelines only "
+                    "(SCIREDUCE_MODULE_PIPELINES=true allows module paths)")
+        if rule.python and rule.python not in self.settings.pythons:
+            return (f"rule {rule.name!r} names the Python {rule.python!r}, which is not one of this worker's "
+                    "SCIREDUCE_PYTHONS")
+        return None
+
+    def take_requested(self, limit: int = 1) -> list[Doc]:
+        """Run the reruns asked for through the scan table's API (queued jobs with a
+        ``requestedBy``), oldest first; one that cannot run fails with the reason in its log.
+
+        One per call by default: the worker polls Kafka between them, so a queue of reruns
+        never keeps it from its group (or new scans from their reductions) for long.
+        """
+        done = []
+        for job in self.jobs.requested(limit):
+            try:
+                dataset, rule, path, merged = self._prepare_rerun(job.datasetId, base_rule(job.rule), job.params)
+            except Exception as err:
+                if isinstance(err, self.store_errors):
+                    raise  # the store is away: the request stays queued
+                if not isinstance(err, (LookupError, ValueError)):
+                    err = ValueError(f"{type(err).__name__}: {err}")
+                refused = self.jobs.update(job.id, refuse(self.clock(), str(err)), expect=expected(job))
+                if refused is not None:
+                    self.settled(JobState.FAILED)
+                    logger.error("requested rerun %s not run: %s", job.id, err)
+                    done.append(refused.to_mongo())
+                continue
+            # The merged parameters replace the asked-for ones (merging them again changes nothing).
+            self.jobs.update(job.id, {"pipeline": rule.pipeline, "params": merged}, expect=expected(job))
+            done.append(self.run(dataset, rule.model_copy(update={"name": job.rule, "params": merged}), path))
+        return done
+
+    def sweep(self, limit: int = 100) -> list[Doc]:
+        """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
+        plus ``stale_after_s``. Without this, a job whose event another worker had already
+        read (and committed, the job then looking alive) would stay "running" for ever."""
+        oldest = self.clock() - timedelta(seconds=self.settings.stale_after_s + min(
+            (r.timeout_s for r in self.rules.rules), default=0.0))
+        done = []
+        for job in self.jobs.running_since_before(oldest, limit):
+            # The job's rule, or the rule a rerun ("<rule>.rN") came from.
+            base = next((r for r in self.rules.rules if r.name == base_rule(job.rule)), None)
+            dataset = self.catalogue.dataset(job.datasetId)
+            if base is None or dataset is None:
+                continue  # its rule was removed, or the dataset: left as it is, for a person to see
+            path = base.input_file(dataset, self.catalogue.files_of(dataset["_id"]))
+            if path is None:
+                continue
+            rule = base.model_copy(update={"name": job.rule, "params": job.params or base.params})
+            logger.warning("taking over job %s (running on %s since %s, past its timeout)", job.id, job.worker,
+                           job.startedAt)
+            done.append(self.run(dataset, rule, path))
+        return done
+
+    def cancel(self, jid: str) -> Doc:
+        """Cancel a job that is not running: it is never taken again (a redelivered event
+        included). ``LookupError`` if there is no such job, ``ValueError`` if it cannot be."""
+        for _ in range(5):  # a worker may take or settle it meanwhile: decided on what it is then
+            job = self.jobs.get(jid)
+            if job is None:
+                raise LookupError(f"no job {jid!r}")
+            done = self.jobs.update(jid, cancel_changes(job, self.clock()), expect=expected(job))
+            if done is not None:
+                return done.to_mongo()
+        raise NotCancellable(f"job {jid!r} changes too often to cancel now; try again")
+
+    def run(self, dataset: Doc, rule: Rule, path: str) -> Doc:
+        job = self._claim(dataset, rule)
+        if job is None:
+            stored = self.jobs.get(job_id(dataset["_id"], rule.name))
+            return stored.to_mongo() if stored is not None else {}
+        refused = self.refusal(rule)
+        if refused:
+            return self._settle(job, fail(self.clock(), f"not run: {refused}", log_tail=LOG_TAIL))
+        spec = JobSpec(pipeline=rule.pipeline, raw_path=path, params=rule.params, input_pid=dataset["_id"],
+                       cache_dir=str(self.settings.work_dir / "cache"), out_dir=str(self.settings.work_dir / "out"),
+                       cache_max_bytes=self.settings.cache_max_bytes)
+        outcome = self.runner.run(spec, python=rule.python, timeout_s=rule.timeout_s)
+        if outcome.output is None:
+            return self._settle(job, fail(self.clock(), outcome.log, log_tail=LOG_TAIL))
+        now = self.clock()
+        documents = build_derived(dataset, job_id=job.id, rule=rule.name, params=rule.params, output=outcome.output,
+                                  log=outcome.log[-LOG_TAIL:], plot=_plot(outcome.output.files),
+                                  software=f"scizoo {__version__}", pid_prefix=self.settings.pid_prefix, now=now)
+        self.catalogue.write_derived(documents)
+        return self._settle(job, finish(now, outcome.log, derived=documents.dataset.pid,
+                                        executed=outcome.output.executed, log_tail=LOG_TAIL))
+
+    def _settle(self, job: JobDocument, changes: Doc) -> Doc:
+        """Store how a job ended (whatever happened to it meanwhile: this worker ran it)."""
+        self.jobs.update(job.id, changes)
+        self.settled(changes["state"])
+        if changes["state"] == JobState.FAILED:
+            logger.error("reduction %s failed: %s", job.id, str(changes["log"]).strip().splitlines()[-1:] or "no log")
+        return job.changed(changes).to_mongo()
+
+
+def _plot(files: list[OutputFile]) -> str | None:
+    """The job's plot as a data URL (SciCat keeps an attachment's image in the document)."""
+    plot = next((f.path for f in files if f.path.endswith(".png")), None)
+    if plot is None:
+        return None
+    return "data:image/png;base64," + base64.b64encode(Path(plot).read_bytes()).decode()

@@ -1,0 +1,44 @@
+"""Where a job's pipeline runs: a subprocess of the worker (or of another environment's Python).
+
+A crash, a hang or a leak in a pipeline never touches the worker: the subprocess is killed
+at the rule's timeout, and whatever happened comes back as a :class:`RunOutcome`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pydantic import ValidationError
+
+from scizoo.core import ReductionOutput
+
+from ._ports import JobSpec, RunOutcome
+
+
+class SubprocessRunner:
+    """:class:`~scireduce._ports.Runner`: ``python -m scireduce._job`` with the spec on its stdin;
+    its stderr is the log, the last line of its stdout the :class:`ReductionOutput`."""
+
+    def run(self, spec: JobSpec, *, python: str, timeout_s: float) -> RunOutcome:
+        python = python or sys.executable
+        try:
+            done = subprocess.run([python, "-m", "scireduce._job"], input=json.dumps(spec.to_json_dict()),  # noqa: S603
+                                  text=True, capture_output=True, timeout=timeout_s, check=False)
+        except OSError as err:  # the rule's environment is not there (or not runnable)
+            return RunOutcome(None, f"cannot start the job's Python {python!r}: {err}")
+        except subprocess.TimeoutExpired as err:
+            log = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+            return RunOutcome(None, f"{log}\nkilled after its timeout of {timeout_s:g} s")
+        if done.returncode != 0:
+            return RunOutcome(None, done.stderr)
+        last = (done.stdout.strip().splitlines() or [""])[-1]
+        try:
+            output = ReductionOutput.model_validate_json(last)
+        except ValidationError as err:
+            # A pipeline that printed after the result, or another environment's older scizoo:
+            # the job fails with what was read, never the worker.
+            return RunOutcome(None, f"{done.stderr}\nthe job's last line of output is not its result "
+                                    f"({err.error_count()} problems: {err.errors()[0]['msg']}): {last[:300]!r}")
+        return RunOutcome(output, done.stderr)

@@ -1,0 +1,198 @@
+"""The rules of a reduction job's life, without services: the core's pure transitions, and a
+worker (scireduce's Worker) on the in-memory job store, catalogue, runner and clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from scireduce import JobSpec, RunOutcome, ScireduceSettings, SubprocessRunner, Worker
+from scireduce.testing import FakeCatalogue, FakeClock, FakeJobStore, ScriptedRunner, output
+from scizoo.core import (
+    MAX_ATTEMPTS,
+    DatasetIngested,
+    JobDocument,
+    JobState,
+    NotCancellable,
+    ReductionRule,
+    ReductionRuleSet,
+    build_derived,
+    cancel,
+    claim,
+    claimable,
+    derived_pid,
+    new_job,
+    rerun_name,
+    rerun_request,
+    stale_before,
+)
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+RAW = {"_id": "p/1", "pid": "p/1", "type": "raw", "ownerGroup": "A", "accessGroups": ["R"], "instrumentIds": ["sim"],
+       "dataFormat": "dat", "datasetName": "sim 1", "scientificMetadata": {"scan_status": {"value": "finished"}}}
+EVENT = DatasetIngested(pid="p/1", message_id="m", beamline="sim", proposal_id="A", status="finished", ingested_at=NOW)
+
+
+def _job(**changes: object) -> JobDocument:
+    return new_job("p/1", "fine", "profile", {"bin": {"bins": 2}}, NOW).model_copy(update=changes)
+
+
+# --- the pure transitions -------------------------------------------------------------------
+
+def test_a_job_is_claimable_while_it_has_attempts_left_and_is_not_settled_or_alive() -> None:
+    stale = stale_before(NOW, timeout_s=300, stale_after_s=60)
+    assert stale == NOW - timedelta(seconds=360)
+    assert claimable(_job(), stale) and claimable(_job(state=JobState.FAILED, attempt=2), stale)
+    assert not claimable(_job(state=JobState.FAILED, attempt=MAX_ATTEMPTS), stale)  # tried three times
+    assert not claimable(_job(state=JobState.SUCCEEDED, attempt=1), stale)
+    assert not claimable(_job(state=JobState.CANCELLED), stale)
+    alive = _job(state=JobState.RUNNING, attempt=1, startedAt=NOW - timedelta(seconds=359))
+    dead = _job(state=JobState.RUNNING, attempt=1, startedAt=NOW - timedelta(seconds=361))
+    assert not claimable(alive, stale) and claimable(dead, stale)
+    assert claim(dead, "w2", NOW) == {"state": "running", "worker": "w2", "startedAt": NOW, "updatedAt": NOW,
+                                      "attempt": 2}
+
+
+def test_only_a_queued_or_failed_job_can_be_cancelled_and_the_refusal_says_why() -> None:
+    assert cancel(_job(), NOW) == {"state": "cancelled", "updatedAt": NOW, "endedAt": NOW}
+    assert cancel(_job(state=JobState.FAILED, attempt=3), NOW)["state"] == "cancelled"
+    with pytest.raises(NotCancellable, match="is running on w1; it ends at the latest at its timeout"):
+        cancel(_job(state=JobState.RUNNING, worker="w1"), NOW)
+    with pytest.raises(NotCancellable, match="has succeeded already"):
+        cancel(_job(state=JobState.SUCCEEDED), NOW)
+    with pytest.raises(NotCancellable, match="is cancelled already"):
+        cancel(_job(state=JobState.CANCELLED), NOW)
+
+
+def test_both_writers_make_one_shape_and_stored_states_stay_the_same_words() -> None:
+    made = new_job("p/1", "fine", "profile", {"bin": {"bins": 2}}, NOW).to_mongo()
+    asked = rerun_request("p/1", "fine", 1, {"bin": {"bins": 3}}, requested_by="alice", now=NOW).to_mongo()
+    assert made == {"_id": "p/1#fine", "datasetId": "p/1", "rule": "fine", "pipeline": "profile",
+                    "params": {"bin": {"bins": 2}}, "state": "queued", "attempt": 0, "createdAt": NOW, "updatedAt": NOW}
+    assert asked["_id"] == "p/1#fine.r2" and asked["params"] == {"bin": {"bins": 3}} and "requestedParams" not in asked
+    assert type(made["state"]) is str  # the word itself, as before
+    assert rerun_name("fine", 0) == "fine.r1"
+    with pytest.raises(ValidationError):  # strict for what we write
+        JobDocument.model_validate({**made, "requestedParams": {}})
+
+
+def test_a_stored_job_is_read_tolerantly_including_the_rerun_requests_of_before() -> None:
+    old = {"_id": "p/1#fine.r1", "datasetId": "p/1", "rule": "fine.r1", "state": "queued", "attempt": 0,
+           "requestedParams": {"bin": {"bins": 3}}, "requestedBy": "alice", "createdAt": datetime(2026, 12, 1),
+           "someoneElses": 1}
+    job = JobDocument.from_stored(old)
+    assert job.params == {"bin": {"bins": 3}} and job.pipeline is None  # the compatibility read
+    assert job.createdAt == NOW.replace(hour=0)  # a BSON date read without its zone is UTC
+    with pytest.raises(ValidationError, match="state"):
+        JobDocument.from_stored({**old, "state": "exploded"})
+
+
+def test_the_derived_documents_come_from_the_job_so_a_job_run_twice_writes_the_same() -> None:
+    docs = [build_derived(RAW, job_id="p/1#fine", rule="fine", params={}, output=output(), log="ok",
+                          plot="data:image/png;base64,AAAA", software="scizoo 0", pid_prefix="20.500", now=NOW)
+            for _ in range(2)]
+    assert docs[0] == docs[1] and docs[0].dataset.pid == derived_pid("p/1#fine", "20.500")
+    assert docs[0].datablock.datasetId == docs[0].dataset.pid and docs[0].datablock.dataFileList[0].chk == "0" * 40
+    assert docs[0].plot is not None and docs[0].plot.relationships[0].targetId == docs[0].dataset.pid
+    assert docs[0].plot.accessGroups == ["R"] and docs[0].dataset.inputDatasets == ["p/1"]
+
+
+# --- a worker on the fakes ------------------------------------------------------------------
+
+def _worker(runner: ScriptedRunner, clock: FakeClock, rules: list[ReductionRule] | None = None,
+            jobs: FakeJobStore | None = None, name: str = "w1") -> tuple[Worker, FakeJobStore, FakeCatalogue]:
+    store = jobs or FakeJobStore()
+    catalogue = FakeCatalogue([RAW], {"p/1": ["/raw/scan_1.dat"]})
+    rules = rules or [ReductionRule(name="fine", pipeline="profile", params={"bin": {"bins": 2}}, timeout_s=10)]
+    settings = ScireduceSettings(work_dir=Path("/nowhere"), pid_prefix="20.500", stale_after_s=5)
+    return (Worker(store, catalogue, runner, ReductionRuleSet(rules=rules), settings, worker=name, clock=clock),
+            store, catalogue)
+
+
+def test_a_failing_job_is_tried_three_times_in_all_then_left_failed() -> None:
+    runner = ScriptedRunner(RunOutcome(None, "RuntimeError: boom"))
+    worker, _, catalogue = _worker(runner, FakeClock())
+    seen = [worker.handle(EVENT)[0] for _ in range(5)]  # the event delivered five times
+    assert [(j["state"], j["attempt"]) for j in seen] == [("failed", 1), ("failed", 2)] + [("failed", 3)] * 3
+    assert len(runner.runs) == 3 and catalogue.writes == 0 and "boom" in seen[-1]["log"]
+
+
+def test_a_succeeded_job_is_not_run_again_and_writes_its_derived_dataset_once() -> None:
+    runner = ScriptedRunner()
+    worker, _, catalogue = _worker(runner, FakeClock())
+    first = worker.handle(EVENT)[0]
+    assert (first["state"], first["attempt"], first["worker"]) == ("succeeded", 1, "w1")
+    assert first["derived"] == derived_pid("p/1#fine", "20.500") and set(catalogue.derived) == {first["derived"]}
+    assert worker.handle(EVENT)[0] == first and len(runner.runs) == 1
+    spec, python, timeout = runner.runs[0]
+    assert (spec.raw_path, spec.params, python, timeout) == ("/raw/scan_1.dat", {"bin": {"bins": 2}}, "", 10)
+
+
+def test_a_dead_workers_job_is_taken_over_only_past_its_timeout_and_once() -> None:
+    clock = FakeClock()
+    jobs = FakeJobStore()
+    job = new_job("p/1", "fine", "profile", {"bin": {"bins": 2}}, clock())
+    jobs.create(job)
+    jobs.update(job.id, claim(job, "dead", clock()))  # it took the job, then died
+    live, _, catalogue = _worker(ScriptedRunner(), clock, jobs=jobs, name="w2")
+    clock.advance(14)  # timeout 10 s + stale_after 5 s not yet past
+    assert live.sweep() == [] and live.handle(EVENT)[0]["state"] == "running"
+    clock.advance(2)
+    [taken] = live.sweep()
+    assert (taken["state"], taken["attempt"], taken["worker"]) == ("succeeded", 2, "w2")
+    assert live.sweep() == [] and catalogue.writes == 1
+
+
+def test_two_workers_reading_the_same_job_take_it_once() -> None:
+    jobs = FakeJobStore()
+    clock = FakeClock()
+    job = new_job("p/1", "fine", "profile", {}, clock())
+    jobs.create(job)
+    read_by_both = jobs.get(job.id)
+    assert read_by_both is not None
+    assert jobs.update(job.id, claim(read_by_both, "a", clock()), expect={"state": "queued", "attempt": 0})
+    assert jobs.update(job.id, claim(read_by_both, "b", clock()), expect={"state": "queued", "attempt": 0}) is None
+    assert jobs.docs[job.id]["worker"] == "a"
+
+
+def test_a_requested_rerun_runs_with_merged_parameters_and_a_refused_one_fails_with_why() -> None:
+    clock = FakeClock()
+    jobs = FakeJobStore([rerun_request("p/1", "fine", 0, {"bin": {"bins": 3}}, requested_by="alice", now=clock()).to_mongo(),
+                         rerun_request("p/1", "gone", 0, {}, requested_by="alice",
+                                       now=clock() + timedelta(seconds=1)).to_mongo()])
+    runner = ScriptedRunner()
+    worker, _, _ = _worker(runner, clock, jobs=jobs)
+    [ran] = worker.take_requested()  # one per call, oldest first
+    assert (ran["rule"], ran["state"], ran["params"]) == ("fine.r1", "succeeded", {"bin": {"bins": 3}})
+    assert runner.runs[0][0].params == {"bin": {"bins": 3}}
+    [refused] = worker.take_requested()
+    assert refused["state"] == "failed" and refused["attempt"] == MAX_ATTEMPTS and "no rule 'gone'" in refused["log"]
+    assert worker.take_requested() == []
+    assert worker.rerun("p/1", "fine", {})["rule"] == "fine.r2"  # the next number
+    cancelled = worker.cancel(refused["_id"])
+    assert cancelled["state"] == "cancelled"
+    with pytest.raises(ValueError, match="has succeeded already"):
+        worker.cancel(ran["_id"])
+    with pytest.raises(LookupError):
+        worker.cancel("p/1#nope")
+
+
+def test_a_run_whose_output_is_not_a_result_fails_the_job_and_not_the_worker(tmp_path: Path) -> None:
+    """Before, the worker read the job's last line with json.loads and its fields by name: a
+    pipeline that printed after its result (or nothing) raised in the worker, the job left "running"."""
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\ncat > /dev/null\necho 'a result'\necho 'a print after it'\n")
+    fake_python.chmod(0o755)
+    spec = JobSpec(pipeline="profile", raw_path="/raw", params={}, input_pid="p/1", cache_dir="/c", out_dir="/o",
+                   cache_max_bytes=1)
+    outcome = SubprocessRunner().run(spec, python=str(fake_python), timeout_s=30)
+    assert outcome.output is None and "not its result" in outcome.log and "a print after it" in outcome.log
+    silent = tmp_path / "silent"
+    silent.write_text("#!/bin/sh\ncat > /dev/null\n")
+    silent.chmod(0o755)
+    assert SubprocessRunner().run(spec, python=str(silent), timeout_s=30).output is None
+    assert "cannot start the job's Python" in SubprocessRunner().run(spec, python=str(tmp_path / "no"),
+                                                                     timeout_s=30).log
