@@ -2,8 +2,9 @@
 cancels asked for by the scan's writers, and the rules administrators change.
 
 The workers (scireduce) run the jobs; what is shared with them (the job document, its
-states and transitions, rerun names, the rule model) is in the core. Access is the store's: ``readable`` and
-``writable`` of :class:`~scanlog_api._store.ScanStore`.
+states and transitions, rerun names, the rule model) is in the core. Access is the store's
+(``readable`` and ``writable`` of :class:`~scanlog_api._store.ScanStore`); the jobs and
+rules are read on the connection the stores share (:class:`~scanlog_api._catalogue.Catalogue`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ._errors import Conflict, Forbidden, Invalid, NotFound
 from ._table import jsonable
 
 if TYPE_CHECKING:
+    from ._catalogue import Catalogue
     from ._store import ScanStore
 
 logger = logging.getLogger(__name__)
@@ -73,11 +75,14 @@ def _job_view(stored: Doc, readable_derived: set[Any]) -> Doc:
 class Reductions:
     """Reduction jobs and rules as the scan table reads and changes them."""
 
-    def __init__(self, store: ScanStore) -> None:
+    def __init__(self, store: ScanStore, catalogue: Catalogue | None = None) -> None:
+        """Access through ``store`` (its rule: who may read, who may change); the jobs and rules
+        in ``catalogue``, the connection the stores share (the store's own when not given)."""
         self._store = store
+        self._catalogue = catalogue or store.catalogue
 
     def _jobs(self) -> Collection[Doc]:
-        return self._store.db()[JOB_COLLECTION]
+        return self._catalogue.collection(JOB_COLLECTION)
 
     def of_scans(self, pids: list[str], user: TokenUser | None) -> dict[str, list[Doc]]:
         """Each scan's reduction jobs (rule, state, attempt, times, log tail) and the derived
@@ -164,7 +169,8 @@ class Reductions:
 
     def rules(self) -> Doc:
         """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""
-        doc = self._store.db()[REDUCTION_RULES_COLLECTION].find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
+        rules = self._catalogue.collection(REDUCTION_RULES_COLLECTION)
+        doc = rules.find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
         out: Doc = jsonable({k: doc.get(k) for k in ("revision", "rules", "updatedBy", "updatedAt")})
         return out
 
@@ -172,7 +178,7 @@ class Reductions:
         """Replace the rules, from the revision the caller read (409 if another change came first)."""
         if not user.admin:
             raise Forbidden("only administrators change the reduction rules")
-        collection = self._store.db()[REDUCTION_RULES_COLLECTION]
+        collection = self._catalogue.collection(REDUCTION_RULES_COLLECTION)
         new = {"rules": rules.model_dump()["rules"], "updatedBy": user.user, "updatedAt": now}
         stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
                          "apply your change to what is there")

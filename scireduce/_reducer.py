@@ -144,7 +144,8 @@ class Worker:
         done = []
         for job in self.jobs.requested(limit):
             try:
-                dataset, rule, path, merged = self._prepare_rerun(job.datasetId, base_rule(job.rule), job.params)
+                asked = job.requestedParams if job.requestedParams is not None else job.params
+                dataset, rule, path, merged = self._prepare_rerun(job.datasetId, base_rule(job.rule), asked)
             except Exception as err:
                 if isinstance(err, self.store_errors):
                     raise  # the store is away: the request stays queued
@@ -156,7 +157,7 @@ class Worker:
                     logger.error("requested rerun %s not run: %s", job.id, err)
                     done.append(refused.to_mongo())
                 continue
-            # The merged parameters replace the asked-for ones (merging them again changes nothing).
+            # What it runs with: the rule's parameters and those asked for on top (kept as asked).
             self.jobs.update(job.id, {"pipeline": rule.pipeline, "params": merged}, expect=expected(job))
             done.append(self.run(dataset, rule.model_copy(update={"name": job.rule, "params": merged}), path))
         return done

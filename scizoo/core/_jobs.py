@@ -59,7 +59,9 @@ class JobDocument(BaseModel):
     params: Params = {}
     state: JobState
     attempt: Annotated[int, Field(ge=0)] = 0
+    #: A rerun asked for through the API: by whom, and the parameters asked for (kept as asked).
     requestedBy: str | None = None
+    requestedParams: Params | None = None
     worker: str | None = None
     createdAt: AwareDatetime | None = None
     updatedAt: AwareDatetime | None = None
@@ -72,8 +74,8 @@ class JobDocument(BaseModel):
     @classmethod
     def from_stored(cls, doc: Doc) -> JobDocument:
         """A stored job, read tolerantly: fields we do not know are left out, BSON dates read
-        without a zone are UTC (what BSON stores), and a rerun request stored before the one
-        shape (``requestedParams``, no ``params``) is read with those as its ``params``.
+        without a zone are UTC (what BSON stores), and a rerun request stored before every job
+        had ``params`` (only ``requestedParams``) is read with those as its ``params``.
         Raises :class:`pydantic.ValidationError` for a job without id, dataset, rule or a known state."""
         data = {k: v for k, v in doc.items() if k in _STORED_NAMES}
         if "params" not in data and isinstance(doc.get("requestedParams"), dict):
@@ -127,7 +129,7 @@ def rerun_request(pid: str, rule_name: str, earlier: int, params: Params, *, req
     ``params`` into the rule's own and runs it (or fails it with the reason)."""
     name = rerun_name(rule_name, earlier)
     return JobDocument(id=job_id(pid, name), datasetId=pid, rule=name, params=params, state=JobState.QUEUED,
-                       attempt=0, requestedBy=requested_by, createdAt=now, updatedAt=now)
+                       attempt=0, requestedBy=requested_by, requestedParams=params, createdAt=now, updatedAt=now)
 
 
 def merged_params(rule_params: Params, asked: Params) -> Params:

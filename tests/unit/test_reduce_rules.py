@@ -72,11 +72,13 @@ def test_both_writers_make_one_shape_and_stored_states_stay_the_same_words() -> 
     asked = rerun_request("p/1", "fine", 1, {"bin": {"bins": 3}}, requested_by="alice", now=NOW).to_mongo()
     assert made == {"_id": "p/1#fine", "datasetId": "p/1", "rule": "fine", "pipeline": "profile",
                     "params": {"bin": {"bins": 2}}, "state": "queued", "attempt": 0, "createdAt": NOW, "updatedAt": NOW}
-    assert asked["_id"] == "p/1#fine.r2" and asked["params"] == {"bin": {"bins": 3}} and "requestedParams" not in asked
+    assert asked == {"_id": "p/1#fine.r2", "datasetId": "p/1", "rule": "fine.r2", "params": {"bin": {"bins": 3}},
+                     "state": "queued", "attempt": 0, "requestedBy": "alice", "requestedParams": {"bin": {"bins": 3}},
+                     "createdAt": NOW, "updatedAt": NOW}  # the same shape; what was asked kept as asked
     assert type(made["state"]) is str  # the word itself, as before
     assert rerun_name("fine", 0) == "fine.r1"
     with pytest.raises(ValidationError):  # strict for what we write
-        JobDocument.model_validate({**made, "requestedParams": {}})
+        JobDocument.model_validate({**made, "requestedParam": {}})
 
 
 def test_a_stored_job_is_read_tolerantly_including_the_rerun_requests_of_before() -> None:
@@ -84,7 +86,7 @@ def test_a_stored_job_is_read_tolerantly_including_the_rerun_requests_of_before(
            "requestedParams": {"bin": {"bins": 3}}, "requestedBy": "alice", "createdAt": datetime(2026, 12, 1),
            "someoneElses": 1}
     job = JobDocument.from_stored(old)
-    assert job.params == {"bin": {"bins": 3}} and job.pipeline is None  # the compatibility read
+    assert job.params == job.requestedParams == {"bin": {"bins": 3}} and job.pipeline is None  # the compatibility read
     assert job.createdAt == NOW.replace(hour=0)  # a BSON date read without its zone is UTC
     with pytest.raises(ValidationError, match="state"):
         JobDocument.from_stored({**old, "state": "exploded"})
@@ -168,6 +170,7 @@ def test_a_requested_rerun_runs_with_merged_parameters_and_a_refused_one_fails_w
     [ran] = worker.take_requested()  # one per call, oldest first
     assert (ran["rule"], ran["state"], ran["params"]) == ("fine.r1", "succeeded", {"bin": {"bins": 3}})
     assert runner.runs[0][0].params == {"bin": {"bins": 3}}
+    assert jobs.docs["p/1#fine.r1"]["requestedParams"] == {"bin": {"bins": 3}}  # kept as asked
     [refused] = worker.take_requested()
     assert refused["state"] == "failed" and refused["attempt"] == MAX_ATTEMPTS and "no rule 'gone'" in refused["log"]
     assert worker.take_requested() == []
