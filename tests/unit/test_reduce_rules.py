@@ -199,3 +199,15 @@ def test_a_run_whose_output_is_not_a_result_fails_the_job_and_not_the_worker(tmp
     assert SubprocessRunner().run(spec, python=str(silent), timeout_s=30).output is None
     assert "cannot start the job's Python" in SubprocessRunner().run(spec, python=str(tmp_path / "no"),
                                                                      timeout_s=30).log
+
+
+def test_the_scan_table_shows_a_stored_job_through_the_same_read_and_an_odd_one_with_why() -> None:
+    from scanlog_api._reductions import _job_view
+
+    old = {"_id": "p/1#fine.r1", "datasetId": "p/1", "rule": "fine.r1", "state": "queued", "attempt": 0,
+           "requestedParams": {"bin": {"bins": 3}}, "requestedBy": "alice", "derived": "d/1"}
+    view = _job_view(old, readable_derived=set())
+    assert (view["params"], view["state"], view["derived"]) == ({"bin": {"bins": 3}}, "queued", None)
+    assert _job_view(old, readable_derived={"d/1"})["derived"] == "d/1"
+    odd = _job_view({**old, "state": "exploded"}, readable_derived=set())
+    assert odd["state"] == "exploded" and "not a reduction job scizoo can read" in odd["log"]
