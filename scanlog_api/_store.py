@@ -77,13 +77,12 @@ class ScanStore(ScanRules):
 
     # --- lifecycle ----------------------------------------------------------
 
-    def db(self) -> Database[Doc]:
-        """The catalogue's database (for the reductions' store, until it has a connection of its own)."""
+    def _db(self) -> Database[Doc]:
         return self.catalogue.db()
 
     @property
     def datasets(self) -> Collection[Doc]:
-        return self.db()[DATASET_COLLECTION]
+        return self._db()[DATASET_COLLECTION]
 
     def ping(self) -> None:
         """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
@@ -197,7 +196,7 @@ class ScanStore(ScanRules):
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         """One scan with its files, attachments, ratings and comments."""
         doc = self.readable(pid, user)
-        db = self.db()
+        db = self._db()
         blocks = db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
         return detail_view(doc, files=(f for b in blocks for f in b.get("dataFileList", [])),
                            attachments=db[ATTACHMENT_COLLECTION].find(attachments_of(pid)),
@@ -215,7 +214,7 @@ class ScanStore(ScanRules):
     def proposals(self, user: TokenUser | None, limit: int = MAX_PICKER) -> list[Doc]:
         """The proposals the user may read (SciCat's rule, on the Proposal document) and those
         with published datasets; id and title, newest first (proposal ids grow with time)."""
-        db = self.db()
+        db = self._db()
         wanted = read_branches(user)
         published = db[DATASET_COLLECTION].distinct("proposalIds", {"isPublished": True})
         if published:
@@ -241,7 +240,7 @@ class ScanStore(ScanRules):
         """Keep the rating in the history, and in the Dataset's ``dataQualityMetrics`` the
         average of each user's latest rating (writers only)."""
         self.writable(pid, user)
-        db = self.db()
+        db = self._db()
         ratings = db[RATING_COLLECTION]
         ratings.insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user, "value": value, "at": now})
         # Two users rating at once may each read the history before the other's entry: whoever
@@ -262,33 +261,33 @@ class ScanStore(ScanRules):
         self.commentable(pid, user)
         doc = {"_id": uuid.uuid4().hex, "datasetId": pid, "author": user.user, "text": text,
                "createdAt": now, "updatedAt": None}
-        self.db()[COMMENT_COLLECTION].insert_one(doc)
+        self._db()[COMMENT_COLLECTION].insert_one(doc)
         return comment_out(doc)
 
     def _own_comment(self, comment_id: str, user: TokenUser) -> Doc:
-        return self.own_comment(self.db()[COMMENT_COLLECTION].find_one({"_id": comment_id}), user)
+        return self.own_comment(self._db()[COMMENT_COLLECTION].find_one({"_id": comment_id}), user)
 
     def edit_comment(self, comment_id: str, user: TokenUser, text: str, now: datetime) -> Doc:
         doc = self._own_comment(comment_id, user)
         doc.update(text=text, updatedAt=now)
-        self.db()[COMMENT_COLLECTION].update_one({"_id": comment_id}, {"$set": {"text": text, "updatedAt": now}})
+        self._db()[COMMENT_COLLECTION].update_one({"_id": comment_id}, {"$set": {"text": text, "updatedAt": now}})
         return comment_out(doc)
 
     def delete_comment(self, comment_id: str, user: TokenUser) -> None:
         self._own_comment(comment_id, user)
-        self.db()[COMMENT_COLLECTION].delete_one({"_id": comment_id})
+        self._db()[COMMENT_COLLECTION].delete_one({"_id": comment_id})
 
     def check_elog_entry(self, entry_id: str, user: TokenUser) -> None:
         """A user may append only to an e-logbook entry they made through scanlog."""
-        self.check_elog_author(self.db()[ELOG_ENTRY_COLLECTION].find_one({"_id": entry_id}), entry_id, user)
+        self.check_elog_author(self._db()[ELOG_ENTRY_COLLECTION].find_one({"_id": entry_id}), entry_id, user)
 
     def record_elog_entry(self, entry_id: str, user: TokenUser, now: datetime) -> None:
-        self.db()[ELOG_ENTRY_COLLECTION].update_one(
+        self._db()[ELOG_ENTRY_COLLECTION].update_one(
             {"_id": entry_id}, {"$setOnInsert": {"author": user.user, "createdAt": now}}, upsert=True)
 
     def attach(self, dataset: Doc, user: TokenUser, caption: str, thumbnail: str, now: datetime) -> Doc:
         """Store an image as a SciCat Attachment of a dataset the caller has read."""
         aid = str(uuid.uuid4())
         doc = build_attachment(dataset, aid=aid, caption=caption, thumbnail=thumbnail, user=user.user, now=now)
-        self.db()[ATTACHMENT_COLLECTION].insert_one(doc.to_mongo())
+        self._db()[ATTACHMENT_COLLECTION].insert_one(doc.to_mongo())
         return {"aid": aid, "caption": caption, "thumbnail": thumbnail}
