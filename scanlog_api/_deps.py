@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
-from scizoo.web import AuthError, TokenUser
+from scizoo.web import AuthError, TokenUser, app_state
 
 from ._access import build_branches
 from ._elog import ElogClient
@@ -22,10 +22,7 @@ from ._table import MAX_COLUMNS, sort_field, unknown_columns
 
 def services(request: Request) -> Services:
     """The app's typed state (see ``_services``)."""
-    state = request.app.state
-    if not isinstance(state, Services):
-        raise TypeError("a scanlog route in an app not made by scanlog_api.create_app")
-    return state
+    return app_state(request, Services)
 
 
 def get_store(request: Request) -> Scans:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from scizoo.core import BeamlineConfig, dump_beamline_config
-from scizoo.web import MAX_JSON_BYTES, AuthError, TokenUser
+from scizoo.web import MAX_JSON_BYTES, AuthError, TokenUser, app_state
 
 from ._access import check_edit, check_staff
 from ._bodies import MAX_YAML_BYTES, YAML_BODY, json_body, parse_json, parse_yaml_config
@@ -42,10 +42,7 @@ def body_limit(method: str, path: str) -> int:
 
 def services(request: Request) -> Services:
     """The app's typed state (see ``_services``)."""
-    state = request.app.state
-    if not isinstance(state, Services):
-        raise TypeError("a scidog route in an app not made by scidog.create_app")
-    return state
+    return app_state(request, Services)
 
 
 def _store(request: Request) -> Configs:

@@ -23,6 +23,7 @@ from ._errors import (
 from ._headers import MaskQueryTokens, SecurityHeaders, add_security_headers, content_security_policy
 from ._limits import MAX_JSON_BYTES, RequestLimits
 from ._ops import add_ops_routes
+from ._state import app_state
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -45,6 +46,7 @@ __all__ = [
     "add_api_docs",
     "add_ops_routes",
     "add_security_headers",
+    "app_state",
     "content_security_policy",
     "document_refusals",
 ]
