@@ -18,6 +18,7 @@ from typing import Any
 
 from scizoo.core import TokenUser
 
+from ._conditions import and_into
 from ._match import matches
 
 
@@ -96,9 +97,12 @@ def build_branches(
     until: datetime | None = None,
     min_rating: float | None = None,
     pids: list[str] | None = None,
+    conditions: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The table's selection as disjoint, flat MongoDB filters, whose union is what the user
-    may see (:func:`read_branches` of the selection)."""
+    may see (:func:`read_branches` of the selection). ``conditions``: store filters of
+    metadata conditions (``_conditions``), ANDed into the selection, hence into every
+    access branch: a condition narrows what one may read, never widens it."""
     base: dict[str, Any] = {}
     if proposal:
         base["proposalIds"] = proposal
@@ -115,7 +119,7 @@ def build_branches(
         base["_id"] = {"$in": pids}
     if min_rating is not None:
         base["dataQualityMetrics"] = {"$gte": min_rating}
-    return read_branches(user, base)
+    return read_branches(user, and_into(base, conditions or []))
 
 
 def can_read(user: TokenUser | None, doc: dict[str, Any]) -> bool:

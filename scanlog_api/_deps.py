@@ -10,6 +10,14 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 from scizoo.web import AuthError, TokenUser, app_state
 
 from ._access import build_branches
+from ._conditions import (
+    MAX_CONDITIONS,
+    Condition,
+    ConditionError,
+    conditions_filters,
+    keys_with_units,
+    parse_conditions,
+)
 from ._elog import ElogClient
 from ._errors import Invalid, NotConfigured
 from ._live import LiveFeed
@@ -90,6 +98,43 @@ Reader = Annotated[TokenUser | None, Depends(current_user)]
 Writer = Annotated[TokenUser, Depends(signed_in)]
 
 
+#: The ``where`` parameter's documentation (the syntax is ``_conditions``'s).
+WHERE_DOC = (
+    f"Conditions on scientific metadata, ANDed (at most {MAX_CONDITIONS}): key:op[:value[:unit]], op one of "
+    "eq ne lt le gt ge between exists contains in. A unit converts with pint and compares SciCat's valueSI "
+    "(between is strict, as SciCat's RANGE); without one, the value as stored. A list matches when one element "
+    "does; '.' in a key steps into a nested object; ':' ',' '%' inside a part are written %3A %2C %25."
+)
+WHERE_EXAMPLES = {
+    "range with a unit": {"value": ["photon_energy:between:8:10:keV"]},
+    "two conditions": {"value": ["photon_energy:ge:8000:eV", "sample_temperature:lt:-253:degC"]},
+    "text": {"value": ["shutter:in:closed,fault"]},
+    "nested key": {"value": ["sample.temperature:le:20:K"]},
+}
+
+
+def where_conditions(
+    where: Annotated[list[str] | None, Query(description=WHERE_DOC, openapi_examples=WHERE_EXAMPLES)] = None,
+) -> list[Condition]:
+    """The ``where`` parameters, parsed (422 naming the condition when one cannot be used)."""
+    try:
+        return parse_conditions(where or [])
+    except ConditionError as err:
+        raise Invalid(str(err)) from err
+
+
+def compile_conditions(conditions: list[Condition], store: Scans, branches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conditions as store filters; the units of their keys are read within ``branches``
+    (what the user may read), so an error names only units of scans they may see."""
+    if not conditions:
+        return []
+    units = store.metadata_units(branches, keys_with_units(conditions))
+    try:
+        return conditions_filters(conditions, units)
+    except ConditionError as err:
+        raise Invalid(str(err)) from err
+
+
 class Filters:
     """The selection a user asks for (before the access rule is added)."""
 
@@ -102,15 +147,24 @@ class Filters:
         q: Annotated[str | None, Query(max_length=200,
                                        description="Free text over title, keywords and metadata values.")] = None,
         min_rating: Annotated[float | None, Query(ge=0, le=3)] = None,
+        *,
+        conditions: Annotated[list[Condition], Depends(where_conditions)],
+        store: Annotated[Scans, Depends(get_store)],
     ) -> None:
         self.proposal, self.beamline = proposal, beamline
         self.since, self.until = _storable(since, "since"), _storable(until, "until")
         self.q, self.min_rating = q, min_rating
+        self.conditions, self._store = conditions, store
 
     def branches(self, user: TokenUser | None, pids: list[str] | None = None) -> list[dict[str, Any]]:
-        """The selection with SciCat's access rule, as disjoint store filters."""
-        return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
-                              until=self.until, min_rating=self.min_rating, pids=pids)
+        """The selection with SciCat's access rule and the metadata conditions, as disjoint
+        store filters."""
+        def build(conditions: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+            return build_branches(user, proposal=self.proposal, beamline=self.beamline, since=self.since,
+                                  until=self.until, min_rating=self.min_rating, pids=pids, conditions=conditions)
+        if not self.conditions:
+            return build()
+        return build(compile_conditions(self.conditions, self._store, build()))
 
 
 def _storable(value: datetime | None, name: str) -> datetime | None:

@@ -27,9 +27,12 @@ logger = logging.getLogger(__name__)
 
 
 class Subscriber:
-    def __init__(self, user: TokenUser | None, proposal: str | None, beamline: str | None) -> None:
+    def __init__(self, user: TokenUser | None, proposal: str | None, beamline: str | None,
+                 conditions: list[dict[str, Any]] | None = None) -> None:
         self.user, self.proposal, self.beamline = user, proposal, beamline
-        self.branches = build_branches(user, proposal=proposal, beamline=beamline)
+        # The metadata conditions' filters (``_conditions``) are in every branch: a new scan
+        # is sent only if it matches them, as the table's query would select it.
+        self.branches = build_branches(user, proposal=proposal, beamline=beamline, conditions=conditions)
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
         #: Set when the stream can no longer be complete (too slow a client, a change stream

@@ -4,7 +4,9 @@ The access rule's predicate (``_access``), the tally's answers (``_tally``) and 
 in-memory scan store (``scanlog_api.testing``) all evaluate filters here, so "what ``$in``
 means on a list field" is said once. Only what the table's queries use: equality, ``$in``,
 ``$nin``, ``$ne``, ``$gt``/``$gte``/``$lt``/``$lte`` and ``$exists`` on top-level or dotted
-fields. Anything else raises :class:`UnsupportedFilter` rather than guessing: the caller
+fields, and for the metadata conditions (``_conditions``) ``$eq``, ``$elemMatch``, ``$not``,
+``$type: "array"``, ``$regex`` (with ``$options: "i"`` only) and ``$and``/``$or``/``$nor``.
+Anything else raises :class:`UnsupportedFilter` rather than guessing: the caller
 then asks the store.
 
 Hand-written, not a library: the tally runs in the service, and mongomock (the one
@@ -15,6 +17,8 @@ the store does. A test runs the same filters on SecantusDB and here.
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import datetime
 from typing import Any
 
@@ -65,7 +69,9 @@ def _lookup(doc: Doc, path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
         if isinstance(value, list):
-            raise UnsupportedFilter(f"{path}: a list inside the path")
+            if not any(isinstance(v, (dict, list)) for v in value):
+                return _MISSING  # MongoDB finds no field in a list of plain values
+            raise UnsupportedFilter(f"{path}: a list of objects inside the path")
         if not isinstance(value, dict) or part not in value:
             return _MISSING
         value = value[part]
@@ -89,37 +95,75 @@ def _ordered(value: Any, op: str, bound: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)
+def _pattern(pattern: str, options: str) -> re.Pattern[str]:
+    if options not in ("", "i"):
+        raise UnsupportedFilter(f"$options {options!r}: not one the scan table writes")
+    return re.compile(pattern, re.IGNORECASE if options else 0)
+
+
+def _regex(value: Any, pattern: Any, options: Any) -> bool:
+    """MongoDB's ``$regex``: a text value (or any text element of a list) contains a match."""
+    if not isinstance(pattern, str) or not isinstance(options, str):
+        raise UnsupportedFilter("$regex: only a text pattern")
+    compiled = _pattern(pattern, options)
+    return any(isinstance(v, str) and compiled.search(v) is not None for v in _candidates(value))
+
+
+def _operator(value: Any, op: str, arg: Any, condition: dict[str, Any]) -> bool:
+    """One operator of a field's condition."""
+    if op == "$in" and isinstance(arg, list):
+        return _in(value, arg)
+    if op == "$nin" and isinstance(arg, list):
+        return not _in(value, arg)
+    if op == "$eq" and not isinstance(arg, (dict, list)):
+        return _in(value, [arg])
+    if op == "$ne":
+        return not _in(value, [arg])
+    if op in _RANGES and _kind(arg) is not None:
+        return _ordered(value, op, arg)
+    if op == "$exists" and isinstance(arg, bool):
+        return (value is not _MISSING) == arg
+    if op == "$elemMatch" and isinstance(arg, dict) and arg and all(str(k).startswith("$") for k in arg):
+        return isinstance(value, list) and any(condition_holds(v, arg) for v in value)
+    if op == "$not" and isinstance(arg, dict) and arg and all(str(k).startswith("$") for k in arg):
+        return not condition_holds(value, arg)
+    if op == "$type" and arg == "array":
+        return isinstance(value, list)
+    if op == "$regex":
+        return _regex(value, arg, condition.get("$options", ""))
+    if op == "$options" and "$regex" in condition:
+        return True  # read with $regex
+    raise UnsupportedFilter(f"{op}: not an operator the scan table writes")
+
+
 def condition_holds(value: Any, condition: Any) -> bool:
     """Whether a field's value meets one condition of a filter (a missing field: pass None,
     which is what MongoDB compares it as; only ``$exists`` tells the two apart, through
     :func:`matches`)."""
     if isinstance(condition, dict) and condition and all(str(k).startswith("$") for k in condition):
-        for op, arg in condition.items():
-            if op == "$in" and isinstance(arg, list):
-                ok = _in(value, arg)
-            elif op == "$nin" and isinstance(arg, list):
-                ok = not _in(value, arg)
-            elif op == "$ne":
-                ok = not _in(value, [arg])
-            elif op in _RANGES and _kind(arg) is not None:
-                ok = _ordered(value, op, arg)
-            elif op == "$exists" and isinstance(arg, bool):
-                ok = (value is not _MISSING) == arg
-            else:
-                raise UnsupportedFilter(f"{op}: not an operator the scan table writes")
-            if not ok:
-                return False
-        return True
+        return all(_operator(value, op, arg, condition) for op, arg in condition.items())
     if isinstance(condition, (dict, list)):
         raise UnsupportedFilter(f"{condition!r}: a whole object or list to compare")
     return _in(value, [condition])
 
 
+_LOGICAL = {"$and", "$or", "$nor"}
+
+
 def matches(query: Doc, doc: Doc) -> bool:
-    """Whether ``doc`` is selected by the flat filter ``query`` (every field's condition holds)."""
+    """Whether ``doc`` is selected by ``query``: every field's condition holds, and each
+    ``$and``/``$or``/``$nor`` (a list of such filters) over the same document."""
     for field, condition in query.items():
-        if field.startswith("$"):
-            raise UnsupportedFilter(f"{field}: the scan table's filters are flat")
-        if not condition_holds(_lookup(doc, field), condition):
+        if field in _LOGICAL:
+            if not isinstance(condition, list) or not condition:
+                raise UnsupportedFilter(f"{field}: takes a non-empty list of filters")
+            found = [matches(q, doc) for q in condition]
+            ok = all(found) if field == "$and" else any(found) if field == "$or" else not any(found)
+        elif field.startswith("$"):
+            raise UnsupportedFilter(f"{field}: not an operator the scan table writes")
+        else:
+            ok = condition_holds(_lookup(doc, field), condition)
+        if not ok:
             return False
     return True

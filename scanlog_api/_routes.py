@@ -16,7 +16,22 @@ from scizoo.core import ReductionRuleSet
 from scizoo.web import TokenUser
 
 from ._access import build_branches
-from ._deps import Filters, Jobs, Reader, Store, Writer, bearer, check_columns, get_elog, get_feed, services, sort_of
+from ._conditions import Condition
+from ._deps import (
+    Filters,
+    Jobs,
+    Reader,
+    Store,
+    Writer,
+    bearer,
+    check_columns,
+    compile_conditions,
+    get_elog,
+    get_feed,
+    services,
+    sort_of,
+    where_conditions,
+)
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._images import MAX_IMAGE_BYTES, thumbnail
@@ -109,10 +124,16 @@ async def stream(
     request: Request,
     user: Reader,
     feed: Annotated[LiveFeed, Depends(get_feed)],
+    store: Store,
+    conditions: Annotated[list[Condition], Depends(where_conditions)],
     proposal: Annotated[str | None, Query(max_length=100)] = None,
     beamline: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
-    sub = Subscriber(user, proposal, beamline)
+    # Units of the conditions' keys as the selection holds them now (a scan arriving later
+    # with a list value in a unit not seen yet is compared on valueSI only).
+    filters = await asyncio.to_thread(compile_conditions, conditions, store,
+                                      build_branches(user, proposal=proposal, beamline=beamline))
+    sub = Subscriber(user, proposal, beamline, filters)
     if not feed.subscribe(sub, max_anonymous=services(request).max_anonymous_streams):
         raise TooMany("too many anonymous live streams are open: sign in, or try again later")
     return EventStream(feed, sub, request.is_disconnected)

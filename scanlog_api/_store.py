@@ -193,6 +193,15 @@ class ScanStore(ScanRules):
                 units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
         return units
 
+    def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:
+        """Every unit each (possibly nested) metadata key has in the selection (for conditions)."""
+        out: dict[str, set[str]] = {}
+        for key in keys:
+            field = f"scientificMetadata.{key}.unit"
+            out[key] = {u for b in branches for u in self.datasets.distinct(field, {**b, field: {"$exists": True}})
+                        if isinstance(u, str)}
+        return out
+
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         """One scan with its files, attachments, ratings and comments."""
         doc = self.readable(pid, user)

@@ -46,6 +46,13 @@ from ._table import jsonable, sort_key
 __all__ = ["FakeReductions", "FakeScanStore"]
 
 
+def _nested(value: Any, key: str) -> Any:
+    """A nested metadata key's entry ('.' steps in), None where the path ends."""
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class FakeScanStore(ScanRules):
     """The scan table's store in memory: give it Dataset documents (and proposals, datablocks)."""
 
@@ -118,6 +125,13 @@ class FakeScanStore(ScanRules):
             entries = (d.get("scientificMetadata", {}).get(col[5:]) for d in self._find(branches))
             units[col] = next((e["unit"] for e in entries if isinstance(e, dict) and e.get("unit")), "")
         return units
+
+    def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for key in keys:
+            entries = (_nested(d.get("scientificMetadata"), key) for d in self._find(branches))
+            out[key] = {e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)}
+        return out
 
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         doc = self.readable(pid, user)

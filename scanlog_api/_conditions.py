@@ -1,0 +1,277 @@
+"""Conditions on scientific metadata: parsed from the query string, turned into store filters.
+
+The syntax (repeat ``where`` for several conditions; they are ANDed)::
+
+    where=<key>:<op>[:<value>[:<unit>]]
+
+``op`` is one of ``eq`` (``=``), ``ne`` (``!=``, ``≠``), ``lt`` (``<``), ``le`` (``<=``, ``≤``),
+``gt`` (``>``), ``ge`` (``>=``, ``≥``), ``between`` (value ``lo:hi``), ``exists``, ``contains``
+and ``in`` (values separated by ``,``). The parts are split on ``:`` (and ``in``'s values on
+``,``) first and then percent-decoded, so a ``:``, ``,`` or ``%`` inside a key or a text is
+written ``%3A``, ``%2C``, ``%25``. A ``.`` in a key steps into a nested object
+(``sample.temperature``); stored keys never hold a ``.`` (``scizoo.core.metadata_key``).
+A value is a number when it reads as one (``8``, ``-2.5e3``), ``true``/``false`` a boolean,
+anything else text; a text that reads as a number is written in double quotes (``"8"``).
+
+Meaning, after SciCat's ``fullquery`` ``scientific`` conditions (``mapScientificQuery`` in the
+backend's ``src/common/utils.ts``):
+
+- with a unit: the value is converted to SI with pint and compared with the stored
+  ``valueSI``, on scans whose ``unitSI`` is the same SI unit (SciCat's meaning). A scan whose
+  entry has no ``valueSI`` (a list, such as a motor's ``[first, last]``) compares its
+  ``value`` with the condition converted into the entry's own unit (any unit the selection
+  holds for the key that is compatible). ``between`` is strict on both ends, as SciCat's
+  ``RANGE`` (``$gt`` lo, ``$lt`` hi): use ``ge`` and ``le`` for an inclusive range.
+- without a unit: the entry's ``value`` (or a bare value stored under the key by another
+  writer) is compared as given, as SciCat does for a condition without a unit.
+- a list matches when any one element does (for ``between``, one element inside both bounds).
+- ``ne`` is "has the key, and ``eq`` does not hold"; ``contains`` is a case-insensitive
+  substring of a text value; ``exists`` has no value.
+
+User text is never an operator or a pattern: keys are validated field names, values are
+compared with ``$eq``/``$in``/ranges, and ``contains`` escapes its text before it becomes a
+``$regex``. Bounded: at most :data:`MAX_CONDITIONS` conditions, :data:`MAX_VALUES` values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scizoo.core import to_si
+
+Doc = dict[str, Any]
+Scalar = float | int | str | bool
+Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "between", "exists", "contains", "in"]
+
+#: At most this many conditions in one request.
+MAX_CONDITIONS = 8
+#: At most this many values in one ``in`` condition.
+MAX_VALUES = 50
+MAX_KEY_LENGTH = 200
+MAX_KEY_DEPTH = 5
+MAX_TEXT_LENGTH = 200
+MAX_UNIT_LENGTH = 40
+
+ALIASES: dict[str, Op] = {"=": "eq", "!=": "ne", "≠": "ne", "<": "lt", "<=": "le", "≤": "le",
+                          ">": "gt", ">=": "ge", "≥": "ge"}
+_RANGE_OPS: dict[str, str] = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+#: A key's segment: a field name MongoDB takes as a name (never an operator, never empty).
+_SEGMENT = re.compile(r"[^$.\x00][^.\x00]*")
+#: Where a value may sit: SciCat's {value, unit} entry, or a bare value another writer stored.
+_VALUE_PATHS = ("", ".value")
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be used; the message names it."""
+
+
+class Condition(BaseModel):
+    """One condition on a scientificMetadata key, as parsed (``text`` is what was asked)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: Annotated[str, Field(description="The condition as written, to name it in an error.")]
+    key: Annotated[str, Field(max_length=MAX_KEY_LENGTH, description="The key; '.' steps into a nested object.")]
+    op: Op
+    values: Annotated[tuple[Scalar, ...], Field(max_length=MAX_VALUES)] = ()
+    unit: Annotated[str, Field(max_length=MAX_UNIT_LENGTH)] = ""
+
+    @field_validator("key")
+    @classmethod
+    def _field_name(cls, key: str) -> str:
+        parts = key.split(".")
+        if len(parts) > MAX_KEY_DEPTH or not all(_SEGMENT.fullmatch(p) for p in parts):
+            raise ValueError(f"{key!r} is not a metadata key (segments of a nested key are separated by '.', "
+                             f"none empty or starting with '$', at most {MAX_KEY_DEPTH} deep)")
+        return key
+
+    @field_validator("values")
+    @classmethod
+    def _bounded(cls, values: tuple[Scalar, ...]) -> tuple[Scalar, ...]:
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{v} is not a finite number")
+            if isinstance(v, str) and len(v) > MAX_TEXT_LENGTH:
+                raise ValueError(f"a text value is at most {MAX_TEXT_LENGTH} characters")
+        return values
+
+    @model_validator(mode="after")
+    def _fits(self) -> Condition:
+        op, values = self.op, self.values
+        numbers = all(_is_number(v) for v in values)
+        if op == "exists":
+            if values or self.unit:
+                raise ValueError("exists takes no value")
+        elif op == "between":
+            if len(values) != 2 or not numbers:
+                raise ValueError("between takes two numbers, lo:hi")
+            if not values[0] < values[1]:  # type: ignore[operator]
+                raise ValueError("between takes lo < hi")
+        elif op == "in":
+            if not values:
+                raise ValueError("in takes one value or more, separated by ','")
+        elif len(values) != 1:
+            raise ValueError(f"{op} takes one value")
+        if op in _RANGE_OPS and not numbers:
+            raise ValueError(f"{op} compares numbers")
+        if op == "contains" and not isinstance(values[0], str):
+            raise ValueError("contains takes a text")
+        if self.unit and not numbers:
+            raise ValueError("a unit goes with numbers only")
+        return self
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scalar(part: str) -> Scalar:
+    """A value as written: a number, true/false, a quoted text, else the text itself."""
+    if _NUMBER.fullmatch(part):
+        number = json.loads(part)
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConditionError(f"{part} is not a finite number")
+        return int(number) if isinstance(number, int) else float(number)
+    if part in ("true", "false"):
+        return part == "true"
+    if len(part) >= 2 and part[0] == part[-1] == '"':
+        return part[1:-1]
+    return part
+
+
+def parse_condition(text: str) -> Condition:
+    """One ``where`` parameter as a :class:`Condition` (:class:`ConditionError` names it)."""
+    if len(text) > MAX_KEY_LENGTH + MAX_VALUES * (MAX_TEXT_LENGTH + 1) + 100:
+        raise ConditionError(f"condition {text[:60]!r}...: too long")
+    raw = text.split(":")
+    if len(raw) < 2:
+        raise ConditionError(f"condition {text!r}: write it as key:op[:value[:unit]]")
+    key, op_text, rest = unquote(raw[0]), unquote(raw[1]), raw[2:]
+    op = ALIASES.get(op_text, op_text)
+    try:
+        if op == "between":
+            values, unit_parts = [unquote(p) for p in rest[:2]], rest[2:]
+        elif op == "in":
+            values, unit_parts = [unquote(v) for v in rest[0].split(",")] if rest else [], rest[1:]
+        else:
+            values, unit_parts = [unquote(p) for p in rest[:1]], rest[1:]
+        if len(unit_parts) > 1:
+            raise ConditionError("too many ':' (a ':' inside a key or text is written %3A)")
+        unit = unquote(unit_parts[0]) if unit_parts else ""
+        return Condition(text=text, key=key, op=op, unit=unit,
+                         values=tuple(_scalar(v) for v in values))
+    except ConditionError as err:
+        raise ConditionError(f"condition {text!r}: {err}") from err
+    except ValidationError as err:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'condition'}: {e['msg'].removeprefix('Value error, ')}"
+                            for e in err.errors())
+        raise ConditionError(f"condition {text!r}: {reasons}") from err
+
+
+def parse_conditions(texts: Iterable[str]) -> list[Condition]:
+    """Every ``where`` parameter, bounded by :data:`MAX_CONDITIONS`."""
+    texts = list(texts)
+    if len(texts) > MAX_CONDITIONS:
+        raise ConditionError(f"at most {MAX_CONDITIONS} conditions; {len(texts)} were given")
+    return [parse_condition(t) for t in texts]
+
+
+def _si_unit(unit: str) -> str | None:
+    si = to_si(1.0, unit)
+    return None if si is None else si.unit
+
+
+def _from_si(value_si: float, unit: str) -> float:
+    """A value in SI into ``unit`` (pint's affine conversion, through ``to_si`` at 0 and 1)."""
+    zero, one = to_si(0.0, unit), to_si(1.0, unit)
+    assert zero is not None and one is not None  # the unit was checked compatible
+    return (value_si - zero.value) / (one.value - zero.value)
+
+
+def _test(cond: Condition, values: tuple[Scalar, ...]) -> Doc:
+    """The operator test of one field (before list handling), for these (converted) values."""
+    op = cond.op
+    if op in _RANGE_OPS:
+        return {_RANGE_OPS[op]: values[0]}
+    if op == "between":
+        return {"$gt": values[0], "$lt": values[1]}
+    if op == "in":
+        return {"$in": list(values)}
+    if op == "contains":
+        return {"$regex": re.escape(str(values[0])), "$options": "i"}
+    return {"$eq": values[0]}  # eq, and ne (negated by the caller)
+
+
+def _any_element(path: str, test: Doc) -> list[Doc]:
+    """``test`` on a field, a list field matching when one element does: MongoDB applies each
+    bound of a range to any element separately, so a list is tested with ``$elemMatch``."""
+    if len(test) == 1 or "$regex" in test:
+        return [{path: test}]  # one test: MongoDB's own "any element" already means this
+    return [{path: {"$elemMatch": test}}, {path: {**test, "$not": {"$type": "array"}}}]
+
+
+def _positive(cond: Condition, path: str, units: Iterable[str]) -> Doc:
+    """The filter of the condition's positive form (``ne`` is the negation of ``eq``)."""
+    if not cond.unit:
+        return {"$or": [alt for suffix in _VALUE_PATHS for alt in _any_element(path + suffix, _test(cond, cond.values))]}
+    si_unit = _si_unit(cond.unit)
+    if si_unit is None:
+        raise ConditionError(f"condition {cond.text!r}: unknown unit {cond.unit!r}")
+    known = sorted(set(units))
+    compatible = [u for u in known if u and _si_unit(u) == si_unit]
+    if known and not compatible:
+        raise ConditionError(f"condition {cond.text!r}: {cond.unit!r} is not compatible with the unit of "
+                             f"{cond.key!r} ({', '.join(map(repr, known))})")
+    in_si = tuple(si.value for v in cond.values if (si := to_si(v, cond.unit)) is not None)
+    alternatives: list[Doc] = [{f"{path}.valueSI": _test(cond, in_si), f"{path}.unitSI": si_unit}]
+    for unit in compatible:  # entries without valueSI (lists): their value, in their own unit
+        own = tuple(_from_si(v, unit) for v in in_si)
+        alternatives.append({f"{path}.valueSI": {"$exists": False}, f"{path}.unit": unit,
+                             "$or": _any_element(f"{path}.value", _test(cond, own))})
+    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+
+
+def condition_filter(cond: Condition, units: Iterable[str] = ()) -> Doc:
+    """The store filter of one condition. ``units``: the units the selection holds for its key
+    (for a condition with a unit: to refuse an incompatible one and to compare entries
+    without ``valueSI`` in their own unit)."""
+    path = f"scientificMetadata.{cond.key}"
+    if cond.op == "exists":
+        return {path: {"$exists": True}}
+    positive = _positive(cond, path, units)
+    if cond.op == "ne":
+        return {"$and": [{path: {"$exists": True}}, {"$nor": [positive]}]}
+    return positive
+
+
+def conditions_filters(conditions: Iterable[Condition], units: Mapping[str, Iterable[str]]) -> list[Doc]:
+    """Each condition's filter (to be ANDed); ``units`` by key, see :func:`condition_filter`."""
+    return [condition_filter(c, units.get(c.key, ())) for c in conditions]
+
+
+def keys_with_units(conditions: Iterable[Condition]) -> list[str]:
+    """The keys whose units the store must be asked for (those of conditions with a unit)."""
+    return sorted({c.key for c in conditions if c.unit})
+
+
+def and_into(base: Doc, filters: Iterable[Doc]) -> Doc:
+    """``base`` with the filters ANDed: a plain field merged in where ``base`` does not name it
+    (a flat filter lets a store use its indexes), the rest under one ``$and``."""
+    out = dict(base)
+    rest: list[Doc] = []
+    for f in filters:
+        if all(not k.startswith("$") and k not in out for k in f):
+            out.update(f)
+        else:
+            rest.append(f)
+    if rest:
+        out["$and"] = [*out.get("$and", []), *rest]
+    return out

@@ -1,0 +1,151 @@
+"""Metadata conditions: parsing, the filter each becomes, and what it selects (by ``_match``,
+the evaluator the live stream uses; the store's agreement is tests/system/test_conditions.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scanlog_api._conditions import (
+    MAX_CONDITIONS,
+    ConditionError,
+    and_into,
+    condition_filter,
+    parse_condition,
+    parse_conditions,
+)
+from scanlog_api._match import matches
+from scizoo.core import to_si
+
+
+def entry(value: Any, unit: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"value": value, "unit": unit}
+    if (si := to_si(value, unit)) is not None:
+        out["valueSI"], out["unitSI"] = si.value, si.unit
+    return out
+
+
+DOCS = {
+    "e8keV": {"scientificMetadata": {"photon_energy": entry(8.5, "keV"), "shutter": entry("closed")}},
+    "e9000eV": {"scientificMetadata": {"photon_energy": entry(9000.0, "eV"), "shutter": entry("Open")}},
+    "e12keV": {"scientificMetadata": {"photon_energy": entry(12.0, "keV")}},
+    "temp_K": {"scientificMetadata": {"photon_energy": entry(20.0, "K")}},  # same key, another dimension
+    "motor_mm": {"scientificMetadata": {"motor": entry([1.0, 9.0], "mm")}},  # a list: no valueSI
+    "motor_um": {"scientificMetadata": {"motor": entry([4000.0, 5000.0], "um")}},
+    "bare": {"scientificMetadata": {"count": 7, "tags": ["ab", "Cd"]}},  # another writer's bare values
+    "nested": {"scientificMetadata": {"sample": {"temperature": entry(20.0, "K"), "name": entry("Si")}}},
+    "text8": {"scientificMetadata": {"label": entry("8")}},
+    "num8": {"scientificMetadata": {"label": entry(8)}},
+}
+UNITS = {"photon_energy": ["keV", "eV", "K"], "motor": ["mm", "um"], "sample.temperature": ["K"]}
+
+
+def select(text: str) -> set[str]:
+    cond = parse_condition(text)
+    query = condition_filter(cond, UNITS.get(cond.key, ()))
+    return {name for name, doc in DOCS.items() if matches(query, doc)}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("photon_energy:between:8:10:keV", {"e8keV", "e9000eV"}),
+    ("photon_energy:between:8000:10000:eV", {"e8keV", "e9000eV"}),
+    ("photon_energy:gt:8.5:keV", {"e9000eV", "e12keV"}),
+    ("photon_energy:ge:8.5:keV", {"e8keV", "e9000eV", "e12keV"}),
+    ("photon_energy:≤:9:keV", {"e8keV", "e9000eV"}),
+    ("photon_energy:=:9:keV", {"e9000eV"}),
+    ("photon_energy:ne:9:keV", {"e8keV", "e12keV", "temp_K"}),  # has the key, and is not 9 keV
+    ("photon_energy:in:9,12:keV", {"e9000eV", "e12keV"}),
+    ("photon_energy:lt:-253:degC", {"temp_K"}),  # 20 K < 20.15 K, compared in SI
+    ("photon_energy:between:8:12:keV", {"e8keV", "e9000eV"}),  # strict, as SciCat's RANGE
+    ("photon_energy:gt:100", {"e9000eV"}),  # no unit: the value as stored
+    ("photon_energy:exists", {"e8keV", "e9000eV", "e12keV", "temp_K"}),
+    # lists (no valueSI): their value in their own unit; one element inside both bounds
+    ("motor:between:3:6:mm", {"motor_um"}),
+    ("motor:between:0.5:2:mm", {"motor_mm"}),
+    ("motor:gt:8:mm", {"motor_mm"}),
+    ("motor:gt:8000:um", {"motor_mm"}),
+    ("motor:between:2:8:mm", {"motor_um"}),  # [1, 9] mm: neither element is inside
+    ("motor:eq:9", {"motor_mm"}),
+    # bare values, text
+    ("count:ge:7", {"bare"}),
+    ("tags:contains:c", {"bare"}),
+    ("tags:in:ab,x", {"bare"}),
+    ("shutter:contains:OPEN", {"e9000eV"}),
+    ("shutter:=:closed", {"e8keV"}),
+    ("shutter:ne:closed", {"e9000eV"}),
+    # nested keys
+    ("sample.temperature:lt:-200:degC", {"nested"}),
+    ("sample.name:in:Si,Ge", {"nested"}),
+    # a number and a text that reads as one are told apart
+    ("label:eq:8", {"num8"}),
+    ('label:eq:"8"', {"text8"}),
+])
+def test_each_operator_selects_what_it_says(text: str, expected: set[str]) -> None:
+    assert select(text) == expected
+
+
+def test_conditions_are_anded_and_kept_flat_where_they_can_be() -> None:
+    conds = parse_conditions(["photon_energy:ge:8:keV", "photon_energy:lt:10:keV"])
+    # no unit known to fall back on: one flat conjunction each, the second under $and
+    query = and_into({"proposalIds": "A"}, [condition_filter(c) for c in conds])
+    assert query["proposalIds"] == "A" and "scientificMetadata.photon_energy.valueSI" in query
+    assert len(query["$and"]) == 1
+    assert {n for n, d in DOCS.items() if matches(query, {**d, "proposalIds": "A"})} == {"e8keV", "e9000eV"}
+
+
+def test_the_si_comparison_is_scicats() -> None:
+    query = condition_filter(parse_condition("photon_energy:gt:8:keV"))
+    si = to_si(8, "keV")
+    assert si is not None
+    assert query == {"scientificMetadata.photon_energy.valueSI": {"$gt": si.value},
+                     "scientificMetadata.photon_energy.unitSI": si.unit}
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("motor:gt:8:K", "not compatible"),
+    ("photon_energy:gt:8:furlongs_per_fortnight_x", "unknown unit"),
+    ("photon_energy:like:8", "op"),
+    ("photon_energy:gt:abc", "compares numbers"),
+    ("photon_energy:gt:1e999", "finite"),
+    ("photon_energy:between:10:8:keV", "lo < hi"),
+    ("photon_energy:between:8", "two numbers"),
+    ("photon_energy:exists:1", "no value"),
+    ("photon_energy:contains:8", "text"),
+    ("photon_energy", "key:op"),
+    ("shutter:eq:closed:keV", "numbers only"),
+    ("a:b:c:d:e:f", "too many"),
+    ("$where:eq:1", "not a metadata key"),
+    ("a.$gt:eq:1", "not a metadata key"),
+    ("a..b:eq:1", "not a metadata key"),
+    ("photon_energy:in:" + ",".join(["1"] * 51), "50"),
+])
+def test_a_condition_that_cannot_be_used_is_refused_by_name(text: str, reason: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        cond = parse_condition(text)
+        condition_filter(cond, UNITS.get(cond.key, ()))
+    assert reason in str(caught.value) and "condition" in str(caught.value)
+    assert text[:30] in str(caught.value)
+
+
+def test_conditions_are_bounded() -> None:
+    with pytest.raises(ConditionError, match=f"at most {MAX_CONDITIONS}"):
+        parse_conditions(["a:exists"] * (MAX_CONDITIONS + 1))
+
+
+def test_typed_text_is_never_an_operator_or_a_pattern() -> None:
+    # a text that is a MongoDB operator document or a regular expression stays a text
+    query = condition_filter(parse_condition('shutter:eq:{"$ne"%3A null}'))
+    assert query["$or"][1] == {"scientificMetadata.shutter.value": {"$eq": '{"$ne": null}'}}
+    assert select("shutter:contains:.*") == set()
+    assert select("shutter:contains:clo") == {"e8keV"}
+    regex = condition_filter(parse_condition("shutter:contains:a.b(c"))["$or"][1]
+    assert regex == {"scientificMetadata.shutter.value": {"$regex": r"a\.b\(c", "$options": "i"}}
+    assert select("shutter:in:.*,$ne") == set()
+
+
+def test_percent_encoding_lets_a_part_hold_the_separators() -> None:
+    cond = parse_condition("slit%3Awidth:in:a%2Cb,c%3Ad%25:")
+    assert cond.key == "slit:width" and cond.values == ("a,b", "c:d%")
+    assert parse_condition("t:between:-1.5:2e1:degC").values == (-1.5, 20.0)
+    assert parse_condition("flag:eq:true").values == (True,)
