@@ -36,15 +36,19 @@ compared with ``$eq``/``$in``/ranges, and ``contains`` escapes its text before i
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping
+from tokenize import TokenError
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scizoo.core import to_si
+
+logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 Scalar = float | int | str | bool
@@ -139,6 +143,11 @@ def _scalar(part: str) -> Scalar:
         number = json.loads(part)
         if isinstance(number, float) and not math.isfinite(number):
             raise ConditionError(f"{part} is not a finite number")
+        if isinstance(number, int) and not -(2**63) <= number < 2**63:
+            try:  # beyond the store's integers: compared as a number all the same
+                return float(number)
+            except OverflowError as err:
+                raise ConditionError(f"{part[:20]}... is too large a number") from err
         return int(number) if isinstance(number, int) else float(number)
     if part in ("true", "false"):
         return part == "true"
@@ -184,16 +193,32 @@ def parse_conditions(texts: Iterable[str]) -> list[Condition]:
     return [parse_condition(t) for t in texts]
 
 
+def _to_si(value: float, unit: str) -> float | None:
+    """``to_si``'s value, None for a unit pint cannot use: pint's parser lets some texts
+    escape as other errors ('(' a TokenError, '1/0' a ZeroDivisionError, 'kg**1000000' an
+    OverflowError), which a typed unit must not turn into a 500."""
+    try:
+        si = to_si(value, unit)
+    except (TokenError, ArithmeticError, SyntaxError, ValueError, TypeError) as err:
+        logger.debug("unit %r: %s", unit, err)
+        return None
+    return None if si is None or not math.isfinite(si.value) else si.value
+
+
 def _si_unit(unit: str) -> str | None:
-    si = to_si(1.0, unit)
+    """The SI unit ``unit`` converts to (None: not a unit pint can use; see :func:`_to_si`)."""
+    try:
+        si = to_si(1.0, unit)
+    except (TokenError, ArithmeticError, SyntaxError, ValueError, TypeError):
+        return None
     return None if si is None else si.unit
 
 
 def _from_si(value_si: float, unit: str) -> float:
     """A value in SI into ``unit`` (pint's affine conversion, through ``to_si`` at 0 and 1)."""
-    zero, one = to_si(0.0, unit), to_si(1.0, unit)
+    zero, one = _to_si(0.0, unit), _to_si(1.0, unit)
     assert zero is not None and one is not None  # the unit was checked compatible
-    return (value_si - zero.value) / (one.value - zero.value)
+    return (value_si - zero) / (one - zero)
 
 
 def _test(cond: Condition, values: tuple[Scalar, ...]) -> Doc:
@@ -230,7 +255,9 @@ def _positive(cond: Condition, path: str, units: Iterable[str]) -> Doc:
     if known and not compatible:
         raise ConditionError(f"condition {cond.text!r}: {cond.unit!r} is not compatible with the unit of "
                              f"{cond.key!r} ({', '.join(map(repr, known))})")
-    in_si = tuple(si.value for v in cond.values if (si := to_si(v, cond.unit)) is not None)
+    in_si = tuple(si for v in cond.values if (si := _to_si(float(v), cond.unit)) is not None)
+    if len(in_si) != len(cond.values):
+        raise ConditionError(f"condition {cond.text!r}: a value is out of range in SI units")
     alternatives: list[Doc] = [{f"{path}.valueSI": _test(cond, in_si), f"{path}.unitSI": si_unit}]
     for unit in compatible:  # entries without valueSI (lists): their value, in their own unit
         own = tuple(_from_si(v, unit) for v in in_si)

@@ -260,6 +260,9 @@ def test_the_csv_follows_the_conditions_and_errors_name_them(client: TestClient,
     # no operator or pattern injection: the text is compared as text
     assert client.get(f"/api/scans?where={quote('shutter:contains:.*')}", headers=ADMIN).json()["count"] == 0
     assert client.get(f"/api/scans?where={quote('$where:exists')}", headers=ADMIN).status_code == 422
+    # what pint's parser or the store's integers would fail on is a 422 or a plain number, never a 500
+    assert client.get(f"/api/scans?where={quote('count:gt:1:(')}", headers=ADMIN).status_code == 422
+    assert client.get(f"/api/scans?where={quote('count:eq:' + '9' * 30)}", headers=ADMIN).json()["count"] == 0
     doc = client.get("/openapi.json").json()["paths"]["/api/scans"]["get"]
     where_param = next(p for p in doc["parameters"] if p["name"] == "where")
     assert "between" in where_param["description"] and where_param["examples"]
