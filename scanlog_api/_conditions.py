@@ -23,7 +23,9 @@ backend's ``src/common/utils.ts``):
   holds for the key that is compatible). ``between`` is strict on both ends, as SciCat's
   ``RANGE`` (``$gt`` lo, ``$lt`` hi): use ``ge`` and ``le`` for an inclusive range.
 - without a unit: the entry's ``value`` (or a bare value stored under the key by another
-  writer) is compared as given, as SciCat does for a condition without a unit.
+  writer, or SciCat's short form ``v``) is compared as given, as SciCat does for a condition
+  without a unit (SciCat's ``EQUAL_TO_NUMERIC`` looks at ``value`` only; here every condition
+  without a unit looks at all three).
 - a list matches when any one element does (for ``between``, one element inside both bounds).
 - ``ne`` is "has the key, and ``eq`` does not hold"; ``contains`` is a case-insensitive
   substring of a text value; ``exists`` has no value.
@@ -69,8 +71,9 @@ _RANGE_OPS: dict[str, str] = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gt
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 #: A key's segment: a field name MongoDB takes as a name (never an operator, never empty).
 _SEGMENT = re.compile(r"[^$.\x00][^.\x00]*")
-#: Where a value may sit: SciCat's {value, unit} entry, or a bare value another writer stored.
-_VALUE_PATHS = ("", ".value")
+#: Where a value may sit, as SciCat's conditions without a unit look for it: a bare value
+#: another writer stored, the {value, unit} entry's value, and SciCat's short form {v, u}.
+_VALUE_PATHS = ("", ".value", ".v")
 
 
 class ConditionError(ValueError):

@@ -52,8 +52,8 @@ def _metadata(rng: random.Random) -> dict[str, Any]:
         meta["motor"] = _entry([first * scale, last * scale], unit)  # a list: no valueSI
     if rng.random() < 0.6:
         meta["shutter"] = _entry(rng.choice(["open", "closed", "Closed", "fault", "8"]))
-    if rng.random() < 0.5:
-        meta["count"] = rng.choice(GRID)  # another writer's bare value
+    if rng.random() < 0.5:  # another writer's bare value, or SciCat's short form
+        meta["count"] = rng.choice([rng.choice(GRID), {"v": rng.choice(GRID), "u": ""}])
     if rng.random() < 0.5:
         meta["tags"] = rng.sample(["ab", "Cd", "ef", "open"], rng.randint(0, 2))  # a bare list of text
     if rng.random() < 0.6:
@@ -124,10 +124,9 @@ def _from_si(value: float, unit: str) -> float:
 
 def _positive(op: str, args: list[Any], unit: str, entry: Any) -> bool:
     op = "eq" if op == "ne" else op
-    if not unit:  # the value as stored: a bare value, or the entry's value; any element of a list
-        raw = entry.get("value", MISSING) if isinstance(entry, dict) else entry
-        items = raw if isinstance(raw, list) else [raw]
-        return any(_test(op, v, args) for v in items if v is not MISSING)
+    if not unit:  # the value as stored: a bare value, or the entry's value (or v); any element of a list
+        raws = [entry[k] for k in ("value", "v") if k in entry] if isinstance(entry, dict) else [entry]
+        return any(_test(op, v, args) for raw in raws for v in (raw if isinstance(raw, list) else [raw]))
     if not isinstance(entry, dict):
         return False
     si_unit = to_si(1.0, unit).unit  # type: ignore[union-attr]

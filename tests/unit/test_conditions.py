@@ -34,6 +34,7 @@ DOCS = {
     "motor_mm": {"scientificMetadata": {"motor": entry([1.0, 9.0], "mm")}},  # a list: no valueSI
     "motor_um": {"scientificMetadata": {"motor": entry([4000.0, 5000.0], "um")}},
     "bare": {"scientificMetadata": {"count": 7, "tags": ["ab", "Cd"]}},  # another writer's bare values
+    "short": {"scientificMetadata": {"count": {"v": 3, "u": ""}}},  # SciCat's short form
     "nested": {"scientificMetadata": {"sample": {"temperature": entry(20.0, "K"), "name": entry("Si")}}},
     "text8": {"scientificMetadata": {"label": entry("8")}},
     "num8": {"scientificMetadata": {"label": entry(8)}},
@@ -69,6 +70,7 @@ def select(text: str) -> set[str]:
     ("motor:eq:9", {"motor_mm"}),
     # bare values, text
     ("count:ge:7", {"bare"}),
+    ("count:lt:7", {"short"}),
     ("tags:contains:c", {"bare"}),
     ("tags:in:ab,x", {"bare"}),
     ("shutter:contains:OPEN", {"e9000eV"}),
