@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import tokenize
 from typing import Any, NamedTuple
 
 import pint
@@ -20,6 +21,14 @@ def _registry() -> pint.UnitRegistry[Any]:
     return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 
 
+#: What pint raises for a unit text it cannot read: its own errors, and those of the expression
+#: parser under it ("(" is a TokenError, "1/0" a ZeroDivisionError, "kg**1000000" an
+#: OverflowError). A configured unit is people's text: any of these means "no SI value", never
+#: a scan that cannot be catalogued.
+_NOT_A_UNIT = (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError, ArithmeticError,
+               KeyError, SyntaxError, tokenize.TokenError)
+
+
 @functools.lru_cache(maxsize=4096)
 def _si_factor(unit: str) -> tuple[float, float, str] | None:
     """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
@@ -27,10 +36,13 @@ def _si_factor(unit: str) -> tuple[float, float, str] | None:
     try:
         zero = ureg.Quantity(0.0, unit).to_base_units()
         one = ureg.Quantity(1.0, unit).to_base_units()
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError):
+    except _NOT_A_UNIT:
         return None
     offset = float(zero.magnitude)
-    return float(one.magnitude) - offset, offset, f"{one.units:~C}"
+    scale = float(one.magnitude) - offset
+    if not (math.isfinite(scale) and math.isfinite(offset)):
+        return None
+    return scale, offset, f"{one.units:~C}"
 
 
 def to_si(value: Any, unit: str) -> SIValue | None:

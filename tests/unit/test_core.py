@@ -158,3 +158,11 @@ def test_units() -> None:
     assert to_si(2, "not-a-unit") is None
     assert to_si("text", "mm") is None
     assert to_si(float("nan"), "mm") is None
+
+
+def test_a_unit_pint_cannot_read_is_no_si_value_never_a_failed_scan() -> None:
+    """A configured unit is people's text: '(' is a TokenError in pint's parser, '1/0' a
+    ZeroDivisionError, 'kg**1000000' an OverflowError; each means no SI value."""
+    for unit in ("(", "1/0", "kg**1000000", ")))", "**"):
+        assert to_si(1.5, unit) is None, unit
+    assert to_si(1.5, "degC") == (274.65, "K")
