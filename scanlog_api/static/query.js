@@ -4,14 +4,17 @@
 //
 // A filter: {range, since, until, proposal, beamline, q, minRating}, as the form holds them:
 // range is "" (all), a number of hours back from now, or "custom" (then since and until are the
-// form's local date-times, "" when empty).
+// form's local date-times, "" when empty). where: the condition builder's where texts
+// (conditions.js), sent as the API takes them, one where parameter each.
 
-export const EMPTY_FILTER = {range: "", since: "", until: "", proposal: "", beamline: "", q: "", minRating: ""};
+export const EMPTY_FILTER = {range: "", since: "", until: "", proposal: "", beamline: "", q: "", minRating: "", where: []};
 
-// What a link may preset: ?proposal= and ?beamline= (a link to one proposal's scans).
+// What a link may preset: ?proposal= and ?beamline= (a link to one proposal's scans), and the
+// conditions (?where= repeated: a shared search).
 export function filterFromSearch(search) {
   const params = new URLSearchParams(search);
-  return {...EMPTY_FILTER, proposal: params.get("proposal") || "", beamline: params.get("beamline") || ""};
+  return {...EMPTY_FILTER, proposal: params.get("proposal") || "", beamline: params.get("beamline") || "",
+          where: params.getAll("where")};
 }
 
 // The API's selection parameters for a filter (times as UTC ISO strings).
@@ -26,6 +29,7 @@ export function filterParams(f, now) {
   for (const [key, value] of [["proposal", f.proposal], ["beamline", f.beamline], ["q", f.q], ["min_rating", f.minRating]]) {
     if ((value || "").trim()) q.set(key, value.trim());
   }
+  for (const w of f.where || []) q.append("where", w);
   return q;
 }
 
@@ -36,10 +40,10 @@ export function pageParams(f, {skip, limit, sort, order}, now) {
   return q;
 }
 
-// The live stream follows only the proposal and beamline (the server filters by them); the page
-// decides on the rest (matchesView).
+// The live stream follows the proposal, the beamline and the conditions (the server filters by
+// them: a new scan comes only if it matches); the page decides on the rest (matchesView).
 export function streamParams(f) {
-  return new URLSearchParams([...filterParams(f, 0)].filter(([k]) => k === "proposal" || k === "beamline"));
+  return new URLSearchParams([...filterParams(f, 0)].filter(([k]) => k === "proposal" || k === "beamline" || k === "where"));
 }
 
 // The CSV: the visible columns in their order, sorted as the table; the selected rows, or (pids

@@ -36,10 +36,21 @@ test("a page: the filter with where it starts and how it is sorted", () => {
   assert.equal(String(q), "proposal=A&skip=50&limit=50&sort=meta%3Ax&order=asc");
 });
 
-test("the live stream follows only proposal and beamline", () => {
+test("the live stream follows only proposal, beamline and the conditions", () => {
   const f = {...EMPTY_FILTER, range: "1", proposal: "A", beamline: "bl1", q: "x", minRating: "2"};
   assert.equal(String(streamParams(f)), "proposal=A&beamline=bl1");
   assert.equal(String(streamParams(EMPTY_FILTER)), "");
+  assert.deepEqual(streamParams({...f, where: ["e:lt:1:eV", "s:exists"]}).getAll("where"), ["e:lt:1:eV", "s:exists"]);
+});
+
+test("conditions go to every query, one where parameter each, in order", () => {
+  const f = {...EMPTY_FILTER, proposal: "A", where: ["photon_energy:between:8000:10000:eV", "t:lt:-253:degC"]};
+  assert.equal(String(filterParams(f, NOW)),
+               "proposal=A&where=photon_energy%3Abetween%3A8000%3A10000%3AeV&where=t%3Alt%3A-253%3AdegC");
+  const page = pageParams(f, {skip: 0, limit: 50, sort: "creationTime", order: "desc"}, NOW);
+  const csv = csvParams(f, {columns: ["title"], sort: "title", order: "asc", pids: null}, NOW);
+  const plot = selectionParams(f, null, 0, NOW);
+  for (const q of [page, csv, plot]) assert.deepEqual(q.getAll("where"), f.where);
 });
 
 test("the CSV: visible columns in order, the table's sort, the selection or the whole filter", () => {
@@ -72,7 +83,8 @@ test("a live scan joins the first page, newest first, of its proposal and beamli
   assert.ok(!matchesView(scan, {...EMPTY_FILTER, minRating: "1"}, first));
 });
 
-test("a link presets proposal and beamline, nothing else", () => {
+test("a link presets proposal, beamline and conditions, nothing else", () => {
   assert.deepEqual(filterFromSearch("?proposal=A&beamline=bl1&q=x&token=t"), {...EMPTY_FILTER, proposal: "A", beamline: "bl1"});
   assert.deepEqual(filterFromSearch(""), EMPTY_FILTER);
+  assert.deepEqual(filterFromSearch("?where=e%3Alt%3A1%3AeV&where=s%3Aexists").where, ["e:lt:1:eV", "s:exists"]);
 });
