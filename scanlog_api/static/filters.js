@@ -1,12 +1,13 @@
 // The filter bar: what its form says, as plain filter state (query.js builds the queries), a
 // link's preset, and the pickers' options (the proposals and beamlines the user may see).
 import {$, api, status} from "./session.js";
+import {currentWheres} from "./builder.js";
 
 export const FILTER_INPUTS = ["f-since", "f-until", "f-proposal", "f-beamline", "f-q", "f-rating"];
 
 export function readFilter() {
   return {range: $("f-range").value, since: $("f-since").value, until: $("f-until").value, proposal: $("f-proposal").value,
-          beamline: $("f-beamline").value, q: $("f-q").value, minRating: $("f-rating").value};
+          beamline: $("f-beamline").value, q: $("f-q").value, minRating: $("f-rating").value, where: currentWheres()};
 }
 
 // A link's ?proposal= and ?beamline= (filterFromSearch), shown before the pickers are filled.

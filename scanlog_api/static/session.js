@@ -34,7 +34,9 @@ export async function api(path, options = {}) {
   const response = await fetch(path, {...options, headers: {...auth, ...(options.headers || {})}});
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    throw new Error(body.detail ? JSON.stringify(body.detail) : response.statusText);
+    // The API's detail: a sentence (an objection naming what it objects to), or a list of them.
+    const detail = typeof body.detail === "string" ? body.detail : body.detail ? JSON.stringify(body.detail) : "";
+    throw Object.assign(new Error(detail || response.statusText), {status: response.status});
   }
   return response;
 }

@@ -2,8 +2,10 @@
 //   pure (no DOM, unit-tested with node): format.js (cell text, units, dates), columns.js (which
 //   columns, their order, headers, sorting, the stored layout), query.js (filter state -> the
 //   API's query strings), events.js (the stream's events, a live row into the page),
-//   publication.js (the publication form -> the API's body);
-//   DOM: session.js (token, api), filters.js (the filter bar), grid.js (the table), detail.js,
+//   publication.js (the publication form -> the API's body), conditions.js (a condition <-> the
+//   API's where text, operators for a type, compatible units);
+//   DOM: session.js (token, api), filters.js (the filter bar), builder.js (the condition
+//   builder: key picker, operators, units, chips), grid.js (the table), detail.js,
 //   detail-parts.js, stars.js, cart.js, plot.js, live.js (the stream).
 import {$, api, signedIn, status, token, tokenNotice} from "./session.js";
 import {add, addable, hide, metaColumns, move, nextSort, readLayout, saveLayout} from "./columns.js";
@@ -12,6 +14,8 @@ import {mergeLive} from "./events.js";
 import {FILTER_INPUTS, fillPickers, presetFilter, readFilter} from "./filters.js";
 import {prependRow, renderBody, renderHead, replaceRow} from "./grid.js";
 import {follow} from "./live.js";
+import {searchWithWheres} from "./conditions.js";
+import {setKeys, setupConditions, showConditionError} from "./builder.js";
 import {setupCart} from "./cart.js";
 import {redrawPlot, setupPlot} from "./plot.js";
 
@@ -22,7 +26,8 @@ presetFilter(preset);
 
 const view = {columns: [], units: {}, rows: [], total: 0, skip: 0, sort: {key: "creationTime", order: "desc"},
               selected: new Set(), lastClicked: null};
-let user = null;  // whose layout this is (the name /api/me answers), null when not signed in
+let user = null;
+let reopen = () => {};  // the live stream's, once it is open  // whose layout this is (the name /api/me answers), null when not signed in
 const paging = () => ({skip: view.skip, limit: PAGE, sort: view.sort.key, order: view.sort.order});
 const allInFilter = () => $("select-all-filter").checked;
 
@@ -50,16 +55,25 @@ function showPage() {
   $("page").textContent = view.total ? `${view.skip + 1}–${view.skip + view.rows.length} of ${view.total}` : "no scans";
 }
 
-async function load() {
+// A page of rows for the filter (by default the one in force); false when the API refused it.
+// Its objection to a condition (422) is shown beside the builder and the rows shown stay.
+async function load(filter = readFilter()) {
   try {
-    const page = await (await api("/api/scans?" + pageParams(readFilter(), paging(), Date.now()))).json();
+    const page = await (await api("/api/scans?" + pageParams(filter, paging(), Date.now()))).json();
     view.rows = page.data;
     view.total = page.count;
     showPage();
     status("updated " + new Date().toLocaleTimeString());
     renderHead(view, on);
     renderBody(view, on);
-  } catch (err) { status("cannot load scans: " + err.message); }
+    return true;
+  } catch (err) {
+    if (err.status === 422 && filter.where.length) {
+      showConditionError(err.message);
+      status("the conditions were not applied: " + err.message);
+    } else status("cannot load scans: " + err.message);
+    return false;
+  }
 }
 
 function fillAddOptions() {
@@ -68,9 +82,12 @@ function fillAddOptions() {
 
 // The metadata keys of the filter (with their units) are the columns one may add.
 async function fillAddColumn() {
+  let keys = {};
   try {
-    view.units = metaColumns(await (await api("/api/scans/keys?" + filterParams(readFilter(), Date.now()))).json());
-  } catch (err) { view.units = {}; }
+    keys = await (await api("/api/scans/keys?" + filterParams(readFilter(), Date.now()))).json();
+  } catch (err) { keys = {}; }
+  view.units = metaColumns(keys);
+  setKeys(keys);
   fillAddOptions();
   renderHead(view, on);
 }
@@ -111,6 +128,23 @@ for (const id of FILTER_INPUTS) {
 }
 document.addEventListener("scanlog:rated", () => load());  // a rating given in the detail view
 
+// The conditions: in force from the address (a shared search) on; a new set is tried first, and
+// only once the API took it does it change the address, the keys, the plot and the live stream.
+setupConditions(preset.where, {
+  values: (key) => view.rows.map((r) => r.meta?.[key]?.value),
+  apply: async (where) => {
+    const skip = view.skip;
+    view.skip = 0;
+    const ok = await load({...readFilter(), where});
+    if (!ok) view.skip = skip;
+    return ok;
+  },
+  changed: () => {
+    history.replaceState(null, "", location.pathname + searchWithWheres(location.search, readFilter().where) + location.hash);
+    view.selected.clear(); showSelected();
+    fillAddColumn(); redrawPlot(); reopen();
+  },
+});
 setupCart(() => view.selected);
 setupPlot({units: () => view.units, filter: readFilter,
            pids: () => (!allInFilter() && view.selected.size ? [...view.selected] : null)});
@@ -121,5 +155,5 @@ user = (await signedIn)?.user ?? null;
 view.columns = readLayout(localStorage, user, token);
 fillAddColumn();
 fillPickers(preset);
-const reopen = follow({params: () => streamParams(readFilter()), opened: load, scan: liveScan});
+reopen = follow({params: () => streamParams(readFilter()), opened: load, scan: liveScan});
 for (const id of ["f-proposal", "f-beamline"]) $(id).addEventListener("change", reopen);
