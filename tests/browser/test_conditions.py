@@ -98,6 +98,14 @@ def test_conditions_with_units_select_exactly_the_matching_scans_and_a_shared_ad
     table = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert [r[0] for r in table[1:]] == ["4", "1"]
     page.uncheck("#select-all-filter")
+    # So does the plot (nothing selected: the whole selection).
+    page.click("#open-plot")
+    page.wait_for_function("() => document.querySelector('#plot-y option[value=\"meta:photon_energy\"]') !== null")
+    page.select_option("#plot-y", "meta:photon_energy")
+    page.wait_for_function("() => window.scanlogPlot()?.column === 'meta:photon_energy@scan'")
+    held = page.evaluate("window.scanlogPlot()")
+    assert held["x"] == [1, 4] and held["y"] == [SCANS[1][0], SCANS[4][0]]
+    page.click("#open-plot")
 
     # A value the API cannot use: its 422 beside the builder, naming the condition; the rows and
     # the chips stay as they were.
