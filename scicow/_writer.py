@@ -92,9 +92,14 @@ class CatalogueWriter:
 
     def _ensure_instruments(self, writes: list[Write]) -> None:
         """Every beamline a dataset names has its Instrument (inserted if absent, never changed:
-        a facility may rename it in SciCat), so SciCat's ``include=instruments`` finds it."""
-        new = {w.message.beamline: w.message.produced_at for w in writes} if writes else {}
-        for beamline in sorted(set(new) - self._instruments_known):
+        a facility may rename it in SciCat), so SciCat's ``include=instruments`` finds it.
+        One read per beamline per process; a write only for a beamline that has none."""
+        new = {w.message.beamline: w.message.produced_at for w in writes if w.message.beamline
+               not in self._instruments_known}
+        if not new:
+            return
+        there = {d["_id"] for d in self.instruments.find({"_id": {"$in": sorted(new)}}, {"_id": 1})}
+        for beamline in sorted(set(new) - there):
             doc = build_instrument(beamline, facility=self.facility, user="scicow", now=new[beamline]).to_mongo()
             try:
                 self.instruments.update_one({"_id": beamline}, {"$setOnInsert": doc}, upsert=True)
@@ -102,7 +107,7 @@ class CatalogueWriter:
                 # Another Instrument already has this uniqueName (made in SciCat by hand): keep it.
                 logger.warning("an Instrument named %r exists under another pid; datasets name %r", beamline,
                                beamline)
-            self._instruments_known.add(beamline)
+        self._instruments_known |= set(new)
 
     def quarantine_message(self, message: ScanMetadata, reason: str, now: datetime) -> None:
         """Keep a message whose proposal is unknown, with the reason, until it can be ingested.

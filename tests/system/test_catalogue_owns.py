@@ -89,12 +89,13 @@ def test_a_published_scan_stays_published_and_owned_whatever_its_messages_say(
         "scan": first.scan.model_copy(update={
             "status": "finished", "files": [DataFile(path="/data/sim/20240001/raw/s1.h5", size=2048)]})})
     _produce(kafka.bootstrap_servers, prefix, [later])
-    wait_for(lambda: datasets.find_one({"_id": pid})["scientificMetadata"]["scan_status"]["value"] == "finished",
-             what="the newer message's metadata")
+    # The dataset is written before its OrigDatablock (both before the offset is committed): wait for both.
+    wait_for(lambda: datasets.find_one({"_id": pid})["scientificMetadata"]["scan_status"]["value"] == "finished"
+             and db[ORIG_DATABLOCK_COLLECTION].find_one({"datasetId": pid})["dataFileList"][0]["size"] == 2048,
+             what="the newer message's metadata and files")
     now = datasets.find_one({"_id": pid})
     # What capture owns changed ...
     assert now["size"] == 2048 and now["updatedAt"] >= kept["updatedAt"]  # never moves back
-    assert db[ORIG_DATABLOCK_COLLECTION].find_one({"datasetId": pid})["dataFileList"][0]["size"] == 2048
     # ... and nothing the catalogue owns.
     for field in ("isPublished", "datasetlifecycle", "ownerGroup", "accessGroups", "proposalIds", "sharedWith",
                   "keywords", "dataQualityMetrics", "createdAt", "datasetName"):
