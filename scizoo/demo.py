@@ -374,6 +374,8 @@ def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) ->
     console.print(f"  {url}/#token=demo-staff      (beamline staff: every scan)")
     console.print(f"  {url}/#token=demo-20240001   (a user of proposal 20240001)")
     console.print(f"  {url}/scidog/#token=demo-staff   (beamline staff: what every scan records)")
+    console.print(f"  {url}/?where=photon_energy:between:7:7.2:keV#token=demo-staff")
+    console.print("      (scans found by a measured value, in the unit you think in: 7100 eV is 7.1 keV)")
     console.print("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
     console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
     console.print(f"  API docs: {url}/docs")
