@@ -28,6 +28,7 @@ from ._publish import DataCite, Publisher
 from ._reductions import Reductions
 from ._routes import router
 from ._routes_publish import router as publish_router
+from ._routes_views import router as views_router
 from ._services import Services
 from ._settings import ScanlogSettings
 from ._store import ScanStore
@@ -121,6 +122,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
 
     app.include_router(router)
     app.include_router(publish_router)
+    app.include_router(views_router)
     document_refusals(app)
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
     app.add_middleware(RequestLimits, auth=auth)

@@ -42,8 +42,9 @@ from ._scans import (
     detail_view,
 )
 from ._table import jsonable, sort_key
+from ._views import SavedView, ViewRules
 
-__all__ = ["FakeReductions", "FakeScanStore"]
+__all__ = ["FakeReductions", "FakeScanStore", "FakeViewStore"]
 
 
 def _nested(value: Any, key: str) -> Any:
@@ -132,6 +133,11 @@ class FakeScanStore(ScanRules):
             entries = (_nested(d.get("scientificMetadata"), key) for d in self._find(branches))
             out[key] = {e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)}
         return out
+
+    def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],
+                     limit: int) -> tuple[list[Doc], int]:
+        found = list(self.with_text(branches, text, self.merged(branches, "creationTime", "desc")))
+        return found[:limit], len(found)
 
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         doc = self.readable(pid, user)
@@ -254,3 +260,43 @@ class FakeReductions:
 
 if TYPE_CHECKING:  # the type checker holds the fakes to the interfaces the routes use
     _FAKES: tuple[Scans, ScanJobs] = (FakeScanStore(), FakeReductions(FakeScanStore()))
+
+
+class FakeViewStore(ViewRules):
+    """The saved views in memory, under the same rule as :class:`~scanlog_api._views.ViewStore`
+    (tests/system/test_views_store.py runs one behaviour test against both). ``proposals``:
+    proposal id -> its ownerGroup (what sharing reads)."""
+
+    def __init__(self, proposals: dict[str, str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.proposals = dict(proposals or {})
+        self.saved: dict[str, SavedView] = {}
+
+    def _owned(self, owner: str) -> list[SavedView]:
+        with self._lock:
+            return [v for v in self.saved.values() if v.owner == owner]
+
+    def _shared(self, groups: list[str] | None) -> list[SavedView]:
+        with self._lock:
+            return [v for v in self.saved.values()
+                    if v.sharedGroup is not None and (groups is None or v.sharedGroup in groups)]
+
+    def _get(self, view_id: str) -> SavedView | None:
+        with self._lock:
+            return self.saved.get(view_id)
+
+    def _put(self, view: SavedView, *, new: bool) -> None:
+        with self._lock:
+            # As the store's unique index on owner and name does.
+            if any(v.owner == view.owner and v.name == view.name and v.id != view.id for v in self.saved.values()):
+                raise Conflict(f"you have a view named {view.name!r} already")
+            if new and view.id in self.saved:
+                raise Conflict(f"a view {view.id!r} exists")
+            self.saved[view.id] = view
+
+    def _remove(self, view_id: str) -> None:
+        with self._lock:
+            self.saved.pop(view_id, None)
+
+    def _proposal_group(self, proposal_id: str) -> str | None:
+        return self.proposals.get(proposal_id)

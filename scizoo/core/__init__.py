@@ -23,6 +23,7 @@ from ._catalogue import (
     QUARANTINE_COLLECTION,
     RATING_COLLECTION,
     REDUCTION_RULES_COLLECTION,
+    VIEW_COLLECTION,
     ensure_indexes,
 )
 from ._config import (
@@ -145,6 +146,7 @@ __all__ = [
     "REDUCTION_USER",
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
+    "VIEW_COLLECTION",
     "AttachmentDocument",
     "AttachmentRelationship",
     "AttributeConfig",

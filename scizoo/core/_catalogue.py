@@ -36,6 +36,8 @@ INSTRUMENT_COLLECTION: Final = "Instrument"
 CART_COLLECTION: Final = "ScanlogCart"
 #: scizoo's own: e-logbook entries made through scanlog, and by whom (who may append).
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
+#: scizoo's own: the scan table's saved views (columns, conditions, filters, sort), per user.
+VIEW_COLLECTION: Final = "ScanlogView"
 
 ASCENDING: Final = 1
 DESCENDING: Final = -1
@@ -64,10 +66,14 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
                      [("updatedAt", DESCENDING)]],
     PUBLISHED_DATA_COLLECTION: [[("status", ASCENDING), ("registeredTime", ASCENDING)], [("ownerGroup", ASCENDING)]],
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
+    # The views shared with a reader's groups (their own come from the unique index below).
+    VIEW_COLLECTION: [[("sharedGroup", ASCENDING)]],
 }
 
 #: The backend's unique indexes on what we write (an Instrument's uniqueName).
-UNIQUE_INDEXES: Final[dict[str, IndexKeys]] = {INSTRUMENT_COLLECTION: [("uniqueName", ASCENDING)]}
+UNIQUE_INDEXES: Final[dict[str, IndexKeys]] = {INSTRUMENT_COLLECTION: [("uniqueName", ASCENDING)],
+                                                # and ours: one view of a name per user.
+                                                VIEW_COLLECTION: [("owner", ASCENDING), ("name", ASCENDING)]}
 
 
 def ensure_indexes(db: Any) -> None:

@@ -1,0 +1,274 @@
+"""Saved views: a user's named set of the table's columns, conditions, filters and sort, kept on
+the server so the view follows the user to another computer, and shareable with a proposal's group.
+
+The rule, in one place (:class:`ViewRules`): a user reads their own views and those shared with
+a proposal whose ``ownerGroup`` they are in (admins read every shared view); only the owner
+changes or deletes a view (admins included: it is the owner's). A view another user may not
+read is 404, never 403, so its existence does not leak. Sharing with proposal P needs the
+owner to be in P's ``ownerGroup`` (or an admin); the group is copied into the view when it is
+shared (as SciCat copies a proposal's ``ownerGroup`` into its datasets), so the list of a
+reader's views is two indexed look-ups (``owner``; ``sharedGroup``), no join.
+
+What a view holds is checked as the table's own requests are: columns as ``_table`` knows
+them (at most :data:`~scanlog_api._table.MAX_COLUMNS`), conditions parsed by the engine
+(``_conditions``, at most its :data:`~scanlog_api._conditions.MAX_CONDITIONS`), a sort the
+API accepts; so a stored view can always be applied. The stores below the rule are
+:class:`ViewStore` (MongoDB) and :class:`~scanlog_api.testing.FakeViewStore` (in memory).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pymongo.errors import DuplicateKeyError
+
+from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION, TokenUser
+
+from ._catalogue import Catalogue
+from ._conditions import MAX_CONDITIONS, ConditionError, parse_conditions
+from ._errors import Conflict, Forbidden, Invalid, NotFound
+from ._table import MAX_COLUMNS, sort_field, unknown_columns
+
+Doc = dict[str, Any]
+
+#: A user keeps at most this many views (a list of them is one small read).
+MAX_VIEWS = 50
+MAX_NAME_LENGTH = 80
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ViewFilters(BaseModel):
+    """The filter bar as its form holds it (the page's ``query.js`` filter, without the conditions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposal: Annotated[str, Field(max_length=100)] = ""
+    beamline: Annotated[str, Field(max_length=64)] = ""
+    range: Annotated[str, Field(pattern=r"^(|[1-9]\d{0,5}|custom)$",
+                                description="'' (all time), hours back from now, or 'custom' (since/until)")] = ""
+    since: Annotated[str, Field(pattern=r"^(|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)$",
+                                description="The form's local date-time")] = ""
+    until: Annotated[str, Field(pattern=r"^(|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)$")] = ""
+    q: Annotated[str, Field(max_length=200, description="Free text")] = ""
+    minRating: Annotated[str, Field(pattern=r"^(|[0-2](\.[05])?|3)$", description="At least this rating")] = ""
+
+
+class ViewSort(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(max_length=130, description="A column id, or creationTime")] = "creationTime"
+    order: Literal["asc", "desc"] = "desc"
+
+    @field_validator("key")
+    @classmethod
+    def _sortable(cls, key: str) -> str:
+        sort_field(key)  # ValueError naming the column: 422
+        return key
+
+
+class ViewIn(BaseModel):
+    """A view as a user saves it (POST, PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+    columns: Annotated[list[str], Field(min_length=1, max_length=MAX_COLUMNS,
+                                        description="Column ids in order: scan_id, title, …, meta:<key>")]
+    where: Annotated[list[str], Field(max_length=MAX_CONDITIONS,
+                                      description="Conditions as /api/scans takes them (where=)")] = []
+    filters: ViewFilters = ViewFilters()
+    sort: ViewSort = ViewSort()
+    sharedWith: Annotated[str | None, Field(max_length=100, description="A proposal whose group may read it")] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        name = name.strip()
+        if not name or _CONTROL.search(name):
+            raise ValueError("a view's name is some text on one line")
+        return name
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, columns: list[str]) -> list[str]:
+        if bad := unknown_columns(columns):
+            raise ValueError(f"unknown column(s): {', '.join(map(repr, bad))}")
+        if len(set(columns)) != len(columns):
+            raise ValueError("a column is named twice")
+        return columns
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, where: list[str]) -> list[str]:
+        try:
+            parse_conditions(where)  # the engine's own parser: what is stored can be applied
+        except ConditionError as err:
+            raise ValueError(str(err)) from err
+        return where
+
+    @field_validator("sharedWith")
+    @classmethod
+    def _shared(cls, proposal: str | None) -> str | None:
+        return proposal.strip() or None if proposal is not None else None
+
+
+class SavedView(ViewIn):
+    """A view as stored in :data:`~scizoo.core.VIEW_COLLECTION` (``_id`` at the Mongo edge)."""
+
+    schema_version: Literal[1] = 1
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    owner: Annotated[str, Field(min_length=1)]
+    #: The ``ownerGroup`` of ``sharedWith`` when it was shared (None: private).
+    sharedGroup: str | None = None
+    createdAt: datetime
+    updatedAt: datetime
+
+    def to_mongo(self) -> Doc:
+        doc = self.model_dump()
+        doc["_id"] = doc.pop("id")
+        return doc
+
+    @classmethod
+    def from_mongo(cls, doc: Doc) -> SavedView:
+        doc = dict(doc)
+        doc["id"] = doc.pop("_id")
+        return cls.model_validate(doc)
+
+    def public(self, user: TokenUser) -> Doc:
+        """What a reader gets: the view, whose it is and whether it is theirs (not the copied group)."""
+        out = self.model_dump(mode="json", exclude={"sharedGroup", "schema_version"})
+        out["mine"] = self.owner == user.user
+        return out
+
+
+class ViewRules(ABC):
+    """Who reads, saves, changes and deletes views; the store's few reads and writes below it."""
+
+    # --- the store's part -----------------------------------------------------
+
+    @abstractmethod
+    def _owned(self, owner: str) -> list[SavedView]: ...
+
+    @abstractmethod
+    def _shared(self, groups: list[str] | None) -> list[SavedView]:
+        """Views shared with any of these groups (None: every shared view)."""
+
+    @abstractmethod
+    def _get(self, view_id: str) -> SavedView | None: ...
+
+    @abstractmethod
+    def _put(self, view: SavedView, *, new: bool) -> None:
+        """Insert (new) or replace the view; Conflict when its owner has another of that name."""
+
+    @abstractmethod
+    def _remove(self, view_id: str) -> None: ...
+
+    @abstractmethod
+    def _proposal_group(self, proposal_id: str) -> str | None: ...
+
+    # --- the rule --------------------------------------------------------------
+
+    def views(self, user: TokenUser) -> list[Doc]:
+        """The user's views and those shared with their groups, theirs first, each by name."""
+        own = self._owned(user.user)
+        shared = [v for v in self._shared(None if user.admin else list(user.groups)) if v.owner != user.user]
+        ordered = sorted(own, key=lambda v: v.name.casefold()) + sorted(shared, key=lambda v: (v.name.casefold(), v.owner))
+        return [v.public(user) for v in ordered]
+
+    def view(self, view_id: str, user: TokenUser) -> Doc:
+        return self._readable(view_id, user).public(user)
+
+    def create(self, body: ViewIn, user: TokenUser, now: datetime, view_id: str) -> Doc:
+        own = self._owned(user.user)
+        if len(own) >= MAX_VIEWS:
+            raise Conflict(f"you have {len(own)} saved views, the most one may keep: delete one first")
+        self._check_name(own, body.name, None)
+        view = SavedView(**body.model_dump(), id=view_id, owner=user.user,
+                         sharedGroup=self._share_group(body.sharedWith, user), createdAt=now, updatedAt=now)
+        self._put(view, new=True)
+        return view.public(user)
+
+    def update(self, view_id: str, body: ViewIn, user: TokenUser, now: datetime) -> Doc:
+        old = self._changeable(view_id, user)
+        self._check_name(self._owned(user.user), body.name, view_id)
+        # A view shared before keeps its group while it stays shared with the same proposal.
+        group = (old.sharedGroup if body.sharedWith is not None and body.sharedWith == old.sharedWith
+                 else self._share_group(body.sharedWith, user))
+        view = SavedView(**body.model_dump(), id=view_id, owner=old.owner, sharedGroup=group,
+                         createdAt=old.createdAt, updatedAt=now)
+        self._put(view, new=False)
+        return view.public(user)
+
+    def delete(self, view_id: str, user: TokenUser) -> None:
+        self._changeable(view_id, user)
+        self._remove(view_id)
+
+    def _readable(self, view_id: str, user: TokenUser) -> SavedView:
+        view = self._get(view_id)
+        if view is None or not (view.owner == user.user or (view.sharedGroup is not None
+                                                            and (user.admin or view.sharedGroup in user.groups))):
+            raise NotFound(f"no view {view_id!r} that you may read")
+        return view
+
+    def _changeable(self, view_id: str, user: TokenUser) -> SavedView:
+        view = self._readable(view_id, user)
+        if view.owner != user.user:
+            raise Forbidden(f"the view {view.name!r} is {view.owner}'s: only they change it (save it as yours)")
+        return view
+
+    @staticmethod
+    def _check_name(own: list[SavedView], name: str, view_id: str | None) -> None:
+        if any(v.name == name and v.id != view_id for v in own):
+            raise Conflict(f"you have a view named {name!r} already")
+
+    def _share_group(self, proposal: str | None, user: TokenUser) -> str | None:
+        if proposal is None:
+            return None
+        group = self._proposal_group(proposal)
+        # One answer whether the proposal is unknown or not the user's: sharing does not probe.
+        if group is None or not (user.admin or group in user.groups):
+            raise Invalid(f"sharedWith: you may share a view only with a proposal of your groups; {proposal!r} is not one")
+        return group
+
+
+class ViewStore(ViewRules):
+    """The views in the catalogue's :data:`~scizoo.core.VIEW_COLLECTION` (its indexes are the
+    catalogue's one set: unique ``owner`` + ``name``, and ``sharedGroup``)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    def _views(self) -> Any:
+        return self._catalogue.collection(VIEW_COLLECTION)
+
+    def _owned(self, owner: str) -> list[SavedView]:
+        return [SavedView.from_mongo(d) for d in self._views().find({"owner": owner}).limit(MAX_VIEWS * 2)]
+
+    def _shared(self, groups: list[str] | None) -> list[SavedView]:
+        query: Doc = {"sharedGroup": {"$ne": None} if groups is None else {"$in": groups}}
+        return [SavedView.from_mongo(d) for d in self._views().find(query).limit(1000)]
+
+    def _get(self, view_id: str) -> SavedView | None:
+        doc = self._views().find_one({"_id": view_id})
+        return None if doc is None else SavedView.from_mongo(doc)
+
+    def _put(self, view: SavedView, *, new: bool) -> None:
+        try:
+            if new:
+                self._views().insert_one(view.to_mongo())
+            else:
+                self._views().replace_one({"_id": view.id}, view.to_mongo())
+        except DuplicateKeyError as err:  # the unique index: two saves of one name at once
+            raise Conflict(f"you have a view named {view.name!r} already") from err
+
+    def _remove(self, view_id: str) -> None:
+        self._views().delete_one({"_id": view_id})
+
+    def _proposal_group(self, proposal_id: str) -> str | None:
+        doc = self._catalogue.collection(PROPOSAL_COLLECTION).find_one({"_id": proposal_id}, {"ownerGroup": 1})
+        group = (doc or {}).get("ownerGroup")
+        return str(group) if group else None
