@@ -28,6 +28,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from scanlog_api import OidcSettings, ScanlogServer, ScanlogSettings, create_app
+from scanlog_api._views import SavedView
 from scidog import ConfigStore, ScidogSettings
 from scidog import create_app as create_scidog
 from scifish.testing import TangoDatabase
@@ -42,6 +43,7 @@ from scizoo.core import (
     JOB_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
     RATING_COLLECTION,
+    VIEW_COLLECTION,
     BeamlineConfig,
     CatalogueSettings,
     Proposal,
@@ -835,4 +837,99 @@ def test_every_scidog_cell_follows_its_rule(kennel: Kennel, endpoint: str) -> No
             expected, got = (want, probe.writes and want == probe.ok), (response.status_code, changed)
             leak = (changed and want != probe.ok) or (response.status_code == probe.ok and want != probe.ok)
             cells.append(Cell(f"{probe.method} {probe.path}", who.name, "(scidog)", expected, got, leak))
+    assert all(c.expected == c.got for c in cells) and not any(c.leak for c in cells), _verdict(cells)
+
+
+# --- saved views -----------------------------------------------------------------------------
+# Their own rule, as plain data: a view is read by its owner, and, once shared with a proposal,
+# by the members of that proposal's ownerGroup and by admins; only its owner changes or deletes
+# it (admins included); sharing needs the proposal's group (or an admin). Without a valid token
+# every call is 401; a view one may not read is 404 (its existence never leaks). Each cell is a
+# request to the real app over SecantusDB, a change also checked in the store.
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    owner: str  # a user's name
+    group: str | None  # the ownerGroup of the proposal it is shared with
+
+
+VIEWS = (View("A-private", "member-of-A", None), View("A-shared", "member-of-A", "A"),
+         View("B-shared", "member-of-B", "B"))
+
+
+def may_read_view(who: Who, view: View) -> bool:
+    return who.token == "valid" and (view.owner == who.name
+                                     or (view.group is not None and (who.admin or view.group in who.groups)))
+
+
+def view_status(who: Who, view: View, *, change: bool, ok: int) -> int:
+    if who.token != "valid":
+        return 401
+    if not may_read_view(who, view):
+        return 404
+    return 403 if change and view.owner != who.name else ok
+
+
+def _seed_views(db: Any) -> None:
+    db[VIEW_COLLECTION].delete_many({})
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    db["Proposal"].delete_many({"_id": {"$in": ["A", "B"]}})
+    db["Proposal"].insert_many([{"_id": g, "ownerGroup": g, "accessGroups": []} for g in ("A", "B")])
+    db[VIEW_COLLECTION].insert_many([SavedView(
+        id=v.name, owner=v.owner, name=v.name, columns=["scan_id"], sharedWith=v.group, sharedGroup=v.group,
+        createdAt=now, updatedAt=now).to_mongo() for v in VIEWS])
+
+
+def _view_body(name: str, shared: str | None = None) -> dict[str, Any]:
+    return {"name": name, "columns": ["scan_id", "title"], "where": ["only_1:gt:0"], "sharedWith": shared}
+
+
+def test_the_views_rule_is_pure_and_covers_every_user() -> None:
+    assert {w.name: [v.name for v in VIEWS if may_read_view(w, v)] for w in USERS} == {
+        "member-of-A": ["A-private", "A-shared"], "member-of-B": ["B-shared"], "collaborator": [], "staff": [],
+        "admin": ["A-shared", "B-shared"], "anonymous": [], "expired": [], "foreign-key": []}
+
+
+def test_every_views_cell_follows_its_rule(world: World) -> None:
+    cells: list[Cell] = []
+
+    def snapshot() -> list[Any]:
+        return sorted((str(d["_id"]), d["name"], d.get("sharedGroup")) for d in world.db[VIEW_COLLECTION].find())
+
+    def cell(endpoint: str, who: Who, target: str, want: int, ok: int, r: httpx.Response, changed: bool,
+             writes: bool) -> None:
+        expected, got = (want, writes and want == ok), (r.status_code, changed)
+        leak = (r.status_code == ok and want != ok) or (changed and want != ok)
+        cells.append(Cell(endpoint, who.name, target, expected, got, leak))
+
+    with TestClient(create_app(world.settings)) as client:
+        for who in USERS:
+            h = world.headers[who.name]
+            _seed_views(world.db)
+            r = client.get("/api/views", headers=h)
+            want_names = {v.name for v in VIEWS if may_read_view(who, v)}
+            seen = {v["name"] for v in r.json()["data"]} if r.status_code == 200 else set()
+            expected_list = (401 if who.token != "valid" else 200, _set(frozenset(want_names)))
+            cells.append(Cell("GET /api/views", who.name, "(all)", expected_list,
+                              (r.status_code, _set(frozenset(seen))), bool(seen - want_names)))
+            for v in VIEWS:
+                probes = (("GET", lambda: client.get(f"/api/views/{v.name}", headers=h), False, 200),
+                          ("PUT", lambda: client.put(f"/api/views/{v.name}", json=_view_body("renamed"), headers=h),
+                           True, 200),
+                          ("DELETE", lambda: client.delete(f"/api/views/{v.name}", headers=h), True, 204))
+                for method, send, change, ok in probes:
+                    _seed_views(world.db)
+                    before = snapshot()
+                    r = send()
+                    cell(f"{method} /api/views/{{id}}", who, v.name, view_status(who, v, change=change, ok=ok), ok, r,
+                         snapshot() != before, change)
+            for proposal in ("A", "B"):
+                _seed_views(world.db)
+                before = snapshot()
+                r = client.post("/api/views", json=_view_body(f"new-{proposal}", proposal), headers=h)
+                want = 401 if who.token != "valid" else 201 if (who.admin or proposal in who.groups) else 422
+                cell("POST /api/views (shared)", who, f"proposal {proposal}", want, 201, r, snapshot() != before, True)
+    assert len(cells) == len(USERS) * (1 + 3 * len(VIEWS) + 2)
     assert all(c.expected == c.got for c in cells) and not any(c.leak for c in cells), _verdict(cells)
