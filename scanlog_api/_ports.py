@@ -53,6 +53,10 @@ class Scans(ScanReads, Protocol):
 
     def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]: ...
 
+    def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],
+                     limit: int) -> tuple[list[Doc], int]:
+        """The selection's newest ``limit`` documents (``fields`` at least), and how many it holds."""
+
     def detail(self, pid: str, user: TokenUser | None) -> Doc: ...
 
     def proposals(self, user: TokenUser | None, limit: int = ...) -> list[Doc]: ...

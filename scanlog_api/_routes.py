@@ -34,6 +34,17 @@ from ._deps import (
 )
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
+from ._facets import (
+    MAX_BINS,
+    MAX_FACET_KEYS,
+    MAX_FACET_SCAN,
+    MAX_TOP,
+    FacetError,
+    Facets,
+    count_facets,
+    facet_fields,
+    facet_keys,
+)
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import EventStream, LiveFeed, Subscriber
 from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn, RulesIn
@@ -93,6 +104,36 @@ def beamlines(user: Reader, store: Store) -> list[str]:
 @router.get("/api/scans/keys", summary="Every scientific-metadata key in the selection, with its unit")
 def metadata_keys(user: Reader, store: Store, filters: Annotated[Filters, Depends()]) -> dict[str, str]:
     return store.metadata_keys(filters.branches(user), filters.q)
+
+
+FACET_KEY_EXAMPLES = {"a number in another unit": {"value": ["photon_energy"]},
+                      "a nested key": {"value": ["sample.temperature"]}}
+
+
+@router.get("/api/scans/facets", response_model=Facets,
+            summary="Counts of the selection per beamline, proposal, status, rating, and for chosen keys")
+def facets(
+    user: Reader,
+    store: Store,
+    filters: Annotated[Filters, Depends()],
+    key: Annotated[list[str] | None, Query(
+        description=f"Metadata keys (at most {MAX_FACET_KEYS}; '.' steps into a nested object): a value "
+                    "histogram for numbers, the top values for text.", openapi_examples=FACET_KEY_EXAMPLES)] = None,
+    unit: Annotated[list[str] | None, Query(
+        description="The unit of the key at the same position's histogram ('' or none: the key's own); "
+                    "values are converted on valueSI, as conditions with a unit compare them.",
+        openapi_examples={"keV": {"value": ["keV"]}})] = None,
+    bins: Annotated[int, Query(ge=1, le=MAX_BINS, description="Bins of a histogram, at most.")] = 10,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Values listed per facet, at most.")] = 10,
+) -> Facets:
+    """Counted over the selection's newest scans (at most 10,000: ``counted`` of ``of``), through
+    the same access rule as the rows: a scan the user may not read is never counted."""
+    try:
+        wanted = facet_keys(key or [], unit or [])
+    except FacetError as err:
+        raise Invalid(str(err)) from err
+    docs, total = store.facet_sample(filters.branches(user), filters.q, facet_fields(wanted), MAX_FACET_SCAN)
+    return count_facets(docs, wanted, total=total, bins=bins, top=top)
 
 
 @router.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns")

@@ -202,6 +202,30 @@ class ScanStore(ScanRules):
                         if isinstance(u, str)}
         return out
 
+    def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],
+                     limit: int) -> tuple[list[Doc], int]:
+        """The selection's newest ``limit`` documents (only ``fields``), and how many it holds.
+
+        Bounded as a page is: each branch sorted by the time index and cut at ``limit``, over
+        the hours that hold its newest rows when the tally knows them (a window that turns
+        out short is read again unbounded). With free text, the whole (bounded) selection is
+        read, as for the rows.
+        """
+        if text:
+            return _first(self.with_text(branches, text, self.merged(branches, "creationTime", "desc")), limit)
+        projection = dict.fromkeys((*fields, "creationTime"), 1)
+        runs: list[Iterable[Doc]] = []
+        for branch in branches:
+            window = self.tally.window(branch, True, limit) if self.tally is not None else None
+            found = list(self._newest(window, projection, limit)) if window is not None else []
+            runs.append(found if len(found) >= limit else self._newest(branch, projection, limit))
+        newest = heapq.merge(*runs, key=sort_key("creationTime"), reverse=True)
+        return list(itertools.islice(newest, limit)), self.count(branches)
+
+    def _newest(self, query: Doc, projection: Doc, limit: int) -> Cursor[Doc]:
+        return (self.datasets.find(query, projection).sort([("creationTime", DESCENDING), ("_id", DESCENDING)])
+                .limit(limit).batch_size(1000))
+
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         """One scan with its files, attachments, ratings and comments."""
         doc = self.readable(pid, user)
@@ -300,3 +324,14 @@ class ScanStore(ScanRules):
         doc = build_attachment(dataset, aid=aid, caption=caption, thumbnail=thumbnail, user=user.user, now=now)
         self._db()[ATTACHMENT_COLLECTION].insert_one(doc.to_mongo())
         return {"aid": aid, "caption": caption, "thumbnail": thumbnail}
+
+
+def _first(docs: Iterable[Doc], limit: int) -> tuple[list[Doc], int]:
+    """The first ``limit`` documents, and how many there were (all are read)."""
+    kept: list[Doc] = []
+    seen = 0
+    for doc in docs:
+        if seen < limit:
+            kept.append(doc)
+        seen += 1
+    return kept, seen
