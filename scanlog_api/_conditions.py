@@ -136,6 +136,10 @@ class Condition(BaseModel):
         return self
 
 
+#: The longest number a condition may give (a float has 17 significant digits; an int64 19).
+MAX_NUMBER_CHARS = 64
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -143,6 +147,8 @@ def _is_number(value: Any) -> bool:
 def _scalar(part: str) -> Scalar:
     """A value as written: a number, true/false, a quoted text, else the text itself."""
     if _NUMBER.fullmatch(part):
+        if len(part) > MAX_NUMBER_CHARS:  # Python refuses to read integers of over 4,300 digits
+            raise ConditionError(f"{part[:20]}... is too large a number (at most {MAX_NUMBER_CHARS} characters)")
         number = json.loads(part)
         if isinstance(number, float) and not math.isfinite(number):
             raise ConditionError(f"{part} is not a finite number")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import tokenize
 from typing import Any, NamedTuple
 
@@ -29,9 +30,19 @@ _NOT_A_UNIT = (pint.errors.PintError, AttributeError, TypeError, ValueError, Ass
                KeyError, SyntaxError, tokenize.TokenError)
 
 
+#: A unit is a name, prefixes and small powers ("keV", "m/s**2", "mm^3"). pint reads it as an
+#: arithmetic expression with whole numbers, so "9**9**9" would have Python compute an integer
+#: of hundreds of millions of digits (hours, holding the GIL): a chain of powers, or a power or
+#: number of more than two digits, is no unit anyone writes and is refused before pint sees it.
+_RUNAWAY = re.compile(r"(\*\*|\^)\s*[-+]?\(?\s*[\w.]+\s*\)?\s*(\*\*|\^)|(\*\*|\^)\s*[-+(]?\s*\d{3}|\d{7}")
+MAX_UNIT_CHARS = 64
+
+
 @functools.lru_cache(maxsize=4096)
 def _si_factor(unit: str) -> tuple[float, float, str] | None:
     """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
+    if len(unit) > MAX_UNIT_CHARS or _RUNAWAY.search(unit):
+        return None
     ureg = _registry()
     try:
         zero = ureg.Quantity(0.0, unit).to_base_units()
