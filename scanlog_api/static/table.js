@@ -6,7 +6,8 @@
 //   API's where text, operators for a type, compatible units);
 //   DOM: session.js (token, api), filters.js (the filter bar), builder.js (the condition
 //   builder: key picker, operators, units, chips), grid.js (the table), detail.js,
-//   detail-parts.js, stars.js, cart.js, plot.js, live.js (the stream).
+//   detail-parts.js, stars.js, cart.js, plot.js, live.js (the stream); views.js (pure: a saved view
+//   <-> the page's state and address) and views-ui.js (the Views picker).
 import {$, api, signedIn, status, token, tokenNotice} from "./session.js";
 import {add, addable, hide, metaColumns, move, nextSort, readLayout, saveLayout} from "./columns.js";
 import {csvParams, filterFromSearch, filterParams, matchesView, pageParams, streamParams} from "./query.js";
@@ -18,6 +19,8 @@ import {searchWithWheres} from "./conditions.js";
 import {setKeys, setupConditions, showConditionError} from "./builder.js";
 import {setupCart} from "./cart.js";
 import {redrawPlot, setupPlot} from "./plot.js";
+import {columnsOfView, filterOfView, sortOfView} from "./views.js";
+import {setupViews, showFilter} from "./views-ui.js";
 
 const PAGE = 50;
 const preset = filterFromSearch(location.search);  // read after session.js took any token out
@@ -152,7 +155,11 @@ for (const id of [...FILTER_INPUTS, "select-all-filter"]) $(id).addEventListener
 
 // The layout is the user's: known once /api/me answered.
 user = (await signedIn)?.user ?? null;
-view.columns = readLayout(localStorage, user, token);
+view.columns = readLayout(localStorage, user, token);  // the default view while none is saved
+// A view the address names sets the columns, filters and sort (its conditions came with the address).
+const opened = await setupViews({signedIn: user != null,
+                                 current: () => ({columns: view.columns, filter: readFilter(), sort: view.sort})});
+if (opened) { view.columns = columnsOfView(opened); view.sort = sortOfView(opened); showFilter(filterOfView(opened)); }
 fillAddColumn();
 fillPickers(preset);
 reopen = follow({params: () => streamParams(readFilter()), opened: load, scan: liveScan});
