@@ -27,6 +27,7 @@ from scizoo.core import (
     OutputFile,
     ReductionRule,
     ReductionRuleSet,
+    abandoned,
     base_rule,
     build_derived,
     claim,
@@ -39,6 +40,7 @@ from scizoo.core import (
     new_job,
     refuse,
     rerun_name,
+    retire,
     stale_before,
 )
 from scizoo.core import cancel as cancel_changes
@@ -165,13 +167,22 @@ class Worker:
     def sweep(self, limit: int = 100) -> list[Doc]:
         """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
         plus ``stale_after_s``. Without this, a job whose event another worker had already
-        read (and committed, the job then looking alive) would stay "running" for ever."""
+        read (and committed, the job then looking alive) would stay "running" for ever. One
+        that died on its last attempt is failed, saying so (it leaves the running set)."""
         oldest = self.clock() - timedelta(seconds=self.settings.stale_after_s + min(
             (r.timeout_s for r in self.rules.rules), default=0.0))
         done = []
         for job in self.jobs.running_since_before(oldest, limit):
             # The job's rule, or the rule a rerun ("<rule>.rN") came from.
             base = next((r for r in self.rules.rules if r.name == base_rule(job.rule)), None)
+            if base is not None and abandoned(job, stale_before(self.clock(), base.timeout_s,
+                                                                self.settings.stale_after_s)):
+                # No attempt left to take it over with: settled, or it would stay "running" and
+                # come first in every sweep, keeping the jobs that have attempts left from it.
+                retired = self._retire(job)
+                if retired is not None:
+                    done.append(retired)
+                continue
             dataset = self.catalogue.dataset(job.datasetId)
             if base is None or dataset is None:
                 continue  # its rule was removed, or the dataset: left as it is, for a person to see
@@ -211,12 +222,33 @@ class Worker:
         if outcome.output is None:
             return self._settle(job, fail(self.clock(), outcome.log, log_tail=LOG_TAIL))
         now = self.clock()
-        documents = build_derived(dataset, job_id=job.id, rule=rule.name, params=rule.params, output=outcome.output,
-                                  log=outcome.log[-LOG_TAIL:], plot=_plot(outcome.output.files),
-                                  software=f"scizoo {__version__}", pid_prefix=self.settings.pid_prefix, now=now)
-        self.catalogue.write_derived(documents)
+        try:
+            documents = build_derived(dataset, job_id=job.id, rule=rule.name, params=rule.params,
+                                      output=outcome.output, log=outcome.log[-LOG_TAIL:],
+                                      plot=_plot(outcome.output.files), software=f"scizoo {__version__}",
+                                      pid_prefix=self.settings.pid_prefix, now=now)
+            self.catalogue.write_derived(documents)
+        except Exception as err:
+            if isinstance(err, self.store_errors):
+                # The store is away: the job stays "running" and is taken over (the attempt
+                # counted) once it is back, as if this worker had died.
+                raise
+            # The job's own result (a plot that cannot be read, a document the catalogue
+            # refuses): the job fails with why, and this worker carries on with the next.
+            return self._settle(job, fail(now, f"{outcome.log}\nthe derived dataset could not be made: "
+                                               f"{type(err).__name__}: {err}", log_tail=LOG_TAIL))
         return self._settle(job, finish(now, outcome.log, derived=documents.dataset.pid,
                                         executed=outcome.output.executed, log_tail=LOG_TAIL))
+
+    def _retire(self, job: JobDocument) -> Doc | None:
+        """Fail a job whose worker died on its last attempt; None if it changed meanwhile (another
+        worker's sweep retired it, or a person's request changed it)."""
+        retired = self.jobs.update(job.id, retire(job, self.clock(), log_tail=LOG_TAIL), expect=expected(job))
+        if retired is None:
+            return None
+        self.settled(JobState.FAILED)
+        logger.error("reduction %s failed: %s", job.id, retired.log)
+        return retired.to_mongo()
 
     def _settle(self, job: JobDocument, changes: Doc) -> Doc:
         """Store how a job ended (whatever happened to it meanwhile: this worker ran it)."""

@@ -39,6 +39,9 @@ class SubprocessRunner:
         except ValidationError as err:
             # A pipeline that printed after the result, or another environment's older scizoo:
             # the job fails with what was read, never the worker.
+            # Which fields, so a person sees what the job's environment reports differently.
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'the result'}: {e['msg']}"
+                                 for e in err.errors()[:5])
             return RunOutcome(None, f"{done.stderr}\nthe job's last line of output is not its result "
-                                    f"({err.error_count()} problems: {err.errors()[0]['msg']}): {last[:300]!r}")
+                                    f"({err.error_count()} problems: {problems}): {last[:300]!r}")
         return RunOutcome(output, done.stderr)

@@ -92,10 +92,11 @@ class FakeCatalogue:
 
 def output(folder: str = "/out/1", *, executed: Iterable[str] = ("load",), bins: int = 2) -> ReductionOutput:
     """A run's output as a pipeline reports it (one CSV file, no plot)."""
-    return ReductionOutput(executed=list(executed), folder=folder, files=[{"path": f"{folder}/profile.csv", "size": 10,
-                                                                           "chk": "0" * 40}],
-                           recipe={"pipeline": "profile", "pipeline_version": "1", "steps": [], "params": {}},
-                           summary={"bins": bins, "points": 6})
+    return ReductionOutput.model_validate({
+        "executed": list(executed), "folder": folder, "files": [{"path": f"{folder}/profile.csv", "size": 10,
+                                                               "chk": "0" * 40}],
+        "recipe": {"pipeline": "profile", "pipeline_version": "1", "steps": [], "params": {}},
+        "summary": {"bins": bins, "points": 6}})
 
 
 class ScriptedRunner:

@@ -35,7 +35,17 @@ from ._config import (
     load_yaml_model,
     parse_beamline_config,
 )
-from ._derived import REDUCTION_USER, DerivedDocuments, OutputFile, ReductionOutput, build_derived, derived_pid
+from ._derived import (
+    REDUCTION_USER,
+    DerivedDocuments,
+    OutputFile,
+    Recipe,
+    RecipeStep,
+    ReductionOutput,
+    ReductionSummary,
+    build_derived,
+    derived_pid,
+)
 from ._documents import (
     ATTACHED_TO,
     CAPTURE_OWNED_DATASET_FIELDS,
@@ -71,6 +81,7 @@ from ._jobs import (
     JobDocument,
     JobState,
     NotCancellable,
+    abandoned,
     base_rule,
     cancel,
     claim,
@@ -85,6 +96,7 @@ from ._jobs import (
     rerun_name,
     rerun_pattern,
     rerun_request,
+    retire,
     stale_before,
 )
 from ._messages import (
@@ -176,10 +188,13 @@ __all__ = [
     "ProposalDocument",
     "PublicationIn",
     "PublishedDataDocument",
+    "Recipe",
+    "RecipeStep",
     "RecordedEntry",
     "ReductionOutput",
     "ReductionRule",
     "ReductionRuleSet",
+    "ReductionSummary",
     "RelatedWork",
     "RuleCondition",
     "ScanBlock",
@@ -189,6 +204,7 @@ __all__ = [
     "ServiceStartError",
     "Technique",
     "TokenUser",
+    "abandoned",
     "apply_mapping",
     "attachment_update",
     "attachments_of",
@@ -233,6 +249,7 @@ __all__ = [
     "rerun_name",
     "rerun_pattern",
     "rerun_request",
+    "retire",
     "run_service",
     "sardana_message_id",
     "schema_documents",

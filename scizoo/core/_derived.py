@@ -38,20 +38,53 @@ class OutputFile(BaseModel):
     chk: str = ""
 
 
+class RecipeStep(BaseModel):
+    """One step of a recipe: what the derived dataset names in ``usedSoftware``."""
+
+    # What else a pipeline says of a step (its cache key) stays in the recipe as it was reported.
+    model_config = ConfigDict(extra="allow")
+
+    name: Annotated[str, Field(min_length=1)]
+    version: str
+
+
+class Recipe(BaseModel):
+    """How a result was made: the pipeline, its steps' versions, and (kept as reported, in the
+    derived dataset's metadata) whatever else the run says, such as parameters, inputs and
+    environment."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pipeline: Annotated[str, Field(min_length=1)]
+    pipeline_version: str
+    steps: list[RecipeStep]
+
+
+class ReductionSummary(BaseModel):
+    """The figures of a result the derived dataset shows."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bins: Annotated[int, Field(ge=0)]
+    points: Annotated[int | float, Field(ge=0)]
+
+
 class ReductionOutput(BaseModel):
     """What a job's run reports (the last line of ``scireduce._job``'s output).
 
     Read tolerantly (unknown fields ignored): a rule may run its job in another environment,
-    with another scizoo version.
+    with another scizoo version. What :func:`build_derived` reads is declared, so a run that
+    reports less fails its job with the reason when it is read, never the worker that builds
+    the documents.
     """
 
     model_config = ConfigDict(extra="ignore")
 
     executed: list[str]
-    recipe: dict[str, Any]
+    recipe: Recipe
     folder: Annotated[str, Field(min_length=1)]
     files: list[OutputFile]
-    summary: dict[str, Any]
+    summary: ReductionSummary
 
 
 class DerivedDocuments(BaseModel):
@@ -79,18 +112,19 @@ def build_derived(raw: dict[str, Any], *, job_id: str, rule: str, params: dict[s
         id=pid, pid=pid, owner=raw.get("owner") or raw["ownerGroup"], ownerEmail=raw.get("ownerEmail", ""),
         contactEmail=raw.get("contactEmail", ""), principalInvestigators=raw.get("principalInvestigators", []),
         sourceFolder=output.folder, size=sum(f.size for f in files), numberOfFiles=len(files),
-        creationTime=now, datasetName=f"{raw.get('datasetName', raw['_id'])} · {recipe['pipeline']}",
-        description=f"{recipe['pipeline']} of {raw['_id']}", proposalIds=raw.get("proposalIds", []),
+        creationTime=now, datasetName=f"{raw.get('datasetName', raw['_id'])} · {recipe.pipeline}",
+        description=f"{recipe.pipeline} of {raw['_id']}", proposalIds=raw.get("proposalIds", []),
         instrumentIds=raw.get("instrumentIds", []), creationLocation=raw.get("creationLocation", ""),
-        dataFormat="nxs, csv, png", keywords=["derived", recipe["pipeline"]],
-        scientificMetadata={"bins": {"value": output.summary["bins"], "unit": ""},
-                            "points": {"value": output.summary["points"], "unit": ""},
-                            "recipe": {"value": json.dumps(recipe, sort_keys=True), "unit": ""}},
+        dataFormat="nxs, csv, png", keywords=["derived", recipe.pipeline],
+        scientificMetadata={"bins": {"value": output.summary.bins, "unit": ""},
+                            "points": {"value": output.summary.points, "unit": ""},
+                            "recipe": {"value": json.dumps(recipe.model_dump(mode="json"), sort_keys=True),
+                                       "unit": ""}},
         ownerGroup=raw["ownerGroup"], accessGroups=raw.get("accessGroups", []), createdBy=REDUCTION_USER,
         updatedBy=REDUCTION_USER, createdAt=now, updatedAt=now, datasetlifecycle=Lifecycle(),
         inputDatasets=[raw["_id"]],
-        usedSoftware=[software, f"{recipe['pipeline']} {recipe['pipeline_version']}",
-                      *(f"{s['name']} {s['version']}" for s in recipe["steps"])],
+        usedSoftware=[software, f"{recipe.pipeline} {recipe.pipeline_version}",
+                      *(f"{s.name} {s.version}" for s in recipe.steps)],
         jobParameters={"rule": rule, "params": params, "job": job_id}, jobLogData=log,
     )
     datablock = OrigDatablockDocument(
@@ -102,6 +136,6 @@ def build_derived(raw: dict[str, Any], *, job_id: str, rule: str, params: dict[s
     attachment = None
     if plot is not None:
         attachment = build_attachment(dataset.to_mongo(), aid=str(uuid.uuid5(PID_NAMESPACE, f"attachment:{pid}")),
-                                      caption=f"{recipe['pipeline']} profile", thumbnail=plot, user=REDUCTION_USER,
+                                      caption=f"{recipe.pipeline} profile", thumbnail=plot, user=REDUCTION_USER,
                                       now=now)
     return DerivedDocuments(dataset=dataset, datablock=datablock, plot=attachment)

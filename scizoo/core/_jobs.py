@@ -154,6 +154,14 @@ def claimable(job: JobDocument, stale: datetime) -> bool:
     return job.state == JobState.RUNNING and job.startedAt is not None and job.startedAt < stale
 
 
+def abandoned(job: JobDocument, stale: datetime) -> bool:
+    """Whether a job's worker died on its last attempt: "running" since before ``stale``, with
+    no attempt left to take it over with. Unless settled (:func:`retire`), it stays "running"
+    for ever, and every sweep for dead workers' jobs finds it again."""
+    return (job.state == JobState.RUNNING and job.attempt >= MAX_ATTEMPTS and job.startedAt is not None
+            and job.startedAt < stale)
+
+
 def expected(job: JobDocument) -> Doc:
     """What a compare-and-set expects of the stored job: what it was read as."""
     return {"state": job.state, "attempt": job.attempt}
@@ -174,6 +182,18 @@ def finish(now: datetime, log: str, *, derived: str, executed: list[str], log_ta
 def fail(now: datetime, log: str, *, log_tail: int) -> Doc:
     """The fields of a job that failed this attempt (taken again while it has attempts left)."""
     return {"state": JobState.FAILED, "log": log[-log_tail:], "endedAt": now, "updatedAt": now}
+
+
+def retire(job: JobDocument, now: datetime, *, log_tail: int) -> Doc:
+    """The fields of a job whose worker died on its last attempt (:func:`abandoned`): failed,
+    saying so, and never taken again. ``ValueError`` for a job not running or with attempts left
+    (a worker takes that one over instead)."""
+    if job.state != JobState.RUNNING or job.attempt < MAX_ATTEMPTS:
+        raise ValueError(f"job {job.id!r} is {job.state} at attempt {job.attempt} of {MAX_ATTEMPTS}: "
+                         "only a running job with no attempt left is retired")
+    since = f" since {job.startedAt:%Y-%m-%d %H:%M:%S %Z}" if job.startedAt is not None else ""
+    return fail(now, f"its worker died on its last attempt ({job.attempt} of {MAX_ATTEMPTS}; running on "
+                     f"{job.worker or 'an unknown worker'}{since})", log_tail=log_tail)
 
 
 def refuse(now: datetime, reason: str) -> Doc:

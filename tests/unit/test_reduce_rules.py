@@ -3,6 +3,7 @@ worker (scireduce's Worker) on the in-memory job store, catalogue, runner and cl
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,16 @@ from scireduce.testing import FakeCatalogue, FakeClock, FakeJobStore, ScriptedRu
 from scizoo.core import (
     MAX_ATTEMPTS,
     DatasetIngested,
+    DerivedDocuments,
     JobDocument,
     JobState,
     NotCancellable,
+    OutputFile,
+    Recipe,
+    ReductionOutput,
     ReductionRule,
     ReductionRuleSet,
+    abandoned,
     build_derived,
     cancel,
     claim,
@@ -27,6 +33,7 @@ from scizoo.core import (
     new_job,
     rerun_name,
     rerun_request,
+    retire,
     stale_before,
 )
 
@@ -211,3 +218,135 @@ def test_the_scan_table_shows_a_stored_job_through_the_same_read_and_an_odd_one_
     assert _job_view(old, readable_derived={"d/1"})["derived"] == "d/1"
     odd = _job_view({**old, "state": "exploded"}, readable_derived=set())
     assert odd["state"] == "exploded" and "not a reduction job scizoo can read" in odd["log"]
+
+
+# --- a run whose output the worker cannot make documents of -----------------------------------
+
+def test_a_result_missing_what_the_documents_need_fails_the_job_with_why(tmp_path: Path) -> None:
+    """Before, ``recipe`` and ``summary`` were plain dicts: a result without ``recipe.pipeline``
+    (another environment's scizoo, a facility's pipeline) was accepted, and the worker's
+    KeyError building the derived dataset ended the worker, the job left "running"."""
+    result = {"executed": [], "folder": "/o", "files": [], "summary": {"bins": 2, "points": 6},
+              "recipe": {"pipeline_version": "1", "steps": [{"name": "load"}]}}
+    fake_python = tmp_path / "python"
+    fake_python.write_text(f"#!/bin/sh\ncat > /dev/null\necho '{json.dumps(result)}'\n")
+    fake_python.chmod(0o755)
+    spec = JobSpec(pipeline="profile", raw_path="/raw", params={}, input_pid="p/1", cache_dir="/c", out_dir="/o",
+                   cache_max_bytes=1)
+    outcome = SubprocessRunner().run(spec, python=str(fake_python), timeout_s=30)
+    assert outcome.output is None
+    assert ("not its result (2 problems: recipe.pipeline: Field required; recipe.steps.0.version: Field required)"
+            in outcome.log)
+    for missing in ({"summary": {"bins": 2}}, {"summary": {"bins": "two", "points": 6}}):
+        with pytest.raises(ValidationError):
+            ReductionOutput.model_validate({**output().model_dump(), **missing})
+    # What a pipeline reports beyond what the documents need is kept in the recipe, as before.
+    kept = output().model_copy(update={"recipe": Recipe.model_validate(
+        {"pipeline": "profile", "pipeline_version": "1", "steps": [{"name": "load", "version": "2", "key": "k"}],
+         "environment": {"python": "/usr/bin/python3"}})})
+    built = build_derived(RAW, job_id="p/1#fine", rule="fine", params={}, output=kept, log="", plot=None,
+                          software="scizoo 0", pid_prefix="20.500", now=NOW)
+    assert json.loads(built.dataset.scientificMetadata["recipe"]["value"]) == kept.recipe.model_dump()
+    assert kept.recipe.model_dump()["environment"] == {"python": "/usr/bin/python3"}
+    assert built.dataset.usedSoftware == ["scizoo 0", "profile 1", "load 2"]
+
+
+def test_a_plot_that_cannot_be_read_fails_the_job_with_why_and_not_the_worker(tmp_path: Path) -> None:
+    """Before, the OSError reading the plot escaped the worker: its process ended with the event
+    uncommitted, and every worker taking the job over ended the same way."""
+    gone = output().model_copy(update={"files": [OutputFile(path=str(tmp_path / "profile.png"), size=1)]})
+    worker, jobs, catalogue = _worker(ScriptedRunner(RunOutcome(gone, "ran")), FakeClock())
+    [job] = worker.handle(EVENT)
+    assert (job["state"], job["attempt"]) == ("failed", 1) and catalogue.writes == 0
+    assert "ran" in job["log"] and "the derived dataset could not be made: FileNotFoundError" in job["log"]
+    assert jobs.docs[job["_id"]]["state"] == "failed"
+
+
+class _Away(Exception):
+    """A store that is away (what a worker's ``store_errors`` name)."""
+
+
+class _RefusingCatalogue(FakeCatalogue):
+    def __init__(self, error: Exception) -> None:
+        super().__init__([RAW], {"p/1": ["/raw/scan_1.dat"]})
+        self.error = error
+
+    def write_derived(self, documents: DerivedDocuments) -> None:
+        raise self.error
+
+
+def test_a_derived_dataset_the_catalogue_refuses_fails_the_job_but_a_store_away_is_retried() -> None:
+    settings = ScireduceSettings(work_dir=Path("/nowhere"), pid_prefix="20.500", stale_after_s=5)
+    rules = ReductionRuleSet(rules=[ReductionRule(name="fine", pipeline="profile", timeout_s=10)])
+    jobs = FakeJobStore()
+    refusing = Worker(jobs, _RefusingCatalogue(ValueError("document too large")), ScriptedRunner(), rules, settings,
+                      worker="w1", clock=FakeClock(), store_errors=(_Away,))
+    [job] = refusing.handle(EVENT)
+    assert job["state"] == "failed" and "ValueError: document too large" in job["log"]
+    away = Worker(FakeJobStore(), _RefusingCatalogue(_Away("no primary")), ScriptedRunner(), rules, settings,
+                  worker="w1", clock=FakeClock(), store_errors=(_Away,))
+    with pytest.raises(_Away):  # the job stays "running": taken over, the attempt counted, once the store is back
+        away.handle(EVENT)
+
+
+# --- jobs whose worker died on their last attempt ----------------------------------------------
+
+def test_a_job_dead_on_its_last_attempt_is_retired_as_failed_saying_so() -> None:
+    stale = stale_before(NOW, timeout_s=300, stale_after_s=60)
+    started = NOW - timedelta(seconds=361)
+    last = _job(state=JobState.RUNNING, attempt=MAX_ATTEMPTS, worker="w1", startedAt=started)
+    assert abandoned(last, stale) and not claimable(last, stale)
+    assert not abandoned(last.model_copy(update={"startedAt": NOW - timedelta(seconds=359)}), stale)  # alive
+    assert not abandoned(last.model_copy(update={"attempt": 2}), stale)  # taken over instead
+    assert not abandoned(last.model_copy(update={"state": JobState.FAILED}), stale)
+    assert retire(last, NOW, log_tail=4000) == {
+        "state": "failed", "endedAt": NOW, "updatedAt": NOW,
+        "log": "its worker died on its last attempt (3 of 3; running on w1 since 2026-12-01 11:53:59 UTC)"}
+    with pytest.raises(ValueError, match="only a running job with no attempt left is retired"):
+        retire(last.model_copy(update={"attempt": 2}), NOW, log_tail=4000)
+
+
+def test_the_sweep_retires_jobs_dead_on_their_last_attempt_so_live_ones_are_taken_over() -> None:
+    """Before, a job whose worker died on its last attempt stayed "running" and came first in
+    every sweep (100 at a time), refused each time: with over 100 of them, a dead worker's job
+    with attempts left was never taken over."""
+    clock = FakeClock()
+    jobs = FakeJobStore()
+    for n in range(1, 151):  # reruns of the rule, each dead on its last attempt
+        dead = new_job("p/1", f"fine.r{n}", "profile", {"bin": {"bins": 2}}, clock())
+        jobs.create(dead)
+        jobs.update(dead.id, {**claim(dead, "gone", clock()), "attempt": MAX_ATTEMPTS})
+    job = new_job("p/1", "fine", "profile", {"bin": {"bins": 2}}, clock())
+    jobs.create(job)
+    jobs.update(job.id, claim(job, "gone", clock()))  # its first attempt
+    settled: list[str] = []
+    runner = ScriptedRunner()
+    worker, _, catalogue = _worker(runner, clock, jobs=jobs, name="w2")
+    worker.settled = settled.append
+    clock.advance(14)
+    assert worker.sweep() == []  # not yet past their timeout: alive, perhaps
+    clock.advance(2)
+    swept = worker.sweep() + worker.sweep()
+    assert {d["_id"] for d in swept} == set(jobs.docs)  # each once
+    live = jobs.docs[job.id]
+    assert (live["state"], live["attempt"], live["worker"]) == ("succeeded", 2, "w2") and catalogue.writes == 1
+    retired = [d for d in jobs.docs.values() if d["_id"] != job.id]
+    assert {(d["state"], d["attempt"], d["worker"]) for d in retired} == {("failed", MAX_ATTEMPTS, "gone")}
+    assert all("its worker died on its last attempt (3 of 3; running on gone since" in d["log"] for d in retired)
+    assert len(runner.runs) == 1 and settled.count("failed") == 150
+    assert worker.sweep() == [] and jobs.running_since_before(clock(), 1000) == []  # none left running
+
+
+def test_a_job_retired_meanwhile_by_another_worker_is_retired_once() -> None:
+    clock = FakeClock()
+    jobs = FakeJobStore()
+    dead = new_job("p/1", "fine", "profile", {}, clock())
+    jobs.create(dead)
+    jobs.update(dead.id, {**claim(dead, "gone", clock()), "attempt": MAX_ATTEMPTS})
+    clock.advance(16)
+    read = jobs.running_since_before(clock(), 10)
+    first, _, _ = _worker(ScriptedRunner(), clock, jobs=jobs, name="w1")
+    second, _, _ = _worker(ScriptedRunner(), clock, jobs=jobs, name="w2")
+    assert [d["state"] for d in first.sweep()] == ["failed"]
+    jobs.running_since_before = lambda before, limit: read  # type: ignore[method-assign]  # read before w1's change
+    assert second.sweep() == []  # its compare-and-set finds the job changed
