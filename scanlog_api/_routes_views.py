@@ -41,32 +41,44 @@ _EXAMPLE = {
         "sort": {"key": "meta:photon_energy", "order": "asc"}, "sharedWith": "20240001"}},
 }
 ViewId = Annotated[str, Path(max_length=64)]
+
+
+def _refusal(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}
+
+
+_SIGNED_IN: dict[int | str, dict[str, Any]] = {401: _refusal("Not signed in, or the token is not valid")}
+_ONE: dict[int | str, dict[str, Any]] = {
+    **_SIGNED_IN, 404: _refusal("No such view that you may read (another's private view is not found either)")}
+_CHANGE: dict[int | str, dict[str, Any]] = {**_ONE, 403: _refusal("Shared with you, but only its owner changes it"),
+           409: _refusal("You have another view of that name")}
 Body_ = Annotated[ViewIn, Body(openapi_examples=_EXAMPLE)]
 
 
-@router.get("/api/views", summary="Your saved views and those shared with your groups")
+@router.get("/api/views", responses=_SIGNED_IN, summary="Your saved views and those shared with your groups")
 def list_views(user: Writer, views: Views) -> dict[str, Any]:
     data = views.views(user)
     return {"data": data, "count": len(data)}
 
 
-@router.post("/api/views", status_code=201,
+@router.post("/api/views", status_code=201, responses={**_SIGNED_IN, 409: _refusal(
+    f"A view of that name exists, or you have {MAX_VIEWS} already")},
              summary=f"Save a view: columns, conditions, filters and sort (at most {MAX_VIEWS} a user; "
                      "a name taken is 409; sharedWith a proposal of your groups lets its group read it)")
 def create_view(body: Body_, user: Writer, views: Views) -> dict[str, Any]:
     return views.create(body, user, datetime.now(UTC), uuid.uuid4().hex)
 
 
-@router.get("/api/views/{view_id}", summary="One view you may read (yours or shared with your groups)")
+@router.get("/api/views/{view_id}", responses=_ONE, summary="One view you may read (yours or shared with your groups)")
 def get_view(view_id: ViewId, user: Writer, views: Views) -> dict[str, Any]:
     return views.view(view_id, user)
 
 
-@router.put("/api/views/{view_id}", summary="Change your view (only its owner does; others' are 403)")
+@router.put("/api/views/{view_id}", responses=_CHANGE, summary="Change your view (only its owner does; others' are 403)")
 def update_view(view_id: ViewId, body: Body_, user: Writer, views: Views) -> dict[str, Any]:
     return views.update(view_id, body, user, datetime.now(UTC))
 
 
-@router.delete("/api/views/{view_id}", status_code=204, summary="Delete your view")
+@router.delete("/api/views/{view_id}", status_code=204, responses={**_ONE, 403: _CHANGE[403]}, summary="Delete your view")
 def delete_view(view_id: ViewId, user: Writer, views: Views) -> None:
     views.delete(view_id, user)

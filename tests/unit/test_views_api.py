@@ -35,3 +35,5 @@ def test_views_are_documented_in_openapi() -> None:
     assert {"get", "put", "delete"} <= set(schema["paths"]["/api/views/{view_id}"])
     body = schema["paths"]["/api/views"]["post"]["requestBody"]["content"]["application/json"]
     assert body["examples"] and "ViewIn" in body["schema"]["$ref"]
+    assert {"401", "403", "404", "409", "422"} <= set(schema["paths"]["/api/views/{view_id}"]["put"]["responses"])
+    assert "Refusal" in schema["components"]["schemas"]
