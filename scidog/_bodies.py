@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from scizoo.core import BeamlineConfig, ConfigError, parse_beamline_config
+from scizoo.core import NEW_CONFIGURATION, BeamlineConfig, ConfigError, parse_beamline_config
 
 from ._errors import Invalid
 
@@ -47,7 +47,8 @@ def refusal(err: ValidationError, what: str) -> Invalid:
 def parse_json(raw: bytes, model: type[M], what: str) -> M:
     """``raw`` as ``model``, or :class:`Invalid` (422) saying what is wrong, field by field."""
     try:
-        return model.model_validate_json(raw)
+        # Context: what a person saves now (reserved friendly names refused; stored ones are read without).
+        return model.model_validate_json(raw, context=NEW_CONFIGURATION)
     except ValidationError as err:
         raise refusal(err, f"this is not a valid {what}") from err
 
@@ -59,7 +60,7 @@ def parse_yaml_config(raw: bytes) -> BeamlineConfig:
     except UnicodeDecodeError as err:
         raise Invalid("the uploaded YAML is not UTF-8 text") from err
     try:
-        return parse_beamline_config(text, "the uploaded YAML")
+        return parse_beamline_config(text, "the uploaded YAML", new=True)
     except ConfigError as err:
         raise Invalid(str(err)) from err
 

@@ -73,7 +73,7 @@ def import_command(file: Path, activate: bool = False, debug: Debug = False) -> 
     from scizoo.core import clear_failure, load_beamline_config
 
     with clear_failure(debug):
-        config = load_beamline_config(file)
+        config = load_beamline_config(file, new=True)
     with _store(debug) as store:
         saved = store.import_config(config, getpass.getuser(), datetime.now(UTC))
         if activate:
@@ -102,7 +102,7 @@ def validate_command(file: Path, debug: Debug = False) -> None:
 
     with clear_failure(debug):
         settings = ScidogSettings()
-        config = load_beamline_config(file)
+        config = load_beamline_config(file, new=True)
         browser = TangoBrowser(settings.device_addresses, timeout_s=settings.device_timeout_s,
                                use_database=settings.use_tango_database, tango_host=settings.tango_host,
                                proxy_cache_size=settings.proxy_cache_size)

@@ -23,6 +23,7 @@ from scizoo.core import (
     ScanMetadata,
     apply_mapping,
     beamline_topic,
+    is_reserved_key,
 )
 from scizoo.ops import CAPTURE_ERRORS, SPOOL_DEPTH
 
@@ -90,12 +91,16 @@ def _recordable(value: Any) -> tuple[Any, str | None]:
 
 
 def _entry(attr: AttributeConfig, reading: Reading, *, end: bool = False) -> RecordedEntry:
+    name = f"{attr.name}_end" if end else attr.name
     raw, refused = (reading.value, None) if reading.error else _recordable(reading.value)
+    if is_reserved_key(name):  # a configuration stored before scidog refused such names
+        refused = (f"friendly name {name!r} is a key every scan records itself: not recorded under it "
+                   "(rename it in scidog)")
     error = reading.error or refused
     if refused:  # counted in CAPTURE_ERRORS with the other entry errors, at capture
         logger.warning("%s/%s (%s): %s", attr.device, attr.attribute, attr.name, refused)
     return RecordedEntry(
-        name=f"{attr.name}_end" if end else attr.name,
+        name=name,
         group=attr.group,
         device=attr.device,
         attribute=attr.attribute,

@@ -27,6 +27,7 @@ from ._catalogue import (
     ensure_indexes,
 )
 from ._config import (
+    NEW_CONFIGURATION,
     AttributeConfig,
     BeamlineConfig,
     apply_mapping,
@@ -122,6 +123,7 @@ from ._published import (
     published_metadata,
 )
 from ._reduction import ACTIVE_RULES_ID, ReductionRule, ReductionRuleSet, RuleCondition
+from ._reserved import RESERVED_METADATA_KEYS, is_reserved_key
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
@@ -146,6 +148,7 @@ __all__ = [
     "JOB_COLLECTION",
     "MAX_ATTEMPTS",
     "MESSAGE_MODELS",
+    "NEW_CONFIGURATION",
     "ORIG_DATABLOCK_COLLECTION",
     "PID_NAMESPACE",
     "PRODUCER_OWNED_DATABLOCK_FIELDS",
@@ -156,6 +159,7 @@ __all__ = [
     "REDUCTION_OWNED_DATASET_FIELDS",
     "REDUCTION_RULES_COLLECTION",
     "REDUCTION_USER",
+    "RESERVED_METADATA_KEYS",
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
     "VIEW_COLLECTION",
@@ -232,6 +236,7 @@ __all__ = [
     "fail",
     "file_message_id",
     "finish",
+    "is_reserved_key",
     "job_id",
     "load_beamline_config",
     "load_yaml_model",

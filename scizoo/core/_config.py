@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ._documents import metadata_key
 from ._errors import ConfigError
@@ -48,24 +48,32 @@ class AttributeConfig(BaseModel):
             return {_mapping_key(k): v for k, v in value.items()}
         return value
 
+    # Only for what people save now (the validation context NEW_CONFIGURATION): a configuration
+    # stored before keeps capturing, and the entry itself is then refused at capture.
     @field_validator("name")
     @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        _refuse_reserved(value)
+    def _not_reserved(cls, value: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get(NEW_CONFIGURATION_KEY):
+            _refuse_reserved(value)
         return value
 
     @model_validator(mode="after")
-    def _end_not_reserved(self) -> AttributeConfig:
-        if self.at == "both":
+    def _end_not_reserved(self, info: ValidationInfo) -> AttributeConfig:
+        if (info.context or {}).get(NEW_CONFIGURATION_KEY) and self.at == "both":
             _refuse_reserved(f"{self.name}_end")
         return self
 
 
 def _refuse_reserved(name: str) -> None:
     if is_reserved_key(name):
-        raise ValueError(f"{name!r} is stored as {metadata_key(name)!r}, a key every scan records itself "
-                         "(scan_id, scan_status, message_produced_at, motor_*, channel_*, ...): "
-                         "choose another friendly name")
+        raise ValueError(f"friendly name {name!r} is stored as {metadata_key(name)!r}, a key every scan records "
+                         "itself (scan_id, scan_status, message_produced_at, ...): choose another friendly name")
+
+
+#: Validation context of a configuration a person saves now (scidog, an import): reserved
+#: friendly names are refused. Stored configurations are read without it.
+NEW_CONFIGURATION_KEY = "new_configuration"
+NEW_CONFIGURATION: Final = {NEW_CONFIGURATION_KEY: True}
 
 
 class BeamlineConfig(BaseModel):
@@ -163,15 +171,16 @@ def read_plain_yaml(text: str, source: str = "the configuration") -> Any:
         raise ConfigError(f"{source} is not valid YAML: {_clip(str(err), 4 * MAX_QUOTED_CHARS)}") from err
 
 
-def parse_beamline_config(text: str, source: str = "the configuration") -> BeamlineConfig:
+def parse_beamline_config(text: str, source: str = "the configuration", *, new: bool = False) -> BeamlineConfig:
     """A beamline configuration from YAML text; :class:`ConfigError` says what is wrong.
 
     No anchors or aliases (see :class:`_PlainYamlLoader`); the message names each wrong
-    field and never quotes the input whole.
+    field and never quotes the input whole. ``new``: a configuration a person saves now
+    (reserved friendly names refused, see :data:`NEW_CONFIGURATION`).
     """
     data = read_plain_yaml(text, source)
     try:
-        return BeamlineConfig.model_validate(data)
+        return BeamlineConfig.model_validate(data, context=NEW_CONFIGURATION if new else None)
     except ValidationError as err:
         raise ConfigError(f"{source} is not a valid beamline configuration: {validation_summary(err)}") from err
 
@@ -197,8 +206,9 @@ def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
         raise ConfigError(f"{path} is not a valid {what}: {err}") from err
 
 
-def load_beamline_config(path: str | Path) -> BeamlineConfig:
-    """Read a beamline configuration from a YAML file.
+def load_beamline_config(path: str | Path, *, new: bool = False) -> BeamlineConfig:
+    """Read a beamline configuration from a YAML file (``new``: one a person saves now, see
+    :data:`NEW_CONFIGURATION`).
 
     Raises
     ------
@@ -210,4 +220,4 @@ def load_beamline_config(path: str | Path) -> BeamlineConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read beamline configuration {path}: {err.strerror}") from err
-    return parse_beamline_config(text, str(path))
+    return parse_beamline_config(text, str(path), new=new)

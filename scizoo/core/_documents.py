@@ -395,8 +395,14 @@ def scientific_metadata(message: ScanMetadata) -> dict[str, Any]:
         }
     # Kept so that an older message replayed after a newer one cannot overwrite it.
     meta["message_produced_at"] = {"value": message.produced_at, "unit": ""}
+    # The scan's own keys stay the scan's: a configured entry stored under one of them (a name
+    # kept from before scidog refused it, a motor label that meets a friendly name) is filed
+    # beside it, so neither the scan's status nor the ordering guard's time is overwritten.
     for entry in message.entries:
-        meta[metadata_key(entry.name)] = scientific_entry(entry)
+        key = metadata_key(entry.name)
+        while key in meta:
+            key += "_configured"
+        meta[key] = scientific_entry(entry)
     return meta
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal["1"] = "1"
 
@@ -60,8 +60,7 @@ class ScanBlock(_Strict):
 class RecordedEntry(_Strict):
     """One configured attribute, as read at capture time."""
 
-    name: Annotated[str, Field(min_length=1, description="Friendly name from the configuration; never one of the "
-                               "keys every scan records itself (scan_status, message_produced_at, motor_*, ...).")]
+    name: Annotated[str, Field(min_length=1, description="Friendly name from the configuration.")]
     group: Annotated[str, Field(description="Group the entry is shown under.")] = ""
     device: Annotated[str, Field(description="Tango device name.")]
     attribute: Annotated[str, Field(description="Tango attribute name.")]
@@ -71,18 +70,6 @@ class RecordedEntry(_Strict):
     quality: Annotated[str | None, Field(description="Tango attribute quality, e.g. ATTR_VALID.")] = None
     error: Annotated[str | None, Field(description="Why the value could not be read.")] = None
     read_time: Annotated[AwareDatetime | None, Field(description="Time stamp of the reading.")] = None
-
-    @field_validator("name")
-    @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        # The scan's own keys sit in the same scientificMetadata: an entry stored under one
-        # would overwrite the scan's status or the ordering guard's time. Producer and
-        # consumer share this model, so capture cannot send one and ingestion dead-letters it.
-        from ._reserved import is_reserved_key  # _reserved builds on _documents, which imports us
-
-        if is_reserved_key(value):
-            raise ValueError(f"{value!r} would be stored under a key every scan records itself")
-        return value
 
 
 class ScanMetadata(_Strict):

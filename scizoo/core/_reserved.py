@@ -19,14 +19,14 @@ RESERVED_METADATA_KEYS: Final = frozenset({
     "scan_id", "scan_status", "scan_source", "message_id", "config_name", "config_revision", "scan_points",
     "scan_duration", "scan_user", "message_produced_at",
 })
-#: Prefixes of the scan's motor ranges and channel values (``motor_<label>``, ``channel_<label>``).
-RESERVED_METADATA_PREFIXES: Final = ("motor_", "channel_")
 
 
 def is_reserved_key(name: str) -> bool:
-    """Whether a friendly name would be stored under a key that capture writes itself.
+    """Whether a friendly name would be stored under one of the keys every scan records itself.
 
-    Compared as stored: ``scan.status`` and ``motor$x`` are reserved too (see :func:`metadata_key`).
+    Compared as stored: ``scan.status`` is reserved too (see :func:`metadata_key`). The scan's
+    motor and channel keys (``motor_<label>``, ``channel_<label>``) depend on the scan, so they
+    are not refused here (``channel_cut_pitch`` is an ordinary name): where one meets a
+    configured entry, :func:`scientific_metadata` keeps the scan's and files the entry beside it.
     """
-    key = metadata_key(name)
-    return key in RESERVED_METADATA_KEYS or key.startswith(RESERVED_METADATA_PREFIXES)
+    return metadata_key(name) in RESERVED_METADATA_KEYS

@@ -49,3 +49,12 @@ def test_the_message_json_never_holds_a_null_that_was_a_number() -> None:
                            scan=make_scan(1), entries=[entry], produced_at=datetime(2026, 12, 2, tzinfo=UTC))
     dumped = ScanMetadata.model_validate_json(message.model_dump_json()).entries[0]
     assert dumped.value is None and dumped.error  # null, but with the reason beside it
+
+
+def test_an_entry_stored_under_a_key_every_scan_records_is_refused_at_capture() -> None:
+    """A configuration stored before scidog refused such names still captures: that entry gets
+    an error instead of its value, and the scan goes on."""
+    reserved = AttributeConfig(name="scan_status", device="d/x/1", attribute="state", at="both")
+    start, end = _entry(reserved, _read(4)), _entry(reserved, _read(4), end=True)
+    assert start.value is None and "every scan records itself" in (start.error or "")
+    assert end.name == "scan_status_end" and end.error is None and end.value == 4

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta
 
 from scicow import Lookup, RawRecord, dataset_update, decode, not_newer_than, ownership_conflict, plan
@@ -101,22 +100,32 @@ def test_writes_are_durable_by_default_and_the_trade_off_is_a_setting() -> None:
     assert maxiv.writer.datasets.write_concern.document == {"w": 1, "j": False}
 
 
-def test_an_entry_named_as_a_key_every_scan_records_is_refused_not_written_over_it() -> None:
+def test_an_entry_named_as_a_key_every_scan_records_never_overwrites_it() -> None:
     """A configured friendly name stored as 'scan_status' or 'message_produced_at' would
-    overwrite the scan's status or the ordering guard's time: capture cannot build such a
-    message, and ingestion sets one aside with the reason."""
+    overwrite the scan's status or the ordering guard's time: a person saving one is refused
+    (scidog's context), a configuration stored before keeps capturing with that entry refused
+    at capture, and whatever a message holds, the scan's own keys stay the scan's."""
     import pytest
     from pydantic import ValidationError
 
-    from scizoo.core import AttributeConfig, RecordedEntry
+    from scizoo.core import NEW_CONFIGURATION, AttributeConfig, RecordedEntry, ScanColumn
+    from scizoo.core._documents import scientific_metadata
 
-    for name in ("scan_status", "scan.status", "message_produced_at", "motor_x", "channel$ct01"):
-        with pytest.raises(ValidationError, match="every scan records itself"):
-            RecordedEntry(name=name, device="d/x/1", attribute="v", value=1)
-        with pytest.raises(ValidationError, match="every scan records itself"):
-            AttributeConfig(name=name, device="d/x/1", attribute="v")
-    assert RecordedEntry(name="scan_statuses", device="d/x/1", attribute="v").name == "scan_statuses"
-    message = json.loads(_message(1).model_dump_json())
-    message["entries"] = [{"name": "scan_status", "device": "d/x/1", "attribute": "v", "value": "forged"}]
-    out = decode([_record(json.dumps(message).encode())], NOW)
-    assert out.messages == [] and "every scan records itself" in out.dead_letters[0].reason
+    for name in ("scan_status", "scan.status", "message_produced_at"):
+        with pytest.raises(ValidationError, match="every scan records"):
+            AttributeConfig.model_validate({"name": name, "device": "d/x/1", "attribute": "v"},
+                                           context=NEW_CONFIGURATION)
+        assert AttributeConfig(name=name, device="d/x/1", attribute="v").name == name  # as stored before
+    # Scan-dependent keys are not refused: channel_cut_pitch is an ordinary name.
+    assert AttributeConfig.model_validate({"name": "channel_cut_pitch", "device": "d/x/1", "attribute": "v"},
+                                          context=NEW_CONFIGURATION).name == "channel_cut_pitch"
+    message = _message(1)
+    message = message.model_copy(update={
+        "scan": message.scan.model_copy(update={"motors": [ScanColumn(label="x", name="mot/x", first=0, last=1)]}),
+        "entries": [RecordedEntry(name="scan_status", device="d/x/1", attribute="v", value="forged"),
+                    RecordedEntry(name="message_produced_at", device="d/x/1", attribute="v", value="1999"),
+                    RecordedEntry(name="motor_x", device="d/x/1", attribute="v", value=42.0)]})
+    meta = scientific_metadata(message)
+    assert meta["scan_status"]["value"] == "finished" and meta["scan_status_configured"]["value"] == "forged"
+    assert meta["message_produced_at"]["value"] == message.produced_at
+    assert meta["motor_x"]["value"] == [0, 1] and meta["motor_x_configured"]["value"] == 42.0
