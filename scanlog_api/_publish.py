@@ -185,16 +185,20 @@ class Publisher:
 
     def create(self, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
         """A private publication of datasets the user may change (all of one ownerGroup)."""
-        docs = self._writable(pub.dataset_pids, user)
-        groups = sorted({d["ownerGroup"] for d in docs})
-        if len(groups) != 1:
-            raise Invalid(f"a publication's datasets belong to one owner group; these belong to {', '.join(groups)}")
+        owner_group = self._owner_group(pub.dataset_pids, user)
         doi = f"{self.doi_prefix}/{uuid.uuid4().hex[:10]}"
         files, size = self.publications.file_totals(pub.dataset_pids)
-        doc = build_published_data(pub, doi=doi, owner_group=groups[0], user=user.user, now=now, files=files,
+        doc = build_published_data(pub, doi=doi, owner_group=owner_group, user=user.user, now=now, files=files,
                                    size=size, landing_url=self.landing_url(doi))
         self.publications.insert(doc.to_mongo())
         return self.public_view(doc.to_mongo())
+
+    def _owner_group(self, pids: list[str], user: TokenUser) -> str:
+        """The one owner group of datasets the user may publish (each checked now)."""
+        groups = sorted({d["ownerGroup"] for d in self._writable(pids, user)})
+        if len(groups) != 1:
+            raise Invalid(f"a publication's datasets belong to one owner group; these belong to {', '.join(groups)}")
+        return str(groups[0])
 
     def get(self, doi: str, user: TokenUser | None) -> dict[str, Any]:
         doc = self.publications.find(doi)
@@ -213,6 +217,8 @@ class Publisher:
         doc = self._own(doi, user)
         if doc["status"] in _PUBLIC:
             raise Conflict(f"{doi} is already registered")
+        # The datasets are checked again now: one that moved to another group since is not made public.
+        self._owner_group(doc["datasetPids"], user)
         attributes = doc["metadata"]["datacite"]
         if problems := schema_problems(attributes):
             raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
@@ -238,8 +244,15 @@ class Publisher:
     def amend(self, doi: str, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
         """New metadata for a publication; a registered one is sent to DataCite first."""
         doc = self._own(doi, user)
-        if sorted(pub.dataset_pids) != sorted(doc["datasetPids"]) and doc["status"] in _PUBLIC:
+        changed = sorted(pub.dataset_pids) != sorted(doc["datasetPids"])
+        if changed and doc["status"] in _PUBLIC:
             raise Conflict("a registered publication keeps its datasets")
+        datasets: dict[str, Any] = {}
+        if changed:  # a private one takes the new list (what register publishes), each dataset checked
+            if self._owner_group(pub.dataset_pids, user) != doc["ownerGroup"]:
+                raise Invalid(f"a publication keeps its owner group {doc['ownerGroup']!r}")
+            files, size = self.publications.file_totals(pub.dataset_pids)
+            datasets = {"datasetPids": list(pub.dataset_pids), "numberOfFiles": files, "sizeOfArchive": size}
         attributes = datacite_attributes(pub, doi, self.landing_url(doi))
         if problems := schema_problems(attributes):
             raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
@@ -249,7 +262,7 @@ class Publisher:
             status = "amended"
         self.publications.update(doi, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
-            "metadata": published_metadata(pub, doi, self.landing_url(doi))}})
+            "metadata": published_metadata(pub, doi, self.landing_url(doi)), **datasets}})
         return self.public_view(self.publications.find(doi) or {})
 
     def delete(self, doi: str, user: TokenUser, now: datetime) -> None:

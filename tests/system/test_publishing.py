@@ -140,6 +140,28 @@ def test_a_doi_datacite_may_have_is_never_deleted_here(client: TestClient, db, d
     assert client.delete(f"/api/publications/{doi}", headers=A).status_code == 204 and not kept(doi)
 
 
+def test_a_dataset_taken_out_of_a_private_publication_is_never_published_by_it(client: TestClient, db) -> None:
+    a1, a2, b3 = (_dataset(n, p)["pid"] for n, p in ((1, "A"), (2, "A"), (3, "B")))
+    doi = client.post("/api/publications", headers=A, json=_form([a1, a2])).json()["doi"]
+    # Amended to one dataset: stored as such (before, only the form changed, and register
+    # published both).
+    assert client.put(f"/api/publications/{doi}", headers=A, json=_form([a1])).status_code == 200
+    assert db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["datasetPids"] == [a1]
+    # Another group's dataset cannot be amended in (the same rule as at creation).
+    assert client.put(f"/api/publications/{doi}", headers=A, json=_form([a1, b3])).status_code == 404
+    assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 200
+    published = {d["_id"]: d["isPublished"] for d in db[DATASET_COLLECTION].find({"_id": {"$in": [a1, a2]}})}
+    assert published == {a1: True, a2: False}
+
+
+def test_registering_checks_the_datasets_again(client: TestClient, db) -> None:
+    a1 = _dataset(1, "A")["pid"]
+    doi = client.post("/api/publications", headers=A, json=_form([a1])).json()["doi"]
+    db[DATASET_COLLECTION].update_one({"_id": a1}, {"$set": {"ownerGroup": "B"}})  # moved since
+    assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 404
+    assert db[DATASET_COLLECTION].find_one({"_id": a1})["isPublished"] is False
+
+
 def test_metadata_datacite_would_refuse_is_refused_before_anything_is_sent(client: TestClient, datacite) -> None:
     a1 = _dataset(1, "A")["pid"]
     bad = client.post("/api/publications", headers=A, json=_form([a1], creators=[]))
