@@ -76,6 +76,14 @@ async function add() {
   }
 }
 
+// Conditions added from elsewhere on the page (a facet clicked), loaded as one added here is;
+// false when the API refused them (its objection shown beside the builder) or too many.
+export async function addConditions(more) {
+  const next = [...wheres, ...more.filter((w) => !wheres.includes(w))];
+  if (next.length > MAX_CONDITIONS) { showConditionError(`at most ${MAX_CONDITIONS} conditions`); return false; }
+  return change(next);
+}
+
 function renderChips() {
   $("chips").replaceChildren(...wheres.map((w, i) => {
     const text = conditionText(fromWhere(w)) || w;

@@ -7,7 +7,8 @@
 //   DOM: session.js (token, api), filters.js (the filter bar), builder.js (the condition
 //   builder: key picker, operators, units, chips), grid.js (the table), detail.js,
 //   detail-parts.js, stars.js, cart.js, plot.js, live.js (the stream); views.js (pure: a saved view
-//   <-> the page's state and address) and views-ui.js (the Views picker).
+//   <-> the page's state and address) and views-ui.js (the Views picker); facets.js (the facets
+//   panel) and facet-parts.js (pure: its query, labels, what a click narrows).
 import {$, api, signedIn, status, token, tokenNotice} from "./session.js";
 import {add, addable, hide, metaColumns, move, nextSort, readLayout, saveLayout} from "./columns.js";
 import {csvParams, filterFromSearch, filterParams, matchesView, pageParams, streamParams} from "./query.js";
@@ -16,7 +17,8 @@ import {FILTER_INPUTS, fillPickers, presetFilter, readFilter} from "./filters.js
 import {prependRow, renderBody, renderHead, replaceRow} from "./grid.js";
 import {follow} from "./live.js";
 import {searchWithWheres} from "./conditions.js";
-import {setKeys, setupConditions, showConditionError} from "./builder.js";
+import {addConditions, setKeys, setupConditions, showConditionError} from "./builder.js";
+import {refreshFacets, setupFacets} from "./facets.js";
 import {setupCart} from "./cart.js";
 import {redrawPlot, setupPlot} from "./plot.js";
 import {columnsOfView, filterOfView, sortOfView} from "./views.js";
@@ -129,7 +131,7 @@ $("f-range").addEventListener("change", () => { const custom = $("f-range").valu
 for (const id of FILTER_INPUTS) {
   $(id).addEventListener("change", () => { view.skip = 0; view.selected.clear(); load(); fillAddColumn(); });
 }
-document.addEventListener("scanlog:rated", () => load());  // a rating given in the detail view
+document.addEventListener("scanlog:rated", () => { load(); refreshFacets(); });  // a rating given in the detail view
 
 // The conditions: in force from the address (a shared search) on; a new set is tried first, and
 // only once the API took it does it change the address, the keys, the plot and the live stream.
@@ -145,7 +147,7 @@ setupConditions(preset.where, {
   changed: () => {
     history.replaceState(null, "", location.pathname + searchWithWheres(location.search, readFilter().where) + location.hash);
     view.selected.clear(); showSelected();
-    fillAddColumn(); redrawPlot(); reopen();
+    fillAddColumn(); redrawPlot(); reopen(); refreshFacets();
   },
 });
 setupCart(() => view.selected);
@@ -162,5 +164,7 @@ const opened = await setupViews({signedIn: user != null,
 if (opened) { view.columns = columnsOfView(opened); view.sort = sortOfView(opened); showFilter(filterOfView(opened)); }
 fillAddColumn();
 fillPickers(preset);
+// The facets beside the table: drawn for the selection, again whenever it changes.
+setupFacets({filter: readFilter, addConditions}, [...FILTER_INPUTS, "f-range"]);
 reopen = follow({params: () => streamParams(readFilter()), opened: load, scan: liveScan});
 for (const id of ["f-proposal", "f-beamline"]) $(id).addEventListener("change", reopen);
