@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._conditions import Condition, _from_si, _si_unit, _to_si
+from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si
 
 Doc = dict[str, Any]
 
@@ -80,7 +80,8 @@ class KeyFacet(BaseModel):
     bins: list[Bin] = []
     top: Values = Values(values=[])
     unconverted: Annotated[int, Field(
-        description="Scans holding the key whose values are not numbers in this unit's dimension.")] = 0
+        description="Scans holding the key in no bin: values that are not numbers in this unit's dimension "
+                    "(or beyond what it can show).")] = 0
 
 
 class Facets(BaseModel):
@@ -121,6 +122,8 @@ def facet_keys(keys: list[str], units: list[str]) -> list[FacetKey]:
         except ValidationError as err:
             raise FacetError(f"facet key {key[:60]!r}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from err
         unit = units[n].strip() if n < len(units) else ""
+        if len(unit) > MAX_UNIT_LENGTH:
+            raise FacetError(f"facet key {key!r}: a unit is at most {MAX_UNIT_LENGTH} characters")
         if unit and _si_unit(unit) is None:
             raise FacetError(f"facet key {key!r}: unknown unit {unit[:40]!r}")
         out.append(FacetKey(key=key, unit=unit))
@@ -231,17 +234,19 @@ def _probes(entry: Any, unit: str) -> list[_Probe] | None:
     return None
 
 
-def _histogram(per_scan: list[list[_Probe]], bins: int) -> list[Bin]:
-    """The bins (from the range of the values, in the histogram's unit) and the scans in each."""
+def _histogram(per_scan: list[list[_Probe]], bins: int) -> tuple[list[Bin], int]:
+    """The bins (from the range of the values, in the histogram's unit) and the scans in each;
+    and how many scans are in none (a value beyond what the unit's floats hold), said, not dropped."""
     shown: list[float] = []  # every value in the histogram's unit, for the range
     for probes in per_scan:
         for convert, numbers in probes:
             shown.extend(_back(convert, x) for x in numbers)
     shown = [x for x in shown if math.isfinite(x)]
     if not shown:
-        return []
+        return [], len(per_scan)
     edges = nice_edges(min(shown), max(shown), bins)
     counts = [0] * (len(edges) - 1)
+    missed = 0
     for probes in per_scan:
         hit: set[int] = set()
         for convert, numbers in probes:
@@ -252,7 +257,8 @@ def _histogram(per_scan: list[list[_Probe]], bins: int) -> list[Bin]:
                     hit.add(i)
         for i in hit:
             counts[i] += 1
-    return [Bin(lo=edges[i], hi=edges[i + 1], count=c) for i, c in enumerate(counts)]
+        missed += not hit
+    return [Bin(lo=edges[i], hi=edges[i + 1], count=c) for i, c in enumerate(counts)], missed
 
 
 def _back(convert: Callable[[float], float], x: float) -> float:
@@ -281,8 +287,9 @@ def _key_facet(docs: list[Doc], wanted: FacetKey, bins: int, top: int) -> KeyFac
         unconverted += not words and any(_is_number(v) for v in _plain_values(entry))
     text_scans = sum(1 for e in entries if any(not _is_number(v) for v in _labels(_plain_values(e))))
     if numeric and len(numeric) >= text_scans:
-        return KeyFacet(key=wanted.key, kind="number", unit=unit, count=len(entries),
-                        bins=_histogram(numeric, bins), unconverted=len(entries) - len(numeric))
+        histogram, missed = _histogram(numeric, bins)
+        return KeyFacet(key=wanted.key, kind="number", unit=unit, count=len(entries), bins=histogram,
+                        unconverted=len(entries) - len(numeric) + missed)
     if texts:
         return KeyFacet(key=wanted.key, kind="text", unit="", count=len(entries), top=_values(texts, top))
     return KeyFacet(key=wanted.key, kind="none", unit=unit, count=len(entries), unconverted=unconverted)

@@ -141,3 +141,9 @@ def test_the_route_counts_only_what_the_user_may_read_and_refuses_bad_keys(clien
     bad = client.get("/api/scans/facets", params={"key": "e", "unit": "furlong/fortnight^"}, headers=alice)
     assert bad.status_code == 422 and "unknown unit" in bad.text
     assert client.get("/api/scans/facets", params={"bins": 1000}, headers=alice).status_code == 422
+
+
+def test_a_value_beyond_what_the_unit_can_show_is_said_not_dropped() -> None:
+    docs = [_doc(1, {"e": _entry(8, "keV")}), _doc(2, {"e": _entry(1.7e308, "keV")})]
+    facet = count_facets(docs, [FacetKey(key="e", unit="eV")], total=2).keys[0]  # 1.7e311 eV: no float
+    assert (facet.count, facet.unconverted, sum(b.count for b in facet.bins)) == (2, 1, 1)
