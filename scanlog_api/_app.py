@@ -16,7 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.web import Authenticator, add_api_docs, add_ops_routes, add_security_headers, document_refusals
+from scizoo.web import (
+    Authenticator,
+    add_api_docs,
+    add_ops_routes,
+    add_security_headers,
+    document_refusals,
+    refuse_unparsed_by_field,
+)
 
 from ._elog import ElogClient
 from ._errors import ScanlogError
@@ -124,6 +131,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     app.include_router(publish_router)
     app.include_router(views_router)
     document_refusals(app)
+    refuse_unparsed_by_field(app)
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
     app.add_middleware(RequestLimits, auth=auth)
     add_security_headers(app)  # outermost: also on what RequestLimits answers itself

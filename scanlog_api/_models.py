@@ -12,7 +12,8 @@ from ._table import FIXED_COLUMNS
 
 
 class RatingIn(BaseModel):
-    value: Annotated[float | None, Field(description="0.5 to 3 in half steps; null removes your rating.")]
+    value: Annotated[float | None, Field(description="0.5 to 3 in half steps; null removes your rating.",
+                                         allow_inf_nan=False)]
 
 
 class CommentIn(BaseModel):

@@ -6,7 +6,6 @@ rules (who may, the order of a registration, DataCite) are :class:`~scanlog_api.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -75,11 +74,6 @@ class PublicationStore:
             {"_id": {"$in": pids}}, {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": now, "updatedAt": now}})
         self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).update_many({"datasetId": {"$in": pids}},
                                                                           {"$set": {"isPublished": True}})
-
-    def registered(self, statuses: Iterable[str], skip: int, limit: int) -> list[Doc]:
-        """Publications in these states, oldest registration first."""
-        cursor = self.collection().find({"status": {"$in": list(statuses)}}).sort("registeredTime", 1)
-        return list(cursor.skip(skip).limit(limit))
 
     def published_datasets(self, pids: list[str]) -> list[Doc]:
         """The published ones of these datasets, each with its files."""

@@ -290,10 +290,6 @@ class Publisher:
         out["landingPage"] = self.landing_url(doc.get("doi", ""))
         return out
 
-    def published(self, skip: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Registered publications, oldest first (for harvesting)."""
-        return self.publications.registered(_PUBLIC, skip, limit)
-
     def datasets_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The published datasets of a publication, each with its files."""
         return self.publications.published_datasets(list(doc.get("datasetPids", [])))

@@ -9,14 +9,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from pymongo.errors import PyMongoError
 
 from scizoo.core import BeamlineConfig
-from scizoo.web import Authenticator, RequestLimits, add_api_docs, add_ops_routes, add_security_headers, document_refusals
+from scizoo.web import (
+    Authenticator,
+    RequestLimits,
+    add_api_docs,
+    add_ops_routes,
+    add_security_headers,
+    document_refusals,
+    refuse_unparsed_by_field,
+)
 
 from ._errors import ScidogError
 from ._models import ConfigSave, NameIn, RestoreIn
@@ -92,13 +99,7 @@ def create_app(settings: ScidogSettings, *, store: Configs | None = None,
     async def tango_error(request: Request, exc: TangoUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
 
-    @app.exception_handler(RequestValidationError)
-    async def unparsed(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own answer quotes each wrong value whole: name the field, never the value.
-        found = exc.errors()
-        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
-                                        for e in found[:20]]}, status_code=422)
-
+    refuse_unparsed_by_field(app)
     app.include_router(router)
     document_refusals(app)
     _document_bodies(app, [BeamlineConfig, ConfigSave, NameIn, RestoreIn])

@@ -5,13 +5,14 @@ import {$, api, el, send, signedIn, status, token} from "./session.js";
 import {starWidget} from "./stars.js";
 import {detailLinks, fileTable, gallery, metadataGroups} from "./detail-parts.js";
 import {dateText} from "./format.js";
+import {scanPath} from "./query.js";
 
 function ratingPanel(d) {
   const p = el("p"); p.id = "rating-panel";
   const s = d.ratingSummary || {};
   p.append("Your rating ");
   p.appendChild(starWidget(s.mine ?? null, "your rating", async (value) => {
-    await api("/api/scans/" + d.pid + "/rating", send("PUT", {value}));
+    await api(scanPath(d.pid, "/rating"), send("PUT", {value}));
     showDetail(d.pid);
     document.dispatchEvent(new CustomEvent("scanlog:rated", {detail: {pid: d.pid}}));
   }));
@@ -60,7 +61,7 @@ function reductionActions(j, pid) {
       let body;
       try { body = {rule: j.rule, params: JSON.parse(params.value || "{}")}; }
       catch (err) { status("parameters are not JSON: " + err.message); return; }
-      try { await api("/api/scans/" + pid + "/reductions", send("POST", body)); showDetail(pid); }
+      try { await api(scanPath(pid, "/reductions"), send("POST", body)); showDetail(pid); }
       catch (err) { status("not run again: " + err.message); }
     });
     again.append(params, go);
@@ -92,14 +93,14 @@ function comments(d, pid, me) {
         const text = el("input", null, "comment-edit-text"); text.value = c.text; text.size = 50;
         const save = el("button", "save", "comment-save");
         save.addEventListener("click", async () => {
-          try { await api("/api/comments/" + c.id, send("PATCH", {text: text.value})); showDetail(pid); }
+          try { await api("/api/comments/" + encodeURIComponent(c.id), send("PATCH", {text: text.value})); showDetail(pid); }
           catch (err) { status("comment not saved: " + err.message); }
         });
         li.replaceChildren(text, save);
       });
       const del = el("button", "delete", "comment-delete");
       del.addEventListener("click", async () => {
-        try { await api("/api/comments/" + c.id, {method: "DELETE"}); showDetail(pid); }
+        try { await api("/api/comments/" + encodeURIComponent(c.id), {method: "DELETE"}); showDetail(pid); }
         catch (err) { status("comment not deleted: " + err.message); }
       });
       li.append(" ", edit, del);
@@ -110,13 +111,13 @@ function comments(d, pid, me) {
   const input = el("input"); input.id = "comment-text"; input.placeholder = "comment"; input.size = 50;
   const add = el("button", "add comment"); add.id = "comment-send";
   add.addEventListener("click", async () => {
-    try { await api("/api/scans/" + pid + "/comments", send("POST", {text: input.value})); showDetail(pid); }
+    try { await api(scanPath(pid, "/comments"), send("POST", {text: input.value})); showDetail(pid); }
     catch (err) { status("comment not saved: " + err.message); }
   });
   const upload = el("input"); upload.type = "file"; upload.accept = "image/*"; upload.id = "attach";
   upload.addEventListener("change", async () => {
     const form = new FormData(); form.append("image", upload.files[0]); form.append("caption", upload.files[0].name);
-    try { await api("/api/scans/" + pid + "/attachments", {method: "POST", body: form}); showDetail(pid); }
+    try { await api(scanPath(pid, "/attachments"), {method: "POST", body: form}); showDetail(pid); }
     catch (err) { status("image not saved: " + err.message); }
   });
   const uploadLabel = el("label"); uploadLabel.append("Attach an image ", upload);
@@ -128,7 +129,7 @@ export async function showDetail(pid) {
   const body = $("detail-body");
   body.replaceChildren();
   try {
-    const [d, me] = await Promise.all([api("/api/scans/" + pid).then((r) => r.json()), signedIn]);
+    const [d, me] = await Promise.all([api(scanPath(pid)).then((r) => r.json()), signedIn]);
     const title = el("h2", d.title); title.id = "detail-title";
     body.append(title, detailLinks(d), ratingPanel(d), metadataGroups(d.scientificMetadata), fileTable(d.files),
                 gallery(d.attachments), reductionList(d.reductions || [], pid), ratingHistory(d.ratings), comments(d, pid, me));

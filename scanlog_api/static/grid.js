@@ -6,6 +6,7 @@ import {$, api, el, send, status} from "./session.js";
 import {starWidget} from "./stars.js";
 import {showDetail} from "./detail.js";
 import {cellText} from "./format.js";
+import {scanPath} from "./query.js";
 import {headerText, label} from "./columns.js";
 
 export function renderHead(view, on) {
@@ -32,7 +33,7 @@ export function renderHead(view, on) {
 function stars(r) {
   return starWidget(r.rating, "rating of scan " + r.scan_id, async (value) => {
     try {
-      await api("/api/scans/" + r.pid + "/rating", send("PUT", {value}));
+      await api(scanPath(r.pid, "/rating"), send("PUT", {value}));
       r.rating = value;
     } catch (err) { status("rating not saved: " + err.message); throw err; }
   });

@@ -7,6 +7,12 @@
 // form's local date-times, "" when empty). where: the condition builder's where texts
 // (conditions.js), sent as the API takes them, one where parameter each.
 
+/** The API path of a scan (and of what hangs under it): the pid is data, so it is encoded
+ *  (a pid holding "?", "#" or "../" must not send the request elsewhere). */
+export function scanPath(pid, rest = "") {
+  return "/api/scans/" + encodeURIComponent(pid) + rest;
+}
+
 export const EMPTY_FILTER = {range: "", since: "", until: "", proposal: "", beamline: "", q: "", minRating: "", where: []};
 
 // What a link may preset: ?proposal= and ?beamline= (a link to one proposal's scans), and the

@@ -19,6 +19,7 @@ from ._errors import (
     UpstreamFailed,
     WebError,
     document_refusals,
+    refuse_unparsed_by_field,
 )
 from ._headers import MaskQueryTokens, SecurityHeaders, add_security_headers, content_security_policy
 from ._limits import MAX_JSON_BYTES, RequestLimits
@@ -49,4 +50,5 @@ __all__ = [
     "app_state",
     "content_security_policy",
     "document_refusals",
+    "refuse_unparsed_by_field",
 ]

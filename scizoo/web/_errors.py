@@ -76,3 +76,19 @@ class UpstreamFailed(WebError):
     """A service called on the user's behalf (an e-logbook, DataCite) did not answer as it should."""
 
     status = 502
+
+
+def refuse_unparsed_by_field(app: Any) -> None:
+    """Answer a request that does not parse with FastAPI's 422 shape, naming each field and
+    why, never the value sent: FastAPI's own answer quotes each wrong value whole (a large or
+    secret input echoed back), and a NaN sent as JSON cannot even be written back (a 500)."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.requests import Request
+
+    async def unparsed(request: Request, exc: Exception) -> JSONResponse:
+        found = exc.errors() if isinstance(exc, RequestValidationError) else []
+        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
+                                        for e in found[:20]]}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, unparsed)

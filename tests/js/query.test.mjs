@@ -3,7 +3,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import {
   EMPTY_FILTER, SELECTION_PAGE, csvParams, filterFromSearch, filterParams, matchesView, pageParams, selectionParams,
-  streamParams,
+  scanPath, streamParams,
 } from "../../scanlog_api/static/query.js";
 
 const NOW = Date.parse("2024-05-01T12:00:00Z");
@@ -87,4 +87,10 @@ test("a link presets proposal, beamline and conditions, nothing else", () => {
   assert.deepEqual(filterFromSearch("?proposal=A&beamline=bl1&q=x&token=t"), {...EMPTY_FILTER, proposal: "A", beamline: "bl1"});
   assert.deepEqual(filterFromSearch(""), EMPTY_FILTER);
   assert.deepEqual(filterFromSearch("?where=e%3Alt%3A1%3AeV&where=s%3Aexists").where, ["e:lt:1:eV", "s:exists"]);
+});
+
+test("a scan's API path encodes its pid, so a pid cannot send the request elsewhere", () => {
+  assert.equal(scanPath("20.500.12345/abc", "/rating"), "/api/scans/20.500.12345%2Fabc/rating");
+  assert.equal(scanPath("x/../../publications/D/register#"), "/api/scans/x%2F..%2F..%2Fpublications%2FD%2Fregister%23");
+  assert.equal(scanPath("a?b=1"), "/api/scans/a%3Fb%3D1");
 });

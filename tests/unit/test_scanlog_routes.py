@@ -99,6 +99,10 @@ def test_reading_is_not_writing(client, store) -> None:
     assert client.put("/api/scans/20.500/5/rating", json={"value": 2}, headers=ALICE).status_code == 403  # published
     assert client.put("/api/scans/20.500/1/rating", json={"value": 2}).status_code == 401
     assert client.put("/api/scans/20.500/1/rating", json={"value": 1.2}, headers=ALICE).status_code == 422
+    for odd in ("NaN", "Infinity", "1e309"):  # valid JSON to Python's parser; int(value * 2) raised: a 500
+        sent = client.put("/api/scans/20.500/1/rating", content=f'{{"value": {odd}}}',
+                          headers={**ALICE, "Content-Type": "application/json"})
+        assert sent.status_code == 422, (odd, sent.text)
     assert client.put("/api/scans/20.500/3/rating", json={"value": 2}, headers=ALICE).status_code == 404
     assert "dataQualityMetrics" not in store.datasets["20.500/4"]  # nothing refused was written
 
