@@ -7,7 +7,9 @@ creation, then measures through the real app (FastAPI TestClient, real store):
 - the same page with no index (a plain find on a fresh collection copy is too slow to
   build here, so the peer is the unfiltered "newest 50 of everything" query the recipe
   warns about), once;
-- the CSV export of one proposal's rows: rows/s and the process's peak RSS growth.
+- the CSV export of one proposal's rows: rows/s and the process's peak RSS growth;
+- the facets of one proposal (counts and a photon-energy histogram in keV, over its newest
+  10,000 scans), p50/p95.
 
 Run: .venv/bin/python bench/bench_scanlog.py [datasets] [proposals]
 """
@@ -95,6 +97,19 @@ def main(n: int, proposals: int, modes: tuple[bool, ...] = (False, True)) -> Non
                 assert picked == sorted({f"bl{i % 2}" for i in range(2 * proposals) if i % proposals == which}), picked
                 print(f"[tally {'on' if tally else 'off'}] beamline picker (/api/beamlines): "
                       f"p50 {1000 * statistics.median(times):.1f} ms  max {1000 * max(times):.1f} ms")
+                times = []
+                for _ in range(10):
+                    t = time.perf_counter()
+                    facets = api.get(f"/api/scans/facets?proposal={proposal}&key=photon_energy&unit=keV",
+                                     headers=headers).json()
+                    times.append(time.perf_counter() - t)
+                assert facets["of"] == per_proposal and facets["counted"] == min(per_proposal, 10_000), facets
+                energy = facets["keys"][0]
+                assert sum(b["count"] for b in energy["bins"]) + energy["unconverted"] == facets["counted"], energy
+                times.sort()
+                print(f"[tally {'on' if tally else 'off'}] facets of the proposal (/api/scans/facets, a histogram in "
+                      f"keV): p50 {1000 * statistics.median(times):.1f} ms  p95 {1000 * times[int(0.95 * 9)]:.1f} ms"
+                      f"  (counted {facets['counted']} of {facets['of']})")
                 if tally:
                     continue
                 t = time.perf_counter()
