@@ -4,8 +4,9 @@
 Each migration is a pure rule (a stored document -> the update that fixes it, or None when
 it needs none) and a small runner over a pymongo ``Database`` passed in (the core imports no
 client). Running one again finds nothing to do, and two services starting at once write the
-same update, so every service runs them at start (:func:`migrate_catalogue`, from
-:func:`ensure_indexes`) and ``scizoo catalogue migrate`` runs them by hand.
+same update, so every service runs them at its first start on a store (:func:`migrate_catalogue`,
+from :func:`ensure_indexes`; the store is then marked), and ``scizoo catalogue migrate`` runs
+them by hand whatever the mark says.
 """
 
 from __future__ import annotations
@@ -156,6 +157,23 @@ def migrate_published_data(db: Any) -> int:
     return moved
 
 
-def migrate_catalogue(db: Any) -> dict[str, int]:
-    """Run every migration on ``db``; how many documents each rewrote."""
-    return {"attachments": migrate_attachments(db), "publications": migrate_published_data(db)}
+#: Where a store records that its migrations ran (``_id`` = :data:`MIGRATIONS_DONE`).
+MIGRATION_COLLECTION = "ScizooMigration"
+#: Bumped when a migration is added: a store marked with an older one runs them again.
+MIGRATIONS_DONE = "catalogue-2026-12-05"
+
+
+def migrate_catalogue(db: Any, *, force: bool = False) -> dict[str, int]:
+    """Run every migration on ``db``; how many documents each rewrote.
+
+    Once they have all run, the store is marked and later calls (every service's start) only
+    read the mark: each migration reads its whole collection, which at a facility's size is
+    minutes per start of every replica. ``force`` (``scizoo catalogue migrate``) runs them
+    again whatever the mark says, for documents an older scizoo still writing may have added.
+    """
+    marks = db[MIGRATION_COLLECTION]
+    if not force and marks.find_one({"_id": MIGRATIONS_DONE}) is not None:
+        return {}
+    moved = {"attachments": migrate_attachments(db), "publications": migrate_published_data(db)}
+    marks.update_one({"_id": MIGRATIONS_DONE}, {"$set": {"moved": moved}}, upsert=True)
+    return moved

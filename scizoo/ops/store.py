@@ -58,6 +58,6 @@ def migrate_store(uri: str, database: str, *, timeout_s: float = 10.0) -> dict[s
     ping_store(uri, timeout_s, service="scizoo catalogue", setting="--mongo-uri")
     client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
     try:
-        return migrate_catalogue(client[database])
+        return migrate_catalogue(client[database], force=True)
     finally:
         client.close()

@@ -338,3 +338,22 @@ def test_what_scicow_ingests_from_kafka_has_the_backends_shape(kafka, scicow, db
     assert problems(instrument, "Instrument") == [] and dataset["instrumentIds"] == [instrument["pid"]]
     assert any(ix.get("unique") and ix["key"] == [("uniqueName", 1)]
                for ix in db[INSTRUMENT_COLLECTION].index_information().values())
+
+
+def test_the_migrations_run_at_the_first_start_only_and_by_hand_whenever_asked(db) -> None:
+    """Every service's start reads the mark instead of every attachment (minutes at a facility's size)."""
+    from scizoo.core import ensure_indexes, migrate_catalogue
+
+    def old(aid: str) -> dict[str, Any]:
+        return {"_id": aid, "caption": "x", "relationships": [{"targetIds": ["p"], "targetType": "dataset",
+                                                               "relationType": "is attached to"}]}
+
+    attachments = db[ATTACHMENT_COLLECTION]
+    attachments.insert_one(old("first"))
+    ensure_indexes(db)  # the first start: moved, and the store marked
+    assert attachments.find_one({"_id": "first"})["relationships"][0]["targetId"] == "p"
+    attachments.insert_one(old("later"))  # an older scizoo still writing
+    ensure_indexes(db)
+    assert "targetIds" in attachments.find_one({"_id": "later"})["relationships"][0]
+    assert migrate_catalogue(db, force=True)["attachments"] == 1  # by hand: moved
+    assert attachments.find_one({"_id": "later"})["relationships"][0]["targetId"] == "p"
