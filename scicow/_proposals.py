@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ class ProposalLookup:
         ttl_s: float = 300.0,
         miss_ttl_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         http_timeout_s: float = 5.0,
     ) -> None:
         self._collection = collection
@@ -43,6 +45,7 @@ class ProposalLookup:
         self._ttl = ttl_s
         self._miss_ttl = miss_ttl_s
         self._clock = clock
+        self._now = now  # the copy's createdAt/updatedAt (SciCat sorts and filters on them)
         self._timeout = http_timeout_s
         self._cache: dict[str, tuple[float, Lookup]] = {}
         self._session = requests.Session()
@@ -88,7 +91,7 @@ class ProposalLookup:
             return Lookup(None, f"user office answered {proposal_id!r} with a JSON {type(data).__name__}, not an object")
         try:
             proposal = Proposal.model_validate({"proposalId": proposal_id, "ownerGroup": proposal_id, **data})
-            document = proposal.to_document()  # SciCat's Proposal shape: a title and an email, dates
+            document = proposal.to_document(now=self._now())  # SciCat's Proposal shape: a title and an email, dates
         except ValidationError as err:
             first = err.errors()[0]
             return Lookup(None, f"user office sent an unreadable proposal {proposal_id!r}: "

@@ -217,6 +217,7 @@ def test_a_proposal_from_the_user_office_is_stored_in_the_backends_shape(db) -> 
     # Nothing the user office said is lost: what SciCat has no field for is in its metadata.
     assert stored["startTime"] == datetime(2026, 11, 1, 7, tzinfo=UTC)
     assert stored["metadata"] == {"beamtime_hours": 48, "panel": {"rank": 2}}
+    assert stored["createdAt"] == stored["updatedAt"] and stored["createdAt"].tzinfo is not None  # SciCat sorts on them
     assert stored["MeasurementPeriodList"][0]["start"] == datetime(2026, 11, 1, 8, tzinfo=UTC)
     # And it reads back as the proposal it was.
     again = Proposal.from_document(stored)
