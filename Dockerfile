@@ -40,7 +40,16 @@ RUN groupadd --system --gid 10001 scizoo \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home scizoo \
  && mkdir -p /var/lib/scireduce /var/spool/scifly /var/lib/scifly \
  && chown 10001:10001 /var/lib/scireduce /var/spool/scifly /var/lib/scifly \
- && /opt/scizoo/bin/scizoo --version
+ && /opt/scizoo/bin/scizoo --version \
+ # The image's places import with what it installed (--version alone imports none of them).
+ && for extra in $(echo "${SCIZOO_EXTRAS}" | tr ',' ' '); do \
+      case "$extra" in \
+        web) module=scanlog_api._app ;; scidog) module=scidog._app ;; scicow) module=scicow._consumer ;; \
+        reduce) module=scireduce._loop ;; scifly) module=scifly._watch ;; capture) module=scifish._capture ;; \
+        *) module= ;; \
+      esac; \
+      [ -z "$module" ] || /opt/scizoo/bin/python -c "import $module" || exit 1; \
+    done
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000 8010 9100 9101 9102
