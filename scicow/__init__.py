@@ -5,7 +5,8 @@ Pure rules (:mod:`scicow._rules`: decode, plan, ordering guard), the catalogue w
 consumer loop (:func:`run`).
 """
 
-from ._consumer import AssignmentWatch, open_producer, open_store, redrive, run
+from ._assignment import AssignmentWatch
+from ._consumer import open_producer, open_store, redrive, run
 from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
 from ._proposals import ProposalLookup

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from pymongo import MongoClient
 
 from scizoo.core import DependencyUnavailable, beamline_topic, dead_letter_topic, events_topic, topic_pattern
@@ -30,19 +29,16 @@ from scizoo.ops import (
     broker_problem,
     first_problem,
 )
-from scizoo.ops.kafka_records import Undecodable, missing_codecs, undecodable
+from scizoo.ops.kafka_records import Undecodable, codecs_unavailable, missing_library, require_codecs, undecodable
 from scizoo.ops.store import ping_store, store_problem
 
+from ._assignment import AssignmentWatch, Polled, rewind
 from ._errors import is_transient
 from ._ingest import BatchResult, Ingestor, make_ingestor
 from ._rules import RawRecord, record_dead_letter
 from ._settings import ScicowSettings
 
 logger = logging.getLogger(__name__)
-
-#: What one poll returned: records per partition.
-Polled = dict[TopicPartition, list[ConsumerRecord]]
-
 
 def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient[dict[str, Any]]:
     """A client of the catalogue's MongoDB that has answered a ping, or :class:`DependencyUnavailable`."""
@@ -163,8 +159,10 @@ def run(
 ) -> None:
     """Consume every beamline topic until ``stop`` is set.
 
-    Raises :class:`DependencyUnavailable` when the store or the broker cannot be reached at start.
+    Raises :class:`DependencyUnavailable` when the store or the broker cannot be reached at start,
+    or a codec's library is missing (its records would be lost to the dead letters otherwise).
     """
+    require_codecs("scicow", "scicow")
     client = open_store(settings)
     try:
         producer = open_producer(settings)
@@ -181,10 +179,6 @@ def run(
     # A producer that fails is replaced (it can stay wedged after a broker restart).
     ingestor = make_ingestor(settings, client[settings.database], producer, reopen=lambda: open_producer(settings))
     health = _health(settings)
-    missing = missing_codecs()
-    if missing:
-        logger.error("kafka-python cannot read records compressed with %s here: they will be dead-lettered. Install "
-                     "scizoo[scicow], which brings every codec's library", ", ".join(missing))
     try:
         ingestor.ensure_indexes()
         _wait_for_a_beamline_topic(consumer, settings, stop)
@@ -258,6 +252,11 @@ class _Loop:
                     if bad is not None:
                         self.set_aside(bad, stop)
                         continue
+                    lacking = missing_library(err)
+                    if lacking is not None:
+                        # Sound records this process cannot read (checked at start, so a library
+                        # gone since): end, commit nothing, and read them again once it is back.
+                        raise codecs_unavailable("scicow", "scicow", [lacking]) from err
                     if not (isinstance(err, KafkaError) and is_transient(err)):
                         raise  # e.g. not authorised: a person must act, and scicow says so by ending
                     # Seen once right after a broker was killed (a metadata refresh refused).
@@ -300,7 +299,7 @@ class _Loop:
                 logger.error("batch of %d failed (%s: %s): handling its records one by one", size,
                              type(err).__name__, err)
                 self.isolate_next = True
-            _rewind(self.consumer, batch, next_polled)
+            rewind(self.consumer, batch, next_polled)
             return True
         self.commit(batch)
         MESSAGES_CONSUMED.inc(sum(map(len, batch.values())))
@@ -314,11 +313,15 @@ class _Loop:
     def set_aside(self, bad: Undecodable, stop: threading.Event) -> None:
         """Dead-letter a batch that cannot be decoded, commit past it and read on after it.
 
-        Its partition must move on: asked again at the same position, kafka-python 3.0.12 keeps
-        the failed batch and loops inside ``poll()`` for ever (measured). The batch in flight is
-        settled first, so nothing before the bad batch is committed unwritten; the dead letter is
-        sent from the writer thread (the one user of the producer) and retried while the broker
-        is away; only once Kafka has it is the offset after the batch committed.
+        Only a batch that no process could decode (a corrupt payload, a codec Kafka does not
+        define) comes here; one whose codec's library is missing here never does (see
+        :func:`~scizoo.ops.kafka_records.undecodable`). Its partition must move on: asked again
+        at the same position, kafka-python 3.0.12 keeps the failed batch and loops inside
+        ``poll()`` for ever (measured). The batch in flight is settled first, so nothing before
+        the bad batch is committed unwritten; the dead letter is sent from the writer thread (as
+        a batch's are; the quarantine re-drive shares the producer too, see :class:`~scicow._outbox.Outbox`) and
+        retried while the broker is away; only once Kafka has it is the offset after the batch
+        committed.
         """
         in_flight = self.in_flight[1] if self.in_flight is not None else {}
         if self.settle({}) and in_flight.get(bad.partition):
@@ -394,7 +397,7 @@ class _Loop:
             return False
         logger.warning("subscribed to %s but the group's assignment does not cover it: re-joining",
                        sorted(self.consumer.subscription()))
-        _rewind(self.consumer, polled)
+        rewind(self.consumer, polled)
         self.consumer.unsubscribe()
         self.consumer.subscribe(pattern=topic_pattern(self.settings.topic_prefix))
         return True
@@ -416,70 +419,3 @@ class _Loop:
             return
         self.next_redrive = time.monotonic() + self.settings.quarantine_retry_s
         self.redriving = self.redriver.submit(self.ingestor.redrive_quarantine)
-
-
-class AssignmentWatch:
-    """Notices a group member that is subscribed to topics but never gets a partition.
-
-    kafka-python 3.0.12 can finish a rebalance without applying its assignment: when a
-    poll times out while a JoinGroup is in flight and the join was caused by a changed
-    subscription (a new beamline topic matching the pattern), the finished join is never
-    picked up and the consumer fetches nothing, forever. Seen in 6 of 8 tries against
-    tansu. Re-subscribing starts a clean join. A member of a group with more members than
-    partitions also gets nothing, so the grace period is long and the re-join is logged.
-    """
-
-    def __init__(self, grace_s: float, clock: Callable[[], float] = time.monotonic, *,
-                 settle_s: float = 3.0) -> None:
-        self.grace_s = grace_s
-        #: After the subscription changed (a new beamline topic appeared), how long a join may
-        #: take before the member re-joins: the bug's usual trigger, so it is looked at first
-        #: (measured: the first scan of a new topic waited 19 s on the long grace alone).
-        self.settle_s = settle_s
-        self._clock = clock
-        self._since: float | None = None
-        self._subscription: frozenset[str] = frozenset()
-        self._changed: tuple[float, frozenset[TopicPartition]] | None = None
-
-    def stuck(self, subscription: set[str] | None, assignment: set[TopicPartition]) -> bool:
-        now = self._clock()
-        topics = frozenset(subscription or ())
-        if topics != self._subscription:
-            self._subscription = topics
-            self._changed = (now, frozenset(assignment)) if topics else None
-        if self._changed_without_effect(now, topics, assignment):
-            self._changed = self._since = None
-            return True
-        if not topics or assignment:
-            self._since = None
-            return False
-        if self._since is None:
-            self._since = now
-            return False
-        if now - self._since < self.grace_s:
-            return False
-        self._since = None
-        return True
-
-    def _changed_without_effect(self, now: float, topics: frozenset[str], assignment: set[TopicPartition]) -> bool:
-        """The subscription changed ``settle_s`` ago and the assignment has not moved since,
-        while some subscribed topic has no partition here: the join was lost."""
-        if self._changed is None:
-            return False
-        when, before = self._changed
-        if frozenset(assignment) != before:
-            self._changed = None  # the join took effect
-            return False
-        uncovered = topics - {tp.topic for tp in assignment}
-        return bool(uncovered) and now - when >= self.settle_s
-
-
-def _rewind(consumer: KafkaConsumer, *batches: Polled) -> None:
-    """Seek each partition back to the first offset any of the batches held for it."""
-    first: dict[TopicPartition, int] = {}
-    for batch in batches:
-        for tp, recs in batch.items():
-            if recs:
-                first[tp] = min(first.get(tp, recs[0].offset), recs[0].offset)
-    for tp, offset in first.items():
-        consumer.seek(tp, offset)

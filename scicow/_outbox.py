@@ -8,11 +8,18 @@ record's own problem and is left to the caller to set aside.
 A producer that failed is closed and a new one made for the retry: after a broker restart
 kafka-python's producer can stay wedged (every send answered ``Unexpected error in
 InitProducerIdResponse: UnknownError``) until it is replaced (docs/reliability.md, finding 1).
+
+Two threads send through one Outbox: the writer (each batch's events and dead letters) and the
+quarantine re-drive. A lock makes each send, with the replacing of its producer, one step: two
+threads never both open a producer (one would be leaked), and none sends on a producer another
+just closed. Sends are short and the re-drive rare, so they wait for each other rather than
+share a producer that may be closed under them.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 
 from kafka import KafkaProducer
@@ -42,12 +49,17 @@ class Outbox:
     def __init__(self, producer: KafkaProducer | None, reopen: Callable[[], KafkaProducer] | None = None) -> None:
         self._producer = producer
         self._reopen = reopen
+        self._lock = threading.Lock()
 
     def send(self, records: Sequence[Outgoing]) -> None:
         """Return once Kafka has every record; raise :class:`BrokerAway` (transient) or, for a
         record Kafka refuses for its size, that error."""
         if not records:
             return
+        with self._lock:
+            self._send(records)
+
+    def _send(self, records: Sequence[Outgoing]) -> None:
         producer = self._current()
         try:
             futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
@@ -60,7 +72,8 @@ class Outbox:
             raise BrokerAway(f"Kafka did not acknowledge {len(records)} record(s): {type(err).__name__}: {err}") from err
 
     def close(self, timeout_s: float = 5.0) -> None:
-        producer, self._producer = self._producer, None
+        with self._lock:
+            producer, self._producer = self._producer, None
         if producer is not None:
             producer.close(timeout=timeout_s)
 

@@ -104,9 +104,12 @@ class CatalogueWriter:
             try:
                 self.instruments.update_one({"_id": beamline}, {"$setOnInsert": doc}, upsert=True)
             except DuplicateKeyError:
-                # Another Instrument already has this uniqueName (made in SciCat by hand): keep it.
-                logger.warning("an Instrument named %r exists under another pid; datasets name %r", beamline,
-                               beamline)
+                # Two upserts of the same _id racing (another member, the same new beamline) also
+                # end here: only an Instrument still absent by _id is one under another pid.
+                if self.instruments.find_one({"_id": beamline}, {"_id": 1}) is None:
+                    # Another Instrument has this uniqueName (made in SciCat by hand): keep it.
+                    logger.warning("an Instrument named %r exists under another pid; datasets name %r", beamline,
+                                   beamline)
         self._instruments_known |= set(new)
 
     def quarantine_message(self, message: ScanMetadata, reason: str, now: datetime) -> None:
@@ -117,16 +120,17 @@ class CatalogueWriter:
         """
         entry = {"proposal_id": message.proposal_id, "beamline": message.beamline, "reason": reason,
                  "message": message.model_dump_json(), "produced_at": message.produced_at, "last_seen": now}
+        newest = {"_id": message.message_id, "produced_at": {"$not": {"$gt": message.produced_at}}}
+        change = {"$set": entry, "$setOnInsert": {"first_seen": now}, "$inc": {"attempts": 1}}
         try:
-            self.quarantine.update_one(
-                {"_id": message.message_id, "produced_at": {"$not": {"$gt": message.produced_at}}},
-                {"$set": entry, "$setOnInsert": {"first_seen": now}, "$inc": {"attempts": 1}},
-                upsert=True,
-            )
+            self.quarantine.update_one(newest, change, upsert=True)
         except DuplicateKeyError:
-            # The filter missed because the kept message is newer: the upsert met its _id.
-            self.quarantine.update_one({"_id": message.message_id},
-                                       {"$set": {"last_seen": now, "reason": reason}, "$inc": {"attempts": 1}})
+            # The upsert met the _id: the kept message is newer, or another upsert of the same
+            # message raced this one and inserted first. The same conditional update once more,
+            # without upsert, tells them apart: it matches only in the race.
+            if self.quarantine.update_one(newest, change).matched_count == 0:
+                self.quarantine.update_one({"_id": message.message_id},
+                                           {"$set": {"last_seen": now, "reason": reason}, "$inc": {"attempts": 1}})
         logger.warning("scan %s quarantined: %s", message.message_id, reason)
 
     def release(self, messages: list[ScanMetadata]) -> None:

@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 
 from scizoo.core import REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import missing_codecs, undecodable
+from scizoo.ops.kafka_records import require_codecs, undecodable
 from scizoo.ops.store import store_problem
 
 from ._ports import Clock, system_clock
@@ -52,7 +52,12 @@ class Reducer(Worker):
 
 
 def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clock = system_clock) -> None:
-    """Consume "dataset ingested" events until ``stop`` is set."""
+    """Consume "dataset ingested" events until ``stop`` is set.
+
+    Raises :class:`~scizoo.core.DependencyUnavailable` at once when a codec's library is missing:
+    the events compressed with it could not be read, and would be skipped.
+    """
+    require_codecs("scireduce", "reduce")
     client: MongoClient[Doc] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
     db = client[settings.database]
     ensure_indexes(db)
@@ -76,9 +81,6 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
         max_poll_records=1,
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
-    if missing_codecs():
-        logger.error("kafka-python cannot read events compressed with %s here; install scizoo[reduce]",
-                     ", ".join(missing_codecs()))
     next_sweep = time.monotonic() + settings.sweep_interval_s
     try:
         while not stop.is_set():

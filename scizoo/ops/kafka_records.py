@@ -2,15 +2,23 @@
 
 Shared by both Kafka consumers (scicow dead-letters such a batch, scireduce logs it) and kept
 out of ``scizoo.ops``'s package import, so that what imports ``scizoo.ops`` does not import kafka.
+
+A batch whose codec's library is missing here is not bad data: the same bytes decode once the
+library is installed. So a consumer refuses to start without every codec (:func:`require_codecs`),
+and such a batch met later is never reported as undecodable (:func:`undecodable` answers None):
+the consumer ends without moving past it, and reads it again once the library is there.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from kafka.errors import UnsupportedCodecError
 from kafka.structs import TopicPartition
+
+from scizoo.core import DependencyUnavailable
 
 #: Kafka's codec ids (the low bits of a record batch's attributes) by their compression.type name.
 _CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
@@ -26,6 +34,38 @@ def missing_codecs() -> list[str]:
 
     checks = {"snappy": codec.has_snappy, "lz4": codec.has_lz4, "zstd": codec.has_zstd}
     return [name for name, available in checks.items() if not available()]
+
+
+def require_codecs(service: str, extra: str) -> None:
+    """Raise :class:`DependencyUnavailable` naming every codec whose library is missing, and ``extra``.
+
+    A consumer calls it before it joins its group: started without a codec, it could only stop
+    at the first batch compressed with it, or (worse) move past that batch and lose its records.
+    """
+    missing = missing_codecs()
+    if missing:
+        raise codecs_unavailable(service, extra, missing)
+
+
+def codecs_unavailable(service: str, extra: str, codecs: list[str]) -> DependencyUnavailable:
+    """The error of a consumer that lacks these codecs' libraries: which, and what to install."""
+    names = ", ".join(codecs)
+    return DependencyUnavailable(
+        service=service, dependency=f"the library of the {names} codec{'s' * (len(codecs) > 1)}",
+        address=f"the Python environment {sys.prefix}",
+        reason=f"kafka-python cannot read records compressed with {names} here",
+        hint=f"Install scizoo[{extra}], which brings every codec's library, then start {service} again; "
+             "the records wait on their topics, uncommitted")
+
+
+def missing_library(err: BaseException) -> str | None:
+    """The codec whose library this process lacks, if that is why ``err`` was raised; else None."""
+    if not isinstance(err, UnsupportedCodecError):
+        return None
+    # kafka-python's only sign of it: "Libraries for lz4 compression codec not found".
+    text = str(err)
+    found = next((name for name in ("gzip", "snappy", "lz4", "zstd") if f"for {name} compression" in text), None)
+    return found if found is not None and "not found" in text else None
 
 
 @dataclass(frozen=True)
@@ -51,7 +91,12 @@ def undecodable(err: BaseException) -> Undecodable | None:
     rather than guess (tests/system/test_compression.py pins what is read). Reading another
     library's frames is unusual: kafka-python offers no other way to learn which partition failed,
     and without it a consumer cannot move past the batch.
+
+    A batch whose codec's library is missing here (:func:`missing_library`) is not undecodable,
+    and is None too: the records are sound, and moving past them would lose them.
     """
+    if missing_library(err) is not None:
+        return None
     unpacking: dict[str, Any] | None = None
     tb = err.__traceback__
     while tb is not None:
@@ -71,9 +116,7 @@ def undecodable(err: BaseException) -> Undecodable | None:
     after = max(end if isinstance(end, int) else first + 1, first + 1)
     code = getattr(batch, "compression_type", None)
     codec = _CODEC_NAMES.get(code, f"unknown codec {code}") if isinstance(code, int) else "an unknown codec"
-    hint = (" (this process lacks the codec's library: install scizoo[scicow] or scizoo[reduce], which bring "
-            "kafka-python's codecs)" if isinstance(err, UnsupportedCodecError) and "not found" in str(err) else "")
     error = str(err) if str(err).startswith(type(err).__name__) else f"{type(err).__name__}: {err}"
     return Undecodable(tp, first, after, (
         f"records at offsets {first} to {after - 1} of {tp.topic}[{tp.partition}], compressed with {codec} in one "
-        f"batch, cannot be decoded: {error}{hint}; they stay on their topic at those offsets"))
+        f"batch, cannot be decoded: {error}; they stay on their topic at those offsets"))

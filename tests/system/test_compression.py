@@ -1,6 +1,7 @@
 """Every record a Kafka producer may send is read: each codec Kafka defines, from a producer that
 is not ours (librdkafka, through confluent-kafka), through the embedded broker (tansu) to scicow
-and scireduce; and a batch that still cannot be decoded is dead-lettered, never a stalled consumer.
+and scireduce; a batch that still cannot be decoded is dead-lettered, never a stalled consumer; and a
+consumer without a codec's library refuses to start, rather than set sound records aside.
 
 The broker is asked for the raw batches (a Fetch request written here, byte by byte, after the
 Kafka protocol) so that each test knows the codec really reached the consumer: librdkafka sends
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -230,42 +232,80 @@ def test_a_batch_that_cannot_be_decoded_is_dead_lettered_and_the_records_after_i
              == batches[3][0] + 1, timeout=30, what="the committed offset past the last record")
 
 
-def test_without_a_codecs_library_its_records_are_dead_lettered_with_the_reason(
-    kafka, mongo, scicow_settings, db, prefix, tmp_path
-) -> None:
-    """scicow where lz4's library cannot be imported, as on an install without kafka-python's codecs:
-    it says so when it starts, and each lz4 batch is a dead letter that says what to install."""
+def _without_lz4(tmp_path) -> Path:
+    """A directory that, first on PYTHONPATH, makes lz4's library fail to import (as on an install
+    without kafka-python's codecs): what kafka-python then reports is its own."""
     blocked = tmp_path / "without-lz4" / "lz4"
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text('raise ImportError("lz4 is not installed here")\n')
+    return blocked.parent
+
+
+def test_without_a_codecs_library_scicow_refuses_to_start_and_its_records_wait(
+    kafka, mongo, scicow, scicow_settings, db, prefix, tmp_path
+) -> None:
+    """scicow where lz4's library cannot be imported ends at once, saying which codec and what to
+    install, and commits nothing; started with the library, it ingests every record. Before the
+    fix it only logged the missing codec, then dead-lettered each lz4 batch (without its records)
+    and committed past it: a deployment mistake cost the scans for good."""
     topic = beamline_topic(prefix, "sim")
     _one_partition_topic(kafka.bootstrap_servers, topic)
     before, squeezed, after = _message(1, "plain"), _message(2, "lz4"), _message(3, "plain")
     for codec, message in (("none", before), ("lz4", squeezed), ("none", after)):
         _send(kafka.bootstrap_servers, codec, topic, [(message_key(message), message.model_dump_json().encode())])
     assert [codec for _, codec in stored_codecs(kafka.bootstrap_servers, topic)] == [0, 3, 0]
-    env = {**os.environ, "PYTHONPATH": str(blocked.parent), "SCICOW_KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
+    env = {**os.environ, "PYTHONPATH": str(_without_lz4(tmp_path)), "SCICOW_KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
            "SCICOW_TOPIC_PREFIX": prefix, "SCICOW_GROUP_ID": scicow_settings.group_id, "SCICOW_MONGO_URI": mongo.uri,
            "SCICOW_DATABASE": db.name, "SCICOW_PID_PREFIX": PID_PREFIX, "SCICOW_MAX_POLL_INTERVAL_MS": "3000",
            "SCICOW_SESSION_TIMEOUT_MS": "6000", "SCICOW_HEARTBEAT_INTERVAL_MS": "1000"}
-    log = tmp_path / "scicow.log"
-    with log.open("wb") as out:
-        scicow = subprocess.Popen([sys.executable, "-m", "scizoo.cli", "scicow", "run", "--no-verbose"], env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
-        try:
-            datasets = db[DATASET_COLLECTION]
-            wait_for(lambda: datasets.count_documents({"_id": dataset_pid(after.message_id, PID_PREFIX)}) == 1,
-                     timeout=90, what="the scan after the lz4 batch")
-            letters = [DeadLetter.model_validate_json(v)
-                       for v in read_topic(kafka.bootstrap_servers, dead_letter_topic(prefix), 1)]
-        finally:
-            scicow.terminate()
-            scicow.wait(30)
-    assert datasets.count_documents({"_id": dataset_pid(before.message_id, PID_PREFIX)}) == 1
-    assert datasets.count_documents({"_id": dataset_pid(squeezed.message_id, PID_PREFIX)}) == 0
-    assert len(letters) == 1 and (letters[0].topic, letters[0].offset) == (topic, 1)
-    assert "compressed with lz4" in letters[0].reason and "install scizoo[scicow]" in letters[0].reason
-    assert "cannot read records compressed with lz4" in log.read_text()
+    try:
+        ended = subprocess.run([sys.executable, "-m", "scizoo.cli", "scicow", "run", "--no-verbose"], env=env, check=False,
+                               capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("scicow without lz4's library started and kept running")
+    assert ended.returncode != 0
+    assert "cannot read records compressed with lz4" in ended.stderr and "Install scizoo[scicow]" in ended.stderr
+    assert _committed(kafka.bootstrap_servers, scicow_settings.group_id, TopicPartition(topic, 0)) is None
+    assert db[DATASET_COLLECTION].count_documents({}) == 0
+    scicow()  # with every codec's library
+    messages = (before, squeezed, after)
+    wait_for(lambda: db[DATASET_COLLECTION].count_documents(
+        {"_id": {"$in": [dataset_pid(m.message_id, PID_PREFIX) for m in messages]}}) == len(messages),
+        timeout=90, what="every scan, the lz4 one too")
+    assert read_topic(kafka.bootstrap_servers, dead_letter_topic(prefix), 0, timeout=3) == []
+
+
+def test_a_batch_whose_codecs_library_is_missing_is_not_taken_for_undecodable(tmp_path) -> None:
+    """No broker: kafka-python, without lz4's library, unpacks a sound lz4 batch. The error names the
+    missing library, and is not read as a batch to move past: a consumer that met one after its
+    start (the library removed under it) ends without committing, rather than lose the records."""
+    check = ("from kafka import TopicPartition\n"
+             "from kafka.consumer.fetcher import Fetcher\n"
+             "from kafka.record import MemoryRecords\n"
+             "from scizoo.ops.kafka_records import undecodable\n"
+             "from tests.system.test_compression import record_batch\n"
+             "records = Fetcher.PartitionRecords(0, TopicPartition('t', 0), "
+             "MemoryRecords(record_batch(b'any payload', 3, 3)))\n"
+             "try:\n"
+             "    records.take()\n"
+             "except Exception as err:\n"
+             "    print(type(err).__name__, undecodable(err) is None, flush=True)\n"
+             "    from scizoo.ops.kafka_records import missing_library\n"
+             "    print(missing_library(err))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_without_lz4(tmp_path)), os.getcwd()])}
+    answer = subprocess.run([sys.executable, "-c", check], env=env, check=False, capture_output=True, text=True, timeout=60)
+    assert answer.stdout.split() == ["UnsupportedCodecError", "True", "lz4"], answer.stderr
+
+
+def test_without_a_codecs_library_a_worker_refuses_to_start(tmp_path) -> None:
+    """The reduction worker too: events compressed with a codec it cannot read would be skipped."""
+    env = {**os.environ, "PYTHONPATH": str(_without_lz4(tmp_path)),
+           "SCIREDUCE_MONGO_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500"}
+    ended = subprocess.run([sys.executable, "-m", "scizoo.cli", "scireduce", "run", "--no-verbose"], env=env, check=False,
+                           capture_output=True, text=True, timeout=60)
+    assert ended.returncode != 0
+    assert "scireduce cannot reach the library of the lz4 codec" in ended.stderr
+    assert "Install scizoo[reduce]" in ended.stderr
 
 
 def _raw_datasets(db, pids: list[str]) -> None:

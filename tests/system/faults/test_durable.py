@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,6 +25,7 @@ from pymongo.write_concern import WriteConcern
 from scicow import CatalogueWriter, Ingestor, Lookup, RawRecord, is_transient, make_ingestor, plan
 from scizoo.core import (
     DATASET_COLLECTION,
+    INSTRUMENT_COLLECTION,
     PROPOSAL_COLLECTION,
     QUARANTINE_COLLECTION,
     CatalogueSettings,
@@ -116,3 +119,84 @@ def test_one_entry_that_no_longer_validates_does_not_stop_the_redrive(db, ingest
     [letter] = [json.loads(v) for v in read_topic(kafka.bootstrap_servers, dead_letter_topic(prefix), 1)]
     assert letter["key"] == "durable-bad" and "no longer valid" in letter["reason"]
     assert quarantine.count_documents({}) == 0
+
+
+def _at_once(calls: list[Callable[[], object]]) -> None:
+    """Run the calls in threads that start together (the races two scicow members or threads run)."""
+    barrier = threading.Barrier(len(calls))
+    failures: list[BaseException] = []
+
+    def call(f: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            f()
+        except BaseException as err:  # noqa: BLE001 - reported by the test below
+            failures.append(err)
+
+    threads = [threading.Thread(target=call, args=(f,)) for f in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures, failures
+
+
+def test_quarantines_of_one_scan_racing_keep_its_newest_message(db) -> None:
+    """Messages of one scan quarantined at once (members, or the re-drive and the writer): the
+    newest is kept whichever upsert inserted first. Before the fix, an upsert that lost the race
+    to an older message took its DuplicateKeyError to mean "a newer one is kept" and was dropped.
+    SecantusDB applies each upsert whole, so the race does not happen on it and this test passes
+    before the fix too; it pins the outcome for a store where it does (MongoDB under load)."""
+    quarantine = db[QUARANTINE_COLLECTION]
+    writers = [CatalogueWriter(db) for _ in range(6)]
+    lost = []
+    for scan in range(100, 110):
+        messages = [_message(scan, minutes=m, proposal="29990006") for m in range(len(writers))]
+        _at_once([lambda w=w, m=m: w.quarantine_message(m, "unknown proposal", T0)
+                  for w, m in zip(writers, messages, strict=True)])
+        kept = quarantine.find_one({"_id": f"durable-{scan}"})
+        assert kept is not None and kept["attempts"] == len(messages)
+        if ScanMetadata.model_validate_json(kept["message"]) != messages[-1]:
+            lost.append(scan)
+    assert lost == []
+
+
+def test_instruments_made_by_racing_writers_are_no_instrument_under_another_pid(db, caplog) -> None:
+    """Two writers meeting the same new beamline at once: one makes its Instrument, and the other's
+    DuplicateKeyError is that race, not a hand-made Instrument of that name under another pid.
+    (As above: a race SecantusDB does not run, so this passes before the fix too.)"""
+    for n in range(5):
+        writers = [CatalogueWriter(db) for _ in range(4)]
+        message = _message(200 + n).model_copy(update={"beamline": f"race{n}"})
+        _at_once([lambda w=w: w.write(_writes(message)) for w in writers])
+        assert db[INSTRUMENT_COLLECTION].count_documents({"_id": f"race{n}"}) == 1
+    assert "under another pid" not in caplog.text
+
+
+def test_threads_sending_through_one_outbox_replace_its_failed_producer_once(kafka, scicow_settings, db,
+                                                                              prefix: str) -> None:
+    """The writer thread and the quarantine re-drive send through one Outbox. After its producer
+    failed, both sending at once get one new producer between them; before the fix each opened
+    its own, and one was leaked (never closed, its connections and thread kept for ever)."""
+    opened: list[KafkaProducer] = []
+
+    def reopen() -> KafkaProducer:
+        time.sleep(0.5)  # connecting takes a while: the window in which the other thread arrives
+        producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        opened.append(producer)
+        return producer
+
+    failed = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    outbox = make_ingestor(scicow_settings, db, failed, reopen=reopen).outbox
+    topic = dead_letter_topic(prefix)
+    try:
+        failed.close()  # as a producer wedged after a broker restart: every send fails
+        with pytest.raises(ConnectionError):  # BrokerAway: the batch is retried, with a new producer
+            outbox.send([(topic, None, b"lost")])
+        _at_once([lambda n=n: outbox.send([(topic, None, f"sent-{n}".encode())]) for n in range(2)])
+        assert len(opened) == 1
+        assert sorted(read_topic(kafka.bootstrap_servers, topic, 2)) == [b"sent-0", b"sent-1"]
+    finally:
+        outbox.close()
+        for producer in opened:
+            producer.close(timeout=1)
