@@ -135,6 +135,10 @@ def compile_conditions(conditions: list[Condition], store: Scans, branches: list
         raise Invalid(str(err)) from err
 
 
+#: The most scans metadata conditions may be asked to read through (the selection before them).
+MAX_CONDITION_SCAN = 50_000
+
+
 class Filters:
     """The selection a user asks for (before the access rule is added)."""
 
@@ -164,7 +168,13 @@ class Filters:
                                   until=self.until, min_rating=self.min_rating, pids=pids, conditions=conditions)
         if not self.conditions:
             return build()
-        return build(compile_conditions(self.conditions, self._store, build()))
+        selection = build()
+        # Metadata conditions are read, not looked up, by a store without an index for each key
+        # (SecantusDB): the selection they narrow is bounded first, as free text's is.
+        if self._store.count(selection) > MAX_CONDITION_SCAN:
+            raise Invalid(f"metadata conditions search at most {MAX_CONDITION_SCAN:,} scans: "
+                          "narrow the selection (proposal, beamline, time) first")
+        return build(compile_conditions(self.conditions, self._store, selection))
 
 
 def _storable(value: datetime | None, name: str) -> datetime | None:

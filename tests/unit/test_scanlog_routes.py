@@ -19,6 +19,7 @@ from scanlog_api.testing import FakeReductions, FakeScanStore
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ALICE = {"Authorization": "Bearer ta"}
+ADMIN = {"Authorization": "Bearer tr"}
 ANNA = {"Authorization": "Bearer ta2"}
 BOB = {"Authorization": "Bearer tb"}
 CAROL = {"Authorization": "Bearer tc"}
@@ -172,3 +173,14 @@ def test_reduction_rules_are_changed_by_admins_from_the_revision_read(client) ->
     assert client.put("/api/reduction-rules", json=change, headers=ALICE).status_code == 403
     assert client.put("/api/reduction-rules", json=change, headers=ROOT).json()["revision"] == 1
     assert client.put("/api/reduction-rules", json=change, headers=ROOT).status_code == 409
+
+
+def test_conditions_read_a_bounded_selection(client, monkeypatch) -> None:
+    """Every request's work is bounded: conditions narrow a selection of at most MAX_CONDITION_SCAN."""
+    import scanlog_api._deps as deps
+
+    monkeypatch.setattr(deps, "MAX_CONDITION_SCAN", 3)  # the fake holds 5 scans; alice reads 3, an admin 5
+    assert client.get("/api/scans?where=photon_energy:gt:50:eV", headers=ALICE).status_code == 200
+    refused = client.get("/api/scans?where=photon_energy:gt:50:eV", headers=ADMIN)
+    assert refused.status_code == 422 and "narrow the selection" in refused.json()["detail"]
+    assert client.get("/api/scans?where=photon_energy:gt:50:eV&proposal=PA", headers=ADMIN).status_code == 200
