@@ -78,6 +78,7 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
         publisher=Publisher(store, publications, datacite, doi_prefix=settings.doi_prefix,
                             public_url=settings.public_url),
         feed_source=lambda: store.datasets, max_anonymous_streams=settings.max_anonymous_streams,
+        max_streams_per_user=settings.max_streams_per_user,
         download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern)
 
 
@@ -98,6 +99,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     else:
         services = Services(store=store, reductions=reductions, auth=auth, elog=elog,
                             max_anonymous_streams=settings.max_anonymous_streams,
+                            max_streams_per_user=settings.max_streams_per_user,
                             download_url_pattern=settings.download_url_pattern,
                             scicat_url_pattern=settings.scicat_url_pattern)
 

@@ -123,20 +123,26 @@ def where_conditions(
         raise Invalid(str(err)) from err
 
 
+#: The most scans metadata conditions may be asked to read through (the selection before them).
+MAX_CONDITION_SCAN = 50_000
+
+
 def compile_conditions(conditions: list[Condition], store: Scans, branches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conditions as store filters; the units of their keys are read within ``branches``
     (what the user may read), so an error names only units of scans they may see."""
     if not conditions:
         return []
+    # Metadata conditions are read, not looked up, by a store without an index for each key
+    # (SecantusDB), and their units are read within the selection: it is bounded first, as
+    # free text's is.
+    if store.count(branches) > MAX_CONDITION_SCAN:
+        raise Invalid(f"metadata conditions search at most {MAX_CONDITION_SCAN:,} scans: "
+                      "narrow the selection (proposal, beamline, time) first")
     units = store.metadata_units(branches, keys_with_units(conditions))
     try:
         return conditions_filters(conditions, units)
     except ConditionError as err:
         raise Invalid(str(err)) from err
-
-
-#: The most scans metadata conditions may be asked to read through (the selection before them).
-MAX_CONDITION_SCAN = 50_000
 
 
 class Filters:
@@ -168,13 +174,7 @@ class Filters:
                                   until=self.until, min_rating=self.min_rating, pids=pids, conditions=conditions)
         if not self.conditions:
             return build()
-        selection = build()
-        # Metadata conditions are read, not looked up, by a store without an index for each key
-        # (SecantusDB): the selection they narrow is bounded first, as free text's is.
-        if self._store.count(selection) > MAX_CONDITION_SCAN:
-            raise Invalid(f"metadata conditions search at most {MAX_CONDITION_SCAN:,} scans: "
-                          "narrow the selection (proposal, beamline, time) first")
-        return build(compile_conditions(self.conditions, self._store, selection))
+        return build(compile_conditions(self.conditions, self._store, build()))
 
 
 def _storable(value: datetime | None, name: str) -> datetime | None:

@@ -61,13 +61,15 @@ class LiveFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, sub: Subscriber, *, max_anonymous: int | None = None) -> bool:
-        """Add a subscriber; False (and not added) when it is anonymous and ``max_anonymous``
-        are open already. Checked and added under one lock: a burst of connects cannot all
-        pass the check before any of them is counted."""
+    def subscribe(self, sub: Subscriber, *, max_anonymous: int | None = None, max_per_user: int | None = None) -> bool:
+        """Add a subscriber; False (and not added) when ``max_anonymous`` anonymous streams, or
+        ``max_per_user`` of this user's, are open already. Checked and added under one lock: a
+        burst of connects cannot all pass the check before any of them is counted."""
         with self._lock:
-            if (max_anonymous is not None and sub.user is None
-                    and sum(1 for s in self._subscribers if s.user is None) >= max_anonymous):
+            name = sub.user.user if sub.user is not None else None
+            cap = max_anonymous if name is None else max_per_user
+            same = sum(1 for s in self._subscribers if (s.user.user if s.user is not None else None) == name)
+            if cap is not None and same >= cap:
                 return False
             self._subscribers.add(sub)
             LIVE_STREAMS.set(len(self._subscribers))

@@ -175,8 +175,10 @@ async def stream(
     filters = await asyncio.to_thread(compile_conditions, conditions, store,
                                       build_branches(user, proposal=proposal, beamline=beamline))
     sub = Subscriber(user, proposal, beamline, filters)
-    if not feed.subscribe(sub, max_anonymous=services(request).max_anonymous_streams):
-        raise TooMany("too many anonymous live streams are open: sign in, or try again later")
+    state = services(request)
+    if not feed.subscribe(sub, max_anonymous=state.max_anonymous_streams, max_per_user=state.max_streams_per_user):
+        raise TooMany("too many live streams are open for you (anonymous: for everyone): "
+                      "close another page, sign in, or try again later")
     return EventStream(feed, sub, request.is_disconnected)
 
 

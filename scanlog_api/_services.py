@@ -42,16 +42,18 @@ class Services(State):
     feed_lock: threading.Lock
     indexes_ready: threading.Event
     max_anonymous_streams: int
+    max_streams_per_user: int
     download_url_pattern: str
     scicat_url_pattern: str
 
     def __init__(self, *, store: Scans, reductions: ScanJobs, auth: Authenticator, elog: ElogClient,
                  publisher: Publisher | None = None, oai: OaiProvider | None = None, tally: Tally | None = None,
                  feed_source: Callable[[], Collection[dict[str, Any]]] | None = None,
-                 max_anonymous_streams: int = 50, download_url_pattern: str = "",
+                 max_anonymous_streams: int = 50, max_streams_per_user: int = 20, download_url_pattern: str = "",
                  scicat_url_pattern: str = "") -> None:
         super().__init__({
             "store": store, "reductions": reductions, "publisher": publisher, "oai": oai, "auth": auth,
             "elog": elog, "tally": tally, "feed_source": feed_source, "feed": None, "feed_lock": threading.Lock(),
             "indexes_ready": threading.Event(), "max_anonymous_streams": max_anonymous_streams,
+            "max_streams_per_user": max_streams_per_user,
             "download_url_pattern": download_url_pattern, "scicat_url_pattern": scicat_url_pattern})

@@ -35,6 +35,8 @@ class ScanlogSettings(BaseSettings):
     scicat_url_pattern: str = ""
     #: Live streams open to anonymous readers (published scans) at most at once.
     max_anonymous_streams: int = 50
+    #: Live streams one signed-in user may hold open at once (each holds a queue on the feed).
+    max_streams_per_user: int = 20
     #: A CSV export holds at most this many scans (bounded work per request).
     max_export_rows: int = 100_000
     #: Keep counts per access key and hour in memory, following the store's change stream,

@@ -111,16 +111,21 @@ def test_a_stream_ends_when_its_token_expires_and_anonymous_streams_are_capped(m
         assert not first.ended.is_set()
 
 
-def test_the_anonymous_cap_holds_under_a_burst_of_connects(mongo, db) -> None:
+@pytest.mark.parametrize("who", ["anonymous", "one user"])
+def test_the_stream_caps_hold_under_a_burst_of_connects(mongo, db, who: str) -> None:
+    """Anonymous streams are capped for everyone together, a signed-in user's for that user."""
     cap, burst = 3, 24
-    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, max_anonymous_streams=cap)
+    headers = {} if who == "anonymous" else {"Authorization": "Bearer ta"}
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, max_anonymous_streams=cap,
+                               max_streams_per_user=cap, tokens={"ta": TokenUser(user="alice", groups=["A"]),
+                                                                 "tb": TokenUser(user="bob", groups=["B"])})
     with ScanlogServer(settings, grace_s=1) as server:
         go, done = threading.Barrier(burst), threading.Event()
         statuses: list[int] = []
 
         def connect() -> None:
             go.wait(10)  # all at once
-            with httpx.stream("GET", f"{server.url}/api/stream", timeout=30) as response:
+            with httpx.stream("GET", f"{server.url}/api/stream", headers=headers, timeout=30) as response:
                 statuses.append(response.status_code)
                 if response.status_code == 200:
                     done.wait(30)  # hold the stream open until every connect has its answer
@@ -137,6 +142,10 @@ def test_the_anonymous_cap_holds_under_a_burst_of_connects(mongo, db) -> None:
         assert statuses.count(200) == cap and statuses.count(429) == burst - cap, sorted(statuses)
         # The streams that ended left the feed: as many may open again.
         wait_for(lambda: REGISTRY.get_sample_value("scizoo_live_streams") == 0, timeout=20, what="streams closed")
-        again = [Listener(server.url, {}) for _ in range(cap)]
+        again = [Listener(server.url, headers) for _ in range(cap)]
         assert not any(listener.ended.is_set() for listener in again)
-        assert httpx.get(f"{server.url}/api/stream", timeout=10).status_code == 429
+        assert httpx.get(f"{server.url}/api/stream", headers=headers, timeout=10).status_code == 429
+        if who == "one user":  # another user's streams are not alice's
+            with httpx.stream("GET", f"{server.url}/api/stream", headers={"Authorization": "Bearer tb"},
+                              timeout=10) as other:
+                assert other.status_code == 200
