@@ -23,6 +23,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -205,54 +206,70 @@ def nice_edges(lo: float, hi: float, bins: int) -> list[float]:
     return edges
 
 
-#: A scan's numbers for a key, each with how an edge (in the histogram's unit) is brought to
-#: where the conditions compare it: (convert edge, numbers there).
-_Probe = tuple[Callable[[float], float], list[float]]
+#: A scan's numbers for a key, with where the conditions compare them (its *space*): ("raw", "")
+#: as stored (no unit), ("si", "") on valueSI, ("own", unit) an entry's value in its own unit.
+_Space = tuple[str, str]
+_Probe = tuple[_Space, list[float]]
+#: pint parses a unit text each time: the few units of one key are asked for thousands of times.
+_unit_si = lru_cache(maxsize=1024)(_si_unit)
 
 
 def _probes(entry: Any, unit: str) -> list[_Probe] | None:
     """Where the conditions a bar adds compare this entry (None: nowhere, as a number)."""
     if not unit:
         numbers = [float(v) for v in _plain_values(entry) if _is_number(v)]
-        return [(lambda e: e, numbers)] if numbers else None
+        return [(("raw", ""), numbers)] if numbers else None
     if not isinstance(entry, dict):
         return None
-    si_unit = _si_unit(unit)
+    si_unit = _unit_si(unit)
+    if "valueSI" in entry:  # the conditions then look at valueSI only, on the same SI unit
+        numbers = [float(v) for v in _elements(entry["valueSI"]) if _is_number(v)]
+        return [(("si", ""), numbers)] if numbers and entry.get("unitSI") == si_unit else None
+    own = entry.get("unit")
+    if isinstance(own, str) and own and _unit_si(own) == si_unit:
+        numbers = [float(v) for v in _elements(entry.get("value")) if _is_number(v)]
+        if numbers:
+            return [(("own", own), numbers)]
+    return None
+
+
+def _converter(space: _Space, unit: str) -> Callable[[float], float]:
+    """An edge in the histogram's ``unit`` brought to where a space is compared, as the
+    conditions bring their values (``_conditions``: to SI, then into an entry's own unit)."""
+    kind, own = space
+    if kind == "raw":
+        return lambda e: e
 
     def to_si(e: float) -> float:
         si = _to_si(e, unit)
         return math.nan if si is None else si
 
-    if "valueSI" in entry:  # the conditions then look at valueSI only, on the same SI unit
-        numbers = [float(v) for v in _elements(entry["valueSI"]) if _is_number(v)]
-        return [(to_si, numbers)] if numbers and entry.get("unitSI") == si_unit else None
-    own = entry.get("unit")
-    if isinstance(own, str) and own and _si_unit(own) == si_unit:
-        numbers = [float(v) for v in _elements(entry.get("value")) if _is_number(v)]
-        if numbers:
-            return [(lambda e: _from_si(to_si(e), own), numbers)]
-    return None
+    return to_si if kind == "si" else (lambda e: _from_si(to_si(e), own))
 
 
-def _histogram(per_scan: list[list[_Probe]], bins: int) -> tuple[list[Bin], int]:
+def _histogram(per_scan: list[list[_Probe]], unit: str, bins: int) -> tuple[list[Bin], int]:
     """The bins (from the range of the values, in the histogram's unit) and the scans in each;
     and how many scans are in none (a value beyond what the unit's floats hold), said, not dropped."""
-    shown: list[float] = []  # every value in the histogram's unit, for the range
-    for probes in per_scan:
-        for convert, numbers in probes:
-            shown.extend(_back(convert, x) for x in numbers)
+    spaces = {space for probes in per_scan for space, _ in probes}
+    convert = {s: _converter(s, unit) for s in spaces}
+    # Each conversion is affine and increasing: a value goes back into the histogram's unit
+    # through two points of it (for the range the bins are chosen from).
+    points = {s: (convert[s](0.0), convert[s](1.0)) for s in spaces}
+    shown = [(x - points[s][0]) / (points[s][1] - points[s][0])
+             for probes in per_scan for s, numbers in probes if points[s][1] != points[s][0] for x in numbers]
     shown = [x for x in shown if math.isfinite(x)]
     if not shown:
         return [], len(per_scan)
     edges = nice_edges(min(shown), max(shown), bins)
+    there = {s: [convert[s](e) for e in edges] for s in spaces}
     counts = [0] * (len(edges) - 1)
     missed = 0
     for probes in per_scan:
         hit: set[int] = set()
-        for convert, numbers in probes:
-            there = [convert(e) for e in edges]
+        for space, numbers in probes:
+            at = there[space]
             for x in numbers:
-                i = len(counts) - 1 if x == there[-1] else bisect_right(there, x) - 1
+                i = len(counts) - 1 if x == at[-1] else bisect_right(at, x) - 1
                 if 0 <= i < len(counts):
                     hit.add(i)
         for i in hit:
@@ -261,18 +278,11 @@ def _histogram(per_scan: list[list[_Probe]], bins: int) -> tuple[list[Bin], int]
     return [Bin(lo=edges[i], hi=edges[i + 1], count=c) for i, c in enumerate(counts)], missed
 
 
-def _back(convert: Callable[[float], float], x: float) -> float:
-    """A value where the conditions compare it, back in the histogram's unit: the edge
-    conversion is affine and increasing, so it is inverted from two points."""
-    zero, one = convert(0.0), convert(1.0)
-    return (x - zero) / (one - zero) if one != zero else math.nan
-
-
 def _key_facet(docs: list[Doc], wanted: FacetKey, bins: int, top: int) -> KeyFacet:
     entries = [e for d in docs if (e := _lookup(d.get("scientificMetadata"), wanted.key)) is not _MISSING]
     units = Counter(e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str) and e["unit"])
     unit = wanted.unit or (units.most_common(1)[0][0] if units else "")
-    if unit and _si_unit(unit) is None:  # a stored unit pint does not know: values as stored
+    if unit and _unit_si(unit) is None:  # a stored unit pint does not know: values as stored
         unit = ""
     numeric: list[list[_Probe]] = []
     texts: Counter[Hashable] = Counter()
@@ -287,7 +297,7 @@ def _key_facet(docs: list[Doc], wanted: FacetKey, bins: int, top: int) -> KeyFac
         unconverted += not words and any(_is_number(v) for v in _plain_values(entry))
     text_scans = sum(1 for e in entries if any(not _is_number(v) for v in _labels(_plain_values(e))))
     if numeric and len(numeric) >= text_scans:
-        histogram, missed = _histogram(numeric, bins)
+        histogram, missed = _histogram(numeric, unit, bins)
         return KeyFacet(key=wanted.key, kind="number", unit=unit, count=len(entries), bins=histogram,
                         unconverted=len(entries) - len(numeric) + missed)
     if texts:
