@@ -72,4 +72,8 @@ def to_si(value: Any, unit: str) -> SIValue | None:
     if factor is None:
         return None
     scale, offset, si_unit = factor
-    return SIValue(value * scale + offset, si_unit)
+    # To 12 significant digits: a conversion leaves float noise in the last digits, so 9.5 keV
+    # (1.5220678022999998e-15 J) and 9500 eV (1.5220678023e-15 J) would differ, and a search
+    # "below 9500 eV" would find a scan stored as 9.5 keV. Rounded, the same quantity is the
+    # same number whichever unit it came in.
+    return SIValue(float(f"{value * scale + offset:.12g}"), si_unit)

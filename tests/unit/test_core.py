@@ -166,3 +166,9 @@ def test_a_unit_pint_cannot_read_is_no_si_value_never_a_failed_scan() -> None:
     for unit in ("(", "1/0", "kg**1000000", ")))", "**", "9**9**9", "3^3^14", "(9**9)**9", "m**100"):
         assert to_si(1.5, unit) is None, unit
     assert to_si(1.5, "degC") == (274.65, "K")
+
+
+def test_the_same_quantity_is_the_same_si_number_whichever_unit_it_came_in() -> None:
+    """Float noise of a conversion must not decide a search: 9.5 keV is 9500 eV exactly."""
+    for a, b in (((9.5, "keV"), (9500, "eV")), ((0.3, "mm"), (300, "um")), ((1.1, "bar"), (110000, "Pa"))):
+        assert to_si(*a) == to_si(*b), (a, b)
