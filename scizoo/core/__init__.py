@@ -5,6 +5,7 @@ The bottom layer: it imports no client (pytango, kafka, pymongo, requests, fasta
 deployable; import-linter checks both.
 """
 
+from ._attachments import ATTACHED_TO, AttachmentDocument, AttachmentRelationship, attachments_of, build_attachment
 from ._catalogue import (
     ACTIVE_CONFIGURATION_COLLECTION,
     ATTACHMENT_COLLECTION,
@@ -48,13 +49,10 @@ from ._derived import (
     derived_pid,
 )
 from ._documents import (
-    ATTACHED_TO,
     CAPTURE_OWNED_DATASET_FIELDS,
     PID_NAMESPACE,
     PRODUCER_OWNED_DATABLOCK_FIELDS,
     REDUCTION_OWNED_DATASET_FIELDS,
-    AttachmentDocument,
-    AttachmentRelationship,
     CatalogueSettings,
     DatasetDocument,
     DatasetRelationship,
@@ -64,8 +62,6 @@ from ._documents import (
     Proposal,
     ProposalDocument,
     Technique,
-    attachments_of,
-    build_attachment,
     build_dataset,
     build_orig_datablock,
     dataset_pid,

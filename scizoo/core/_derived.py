@@ -14,14 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._attachments import AttachmentDocument, build_attachment
 from ._documents import (
     PID_NAMESPACE,
-    AttachmentDocument,
     DataFileEntry,
     DerivedDatasetDocument,
     Lifecycle,
     OrigDatablockDocument,
-    build_attachment,
 )
 
 #: The user the reduction workers write as (createdBy, updatedBy).

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ._attachments import ATTACHED_TO
 from ._catalogue import ATTACHMENT_COLLECTION, PUBLISHED_DATA_COLLECTION
-from ._documents import ATTACHED_TO
 from ._errors import ScizooError
 from ._published import SCICAT_METADATA_FIELDS
 
