@@ -9,26 +9,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from ._documents import _Written
 
 
-class InstrumentDocument(BaseModel):
+class InstrumentDocument(_Written):
     """An Instrument in the backend's shape (``_id`` = ``pid``, ``uniqueName`` unique)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     id: Annotated[str, Field(alias="_id", min_length=1, description="Same as pid (the backend's rule).")]
     pid: Annotated[str, Field(min_length=1, description="What a dataset's instrumentIds hold: the beamline.")]
     uniqueName: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
-    customMetadata: dict[str, str] = {}
+    customMetadata: dict[str, str] = Field(default_factory=dict)
     createdBy: str
     updatedBy: str
     createdAt: AwareDatetime
     updatedAt: AwareDatetime
 
-    def to_mongo(self) -> dict[str, object]:
-        return self.model_dump(by_alias=True)
 
 
 def build_instrument(beamline: str, *, facility: str, user: str, now: datetime) -> InstrumentDocument:

@@ -25,7 +25,6 @@ from pymongo.write_concern import WriteConcern
 from scicow import CatalogueWriter, Ingestor, Lookup, RawRecord, is_transient, make_ingestor, plan
 from scizoo.core import (
     DATASET_COLLECTION,
-    INSTRUMENT_COLLECTION,
     PROPOSAL_COLLECTION,
     QUARANTINE_COLLECTION,
     CatalogueSettings,
@@ -139,38 +138,6 @@ def _at_once(calls: list[Callable[[], object]]) -> None:
     for t in threads:
         t.join(30)
     assert not failures, failures
-
-
-def test_quarantines_of_one_scan_racing_keep_its_newest_message(db) -> None:
-    """Messages of one scan quarantined at once (members, or the re-drive and the writer): the
-    newest is kept whichever upsert inserted first. Before the fix, an upsert that lost the race
-    to an older message took its DuplicateKeyError to mean "a newer one is kept" and was dropped.
-    SecantusDB applies each upsert whole, so the race does not happen on it and this test passes
-    before the fix too; it pins the outcome for a store where it does (MongoDB under load)."""
-    quarantine = db[QUARANTINE_COLLECTION]
-    writers = [CatalogueWriter(db) for _ in range(6)]
-    lost = []
-    for scan in range(100, 110):
-        messages = [_message(scan, minutes=m, proposal="29990006") for m in range(len(writers))]
-        _at_once([lambda w=w, m=m: w.quarantine_message(m, "unknown proposal", T0)
-                  for w, m in zip(writers, messages, strict=True)])
-        kept = quarantine.find_one({"_id": f"durable-{scan}"})
-        assert kept is not None and kept["attempts"] == len(messages)
-        if ScanMetadata.model_validate_json(kept["message"]) != messages[-1]:
-            lost.append(scan)
-    assert lost == []
-
-
-def test_instruments_made_by_racing_writers_are_no_instrument_under_another_pid(db, caplog) -> None:
-    """Two writers meeting the same new beamline at once: one makes its Instrument, and the other's
-    DuplicateKeyError is that race, not a hand-made Instrument of that name under another pid.
-    (As above: a race SecantusDB does not run, so this passes before the fix too.)"""
-    for n in range(5):
-        writers = [CatalogueWriter(db) for _ in range(4)]
-        message = _message(200 + n).model_copy(update={"beamline": f"race{n}"})
-        _at_once([lambda w=w: w.write(_writes(message)) for w in writers])
-        assert db[INSTRUMENT_COLLECTION].count_documents({"_id": f"race{n}"}) == 1
-    assert "under another pid" not in caplog.text
 
 
 def test_threads_sending_through_one_outbox_replace_its_failed_producer_once(kafka, scicow_settings, db,
