@@ -118,7 +118,7 @@ from ._published import (
     datacite_attributes,
     published_metadata,
 )
-from ._reduction import ACTIVE_RULES_ID, ReductionRule, ReductionRuleSet, RuleCondition
+from ._reduction import ACTIVE_RULES_ID, MAX_GROUP_MEMBERS, GroupBy, ReductionRule, ReductionRuleSet, RuleCondition
 from ._reserved import RESERVED_METADATA_KEYS, is_reserved_key
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
@@ -143,6 +143,7 @@ __all__ = [
     "INSTRUMENT_COLLECTION",
     "JOB_COLLECTION",
     "MAX_ATTEMPTS",
+    "MAX_GROUP_MEMBERS",
     "MESSAGE_MODELS",
     "NEW_CONFIGURATION",
     "ORIG_DATABLOCK_COLLECTION",
@@ -175,6 +176,7 @@ __all__ = [
     "DerivedDatasetDocument",
     "DerivedDocuments",
     "Funding",
+    "GroupBy",
     "InstrumentDocument",
     "JobDocument",
     "JobState",

@@ -70,6 +70,9 @@ class JobDocument(BaseModel):
     log: str | None = None
     derived: str | None = None
     executed: list[str] | None = None
+    #: A group reduction's scans, in the order reduced (its ``datasetId`` is the scan that made
+    #: the group complete, or came late to it); None for a job of one scan.
+    inputIds: list[str] | None = None
 
     @classmethod
     def from_stored(cls, doc: Doc) -> JobDocument:
@@ -117,10 +120,12 @@ def base_rule(rule_name: str) -> str:
     return re.sub(r"\.r[0-9]+$", "", rule_name)
 
 
-def new_job(pid: str, rule_name: str, pipeline: str, params: Params, now: datetime) -> JobDocument:
-    """The queued job of a rule on a dataset (its id from both, so an event delivered again finds it)."""
+def new_job(pid: str, rule_name: str, pipeline: str, params: Params, now: datetime, *,
+            inputs: list[str] | None = None) -> JobDocument:
+    """The queued job of a rule on a dataset (its id from both, so an event delivered again finds it);
+    ``inputs``: a group reduction's scans."""
     return JobDocument(id=job_id(pid, rule_name), datasetId=pid, rule=rule_name, pipeline=pipeline, params=params,
-                       state=JobState.QUEUED, attempt=0, createdAt=now, updatedAt=now)
+                       state=JobState.QUEUED, attempt=0, createdAt=now, updatedAt=now, inputIds=inputs)
 
 
 def rerun_request(pid: str, rule_name: str, earlier: int, params: Params, *, requested_by: str,

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: The document of the store's rule set, in :data:`REDUCTION_RULES_COLLECTION`.
 ACTIVE_RULES_ID: Final = "active"
@@ -27,6 +27,49 @@ class RuleCondition(BaseModel):
     key: Annotated[str, Field(description="A scientificMetadata key.")]
     op: Literal["==", "!=", "<", "<=", ">", ">="] = "=="
     value: Any
+
+
+#: A key of scientificMetadata as stored (no dots, no "$": a path, never an operator).
+_STORED_KEY = r"^[^.$\x00]{1,200}$"
+#: The most scans one group reduction takes (and the most a group lookup reads).
+MAX_GROUP_MEMBERS: Final = 500
+
+
+class GroupBy(BaseModel):
+    """Several scans reduced as one: those of one proposal that share the values of ``keys``
+    (e.g. the sample and a series id), once the group is complete, when it holds ``count`` scans
+    or one of them has a true ``last`` (the series' last scan); whichever comes first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keys: Annotated[list[Annotated[str, Field(pattern=_STORED_KEY)]], Field(min_length=1, max_length=5)]
+    count: Annotated[int | None, Field(ge=2, le=MAX_GROUP_MEMBERS)] = None
+    last: Annotated[str | None, Field(pattern=_STORED_KEY,
+                                      description="A key whose true value marks a group's last scan.")] = None
+
+    @model_validator(mode="after")
+    def _closes(self) -> GroupBy:
+        if self.count is None and self.last is None:
+            raise ValueError("a group needs a way to be complete: a count of scans, a 'last' key, or both")
+        return self
+
+    def values(self, dataset: dict[str, Any]) -> dict[str, Any] | None:
+        """The values a dataset shares with the rest of its group (None: it has not all keys)."""
+        meta = dataset.get("scientificMetadata") or {}
+        found = {key: _value(meta.get(key)) for key in self.keys}
+        return None if any(v is None or isinstance(v, (dict, list)) for v in found.values()) else found
+
+    def complete(self, members: list[dict[str, Any]]) -> bool:
+        """Whether these scans (the group as it is now) make a complete group."""
+        if self.count is not None and len(members) >= self.count:
+            return True
+        return self.last is not None and any(
+            _value((m.get("scientificMetadata") or {}).get(self.last)) is True for m in members)
+
+
+def _value(entry: Any) -> Any:
+    """A scientificMetadata entry's value ({"value": v, "unit": u} or v itself)."""
+    return entry.get("value") if isinstance(entry, dict) else entry
 
 
 class ReductionRule(BaseModel):
@@ -45,6 +88,8 @@ class ReductionRule(BaseModel):
     #: ``scizoo[reduce]`` and the pipeline's package installed: a facility's pinned
     #: reduction stack, say); empty: the worker's own.
     python: Annotated[str, Field(max_length=4096, description="Interpreter of the job's environment.")] = ""
+    #: Reduce a group of scans together (one derived dataset of them all), not each scan alone.
+    group: GroupBy | None = None
 
     @field_validator("name")
     @classmethod
@@ -63,8 +108,7 @@ class ReductionRule(BaseModel):
         if not fnmatch.fnmatch(dataset.get("dataFormat", ""), self.data_format):
             return None
         for condition in self.when:
-            entry = meta.get(condition.key)
-            value = entry.get("value") if isinstance(entry, dict) else entry
+            value = _value(meta.get(condition.key))
             try:
                 if value is None or not _OPS[condition.op](value, condition.value):
                     return None
