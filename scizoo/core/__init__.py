@@ -23,6 +23,7 @@ from ._catalogue import (
     PUBLISHED_DATA_COLLECTION,
     QUARANTINE_COLLECTION,
     RATING_COLLECTION,
+    REDUCTION_RULE_REVISION_COLLECTION,
     REDUCTION_RULES_COLLECTION,
     VIEW_COLLECTION,
     ensure_indexes,
@@ -120,6 +121,14 @@ from ._published import (
 )
 from ._reduction import ACTIVE_RULES_ID, MAX_GROUP_MEMBERS, GroupBy, ReductionRule, ReductionRuleSet, RuleCondition
 from ._reserved import RESERVED_METADATA_KEYS, is_reserved_key
+from ._rule_revisions import (
+    RulesRevisionDocument,
+    diff_rules,
+    diff_summary,
+    dry_run,
+    revision_document,
+    touched_beamlines,
+)
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
@@ -155,6 +164,7 @@ __all__ = [
     "RATING_COLLECTION",
     "REDUCTION_OWNED_DATASET_FIELDS",
     "REDUCTION_RULES_COLLECTION",
+    "REDUCTION_RULE_REVISION_COLLECTION",
     "REDUCTION_USER",
     "RESERVED_METADATA_KEYS",
     "SCHEMA_DIR",
@@ -199,6 +209,7 @@ __all__ = [
     "ReductionSummary",
     "RelatedWork",
     "RuleCondition",
+    "RulesRevisionDocument",
     "ScanBlock",
     "ScanColumn",
     "ScanMetadata",
@@ -227,6 +238,9 @@ __all__ = [
     "dataset_pid",
     "dead_letter_topic",
     "derived_pid",
+    "diff_rules",
+    "diff_summary",
+    "dry_run",
     "dump_beamline_config",
     "ensure_indexes",
     "events_topic",
@@ -253,11 +267,13 @@ __all__ = [
     "rerun_pattern",
     "rerun_request",
     "retire",
+    "revision_document",
     "run_service",
     "sardana_message_id",
     "schema_documents",
     "stale_before",
     "to_si",
     "topic_pattern",
+    "touched_beamlines",
     "until_stopped",
 ]

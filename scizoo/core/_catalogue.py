@@ -30,6 +30,8 @@ ACTIVE_CONFIGURATION_COLLECTION: Final = "ScidogActive"
 JOB_COLLECTION: Final = "ScizooReductionJob"
 #: The reduction rules in use: one revisioned document (scireduce follows it, scanlog edits it).
 REDUCTION_RULES_COLLECTION: Final = "ScizooReductionRules"
+#: Every revision of the reduction rules (who, when, the rules), _id the revision number.
+REDUCTION_RULE_REVISION_COLLECTION: Final = "ScizooReductionRuleRevision"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
 PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
 INSTRUMENT_COLLECTION: Final = "Instrument"
