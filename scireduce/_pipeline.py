@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from ._cache import ResultCache
 
-#: The name under which a step receives the raw input (the scan's file).
+#: The name under which a step receives the raw input: ``{"path": <the scan's file>}``, and for
+#: a group reduction ``{"path": <the first>, "paths": [<every scan's file, in order>]}``.
 RAW = "raw"
 
 
@@ -93,9 +94,11 @@ class Run:
     executed: list[str] = field(default_factory=list)
 
 
-def run_pipeline(pipeline: Pipeline, raw: Path, params: Mapping[str, Mapping[str, Any]],
+def run_pipeline(pipeline: Pipeline, raw: Path | Sequence[Path], params: Mapping[str, Mapping[str, Any]],
                  cache: ResultCache) -> Run:
     """The final step's result, computing only what the cache does not hold.
+
+    ``raw``: the scan's file, or the files of a group's scans (keyed together, in order).
 
     Keys chain without results, so every key is known before anything runs; then only the
     results actually needed are read or computed: with the final result cached, nothing
@@ -103,7 +106,13 @@ def run_pipeline(pipeline: Pipeline, raw: Path, params: Mapping[str, Mapping[str
     """
     validated = pipeline.step_params(params)
     steps = {s.name: s for s in pipeline.steps}
-    out = Run(keys={RAW: raw_key(raw)}, results={RAW: {"path": str(raw)}})
+    if isinstance(raw, Path):
+        out = Run(keys={RAW: raw_key(raw)}, results={RAW: {"path": str(raw)}})
+    else:
+        if not raw:
+            raise ValueError(f"{pipeline.name}: no input file")
+        out = Run(keys={RAW: _hash([raw_key(p) for p in raw])},
+                  results={RAW: {"path": str(raw[0]), "paths": [str(p) for p in raw]}})
     for step in pipeline.steps:
         out.keys[step.name] = step_key(step, validated[step.name], [out.keys[i] for i in step.inputs])
 
