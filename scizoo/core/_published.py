@@ -12,7 +12,7 @@ ownership fields (the backend lets a private one be changed by its ``createdBy``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -59,6 +59,9 @@ class PublicationIn(_Strict):
     license: Annotated[str, Field(max_length=100, description="An SPDX identifier, e.g. CC-BY-4.0.")] = "CC-BY-4.0"
     funding: Annotated[list[Funding], Field(max_length=50)] = []
     dataset_pids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+    embargo_until: Annotated[AwareDatetime | None, Field(description=(
+        "The datasets (their files) become public at this time; the DOI and the landing page are public "
+        "once registered. None: public when registered."))] = None
 
 
 class PublishedDataDocument(_Strict):
@@ -74,6 +77,10 @@ class PublishedDataDocument(_Strict):
     status: Status = "private"
     metadata: dict[str, Any] = {}
     registeredTime: AwareDatetime | None = None
+    embargoUntil: Annotated[AwareDatetime | None, Field(description=(
+        "scizoo's own: the datasets are made public at this time (by the release job), not at registration."))] = None
+    releasedTime: Annotated[AwareDatetime | None, Field(description=(
+        "scizoo's own: when the datasets were made public; None while registered under embargo."))] = None
     numberOfFiles: int = 0
     sizeOfArchive: int = 0
     ownerGroup: Annotated[str, Field(description="scizoo's own (the backend has none): who may change it.")]
@@ -91,8 +98,20 @@ def _spdx_url(license_id: str) -> str:
     return f"https://spdx.org/licenses/{license_id}.html"
 
 
+def datacite_date(when: datetime) -> str:
+    """A time as DataCite's dates take it (W3C-DTF): the day alone when it is midnight UTC."""
+    when = when.astimezone(UTC)
+    if when == when.replace(hour=0, minute=0, second=0, microsecond=0):
+        return when.date().isoformat()
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
-    """The DataCite kernel-4.5 JSON of a publication (what ``datacite.schema45`` validates)."""
+    """The DataCite kernel-4.5 JSON of a publication (what ``datacite.schema45`` validates).
+
+    An embargo is a ``dates`` entry of type ``Available``: DataCite's way to say when a
+    resource becomes publicly available, the end of its embargo.
+    """
     related = [{"relatedIdentifier": r.identifier, "relatedIdentifierType": r.identifier_type,
                 "relationType": r.relation_type} for r in pub.related]
     return {
@@ -116,6 +135,9 @@ def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any
                         "rightsIdentifierScheme": "SPDX"}] if pub.license else [],
         "fundingReferences": [{"funderName": f.funder_name, **({"awardNumber": f.award_number} if f.award_number else {})}
                               for f in pub.funding],
+        "dates": [{"date": datacite_date(pub.embargo_until), "dateType": "Available",
+                   "dateInformation": "end of the embargo: the files are public from this date"}]
+        if pub.embargo_until else [],
         "schemaVersion": "http://datacite.org/schema/kernel-4",
     }
 
@@ -125,7 +147,7 @@ def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any
 #: resourceType; its DataCite registration and frontend read them there). Title and abstract
 #: are the document's own fields, and the backend adds the abstract to ``descriptions`` itself.
 SCICAT_METADATA_FIELDS = ("creators", "publisher", "subjects", "relatedIdentifiers", "rightsList",
-                          "fundingReferences")
+                          "fundingReferences", "dates")
 
 
 def published_metadata(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
@@ -148,5 +170,5 @@ def build_published_data(pub: PublicationIn, *, doi: str, owner_group: str, file
         id=doi, doi=doi, title=pub.title, abstract=pub.abstract, datasetPids=list(pub.dataset_pids),
         metadata=published_metadata(pub, doi, landing_url),
         numberOfFiles=files, sizeOfArchive=size, ownerGroup=owner_group, createdBy=user, updatedBy=user,
-        createdAt=now, updatedAt=now,
+        createdAt=now, updatedAt=now, embargoUntil=pub.embargo_until,
     )

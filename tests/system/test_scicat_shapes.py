@@ -54,6 +54,8 @@ OUR_OWN: dict[str, dict[str, str]] = {
         "ownerGroup": "who may change a private publication here (the backend asks createdBy)",
         "accessGroups": "read with ownerGroup by the same access rule",
         "registration": "the DataCite step a registration reached, until it is registered",
+        "embargoUntil": "when the release job makes the datasets public (the DOI is public at registration)",
+        "releasedTime": "when the datasets were made public (None while under embargo)",
     },
 }
 
