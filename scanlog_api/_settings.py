@@ -28,8 +28,17 @@ class ScanlogSettings(BaseSettings):
     #: Who runs this service, named in OAI-PMH's Identify (harvesters write there); empty:
     #: webmaster@ the public URL's host.
     admin_email: str = ""
-    #: Download link of a dataset's file on its landing page ({path} is the file's path); empty: none.
+    #: The facility's transfer link ({path}: a file's path or a dataset's folder, {pid}: the
+    #: dataset's pid), e.g. a Globus collection path: on the landing page, and in the answer to an
+    #: archive over ``max_archive_bytes``. Empty: none.
     download_url_pattern: str = ""
+    # --- Downloads (issue 21: scanlog_api/_downloads.py) ---
+    #: The folders whose files may be served (absolute paths): a datablock's file is served only
+    #: if it lies inside one, links resolved. Empty (the default): no file is served.
+    data_roots: list[str] = []
+    #: Above this many bytes no archive is made; the answer gives the size and the transfer
+    #: links (SciCat's frontend: 5 GB, its maxDirectDownloadSize).
+    max_archive_bytes: int = 5_000_000_000
     #: The dataset's page in the facility's SciCat frontend ({pid}, URL-encoded), linked from
     #: the detail view; empty: no link. E.g. https://scicat.facility.org/datasets/{pid}
     scicat_url_pattern: str = ""
