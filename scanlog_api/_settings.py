@@ -63,6 +63,10 @@ class ScanlogSettings(BaseSettings):
     #: Beamline -> staff group whose members may comment on that beamline's scans (besides
     #: the dataset's ownerGroup and admins). Empty (the default): only SciCat's writers comment.
     staff_comment_groups: dict[str, str] = {}
+    #: The reduction rules (issue 22): beamline -> staff group whose members change the rules of
+    #: that beamline (rules whose beamline is exactly it), besides administrators, who change
+    #: all. Empty (the default): administrators only. Every signed-in user reads the rules.
+    rule_staff_groups: dict[str, str] = {}
     #: E-logbook endpoint that accepts {title, html, entry_id} (POST); empty: export disabled.
     elog_url: str = ""
     elog_token: SecretStr | None = None
