@@ -13,14 +13,18 @@ import csv
 import hashlib
 import importlib
 import json
-import platform
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ._cache import ResultCache
 from ._pipeline import Pipeline, run_pipeline
+from ._provenance import environment
 from ._registry import pipelines
+
+#: The runner's pid, set in the job's environment (:func:`_die_with_parent`).
+PARENT_VARIABLE = "SCIREDUCE_JOB_PARENT"
 
 
 def find_pipeline(name: str) -> Pipeline:
@@ -95,9 +99,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "pipeline": pipeline.name, "pipeline_version": pipeline.version,
         "steps": [{"name": s.name, "version": s.version, "key": done.keys[s.name]} for s in pipeline.steps],
         "params": spec.get("params", {}), "inputs": [{"pid": spec["input_pid"], "path": str(raw), "sha1": sha1(raw)}],
-        # Where it ran: a rule may name another Python environment.
-        "environment": {"python": sys.executable, "python_version": platform.python_version(),
-                        "scizoo": _scizoo_version()},
+        # How the pipeline was named to the worker (a registered name or a module path): what
+        # `scireduce reproduce` runs again.
+        "pipeline_ref": spec["pipeline"],
+        # Where it ran: this process's environment (a rule may name another Python environment),
+        # and the runner that started it (set by the runner: subprocess, or which Dask worker).
+        "environment": environment(),
+        "runner": spec.get("runner") or {"kind": "subprocess"},
     }
     folder = Path(spec["out_dir"]) / done.keys[final][:16]
     files = write_outputs(folder, done.results[final], recipe)
@@ -106,13 +114,24 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "summary": {"points": sum(done.results[final].get("n", [])), "bins": len(done.results[final]["x"])}}
 
 
-def _scizoo_version() -> str:
-    from scizoo import __version__
+def _die_with_parent() -> None:
+    """Be killed when the process that started this job dies (Linux): a runner killed with
+    SIGKILL (a Dask worker, a scireduce worker) cannot kill its job, and a job left running
+    would write its outputs while the job's re-run writes the same ones."""
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    if not sys.platform.startswith("linux") or not parent.isdigit():
+        return
+    import ctypes
+    import signal
 
-    return __version__
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != int(parent):  # it died before the line above: nobody will signal us
+        os._exit(137)
 
 
 def main() -> None:
+    _die_with_parent()
     spec = json.loads(sys.stdin.read())
     print(f"running {spec['pipeline']} on {spec['raw_path']}", file=sys.stderr)
     result = run(spec)

@@ -4,14 +4,15 @@
   in memory in :mod:`scireduce.testing`; one behavioural test runs against both
   (tests/system/test_job_store_contract.py).
 - :class:`Catalogue`: what a worker reads of a raw dataset and writes of a derived one.
-- :class:`Runner`: where a job's pipeline runs (a subprocess today, :mod:`scireduce._runner`).
+- :class:`Runner`: where a job's pipeline runs (a subprocess of the worker, :mod:`scireduce._runner`,
+  or on a Dask cluster, :mod:`scireduce._runner_dask`).
 - :data:`Clock`: the time; passed in, so nothing below the loop reads the system clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -73,6 +74,8 @@ class JobSpec:
     cache_dir: str
     out_dir: str
     cache_max_bytes: int
+    #: Where it runs, as the runner says (``kind``: subprocess or dask, and where): kept in the recipe.
+    runner: dict[str, str] = field(default_factory=dict)
 
     def to_json_dict(self) -> Doc:
         return asdict(self)

@@ -7,13 +7,17 @@ at the rule's timeout, and whatever happened comes back as a :class:`RunOutcome`
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 from pydantic import ValidationError
 
 from scizoo.core import ReductionOutput
 
+from ._job import PARENT_VARIABLE
 from ._ports import JobSpec, RunOutcome
 
 
@@ -23,9 +27,13 @@ class SubprocessRunner:
 
     def run(self, spec: JobSpec, *, python: str, timeout_s: float) -> RunOutcome:
         python = python or sys.executable
+        if not spec.runner:
+            spec = replace(spec, runner={"kind": "subprocess", "host": socket.gethostname()})
+        # The job dies with this process (scireduce._job): nothing of it outlives a runner killed.
+        env = {**os.environ, PARENT_VARIABLE: str(os.getpid())}
         try:
             done = subprocess.run([python, "-m", "scireduce._job"], input=json.dumps(spec.to_json_dict()),  # noqa: S603
-                                  text=True, capture_output=True, timeout=timeout_s, check=False)
+                                  text=True, capture_output=True, timeout=timeout_s, check=False, env=env)
         except OSError as err:  # the rule's environment is not there (or not runnable)
             return RunOutcome(None, f"cannot start the job's Python {python!r}: {err}")
         except subprocess.TimeoutExpired as err:

@@ -40,6 +40,35 @@ class NotCancellable(ValueError):
     """A job that cannot be cancelled (running, or settled); the message says which."""
 
 
+class JobProvenance(BaseModel):
+    """What ran a job (pinned on the job when it succeeded; the derived file's recipe carries the same):
+    where (``runner``), in what (``environment``: interpreter, lock hash or image), which pipeline
+    and step versions, and which scizoo built the derived documents.
+
+    Kept as reported by the job's own process, which may be another environment's older scizoo:
+    unknown fields are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    runner: Annotated[dict[str, str], Field(description="kind (subprocess or dask) and where: host, or scheduler "
+                                                        "and worker addresses.")] = {}
+    environment: Annotated[dict[str, Any], Field(description="python, python_version, sys_version, lock "
+                                                             "(sha256 of its packages), image, scizoo.")] = {}
+    pipeline: str = ""
+    pipeline_version: str = ""
+    steps: Annotated[dict[str, str], Field(description="Each step's version, by name.")] = {}
+    scizoo: Annotated[str, Field(description="The scizoo version of the worker that built the documents.")] = ""
+
+
+def job_provenance(recipe: Doc, *, scizoo: str) -> JobProvenance:
+    """A job's provenance from the recipe its run reported (``Recipe.model_dump()``)."""
+    return JobProvenance(runner={str(k): str(v) for k, v in (recipe.get("runner") or {}).items()},
+                         environment=dict(recipe.get("environment") or {}), pipeline=str(recipe.get("pipeline", "")),
+                         pipeline_version=str(recipe.get("pipeline_version", "")),
+                         steps={str(s.get("name")): str(s.get("version")) for s in recipe.get("steps", [])},
+                         scizoo=scizoo)
+
+
 class JobDocument(BaseModel):
     """A reduction job in ``ScizooReductionJob``.
 
@@ -70,6 +99,8 @@ class JobDocument(BaseModel):
     log: str | None = None
     derived: str | None = None
     executed: list[str] | None = None
+    #: What ran it (set when it succeeded): runner, environment, pipeline and step versions, scizoo.
+    provenance: JobProvenance | None = None
     #: A group reduction's scans, in the order reduced (its ``datasetId`` is the scan that made
     #: the group complete, or came late to it); None for a job of one scan.
     inputIds: list[str] | None = None
@@ -178,10 +209,14 @@ def claim(job: JobDocument, worker: str, now: datetime) -> Doc:
             "attempt": job.attempt + 1}
 
 
-def finish(now: datetime, log: str, *, derived: str, executed: list[str], log_tail: int) -> Doc:
-    """The fields of a job that made its derived dataset."""
-    return {"state": JobState.SUCCEEDED, "log": log[-log_tail:], "endedAt": now, "updatedAt": now,
-            "derived": derived, "executed": executed}
+def finish(now: datetime, log: str, *, derived: str, executed: list[str], log_tail: int,
+           provenance: JobProvenance | None = None) -> Doc:
+    """The fields of a job that made its derived dataset (and what ran it, when known)."""
+    done: Doc = {"state": JobState.SUCCEEDED, "log": log[-log_tail:], "endedAt": now, "updatedAt": now,
+                 "derived": derived, "executed": executed}
+    if provenance is not None:
+        done["provenance"] = provenance.model_dump(mode="json")
+    return done
 
 
 def fail(now: datetime, log: str, *, log_tail: int) -> Doc:
