@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scizoo.web import OidcSettings, TokenUser
@@ -42,6 +42,13 @@ class ScanlogSettings(BaseSettings):
     #: The dataset's page in the facility's SciCat frontend ({pid}, URL-encoded), linked from
     #: the detail view; empty: no link. E.g. https://scicat.facility.org/datasets/{pid}
     scicat_url_pattern: str = ""
+    #: Releases (issue 21, scanlog_api/_release.py): how often the release job looks for ended
+    #: embargoes (and the policy's due datasets), in one replica at a time; 0: never here (run
+    #: `scanlog release` from a CronJob instead).
+    release_every_s: float = Field(60.0, ge=0)
+    #: The facility's policy: a proposal's raw datasets become public this many years after the
+    #: proposal ended (as SciCat's POLICY_PUBLICATION_SHIFT). None (the default): no such policy.
+    release_policy_years: int | None = Field(None, ge=1, le=100)
     #: Live streams open to anonymous readers (published scans) at most at once.
     max_anonymous_streams: int = 50
     #: Live streams one signed-in user may hold open at once (each holds a queue on the feed).
