@@ -91,14 +91,18 @@ def write_outputs(folder: Path, profile: dict[str, Any], recipe: dict[str, Any])
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     pipeline = find_pipeline(spec["pipeline"])
-    raw = Path(spec["raw_path"])
+    # (pid, path) of each input: a group reduction's scans, or the one scan.
+    inputs = [(str(pid), Path(path)) for pid, path in spec.get("group") or []] or [(spec["input_pid"],
+                                                                                  Path(spec["raw_path"]))]
     cache = ResultCache(Path(spec["cache_dir"]), int(spec.get("cache_max_bytes", 256 * 1024 * 1024)))
+    raw: Path | list[Path] = [path for _, path in inputs] if spec.get("group") else inputs[0][1]
     done = run_pipeline(pipeline, raw, spec.get("params", {}), cache)
     final = pipeline.steps[-1].name
     recipe = {
         "pipeline": pipeline.name, "pipeline_version": pipeline.version,
         "steps": [{"name": s.name, "version": s.version, "key": done.keys[s.name]} for s in pipeline.steps],
-        "params": spec.get("params", {}), "inputs": [{"pid": spec["input_pid"], "path": str(raw), "sha1": sha1(raw)}],
+        "params": spec.get("params", {}),
+        "inputs": [{"pid": pid, "path": str(path), "sha1": sha1(path)} for pid, path in inputs],
         # How the pipeline was named to the worker (a registered name or a module path): what
         # `scireduce reproduce` runs again.
         "pipeline_ref": spec["pipeline"],
@@ -133,7 +137,9 @@ def _die_with_parent() -> None:
 def main() -> None:
     _die_with_parent()
     spec = json.loads(sys.stdin.read())
-    print(f"running {spec['pipeline']} on {spec['raw_path']}", file=sys.stderr)
+    group = spec.get("group") or []
+    print(f"running {spec['pipeline']} on {spec['raw_path']}" + (f" and {len(group) - 1} more scans" if group else ""),
+          file=sys.stderr)
     result = run(spec)
     print(f"executed steps: {', '.join(result['executed']) or 'none (all cached)'}", file=sys.stderr)
     print(json.dumps(result))

@@ -58,6 +58,10 @@ class Catalogue(Protocol):
     def files_of(self, pid: str) -> list[str]:
         """The paths of a dataset's files (its OrigDatablocks' ``dataFileList``)."""
 
+    def group_of(self, dataset: Doc, values: dict[str, Any], limit: int) -> list[Doc]:
+        """The raw datasets of ``dataset``'s owner group and proposals whose scientificMetadata
+        ``values`` are these (``dataset`` among them), oldest first, at most ``limit``."""
+
     def write_derived(self, documents: DerivedDocuments) -> None:
         """Write a reduction's documents: the first time whole, again (a job taken over) only what
         the reduction owns, so a derived dataset published or shared meanwhile stays so."""
@@ -65,7 +69,8 @@ class Catalogue(Protocol):
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One run of a pipeline on one file: what ``scireduce._job`` reads (as JSON) on its stdin."""
+    """One run of a pipeline on one file (or a group's files): what ``scireduce._job`` reads (as
+    JSON) on its stdin."""
 
     pipeline: str
     raw_path: str
@@ -74,6 +79,9 @@ class JobSpec:
     cache_dir: str
     out_dir: str
     cache_max_bytes: int
+    #: A group reduction's inputs, (pid, path) per scan in order (``raw_path`` and ``input_pid``
+    #: are the first); empty for a job of one scan.
+    group: list[tuple[str, str]] = field(default_factory=list)
     #: Where it runs, as the runner says (``kind``: subprocess or dask, and where): kept in the recipe.
     runner: dict[str, str] = field(default_factory=dict)
 

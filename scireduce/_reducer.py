@@ -20,6 +20,7 @@ from typing import Any
 
 from scizoo import __version__
 from scizoo.core import (
+    MAX_GROUP_MEMBERS,
     DatasetIngested,
     JobDocument,
     JobState,
@@ -79,14 +80,56 @@ class Worker:
         jobs = []
         for rule in self.rules.rules:
             path = rule.input_file(dataset, files)
-            if path is not None:
+            if path is None:
+                continue
+            if rule.group is None:
                 jobs.append(self.run(dataset, rule, path))
+                continue
+            group = self.group(dataset, rule)
+            if group is not None:
+                # The group's newest scan names the job: the events of every scan of a group
+                # as it is now find the same job (run once), and a scan that comes late to a
+                # reduced group makes a new one, the earlier result kept.
+                newest, newest_path = group[-1]
+                jobs.append(self.run(newest, rule, newest_path, group=group))
         return jobs
 
-    def _claim(self, dataset: Doc, rule: Rule) -> JobDocument | None:
+    def group(self, dataset: Doc, rule: Rule) -> list[tuple[Doc, str]] | None:
+        """The scans (with the file the rule reduces of each) of ``dataset``'s group under a
+        group rule, oldest first, once the group is complete; None while it is not."""
+        assert rule.group is not None
+        values = rule.group.values(dataset)
+        if values is None:
+            logger.info("dataset %s has not every key of rule %s's groups (%s): not reduced", dataset["_id"],
+                        rule.name, ", ".join(rule.group.keys))
+            return None
+        found = self.catalogue.group_of(dataset, values, MAX_GROUP_MEMBERS)
+        if len(found) == MAX_GROUP_MEMBERS:
+            logger.warning("rule %s: the group of %s holds %d scans or more; its oldest %d are reduced",
+                           rule.name, dataset["_id"], MAX_GROUP_MEMBERS, MAX_GROUP_MEMBERS)
+        group = [(d, p) for d in found if (p := rule.input_file(d, self.catalogue.files_of(d["_id"]))) is not None]
+        if not rule.group.complete([d for d, _ in group]):
+            logger.info("rule %s: the group of %s (%s) has %d scan(s), not yet complete", rule.name, dataset["_id"],
+                        values, len(group))
+            return None
+        return group
+
+    def _members(self, rule: Rule, pids: list[str]) -> list[tuple[Doc, str]] | None:
+        """A group job's own scans (as it was made), with their files; None if one is gone or
+        no longer matches its rule (the job is then left as it is, for a person to see)."""
+        members = []
+        for pid in pids:
+            dataset = self.catalogue.dataset(pid)
+            path = None if dataset is None else rule.input_file(dataset, self.catalogue.files_of(pid))
+            if dataset is None or path is None:
+                return None
+            members.append((dataset, path))
+        return members
+
+    def _claim(self, dataset: Doc, rule: Rule, inputs: list[str] | None = None) -> JobDocument | None:
         """The job to run, or None when it is done, past its attempts, or another (live) worker runs it."""
         now = self.clock()
-        self.jobs.create(new_job(dataset["_id"], rule.name, rule.pipeline, rule.params, now))
+        self.jobs.create(new_job(dataset["_id"], rule.name, rule.pipeline, rule.params, now, inputs=inputs))
         job = self.jobs.get(job_id(dataset["_id"], rule.name))
         if job is None or not claimable(job, stale_before(now, rule.timeout_s, self.settings.stale_after_s)):
             return None
@@ -97,13 +140,14 @@ class Worker:
         """Run a rule on a dataset again with changed parameters: a new job and, when it
         succeeds, a new derived dataset (the earlier ones are kept). Raises ``LookupError`` for
         an unknown dataset or rule, ``ValueError`` for parameters the pipeline refuses."""
-        dataset, rule, path, merged = self._prepare_rerun(pid, rule_name, params)
+        dataset, rule, path, merged, group = self._prepare_rerun(pid, rule_name, params)
         name = rerun_name(rule.name, self.jobs.count_reruns(pid, rule.name))
-        return self.run(dataset, rule.model_copy(update={"name": name, "params": merged}), path)
+        return self.run(dataset, rule.model_copy(update={"name": name, "params": merged}), path, group=group)
 
-    def _prepare_rerun(self, pid: str, rule_name: str,
-                       params: dict[str, dict[str, Any]]) -> tuple[Doc, Rule, str, dict[str, dict[str, Any]]]:
-        """The dataset, its rule, its input file and the merged parameters of a rerun."""
+    def _prepare_rerun(self, pid: str, rule_name: str, params: dict[str, dict[str, Any]]
+                       ) -> tuple[Doc, Rule, str, dict[str, dict[str, Any]], list[tuple[Doc, str]] | None]:
+        """The dataset, its rule, its input file, the merged parameters of a rerun, and under a
+        group rule the dataset's group as it is now."""
         dataset = self.catalogue.dataset(pid)
         if dataset is None:
             raise LookupError(f"no dataset {pid!r}")
@@ -114,17 +158,23 @@ class Worker:
         if path is None:
             raise ValueError(f"rule {rule.name!r} does not apply to dataset {pid!r} (beamline, format, files, "
                              "conditions or status)")
+        group = None
+        if rule.group is not None:
+            group = self.group(dataset, rule)
+            if group is None:
+                raise ValueError(f"rule {rule.name!r} reduces groups of scans, and the group of dataset {pid!r} "
+                                 f"(by {', '.join(rule.group.keys)}) is not complete")
         merged = merged_params(rule.params, params)
         refused = self.refusal(rule)
         if refused:
             raise ValueError(refused)
         if rule.python:  # the pipeline is installed over there: the job itself checks its parameters
-            return dataset, rule, path, merged
+            return dataset, rule, path, merged, group
         try:
             find_pipeline(rule.pipeline).step_params(merged)
         except Exception as err:  # a pydantic ValidationError or an unknown step: say which
             raise ValueError(f"parameters refused by pipeline {rule.pipeline!r}: {err}") from err
-        return dataset, rule, path, merged
+        return dataset, rule, path, merged, group
 
     def refusal(self, rule: Rule) -> str | None:
         """Why this worker will not run a rule's job (None: it will). Rules may come from the
@@ -148,7 +198,7 @@ class Worker:
         for job in self.jobs.requested(limit):
             try:
                 asked = job.requestedParams if job.requestedParams is not None else job.params
-                dataset, rule, path, merged = self._prepare_rerun(job.datasetId, base_rule(job.rule), asked)
+                dataset, rule, path, merged, group = self._prepare_rerun(job.datasetId, base_rule(job.rule), asked)
             except Exception as err:
                 if isinstance(err, self.store_errors):
                     raise  # the store is away: the request stays queued
@@ -162,7 +212,8 @@ class Worker:
                 continue
             # What it runs with: the rule's parameters and those asked for on top (kept as asked).
             self.jobs.update(job.id, {"pipeline": rule.pipeline, "params": merged}, expect=expected(job))
-            done.append(self.run(dataset, rule.model_copy(update={"name": job.rule, "params": merged}), path))
+            done.append(self.run(dataset, rule.model_copy(update={"name": job.rule, "params": merged}), path,
+                                 group=group))
         return done
 
     def sweep(self, limit: int = 100) -> list[Doc]:
@@ -190,10 +241,15 @@ class Worker:
             path = base.input_file(dataset, self.catalogue.files_of(dataset["_id"]))
             if path is None:
                 continue
+            group = None
+            if job.inputIds:
+                group = self._members(base, job.inputIds)
+                if group is None:
+                    continue
             rule = base.model_copy(update={"name": job.rule, "params": job.params or base.params})
             logger.warning("taking over job %s (running on %s since %s, past its timeout)", job.id, job.worker,
                            job.startedAt)
-            done.append(self.run(dataset, rule, path))
+            done.append(self.run(dataset, rule, path, group=group))
         return done
 
     def cancel(self, jid: str) -> Doc:
@@ -208,17 +264,25 @@ class Worker:
                 return done.to_mongo()
         raise NotCancellable(f"job {jid!r} changes too often to cancel now; try again")
 
-    def run(self, dataset: Doc, rule: Rule, path: str) -> Doc:
-        job = self._claim(dataset, rule)
+    def run(self, dataset: Doc, rule: Rule, path: str, *, group: list[tuple[Doc, str]] | None = None) -> Doc:
+        """Run a rule's job on a dataset (``group``: a group rule's scans, ``dataset`` the newest)."""
+        job = self._claim(dataset, rule, [str(d["_id"]) for d, _ in group] if group is not None else None)
         if job is None:
             stored = self.jobs.get(job_id(dataset["_id"], rule.name))
             return stored.to_mongo() if stored is not None else {}
+        if job.inputIds and group is not None and job.inputIds != [str(d["_id"]) for d, _ in group]:
+            # A retry of a group job: it reduces the scans it was made with.
+            group = self._members(rule, job.inputIds)
+            if group is None:
+                return self._settle(job, fail(self.clock(), "not run: a scan of its group is gone or no longer "
+                                                            "matches its rule", log_tail=LOG_TAIL))
         refused = self.refusal(rule)
         if refused:
             return self._settle(job, fail(self.clock(), f"not run: {refused}", log_tail=LOG_TAIL))
         spec = JobSpec(pipeline=rule.pipeline, raw_path=path, params=rule.params, input_pid=dataset["_id"],
                        cache_dir=str(self.settings.work_dir / "cache"), out_dir=str(self.settings.work_dir / "out"),
-                       cache_max_bytes=self.settings.cache_max_bytes)
+                       cache_max_bytes=self.settings.cache_max_bytes,
+                       group=[(str(d["_id"]), p) for d, p in group] if group is not None else [])
         outcome = self.runner.run(spec, python=rule.python, timeout_s=rule.timeout_s)
         if outcome.output is None:
             return self._settle(job, fail(self.clock(), outcome.log, log_tail=LOG_TAIL))
@@ -227,7 +291,8 @@ class Worker:
             documents = build_derived(dataset, job_id=job.id, rule=rule.name, params=rule.params,
                                       output=outcome.output, log=outcome.log[-LOG_TAIL:],
                                       plot=_plot(outcome.output.files), software=f"scizoo {__version__}",
-                                      pid_prefix=self.settings.pid_prefix, now=now)
+                                      pid_prefix=self.settings.pid_prefix, now=now,
+                                      group=[d for d, _ in group] if group is not None else None)
             self.catalogue.write_derived(documents)
         except Exception as err:
             if isinstance(err, self.store_errors):

@@ -78,6 +78,14 @@ class MongoCatalogue:
         return [f["path"] for b in self._db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
                 for f in b.get("dataFileList", [])]
 
+    def group_of(self, dataset: Doc, values: dict[str, Any], limit: int) -> list[Doc]:
+        query: Doc = {"type": "raw", "ownerGroup": dataset["ownerGroup"],
+                      **{f"scientificMetadata.{key}.value": value for key, value in values.items()}}
+        if dataset.get("proposalIds"):
+            query["proposalIds"] = {"$all": dataset["proposalIds"]}
+        return list(self._db[DATASET_COLLECTION].find(query).sort([("creationTime", ASCENDING), ("_id", ASCENDING)])
+                    .limit(limit))
+
     def write_derived(self, documents: DerivedDocuments) -> None:
         _insert_or_update(self._db[DATASET_COLLECTION], documents.dataset.to_mongo(), REDUCTION_OWNED_DATASET_FIELDS)
         _insert_or_update(self._db[ORIG_DATABLOCK_COLLECTION], documents.datablock.to_mongo(),

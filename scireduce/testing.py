@@ -85,6 +85,17 @@ class FakeCatalogue:
     def files_of(self, pid: str) -> list[str]:
         return list(self.files.get(pid, []))
 
+    def group_of(self, dataset: Doc, values: dict[str, Any], limit: int) -> list[Doc]:
+        def shares(d: Doc) -> bool:
+            meta = d.get("scientificMetadata") or {}
+            return (d.get("type") == "raw" and d.get("ownerGroup") == dataset["ownerGroup"]
+                    and set(dataset.get("proposalIds") or []) <= set(d.get("proposalIds") or [])
+                    and all(isinstance(meta.get(k), dict) and meta[k].get("value") == v for k, v in values.items()))
+
+        found = sorted((d for d in self.datasets.values() if shares(d)),
+                       key=lambda d: (d.get("creationTime") or datetime.min.replace(tzinfo=UTC), str(d["_id"])))
+        return found[:limit]
+
     def write_derived(self, documents: DerivedDocuments) -> None:
         self.derived[documents.dataset.pid] = documents
         self.writes += 1

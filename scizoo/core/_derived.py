@@ -100,28 +100,38 @@ def derived_pid(job_id: str, prefix: str) -> str:
 
 
 def build_derived(raw: dict[str, Any], *, job_id: str, rule: str, params: dict[str, Any], output: ReductionOutput,
-                  log: str, plot: str | None, software: str, pid_prefix: str, now: datetime) -> DerivedDocuments:
+                  log: str, plot: str | None, software: str, pid_prefix: str, now: datetime,
+                  group: list[dict[str, Any]] | None = None) -> DerivedDocuments:
     """The derived Dataset of ``raw`` (a stored raw Dataset), its OrigDatablock and, when the job
     made a plot (``plot``: the image as a data URL), its Attachment; with the raw dataset's access.
+
+    ``group``: the raw datasets of a group reduction (``raw`` among them, all of one owner
+    group): every one is an input, and the result is shared only with the groups every input is
+    shared with, so reducing scans together never shows one to someone who could not read it.
 
     ``software`` is what ran it (``scizoo <version>``); ``log`` the tail of the job's log."""
     pid = derived_pid(job_id, pid_prefix)
     files, recipe = output.files, output.recipe
+    inputs = group or [raw]
+    shared = [g for g in raw.get("accessGroups", []) if all(g in (d.get("accessGroups") or []) for d in inputs)]
+    names = ", ".join(str(d["_id"]) for d in inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
+    described = f"{recipe.pipeline} of {names}" if group is None else f"{recipe.pipeline} of {len(inputs)} scans: {names}"
+    grouped = {} if group is None else {"scans": {"value": len(inputs), "unit": ""}}
     dataset = DerivedDatasetDocument(
         id=pid, pid=pid, owner=raw.get("owner") or raw["ownerGroup"], ownerEmail=raw.get("ownerEmail", ""),
         contactEmail=raw.get("contactEmail", ""), principalInvestigators=raw.get("principalInvestigators", []),
         sourceFolder=output.folder, size=sum(f.size for f in files), numberOfFiles=len(files),
         creationTime=now, datasetName=f"{raw.get('datasetName', raw['_id'])} · {recipe.pipeline}",
-        description=f"{recipe.pipeline} of {raw['_id']}", proposalIds=raw.get("proposalIds", []),
+        description=described, proposalIds=raw.get("proposalIds", []),
         instrumentIds=raw.get("instrumentIds", []), creationLocation=raw.get("creationLocation", ""),
         dataFormat="nxs, csv, png", keywords=["derived", recipe.pipeline],
         scientificMetadata={"bins": {"value": output.summary.bins, "unit": ""},
                             "points": {"value": output.summary.points, "unit": ""},
                             "recipe": {"value": json.dumps(recipe.model_dump(mode="json"), sort_keys=True),
-                                       "unit": ""}},
-        ownerGroup=raw["ownerGroup"], accessGroups=raw.get("accessGroups", []), createdBy=REDUCTION_USER,
+                                       "unit": ""}, **grouped},
+        ownerGroup=raw["ownerGroup"], accessGroups=shared, createdBy=REDUCTION_USER,
         updatedBy=REDUCTION_USER, createdAt=now, updatedAt=now, datasetlifecycle=Lifecycle(),
-        inputDatasets=[raw["_id"]],
+        inputDatasets=[d["_id"] for d in inputs],
         usedSoftware=[software, f"{recipe.pipeline} {recipe.pipeline_version}",
                       *(f"{s.name} {s.version}" for s in recipe.steps)],
         jobParameters={"rule": rule, "params": params, "job": job_id}, jobLogData=log,
