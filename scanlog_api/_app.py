@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
+from scizoo.core import ORIG_DATABLOCK_COLLECTION
 from scizoo.web import (
     Authenticator,
     add_api_docs,
@@ -25,6 +26,7 @@ from scizoo.web import (
     refuse_unparsed_by_field,
 )
 
+from ._downloads import DataRoots, Downloads
 from ._elog import ElogClient
 from ._errors import ScanlogError
 from ._limits import RequestLimits
@@ -34,6 +36,7 @@ from ._publications import PublicationStore
 from ._publish import DataCite, Publisher
 from ._reductions import Reductions
 from ._routes import router
+from ._routes_downloads import router as downloads_router
 from ._routes_publish import router as publish_router
 from ._routes_views import router as views_router
 from ._services import Services
@@ -79,7 +82,10 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
                             public_url=settings.public_url),
         feed_source=lambda: store.datasets, max_anonymous_streams=settings.max_anonymous_streams,
         max_streams_per_user=settings.max_streams_per_user,
-        download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern)
+        download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern,
+        downloads=Downloads(store, lambda pids: store.catalogue.collection(ORIG_DATABLOCK_COLLECTION).find(
+            {"datasetId": {"$in": pids}}), roots=DataRoots.of(settings.data_roots),
+            max_archive_bytes=settings.max_archive_bytes, transfer_pattern=settings.download_url_pattern))
 
 
 def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reductions: ScanJobs | None = None) -> FastAPI:
@@ -132,6 +138,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     app.include_router(router)
     app.include_router(publish_router)
     app.include_router(views_router)
+    app.include_router(downloads_router)
     document_refusals(app)
     refuse_unparsed_by_field(app)
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")

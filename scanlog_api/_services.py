@@ -17,6 +17,7 @@ from starlette.datastructures import State
 
 from scizoo.web import Authenticator
 
+from ._downloads import Downloads
 from ._elog import ElogClient
 from ._live import LiveFeed
 from ._oai import OaiProvider
@@ -45,15 +46,18 @@ class Services(State):
     max_streams_per_user: int
     download_url_pattern: str
     scicat_url_pattern: str
+    #: Data files of datasets, over the catalogue's datablocks (None: no catalogue, no downloads).
+    downloads: Downloads | None
 
     def __init__(self, *, store: Scans, reductions: ScanJobs, auth: Authenticator, elog: ElogClient,
                  publisher: Publisher | None = None, oai: OaiProvider | None = None, tally: Tally | None = None,
                  feed_source: Callable[[], Collection[dict[str, Any]]] | None = None,
                  max_anonymous_streams: int = 50, max_streams_per_user: int = 20, download_url_pattern: str = "",
-                 scicat_url_pattern: str = "") -> None:
+                 scicat_url_pattern: str = "", downloads: Downloads | None = None) -> None:
         super().__init__({
             "store": store, "reductions": reductions, "publisher": publisher, "oai": oai, "auth": auth,
             "elog": elog, "tally": tally, "feed_source": feed_source, "feed": None, "feed_lock": threading.Lock(),
             "indexes_ready": threading.Event(), "max_anonymous_streams": max_anonymous_streams,
             "max_streams_per_user": max_streams_per_user,
-            "download_url_pattern": download_url_pattern, "scicat_url_pattern": scicat_url_pattern})
+            "download_url_pattern": download_url_pattern, "scicat_url_pattern": scicat_url_pattern,
+            "downloads": downloads})

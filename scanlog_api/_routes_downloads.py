@@ -1,0 +1,100 @@
+"""Download routes: a dataset's files, a cart's and a publication's as one zip; one file with Range.
+
+Thin: who may and what is served are ``_downloads``'s (over the access rule of ``_access``).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the real annotations.
+
+import base64
+import binascii
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from ._deps import Reader, Writer, get_publisher, services
+from ._downloads import BYTES_SERVED, Downloads, Entry, Plan, archive, too_large
+from ._errors import NotConfigured
+from ._publish import MAX_CART, Publisher
+
+router = APIRouter()
+
+
+def get_downloads(request: Request) -> Downloads:
+    downloads = services(request).downloads
+    if downloads is None:
+        raise NotConfigured("this scan table serves no files (it needs the catalogue's datablocks)")
+    return downloads
+
+
+Dl = Annotated[Downloads, Depends(get_downloads)]
+Pub = Annotated[Publisher, Depends(get_publisher)]
+Pids = Annotated[list[str], Query(alias="pid", min_length=1, max_length=MAX_CART, description="Dataset pids.")]
+_409 = {"description": "Over the archive size limit: the size, and the facility's transfer links"}
+
+
+def _archive(plan: Plan, name: str, downloads: Downloads) -> Response:
+    if (answer := too_large(plan, downloads.max_archive_bytes, downloads.transfer_pattern)) is not None:
+        # 409, not 413: 413 speaks of the request's own body, which a client would try to shorten.
+        return JSONResponse(answer, status_code=409)
+    body, length = archive(plan, downloads.roots, name)
+    return StreamingResponse(body, media_type="application/zip", headers={
+        "Content-Length": str(length), "Content-Disposition": f'attachment; filename="{name}"',
+        "Accept-Ranges": "none", "X-Files-Not-Included": str(len(plan.refused))})
+
+
+@router.get("/api/downloads/datasets.zip", summary="The files of datasets you may read, as one zip with a manifest",
+            responses={409: _409})
+def datasets_zip(pids: Pids, user: Reader, downloads: Dl) -> Response:
+    name = f"{pids[0].replace('/', '_')}.zip" if len(set(pids)) == 1 else f"datasets-{len(set(pids))}.zip"
+    return _archive(downloads.plan(pids, user), name, downloads)
+
+
+@router.get("/api/downloads/cart.zip", summary="The files of the datasets in your cart, as one zip",
+            responses={409: _409})
+def cart_zip(user: Writer, publisher: Pub, downloads: Dl) -> Response:
+    return _archive(downloads.plan(publisher.cart(user), user), "cart.zip", downloads)
+
+
+@router.get("/api/downloads/publication.zip", summary="The files of a publication's datasets, as one zip",
+            responses={409: _409})
+def publication_zip(doi: Annotated[str, Query(max_length=300)], user: Reader, publisher: Pub,
+                    downloads: Dl) -> Response:
+    pids = list(publisher.get(doi, user).get("datasetPids", []))
+    return _archive(downloads.plan(pids, user), f"{doi.replace('/', '_')}.zip", downloads)
+
+
+class _CountedFile(FileResponse):
+    """Starlette's FileResponse (HTTP Range: one range, several, If-Range), counting what it sends."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                BYTES_SERVED.labels("file").inc(len(message.get("body", b"")))
+            await send(message)
+
+        await super().__call__(scope, receive, counting)
+
+
+def _digest(entry: Entry) -> dict[str, str]:
+    """RFC 9530's Repr-Digest, where the catalogue's checksum is one of its algorithms."""
+    name = {"sha256": "sha-256", "sha-256": "sha-256", "sha512": "sha-512", "sha-512": "sha-512"}.get(
+        entry.algorithm.lower())
+    if not name or not entry.checksum:
+        return {}
+    try:
+        value = base64.b64encode(bytes.fromhex(entry.checksum)).decode()
+    except (ValueError, binascii.Error):
+        return {}
+    return {"Repr-Digest": f"{name}=:{value}:"}
+
+
+@router.get("/api/downloads/file", summary="One file of a dataset you may read (HTTP Range, for resuming)")
+def file(pid: Annotated[str, Query(max_length=300)], path: Annotated[str, Query(max_length=4096)], user: Reader,
+         downloads: Dl) -> Response:
+    entry = downloads.file(pid, path, user)
+    # Always bytes, never a type a browser would render: a data file is not a page of this site.
+    return _CountedFile(entry.real, media_type="application/octet-stream", filename=PurePosixPath(entry.path).name,
+                        headers=_digest(entry))

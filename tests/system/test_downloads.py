@@ -1,0 +1,200 @@
+"""Downloads over the real store, from real files: archives of a cart, of a publication's and
+anyone's published datasets; single files with Range; the data roots; the size limit."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scizoo.core import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION
+from tests.system.test_scan_api import _dataset
+
+pytestmark = pytest.mark.system
+A = {"Authorization": "Bearer ta"}
+B = {"Authorization": "Bearer tb"}
+TRANSFER = "https://transfer.example.org/file-manager?origin_path=/{path}&pid={pid}"
+
+
+def _files(folder: Path, n: int) -> dict[str, bytes]:
+    """Three files of scan ``n`` in ``folder`` (one in a subfolder), different in size and bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "raw").mkdir(exist_ok=True)
+    made = {f"scan{n}.h5": os.urandom(100_000 + n), f"raw/scan{n}_0001.tif": os.urandom(5_000 * n),
+            f"scan{n}.log": f"scan {n}\n".encode()}
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    return made
+
+
+def _catalogue(db: Any, n: int, folder: Path, paths: list[str], *, checksums: bool = True, **fields: Any) -> str:
+    """Dataset ``n`` of proposal A in ``folder``, its datablock listing ``paths`` (absolute, as
+    scizoo captures them; sha256 filled for all but the .log, as the fixity worker leaves them
+    before it reaches a file)."""
+    doc = {**_dataset(n, fields.pop("proposal", "A")), "sourceFolder": str(folder), **fields}
+    db[DATASET_COLLECTION].insert_one(doc)
+    entries = []
+    for p in paths:
+        full = folder / p if not p.startswith("/") else Path(p)
+        data = full.read_bytes() if full.is_file() else b""
+        chk = hashlib.sha256(data).hexdigest() if checksums and not p.endswith(".log") and data else ""
+        entries.append({"path": str(full) if not p.startswith("/") else p, "size": len(data),
+                        "time": doc["creationTime"], "chk": chk})
+    db[ORIG_DATABLOCK_COLLECTION].insert_one({
+        "_id": str(uuid.uuid4()), "datasetId": doc["pid"], "size": sum(e["size"] for e in entries), "chkAlg": "sha256",
+        "dataFileList": entries, "ownerGroup": doc["ownerGroup"], "accessGroups": doc["accessGroups"]})
+    return str(doc["pid"])
+
+
+def _settings(mongo: Any, db: Any, root: Path, **changes: Any) -> ScanlogSettings:
+    return ScanlogSettings(mongo_uri=mongo.uri, database=db.name, data_roots=[str(root)], download_url_pattern=TRANSFER,
+                           tokens={"ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])},
+                           **changes)
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    return tmp_path / "data"
+
+
+@pytest.fixture()
+def client(mongo, db, root: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(mongo, db, root))) as c:
+        yield c
+
+
+def _unzip(body: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        assert z.testzip() is None  # every member's CRC
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_the_archive_of_a_cart_of_three_datasets_unpacks_to_exactly_their_files(client: TestClient, db,
+                                                                                 root: Path) -> None:
+    made: dict[str, dict[str, bytes]] = {}
+    for n in (1, 2, 3):
+        files = _files(root / f"scan{n}", n)
+        pid = _catalogue(db, n, root / f"scan{n}", list(files))
+        made[pid] = files
+    assert client.put("/api/cart", headers=A, json={"pids": list(made)}).status_code == 200
+    answer = client.get("/api/downloads/cart.zip", headers=A)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    assert int(answer.headers["content-length"]) == len(answer.content)  # known before the first byte
+    unpacked = _unzip(answer.content)
+    manifest = json.loads(unpacked.pop("manifest.json"))
+    sums = unpacked.pop("checksums.sha256").decode()
+    expected = {f"{pid.replace('/', '_')}/{name}": data for pid, files in made.items() for name, data in files.items()}
+    assert unpacked == expected  # exactly their files, byte for byte, nothing else
+    assert manifest["files"] == 9 and manifest["size"] == sum(map(len, expected.values())) and not manifest["notIncluded"]
+    for entry in manifest["manifest"]:
+        data = expected[entry["archivePath"]]
+        assert entry["size"] == len(data)
+        if entry["path"].endswith(".log"):
+            assert entry["checksum"] == "not yet computed"
+        else:
+            assert entry["checksum"] == {"algorithm": "sha256", "value": hashlib.sha256(data).hexdigest()}
+    # checksums.sha256 is what `sha256sum -c` reads: every file with a checksum, and it matches.
+    lines = [line.split("  ", 1) for line in sums.splitlines()]
+    assert len(lines) == 6 and all(hashlib.sha256(expected[name]).hexdigest() == hexsum for hexsum, name in lines)
+    # Bob's cart is his own (empty): an empty archive with its manifest, not Alice's files.
+    assert set(_unzip(client.get("/api/downloads/cart.zip", headers=B).content)) == {"manifest.json"}
+
+
+def test_anyone_gets_a_published_datasets_files_and_a_404_for_an_unpublished_one(client: TestClient, db,
+                                                                                root: Path) -> None:
+    public = _catalogue(db, 1, root / "scan1", list(_files(root / "scan1", 1)), isPublished=True)
+    private = _catalogue(db, 2, root / "scan2", list(_files(root / "scan2", 2)))
+    whole = client.get("/api/downloads/datasets.zip", params={"pid": public})
+    assert whole.status_code == 200 and len(_unzip(whole.content)) == 5  # 3 files, manifest, checksums
+    one = client.get("/api/downloads/file", params={"pid": public, "path": str(root / "scan1" / "scan1.h5")})
+    assert one.status_code == 200 and one.content == (root / "scan1" / "scan1.h5").read_bytes()
+    assert one.headers["content-type"] == "application/octet-stream"
+    assert one.headers["repr-digest"].startswith("sha-256=:")
+    for params in ({"pid": private}, {"pid": [public, private]}):
+        refused = client.get("/api/downloads/datasets.zip", params=params)
+        assert refused.status_code == 404 and private in refused.json()["detail"]
+    path = str(root / "scan2" / "scan2.h5")
+    assert client.get("/api/downloads/file", params={"pid": private, "path": path}).status_code == 404
+    assert client.get("/api/downloads/file", params={"pid": private, "path": path}, headers=A).status_code == 200
+    # Only catalogued files: another path of a readable dataset, even inside the roots, is not served.
+    other = client.get("/api/downloads/file", params={"pid": public, "path": path})
+    assert other.status_code == 404 and "lists no file" in other.json()["detail"]
+
+
+def test_a_path_outside_the_data_roots_is_refused_also_through_a_link(client: TestClient, db, root: Path,
+                                                                       tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not data")
+    folder = root / "scan1"
+    files = _files(folder, 1)
+    (folder / "escape.txt").symlink_to(secret)  # a link inside the roots, to a file outside
+    (folder / "inside-link.h5").symlink_to(folder / "scan1.h5")  # a link that stays inside: fine
+    listed = [*files, "escape.txt", "inside-link.h5", str(secret), f"{folder}/../../secret.txt"]
+    pid = _catalogue(db, 1, folder, listed, checksums=False)
+    reasons = {str(secret): "outside the data roots", f"{folder}/../../secret.txt": "outside the data roots",
+               str(folder / "escape.txt"): "a link out of the data roots"}
+    before = client.get("/metrics").text
+    for path, reason in reasons.items():
+        refused = client.get("/api/downloads/file", params={"pid": pid, "path": path}, headers=A)
+        assert refused.status_code == 403 and reason in refused.json()["detail"], refused.text
+    ok = client.get("/api/downloads/file", params={"pid": pid, "path": str(folder / "inside-link.h5")}, headers=A)
+    assert ok.status_code == 200 and ok.content == files["scan1.h5"]
+    answer = client.get("/api/downloads/datasets.zip", params={"pid": pid}, headers=A)
+    assert answer.status_code == 200 and answer.headers["x-files-not-included"] == "3"
+    unpacked = _unzip(answer.content)
+    assert b"not data" not in unpacked.values()
+    manifest = json.loads(unpacked["manifest.json"])
+    assert {e["path"]: e["reason"] for e in manifest["notIncluded"]} == reasons  # said, with why, not dropped
+    assert len(unpacked) == 1 + len(files) + 1  # the manifest, the files, the link inside the roots
+    after = client.get("/metrics").text
+    assert _count(after, "a link out of the data roots") - _count(before, "a link out of the data roots") == 2
+    assert _count(after, "outside the data roots") - _count(before, "outside the data roots") == 4
+
+
+def _count(metrics: str, reason: str) -> float:
+    line = f'scizoo_download_refusals_total{{reason="{reason}"}} '
+    return next((float(x.removeprefix(line)) for x in metrics.splitlines() if x.startswith(line)), 0.0)
+
+
+def test_a_range_request_gives_the_bytes_asked(client: TestClient, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    params = {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}
+    data = files["scan1.h5"]
+    part = client.get("/api/downloads/file", params=params, headers={**A, "Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    tail = client.get("/api/downloads/file", params=params, headers={**A, "Range": f"bytes={len(data) - 10}-"})
+    assert tail.status_code == 206 and tail.content == data[-10:]  # a resumed download's rest
+    assert client.get("/api/downloads/file", params=params,
+                      headers={**A, "Range": f"bytes={len(data) + 5}-"}).status_code == 416
+
+
+def test_over_the_size_limit_the_transfer_link_is_given(mongo, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    size = sum(map(len, files.values()))
+    with TestClient(create_app(_settings(mongo, db, root, max_archive_bytes=size - 1))) as client:
+        answer = client.get("/api/downloads/datasets.zip", params={"pid": pid}, headers=A)
+        assert answer.status_code == 409
+        body = answer.json()
+        assert body["size"] == size and body["limit"] == size - 1 and f"{size:,} bytes" in body["detail"]
+        folder = str(root / "scan1").lstrip("/")
+        assert body["transfer"] == [{"dataset": pid, "folder": str(root / "scan1"),
+                                     "url": f"https://transfer.example.org/file-manager?origin_path=/{folder}"
+                                            f"&pid={pid.replace('/', '%2F')}"}]
+        # A single file is still served, whatever the archive limit.
+        one = client.get("/api/downloads/file", params={"pid": pid, "path": str(root / "scan1" / "scan1.h5")}, headers=A)
+        assert one.status_code == 200
