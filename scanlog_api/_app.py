@@ -38,6 +38,7 @@ from ._reductions import Reductions
 from ._routes import router
 from ._routes_downloads import router as downloads_router
 from ._routes_publish import router as publish_router
+from ._routes_reductions import router as reductions_router
 from ._routes_views import router as views_router
 from ._services import Services
 from ._settings import ScanlogSettings
@@ -77,7 +78,8 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
         settings.admin_email or f"webmaster@{host}",
         collection=publications.collection, domain=host, datacentre=settings.datacite_username)
     return Services(
-        store=store, reductions=Reductions(store), auth=auth, elog=elog, tally=store.tally, oai=oai,
+        store=store, reductions=Reductions(store, rule_staff_groups=settings.rule_staff_groups),
+        auth=auth, elog=elog, tally=store.tally, oai=oai,
         publisher=Publisher(store, publications, datacite, doi_prefix=settings.doi_prefix,
                             public_url=settings.public_url),
         feed_source=lambda: store.datasets, max_anonymous_streams=settings.max_anonymous_streams,
@@ -133,11 +135,15 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
 
     @app.exception_handler(ScanlogError)
     async def scanlog_error(request: Request, exc: ScanlogError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        body: dict[str, object] = {"detail": str(exc)}
+        if exc.problems:  # each next to its field on the page: [{"field": "rules.2.name", "message": ...}]
+            body["problems"] = exc.problems
+        return JSONResponse(body, status_code=exc.status)
 
     app.include_router(router)
     app.include_router(publish_router)
     app.include_router(views_router)
+    app.include_router(reductions_router)
     app.include_router(downloads_router)
     document_refusals(app)
     refuse_unparsed_by_field(app)

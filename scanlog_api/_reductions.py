@@ -1,5 +1,6 @@
 """The scan table's side of the reductions: each scan's jobs, the jobs list, reruns and
-cancels asked for by the scan's writers, and the rules administrators change.
+cancels asked for by the scan's writers, and the rules (kept, with their history, by
+``_rules_history``).
 
 The workers (scireduce) run the jobs; what is shared with them (the job document, its
 states and transitions, rerun names, the rule model) is in the core. Access is the store's
@@ -20,9 +21,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from scizoo.core import (
-    ACTIVE_RULES_ID,
     JOB_COLLECTION,
-    REDUCTION_RULES_COLLECTION,
     JobDocument,
     JobState,
     NotCancellable,
@@ -35,7 +34,8 @@ from scizoo.core import (
 )
 from scizoo.web import TokenUser
 
-from ._errors import Conflict, Forbidden, Invalid, NotFound
+from ._errors import Conflict, Invalid, NotFound
+from ._rules_history import RuleRevisions
 from ._table import jsonable
 
 if TYPE_CHECKING:
@@ -75,11 +75,14 @@ def _job_view(stored: Doc, readable_derived: set[Any]) -> Doc:
 class Reductions:
     """Reduction jobs and rules as the scan table reads and changes them."""
 
-    def __init__(self, store: ScanStore, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, store: ScanStore, catalogue: Catalogue | None = None, *,
+                 rule_staff_groups: dict[str, str] | None = None) -> None:
         """Access through ``store`` (its rule: who may read, who may change); the jobs and rules
-        in ``catalogue``, the connection the stores share (the store's own when not given)."""
+        in ``catalogue``, the connection the stores share (the store's own when not given);
+        ``rule_staff_groups``: beamline -> the staff group that changes its rules."""
         self._store = store
         self._catalogue = catalogue or store.catalogue
+        self.rule_revisions = RuleRevisions(self._catalogue, store, rule_staff_groups)
 
     def _jobs(self) -> Collection[Doc]:
         return self._catalogue.collection(JOB_COLLECTION)
@@ -167,28 +170,30 @@ class Reductions:
                 raise missing
         raise Conflict(f"job {job_id!r} changes too often to cancel now; try again")
 
+    # --- the rules (their history and who may change them: ``_rules_history``) ----------
+
     def rules(self) -> Doc:
         """The rules the reduction workers use (revision 0 and none: no worker has started yet)."""
-        rules = self._catalogue.collection(REDUCTION_RULES_COLLECTION)
-        doc = rules.find_one({"_id": ACTIVE_RULES_ID}) or {"revision": 0, "rules": []}
-        out: Doc = jsonable({k: doc.get(k) for k in ("revision", "rules", "updatedBy", "updatedAt")})
-        return out
+        return self.rule_revisions.current()
 
     def set_rules(self, user: TokenUser, revision: int, rules: ReductionRuleSet, now: datetime) -> Doc:
         """Replace the rules, from the revision the caller read (409 if another change came first)."""
-        if not user.admin:
-            raise Forbidden("only administrators change the reduction rules")
-        collection = self._catalogue.collection(REDUCTION_RULES_COLLECTION)
-        new = {"rules": rules.model_dump()["rules"], "updatedBy": user.user, "updatedAt": now}
-        stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
-                         "apply your change to what is there")
-        if revision == 0:
-            try:
-                collection.insert_one({"_id": ACTIVE_RULES_ID, "revision": 1, **new})
-            except DuplicateKeyError:
-                raise stale from None
-        elif collection.find_one_and_update({"_id": ACTIVE_RULES_ID, "revision": revision},
-                                            {"$set": new, "$inc": {"revision": 1}}) is None:
-            raise stale
-        logger.info("reduction rules changed by %s (from revision %d, %d rules)", user.user, revision, len(rules.rules))
-        return self.rules()
+        return self.rule_revisions.replace(user, revision, rules, now)
+
+    def rule_rights(self, user: TokenUser) -> Doc:
+        return self.rule_revisions.rights(user)
+
+    def rule_history(self, limit: int) -> Doc:
+        return self.rule_revisions.history(limit)
+
+    def rule_revision(self, number: int) -> Doc:
+        return self.rule_revisions.revision(number)
+
+    def rule_diff(self, old: int, new: int) -> Doc:
+        return self.rule_revisions.diff(old, new)
+
+    def restore_rules(self, user: TokenUser, number: int, revision: int, now: datetime) -> Doc:
+        return self.rule_revisions.restore(user, number, revision, now)
+
+    def dry_run(self, user: TokenUser, rules: ReductionRuleSet) -> Doc:
+        return self.rule_revisions.dry_run(user, rules)

@@ -12,7 +12,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from scizoo.core import ReductionRuleSet
 from scizoo.web import TokenUser
 
 from ._access import build_branches
@@ -47,7 +46,7 @@ from ._facets import (
 )
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import EventStream, LiveFeed, Subscriber
-from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn, RulesIn
+from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
 router = APIRouter()
@@ -210,16 +209,6 @@ def list_reductions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     return jobs.jobs(user, state, limit)
-
-
-@router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
-def reduction_rules(user: Writer, jobs: Jobs) -> dict[str, Any]:
-    return jobs.rules()
-
-
-@router.put("/api/reduction-rules", summary="Change the reduction rules (administrators; from the revision read)")
-def set_reduction_rules(body: RulesIn, user: Writer, jobs: Jobs) -> dict[str, Any]:
-    return jobs.set_rules(user, body.revision, ReductionRuleSet(rules=body.rules), datetime.now(UTC))
 
 
 @router.post("/api/scans/{pid:path}/comments", status_code=201, summary="Comment on a scan")

@@ -257,6 +257,25 @@ class FakeReductions:
                        "updatedAt": now}
         return self.rules()
 
+    def rule_rights(self, user: TokenUser) -> Doc:
+        return {"all": user.admin, "beamlines": []}
+
+    # The rules' history and the dry run need the catalogue (scanlog_api._rules_history).
+    def rule_history(self, limit: int) -> Doc:
+        raise NotConfigured("the in-memory reductions keep no history of the rules")
+
+    def rule_revision(self, number: int) -> Doc:
+        raise NotConfigured("the in-memory reductions keep no history of the rules")
+
+    def rule_diff(self, old: int, new: int) -> Doc:
+        raise NotConfigured("the in-memory reductions keep no history of the rules")
+
+    def restore_rules(self, user: TokenUser, number: int, revision: int, now: datetime) -> Doc:
+        raise NotConfigured("the in-memory reductions keep no history of the rules")
+
+    def dry_run(self, user: TokenUser, rules: ReductionRuleSet) -> Doc:
+        raise NotConfigured("the in-memory reductions have no catalogue to try rules on")
+
 
 if TYPE_CHECKING:  # the type checker holds the fakes to the interfaces the routes use
     _FAKES: tuple[Scans, ScanJobs] = (FakeScanStore(), FakeReductions(FakeScanStore()))
