@@ -1,0 +1,426 @@
+"""The PaNOSC search API over the catalogue: published datasets, registered publications and
+instruments, read with the filters of ``_panosc`` and answered in the API's shapes.
+
+What each PaNOSC model is here (after SciCat's own PaNOSC service,
+SciCatProject/panosc-search-api ``common/response-mapper.js``):
+
+- a **Dataset** is a published ``Dataset`` (``isPublished``: nothing else is ever read):
+  ``pid``, ``title`` = ``datasetName``, ``isPublic``, ``size``, ``creationDate`` =
+  ``creationTime``; its ``parameters`` are its ``scientificMetadata`` entries (a nested
+  key's name joins its parts with ``.``), each value in the unit the filter asked for that
+  name when it asked one; ``techniques`` are SciCat's ``techniques`` field (``{pid, name}``,
+  which capture does not fill: empty unless a facility sets them in SciCat); ``instrument``
+  the ``Instrument`` its ``instrumentIds`` names; ``files`` its OrigDatablocks' files;
+  ``documents`` the registered publications holding it; ``samples`` none (no Sample
+  documents are kept here).
+- a **Document** is a registered (or amended) ``PublishedData``: ``pid`` = ``doi``, ``type``
+  "publication", ``summary`` = ``abstract``, ``releaseDate`` = ``registeredTime``,
+  ``license`` and ``keywords`` from its DataCite metadata; ``members`` its creators (as
+  DataCite writes a name: "Family, Given"); it has no ``parameters`` of its own.
+- an **Instrument** is an ``Instrument`` (a beamline): ``pid``, ``name``, ``facility`` (its
+  ``customMetadata.facility``, else this service's publisher).
+
+Every score is 0: no scoring service runs here (as SciCat's without one), and ``query``
+does not change what is found.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+
+from scizoo.core import (
+    DATASET_COLLECTION,
+    INSTRUMENT_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
+    PUBLISHED_DATA_COLLECTION,
+    to_si,
+)
+
+from ._conditions import Condition, ConditionError, and_into, conditions_filters, keys_with_units
+from ._deps import MAX_CONDITION_SCAN
+from ._errors import NotFound
+from ._match import matches
+from ._panosc import (
+    DATASET,
+    DOCUMENT,
+    FILE,
+    INSTRUMENT,
+    MEMBER,
+    NOTHING,
+    PERSON,
+    TECHNIQUE,
+    BadFilter,
+    Budget,
+    Doc,
+    Filter,
+    Groups,
+    Include,
+    conditions_of,
+    groups_filter,
+    parameter_groups,
+    translate,
+)
+from ._ports import Scans
+
+#: Registered publications (PaNOSC Documents): those DataCite made public.
+PUBLIC_STATUSES = ("registered", "amended")
+#: A relation's condition narrows the datasets to at most this many ids (published ones).
+MAX_JOIN = 50_000
+#: Instruments are read whole; a facility has tens.
+MAX_INSTRUMENTS = 2_000
+#: Parameters of a nested scientificMetadata key are named down to this depth.
+MAX_PARAMETER_DEPTH = 5
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else None
+
+
+def _clean(item: Doc) -> Doc:
+    """LoopBack leaves out a property without a value."""
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _entry_value(entry: Any) -> tuple[Any, str] | None:
+    """A scientificMetadata entry's value and unit ({value, unit}, SciCat's {v, u}); None: a nested object."""
+    if isinstance(entry, dict):
+        for value_key, unit_key in (("value", "unit"), ("v", "u")):
+            if value_key in entry:
+                unit = entry.get(unit_key)
+                return entry[value_key], unit if isinstance(unit, str) else ""
+        return None
+    return entry, ""
+
+
+def _in_unit(entry: Doc, wanted: str) -> float | None:
+    """An entry's value in another unit (from its ``valueSI``, else its value and unit);
+    None when the units are not compatible or the value is not a number."""
+    if entry.get("unit") == wanted and _number(entry.get("value")):
+        return float(entry["value"])
+    stored, stored_unit = entry.get("valueSI"), entry.get("unitSI")
+    if isinstance(stored, (int, float)) and not isinstance(stored, bool) and isinstance(stored_unit, str):
+        si, si_unit = float(stored), stored_unit
+    elif (found := to_si(entry.get("value"), str(entry.get("unit") or ""))) is not None:
+        si, si_unit = found.value, found.unit
+    else:
+        return None
+    zero, one = to_si(0.0, wanted), to_si(1.0, wanted)
+    if zero is None or one is None or one.unit != si_unit or one.value == zero.value:
+        return None
+    return float(f"{(si - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parameters(metadata: Any, units: dict[str, str]) -> list[Doc]:
+    """A dataset's scientificMetadata as PaNOSC parameters; a name the filter gave a unit for
+    is converted into it from ``valueSI`` (pint, through ``to_si``), as the API describes."""
+    out: list[Doc] = []
+
+    def walk(node: Any, prefix: str, depth: int) -> None:
+        if not isinstance(node, dict) or depth > MAX_PARAMETER_DEPTH:
+            return
+        for key, entry in node.items():
+            name = f"{prefix}{key}"
+            found = _entry_value(entry)
+            if found is None:
+                walk(entry, f"{name}.", depth + 1)
+                continue
+            value, unit = found
+            wanted = units.get(name)
+            if wanted and isinstance(entry, dict):
+                converted = _in_unit(entry, wanted)
+                if converted is not None:
+                    value, unit = converted, wanted
+            out.append({"name": name, "value": value, "unit": unit})
+
+    walk(metadata, "", 1)
+    return out
+
+
+class PanoscCatalogue:
+    """The three PaNOSC models over the catalogue's collections, published data only."""
+
+    def __init__(self, collection: Callable[[str], Collection[Doc]], scans: Scans, facility: str) -> None:
+        self._collection = collection
+        self._scans = scans
+        self.facility = facility
+
+    # --- instruments ------------------------------------------------------------------------
+
+    def _instruments(self) -> list[Doc]:
+        docs = self._collection(INSTRUMENT_COLLECTION).find({}, {"pid": 1, "name": 1, "customMetadata": 1})
+        out = []
+        for doc in docs.limit(MAX_INSTRUMENTS):
+            facility = (doc.get("customMetadata") or {}).get("facility")
+            out.append({"pid": str(doc.get("pid") or doc["_id"]), "name": str(doc.get("name") or doc["_id"]),
+                        "facility": facility if isinstance(facility, str) and facility else self.facility})
+        return sorted(out, key=lambda i: (i["name"], i["pid"]))
+
+    def instruments(self, where: Doc | None) -> list[Doc]:
+        """The instruments matching ``where`` (in their PaNOSC shape, matched in memory)."""
+        test = translate(where, INSTRUMENT) if where else {}
+        return [i for i in self._instruments() if matches(test, i)]
+
+    def find_instruments(self, flt: Filter) -> list[Doc]:
+        found = self.instruments(flt.where)
+        return [{**i, "score": 0} for i in found[flt.skip:flt.skip + flt.limit]]
+
+    def instrument(self, pid: str) -> Doc:
+        found = next((i for i in self._instruments() if i["pid"] == pid), None)
+        if found is None:
+            raise NotFound(f"no instrument {pid!r}")
+        return found
+
+    # --- datasets ---------------------------------------------------------------------------
+
+    def dataset_query(self, where: Doc | None, includes: Iterable[Include] = ()) -> Doc:
+        """The store filter of published datasets matching ``where`` and the inclusions' scopes
+        (inner joins). ``isPublished: true`` is the query's own top-level field: a user's
+        filter is ANDed beside it, never in its place."""
+        filters: list[Doc] = [translate(where, DATASET)] if where else []
+        groups: list[Groups] = []
+        for inc in includes:
+            if inc.where is None and not _narrows(inc):
+                continue
+            if inc.relation == "parameters":
+                groups.append(parameter_groups(inc.where or {}, Budget()))
+            elif inc.relation == "techniques":
+                filters.append({"techniques": {"$elemMatch": translate(inc.where or {}, TECHNIQUE)}})
+            elif inc.relation == "instrument":
+                filters.append({"instrumentIds": {"$in": [i["pid"] for i in self.instruments(inc.where)]}})
+            elif inc.relation == "files":
+                found = {"dataFileList": {"$elemMatch": translate(inc.where or {}, FILE)}}
+                filters.append({"_id": {"$in": self._bounded(ORIG_DATABLOCK_COLLECTION, "datasetId", found)}})
+            elif inc.relation == "documents":
+                filters.append({"_id": {"$in": self._bounded(PUBLISHED_DATA_COLLECTION, "datasetPids",
+                                                             self.document_query(inc.where, inc.include))}})
+            else:  # samples: none are kept here, so no dataset has one that matches
+                filters.append(dict(NOTHING))
+        query = _published(filters)
+        if groups:
+            conditions = [c for g in groups for c in conditions_of(g)]
+            compiled = self._compile(conditions, query)
+            query = _published([*filters, *(groups_filter(g, compiled) for g in groups)])
+        return query
+
+    def _compile(self, conditions: list[Condition], selection: Doc) -> dict[Condition, Doc]:
+        """The engine's filter of each condition, its units read within the selection.
+
+        Unlike the scan table, a key no published scan holds, or held only in units another
+        facility's query cannot compare with, is no error here: a federated search asks
+        every facility the same, and the answer is "none" (a unit pint cannot read still is
+        a bad filter). So only the compatible units the selection holds are handed on.
+        """
+        if self._scans.count([selection]) > MAX_CONDITION_SCAN:
+            raise BadFilter(f"parameter conditions search at most {MAX_CONDITION_SCAN:,} datasets: "
+                            "narrow the selection (where on creationDate, an instrument) first")
+        held = self._scans.metadata_units([selection], keys_with_units(conditions))
+        wanted: dict[str, set[str]] = {}
+        for cond in conditions:
+            if cond.unit and (si := to_si(1.0, cond.unit)) is not None:
+                wanted.setdefault(cond.key, set()).add(si.unit)
+        units = {key: {u for u in found if (si := to_si(1.0, u)) is not None and si.unit in wanted.get(key, ())}
+                 for key, found in held.items()}
+        try:
+            return dict(zip(conditions, conditions_filters(conditions, units), strict=True))
+        except ConditionError as err:
+            raise BadFilter(str(err)) from err
+
+    def _bounded(self, collection: str, key: str, query: Doc) -> list[Any]:
+        ids = self._collection(collection).distinct(key, query)
+        if len(ids) > MAX_JOIN:
+            raise BadFilter(f"a relation's condition matches over {MAX_JOIN:,} datasets: narrow it")
+        return ids
+
+    def find_datasets(self, flt: Filter) -> list[Doc]:
+        query = self.dataset_query(flt.where, flt.include)
+        docs = (self._collection(DATASET_COLLECTION).find(query).sort([("creationTime", DESCENDING),
+                                                                       ("_id", DESCENDING)])
+                .skip(flt.skip).limit(flt.limit))
+        return self.datasets_out(list(docs), flt.include)
+
+    def dataset(self, pid: str, flt: Filter) -> Doc:
+        query = and_into(self.dataset_query(flt.where, flt.include), [{"_id": pid}])
+        doc = self._collection(DATASET_COLLECTION).find_one(query)
+        if doc is None or doc.get("isPublished") is not True:
+            raise NotFound(f"no published dataset {pid!r}")
+        return self.datasets_out([doc], flt.include)[0]
+
+    def count_datasets(self, where: Doc | None) -> int:
+        return self._collection(DATASET_COLLECTION).count_documents(self.dataset_query(where))
+
+    def datasets_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
+        """Datasets in the API's shape, with what ``includes`` asks for."""
+        out = [_clean({"pid": str(d.get("pid") or d["_id"]), "title": d.get("datasetName"),
+                       "isPublic": d.get("isPublished") is True, "size": d.get("size"),
+                       "creationDate": _iso(d.get("creationTime")), "score": 0}) for d in docs]
+        pids = [d["_id"] for d in docs]
+        for inc in includes:
+            if inc.relation == "parameters":
+                units = _asked_units(includes)
+                for item, doc in zip(out, docs, strict=True):
+                    item["parameters"] = parameters(doc.get("scientificMetadata"), units)
+            elif inc.relation == "techniques":
+                test = translate(inc.where, TECHNIQUE) if inc.where else {}
+                for item, doc in zip(out, docs, strict=True):
+                    item["techniques"] = [{"pid": str(t.get("pid")), "name": str(t.get("name"))}
+                                          for t in doc.get("techniques") or [] if isinstance(t, dict)
+                                          and matches(test, t)]
+            elif inc.relation == "instrument":
+                known = {i["pid"]: i for i in self.instruments(inc.where)}
+                for item, doc in zip(out, docs, strict=True):
+                    found = next((known[i] for i in doc.get("instrumentIds") or [] if i in known), None)
+                    if found is not None:
+                        item["instrument"] = found
+            elif inc.relation == "files":
+                files = self._files(pids, inc.where)
+                for item, doc in zip(out, docs, strict=True):
+                    item["files"] = files.get(doc["_id"], [])
+            elif inc.relation == "documents":
+                held = self._documents_holding(pids, inc)
+                for item, doc in zip(out, docs, strict=True):
+                    item["documents"] = held.get(doc["_id"], [])
+            else:
+                for item in out:
+                    item[inc.relation] = []
+        return out
+
+    def _files(self, pids: list[Any], where: Doc | None) -> dict[Any, list[Doc]]:
+        test = translate(where, FILE) if where else {}
+        files: dict[Any, list[Doc]] = {}
+        for block in self._collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}}):
+            for n, entry in enumerate(block.get("dataFileList") or []):
+                path = str(entry.get("path", ""))
+                if not matches(test, entry):
+                    continue
+                folder, _, name = path.rpartition("/")
+                files.setdefault(block["datasetId"], []).append(
+                    _clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))
+        return files
+
+    def files(self, pid: str, where: Doc | None) -> list[Doc]:
+        self.dataset(pid, Filter())  # NotFound unless published
+        return self._files([pid], where).get(pid, [])
+
+    def _documents_holding(self, pids: list[Any], inc: Include) -> dict[Any, list[Doc]]:
+        query = and_into(self.document_query(inc.where, inc.include), [{"datasetPids": {"$in": pids}}])
+        held: dict[Any, list[Doc]] = {}
+        for doc in self._collection(PUBLISHED_DATA_COLLECTION).find(query).limit(MAX_JOIN):
+            shaped = self.documents_out([doc], inc.include)[0]
+            for pid in doc.get("datasetPids") or []:
+                if pid in pids:
+                    held.setdefault(pid, []).append(shaped)
+        return held
+
+    # --- documents --------------------------------------------------------------------------
+
+    def document_query(self, where: Doc | None, includes: Iterable[Include] = ()) -> Doc:
+        """Registered publications matching ``where`` and the inclusions' scopes (inner joins)."""
+        filters: list[Doc] = [translate(where, DOCUMENT)] if where else []
+        for inc in includes:
+            if inc.relation == "datasets" and (inc.where is not None or _narrows(inc)):
+                filters.append({"datasetPids": {"$in": self._bounded(
+                    DATASET_COLLECTION, "_id", self.dataset_query(inc.where, inc.include))}})
+            elif inc.relation == "members" and (inc.where is not None or _narrows(inc)):
+                member = translate(inc.where, MEMBER) if inc.where else {}
+                filters.append(member)
+                for person in (i for i in inc.include if i.relation == "person" and i.where is not None):
+                    filters.append({"metadata.creators": {"$elemMatch": translate(person.where or {}, PERSON)}})
+                if any(i.relation == "affiliation" and i.where is not None for i in inc.include):
+                    filters.append(dict(NOTHING))  # affiliations are not searchable here
+            elif inc.relation == "parameters" and inc.where is not None:
+                filters.append(dict(NOTHING))  # a publication holds no parameters of its own
+        return and_into({"status": {"$in": list(PUBLIC_STATUSES)}}, filters)
+
+    def find_documents(self, flt: Filter) -> list[Doc]:
+        query = self.document_query(flt.where, flt.include)
+        docs = (self._collection(PUBLISHED_DATA_COLLECTION).find(query)
+                .sort([("registeredTime", DESCENDING), ("_id", DESCENDING)]).skip(flt.skip).limit(flt.limit))
+        return self.documents_out(list(docs), flt.include)
+
+    def document(self, pid: str, flt: Filter) -> Doc:
+        query = and_into(self.document_query(flt.where, flt.include), [{"_id": pid}])
+        doc = self._collection(PUBLISHED_DATA_COLLECTION).find_one(query)
+        if doc is None or doc.get("status") not in PUBLIC_STATUSES:
+            raise NotFound(f"no registered publication {pid!r}")
+        return self.documents_out([doc], flt.include)[0]
+
+    def count_documents(self, where: Doc | None) -> int:
+        return self._collection(PUBLISHED_DATA_COLLECTION).count_documents(self.document_query(where))
+
+    def documents_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
+        out = []
+        for doc in docs:
+            meta = doc.get("metadata") or {}
+            rights = [r.get("rightsIdentifier") for r in meta.get("rightsList") or [] if isinstance(r, dict)]
+            item = _clean({
+                "pid": str(doc.get("doi") or doc["_id"]), "isPublic": True, "type": "publication",
+                "title": doc.get("title"), "summary": doc.get("abstract"), "doi": doc.get("doi"),
+                "releaseDate": _iso(doc.get("registeredTime")), "license": next(iter(rights), None),
+                "keywords": [s["subject"] for s in meta.get("subjects") or [] if isinstance(s, dict) and "subject" in s],
+                "score": 0})
+            for inc in includes:
+                if inc.relation == "datasets":
+                    query = and_into(self.dataset_query(inc.where, inc.include),
+                                     [{"_id": {"$in": list(doc.get("datasetPids") or [])}}])
+                    found = self._collection(DATASET_COLLECTION).find(query).sort("creationTime", DESCENDING)
+                    item["datasets"] = self.datasets_out(list(found), inc.include)
+                elif inc.relation == "members":
+                    item["members"] = _members(meta.get("creators") or [], inc)
+                else:
+                    item["parameters"] = []
+            out.append(item)
+        return out
+
+
+def _narrows(inc: Include) -> bool:
+    """Whether an inclusion's own inclusions have conditions (an inner join two levels down)."""
+    return any(i.where is not None or _narrows(i) for i in inc.include)
+
+
+def _published(filters: list[Doc]) -> Doc:
+    query = and_into({"isPublished": True}, filters)
+    if query.get("isPublished") is not True:  # the one rule of this API, checked where its queries are made
+        raise RuntimeError("a PaNOSC dataset query without isPublished: true")
+    return query
+
+
+def _asked_units(includes: list[Include]) -> dict[str, str]:
+    """The unit the filter gave each parameter name (the first one given)."""
+    units: dict[str, str] = {}
+    for inc in includes:
+        if inc.relation == "parameters" and inc.where is not None:
+            for atom in itertools.chain.from_iterable(parameter_groups(inc.where, Budget())):
+                if atom.condition.unit:
+                    units.setdefault(atom.condition.key, atom.condition.unit)
+    return units
+
+
+def _members(creators: list[Any], inc: Include) -> list[Doc]:
+    person_where = next((i.where for i in inc.include if i.relation == "person"), None)
+    test = translate(person_where, PERSON) if person_where else {}
+    wants = {i.relation for i in inc.include}
+    out = []
+    for creator in creators:
+        if not isinstance(creator, dict) or not matches(test, creator):
+            continue
+        member: Doc = {}
+        if "person" in wants:
+            orcid = next((str(n.get("nameIdentifier", "")).rsplit("/", 1)[-1]
+                          for n in creator.get("nameIdentifiers") or [] if isinstance(n, dict)
+                          and n.get("nameIdentifierScheme") == "ORCID"), None)
+            member["person"] = _clean({"fullName": creator.get("name"), "orcid": orcid})
+        if "affiliation" in wants:
+            names = [a.get("name") for a in creator.get("affiliation") or [] if isinstance(a, dict)]
+            member["affiliation"] = _clean({"name": next(iter(names), None)})
+        out.append(member)
+    return out
