@@ -54,6 +54,13 @@ class PublicationStore:
             {"datasetId": {"$in": pids}}, {"size": 1, "dataFileList": 1}))
         return sum(len(b.get("dataFileList", [])) for b in blocks), sum(int(b.get("size", 0)) for b in blocks)
 
+    def file_formats(self, pids: list[str]) -> list[str]:
+        """The extensions of the files the datasets' datablocks list (DataCite's ``formats``)."""
+        blocks = self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}},
+                                                                            {"dataFileList.path": 1})
+        names = (str(f.get("path", "")).rsplit("/", 1)[-1] for b in blocks for f in b.get("dataFileList", []))
+        return sorted({n.rsplit(".", 1)[-1].lower() for n in names if "." in n.strip(".")})
+
     # --- publications ---------------------------------------------------------
 
     def insert(self, doc: Doc) -> None:

@@ -33,7 +33,13 @@ from datacite import DataCiteRESTClient, schema45
 from datacite.errors import DataCiteError, HttpError
 from pydantic import SecretStr
 
-from scizoo.core import PublicationIn, build_published_data, datacite_attributes, published_metadata
+from scizoo.core import (
+    PublicationIn,
+    build_published_data,
+    content_attributes,
+    datacite_attributes,
+    published_metadata,
+)
 from scizoo.web import TokenUser
 
 from ._access import can_write
@@ -189,7 +195,8 @@ class Publisher:
         doi = f"{self.doi_prefix}/{uuid.uuid4().hex[:10]}"
         files, size = self.publications.file_totals(pub.dataset_pids)
         doc = build_published_data(pub, doi=doi, owner_group=owner_group, user=user.user, now=now, files=files,
-                                   size=size, landing_url=self.landing_url(doi))
+                                   size=size, landing_url=self.landing_url(doi),
+                                   formats=self.publications.file_formats(pub.dataset_pids))
         self.publications.insert(doc.to_mongo())
         return self.public_view(doc.to_mongo())
 
@@ -253,7 +260,10 @@ class Publisher:
                 raise Invalid(f"a publication keeps its owner group {doc['ownerGroup']!r}")
             files, size = self.publications.file_totals(pub.dataset_pids)
             datasets = {"datasetPids": list(pub.dataset_pids), "numberOfFiles": files, "sizeOfArchive": size}
-        attributes = datacite_attributes(pub, doi, self.landing_url(doi))
+        content = content_attributes(int(datasets.get("numberOfFiles", doc.get("numberOfFiles", 0))),
+                                     int(datasets.get("sizeOfArchive", doc.get("sizeOfArchive", 0))),
+                                     self.publications.file_formats(list(pub.dataset_pids)))
+        attributes = datacite_attributes(pub, doi, self.landing_url(doi), content)
         if problems := schema_problems(attributes):
             raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
         status = doc["status"]
@@ -262,7 +272,7 @@ class Publisher:
             status = "amended"
         self.publications.update(doi, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
-            "metadata": published_metadata(pub, doi, self.landing_url(doi)), **datasets}})
+            "metadata": published_metadata(pub, doi, self.landing_url(doi), content), **datasets}})
         return self.public_view(self.publications.find(doi) or {})
 
     def delete(self, doi: str, user: TokenUser, now: datetime) -> None:

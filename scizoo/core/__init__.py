@@ -118,6 +118,7 @@ from ._published import (
     PublishedDataDocument,
     RelatedWork,
     build_published_data,
+    content_attributes,
     datacite_attributes,
     published_metadata,
 )
@@ -237,6 +238,7 @@ __all__ = [
     "claimable",
     "clear_failure",
     "configure_logging",
+    "content_attributes",
     "datacite_attributes",
     "dataset_pid",
     "dead_letter_topic",

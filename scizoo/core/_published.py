@@ -12,6 +12,7 @@ ownership fields (the backend lets a private one be changed by its ``createdBy``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -106,7 +107,14 @@ def datacite_date(when: datetime) -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
+def content_attributes(files: int, size: int, formats: Iterable[str]) -> dict[str, list[str]]:
+    """DataCite's ``sizes`` and ``formats`` of a publication's files (free text, and the files'
+    extensions: what DataCite suggests where no media type is known)."""
+    return {"sizes": [f"{files} files", f"{size} bytes"], "formats": sorted({f for f in formats if f})}
+
+
+def datacite_attributes(pub: PublicationIn, doi: str, url: str,
+                        content: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The DataCite kernel-4.5 JSON of a publication (what ``datacite.schema45`` validates).
 
     An embargo is a ``dates`` entry of type ``Available``: DataCite's way to say when a
@@ -138,6 +146,7 @@ def datacite_attributes(pub: PublicationIn, doi: str, url: str) -> dict[str, Any
         "dates": [{"date": datacite_date(pub.embargo_until), "dateType": "Available",
                    "dateInformation": "end of the embargo: the files are public from this date"}]
         if pub.embargo_until else [],
+        **(content or {}),  # sizes and formats (content_attributes)
         "schemaVersion": "http://datacite.org/schema/kernel-4",
     }
 
@@ -150,10 +159,11 @@ SCICAT_METADATA_FIELDS = ("creators", "publisher", "subjects", "relatedIdentifie
                           "fundingReferences", "dates")
 
 
-def published_metadata(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]:
+def published_metadata(pub: PublicationIn, doi: str, url: str,
+                       content: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """A PublishedData's ``metadata``: the DataCite properties where SciCat reads them, plus
     scizoo's own ``datacite`` (the kernel-4.5 JSON sent to DataCite) and ``scizoo_form``."""
-    attributes = datacite_attributes(pub, doi, url)
+    attributes = datacite_attributes(pub, doi, url, content)
     return {
         **{name: attributes[name] for name in SCICAT_METADATA_FIELDS},
         "publicationYear": pub.publication_year,  # a number in SciCat's schema, a string in DataCite's
@@ -164,11 +174,11 @@ def published_metadata(pub: PublicationIn, doi: str, url: str) -> dict[str, Any]
 
 
 def build_published_data(pub: PublicationIn, *, doi: str, owner_group: str, files: int, size: int, user: str,
-                         now: datetime, landing_url: str) -> PublishedDataDocument:
+                         now: datetime, landing_url: str, formats: Iterable[str] = ()) -> PublishedDataDocument:
     """A new, private PublishedData document for ``pub``."""
     return PublishedDataDocument(
         id=doi, doi=doi, title=pub.title, abstract=pub.abstract, datasetPids=list(pub.dataset_pids),
-        metadata=published_metadata(pub, doi, landing_url),
+        metadata=published_metadata(pub, doi, landing_url, content_attributes(files, size, formats)),
         numberOfFiles=files, sizeOfArchive=size, ownerGroup=owner_group, createdBy=user, updatedBy=user,
         createdAt=now, updatedAt=now, embargoUntil=pub.embargo_until,
     )
