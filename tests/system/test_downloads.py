@@ -198,3 +198,18 @@ def test_over_the_size_limit_the_transfer_link_is_given(mongo, db, root: Path) -
         # A single file is still served, whatever the archive limit.
         one = client.get("/api/downloads/file", params={"pid": pid, "path": str(root / "scan1" / "scan1.h5")}, headers=A)
         assert one.status_code == 200
+
+
+def test_datacite_metadata_names_the_sizes_and_formats(client: TestClient, db, root: Path) -> None:
+    from datacite import schema45
+
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    form = {"title": "Pt(111)", "abstract": "XPS.", "creators": [{"name": "Lovelace, Ada"}], "publisher": "scizoo lab",
+            "publication_year": 2026, "dataset_pids": [pid]}
+    made = client.post("/api/publications", headers=A, json=form)
+    assert made.status_code == 201, made.text
+    attributes = made.json()["metadata"]["datacite"]
+    assert attributes["sizes"] == ["3 files", f"{sum(map(len, files.values()))} bytes"]
+    assert attributes["formats"] == ["h5", "log", "tif"]
+    assert schema45.validate(attributes), list(schema45.validator.iter_errors(attributes))
