@@ -1,7 +1,8 @@
 """The umbrella `scizoo` command: the demo, the schemas, and each deployable's own command.
 
 ``scizoo scicow ...`` is the same app as ``scicow ...`` (likewise scifly, scanlog,
-scifish). A deployable whose extra is not installed here answers with how to install it.
+scifish; ``scizoo fixity ...`` is ``scifix ...``). A deployable whose extra is not installed
+here answers with how to install it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ try:
     from scifish._cli import app as scifish_app
 except ImportError as err:
     scifish_app = _missing("scifish", "capture", err)
+try:
+    from scifix._cli import app as scifix_app
+except ImportError as err:
+    scifix_app = _missing("scifix", "fixity", err)
 
 app.add_typer(scicow_app, name="scicow")
 app.add_typer(scanlog_app, name="scanlog")
@@ -70,6 +75,7 @@ app.add_typer(scifly_app, name="scifly")
 app.add_typer(scifish_app, name="scifish")
 app.add_typer(scidog_app, name="scidog")
 app.add_typer(scireduce_app, name="scireduce")
+app.add_typer(scifix_app, name="fixity")
 
 
 @app.command()

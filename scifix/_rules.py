@@ -1,0 +1,97 @@
+"""What the fixity worker decides about one file, on plain data: no file is opened here.
+
+The I/O (:mod:`scifix._fixity`) stats and reads; these functions say where a catalogued path
+points, whether it may be read, whether the file is still the one captured, and whether its
+checksum is already known.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What happened to one file of a datablock."""
+
+    #: Its checksum was known and the file unchanged: not read.
+    DONE = "done"
+    #: Its checksum, computed before for the same path, size and time, was written back into a
+    #: datablock that had lost it (a re-ingest writes the capture's file list): not read.
+    RESTORED = "restored"
+    #: Read and its checksum written.
+    COMPUTED = "computed"
+    #: Read again and its checksum is the one recorded.
+    VERIFIED = "verified"
+    #: Size or time differ from the catalogue's: not the file that was captured.
+    CHANGED = "changed"
+    GONE = "gone"
+    #: Outside every configured data root (after resolving links): never opened.
+    OUTSIDE = "outside"
+    UNREADABLE = "unreadable"
+    #: Read again and its checksum is not the one recorded: the alert.
+    MISMATCH = "mismatch"
+
+
+#: Outcomes that flag the dataset.
+PROBLEMS = frozenset({Outcome.CHANGED, Outcome.GONE, Outcome.OUTSIDE, Outcome.UNREADABLE, Outcome.MISMATCH})
+
+
+class Plan(StrEnum):
+    DONE = "done"
+    RESTORE = "restore"
+    READ = "read"
+
+
+@dataclass(frozen=True)
+class Known:
+    """A checksum this worker computed before, for a file as the catalogue then described it."""
+
+    size: int
+    time: datetime
+    alg: str
+    chk: str
+
+
+def resolve(path: str, source_folder: str) -> str:
+    """The absolute, normalised path a datablock entry names. SciCat's schema has ``path``
+    relative to the dataset's ``sourceFolder``; scizoo's capture writes absolute paths."""
+    joined = path if posixpath.isabs(path) else posixpath.join(source_folder or "/", path)
+    return posixpath.normpath(joined)
+
+
+def inside(real: str, roots: list[str]) -> bool:
+    """Whether a real path (links resolved) lies in one of the real roots: compared by path
+    components, so ``/data2`` is not inside ``/data``."""
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as an aware datetime (a store read without tz_aware gives naive UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def change(size: int, time: datetime, seen_size: int, seen_mtime: datetime, tolerance_s: float) -> str | None:
+    """Why the file on disk is not the one the catalogue describes, or None when it is."""
+    reasons = []
+    if seen_size != size:
+        reasons.append(f"size {size} -> {seen_size} bytes")
+    if abs((aware(seen_mtime) - aware(time)).total_seconds()) > tolerance_s:
+        reasons.append(f"modified {aware(time).isoformat()} -> {aware(seen_mtime).isoformat()}")
+    return ", ".join(reasons) if reasons else None
+
+
+def plan(entry_chk: str, known: Known | None, size: int, time: datetime, alg: str, *, recheck: bool) -> Plan:
+    """Whether a file (unchanged on disk) is read.
+
+    A file is done when its checksum is known for exactly this path, size and time in this
+    algorithm: this is what makes a worker killed mid-dataset resume without reading the files
+    it finished, and a re-ingest that wrote the capture's list (without ``chk``) cost no read.
+    ``recheck`` (verification) reads every file.
+    """
+    if recheck or known is None or known.alg != alg or known.size != size or aware(known.time) != aware(time):
+        return Plan.READ
+    return Plan.DONE if entry_chk == known.chk else Plan.RESTORE if not entry_chk else Plan.READ
