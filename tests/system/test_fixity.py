@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -293,3 +294,21 @@ def test_published_datasets_are_verified_on_a_schedule_and_a_mismatch_is_an_aler
     assert _metric("scizoo_fixity_problems_total", kind="mismatch") - alerts >= 1
     # The unpublished one is not read again on the schedule.
     assert "verifiedAt" not in db[FIXITY_COLLECTION].find_one({"_id": pids[0]})
+
+
+def test_a_long_file_does_not_cost_the_worker_its_group(kafka, scicow, db, prefix, tmp_path, worker, caplog) -> None:
+    """A file read for longer than max_poll_interval_ms: the worker polls its paused consumer
+    meanwhile, stays in its group, commits, and the event is not handled twice."""
+    scicow()
+    big = _file(tmp_path / "data" / "20240001" / "raw", "detector.h5", 3_000_000)  # 6 s at 500 kB/s
+    _produce(kafka.bootstrap_servers, prefix, [_scan(40, [big])])
+    pid = dataset_pid("fix-40", PID_PREFIX)
+    wait_for(lambda: _block(db, pid) is not None, what="the datablock")
+    unread = _metric("scizoo_fixity_files_total", outcome="done")
+    with caplog.at_level("WARNING", logger="scifix"):
+        worker(read_rate=500_000, chunk_bytes=65_536, max_poll_interval_ms=3000)
+        wait_for(lambda: db[FIXITY_COLLECTION].find_one({"_id": pid}) is not None, timeout=90, what="the pass")
+        time.sleep(8)  # an uncommitted event would come back within this (a rebalance, then a second pass)
+    assert _block(db, pid)["dataFileList"][0]["chk"] == _b2(big)
+    assert not [r for r in caplog.records if "not committed" in r.getMessage()]
+    assert _metric("scizoo_fixity_files_total", outcome="done") == unread
