@@ -85,6 +85,8 @@ class DemoResult:
     in_catalogue: int
     spooled: int
     reduced: int = 0
+    #: Scans captured as a series (among ``captured``), reduced together into one stitched curve.
+    series: int = 0
 
     @property
     def lost(self) -> int:
@@ -117,6 +119,33 @@ class _Beamline:
         fixer.write_attribute("proposal", proposal)
         fixer.write_attribute("data_path", str(path))
         return path
+
+    def start_series(self, number: int) -> float:
+        """A reflectivity series: its scans share a temperature setpoint (what the group rule of
+        config/reduction/rules.yaml groups them by); the setpoint, which the capture records."""
+        setpoint = 150.0 + number
+        self._proxy("sim/temp/1").write_attribute("setpoint", setpoint)
+        return setpoint
+
+    def end_series(self) -> None:
+        self._proxy("sim/temp/1").write_attribute("setpoint", 295.0)
+
+    def run_segment(self, path: Path, now: datetime, series: int, segment: int) -> tuple[str, ScanBlock]:
+        """One segment of a reflectivity curve: reflectivity falls fast with q, so each segment
+        at a higher angle is measured with less attenuation; ``stitch`` puts them on one scale."""
+        self._serial += 1
+        n = self._serial
+        self._proxy("sim/motor/theta").write_attribute("position", 0.2 + 0.3 * segment)
+        q = [0.3 * segment + 0.04 * i for i in range(11)]
+        attenuation = 10.0 ** (3 - segment)
+        scan_file = path / f"series_{series:03d}_{segment}.nxs"
+        title = f"ascan theta {0.2 + 0.3 * segment:g} {0.6 + 0.3 * segment:g} 10 0.2"
+        write_scan_nexus(scan_file, x=q, counts=[round(1e7 * math.exp(-6 * v) / attenuation) for v in q],
+                         monitor=[10_000] * len(q), title=title, start=now - timedelta(seconds=2.2), end=now,
+                         motor="theta", x_units="1/nm")
+        block = ScanBlock(id=str(n), title=title, start=now - timedelta(seconds=2.2), end=now, status="finished",
+                          points=len(q), files=[DataFile(path=str(scan_file), size=scan_file.stat().st_size, time=now)])
+        return manual_message_id(self.config.beamline, uuid.uuid4()), block
 
     def run_scan(self, path: Path, now: datetime) -> tuple[str, ScanBlock]:
         self._serial += 1
@@ -278,13 +307,27 @@ class _Scans:
         self.active = pipeline.active
         self.captured: list[str] = []
         self.spooled = 0
+        self.in_series = 0
 
     def one(self, index: int) -> None:
-        from scifish import ScanRequest
-
         proposal = "20240001" if index % 2 == 0 else "20240002"
         path = self.beamline.set_proposal(proposal)
-        message_id, block = self.beamline.run_scan(path, datetime.now(UTC))
+        self._capture(*self.beamline.run_scan(path, datetime.now(UTC)))
+
+    def series(self, number: int, segments: int = 4) -> None:
+        """A reflectivity series of proposal 20240001: ``segments`` scans, one stitched curve."""
+        path = self.beamline.set_proposal("20240001")
+        self.beamline.start_series(number)
+        try:
+            for segment in range(segments):
+                self._capture(*self.beamline.run_segment(path, datetime.now(UTC), number, segment))
+                self.in_series += 1
+        finally:
+            self.beamline.end_series()
+
+    def _capture(self, message_id: str, block: ScanBlock) -> None:
+        from scifish import ScanRequest
+
         self.capturer.config = self.active.current()  # whatever the editor made active, from memory
         sent = self.capturer.capture_one(ScanRequest(block, message_id), source="manual", now=datetime.now(UTC))
         self.captured.append(message_id)
@@ -295,14 +338,17 @@ class _Scans:
         return self.datasets.count_documents({"_id": {"$in": pids}})
 
     def reduced(self) -> int:
+        """How many captured scans are an input of a derived dataset (a series' scans of one)."""
         pids = [dataset_pid(m, PID_PREFIX) for m in self.captured]
-        return self.datasets.count_documents({"type": "derived", "inputDatasets": {"$in": pids}})
+        inputs = self.datasets.distinct("inputDatasets", {"type": "derived", "inputDatasets": {"$in": pids}})
+        return len(set(inputs) & set(pids))
 
     def result(self) -> DemoResult:
-        return DemoResult(len(self.captured), self.in_catalogue(), self.spooled, self.reduced())
+        return DemoResult(len(self.captured), self.in_catalogue(), self.spooled, self.reduced(), self.in_series)
 
     def first(self, count: int, console: Console, wait_s: float, stop: threading.Event) -> None:
-        """Capture ``count`` scans, then wait (up to ``wait_s``) until all are in the catalogue."""
+        """Capture ``count`` scans and a series of 4 (reduced together), then wait (up to ``wait_s``)
+        until all are in the catalogue and reduced."""
         from rich.progress import Progress
 
         with Progress(console=console, transient=False) as progress:
@@ -312,8 +358,15 @@ class _Scans:
                     break
                 self.one(i)
                 progress.advance(task)
-            ingest = progress.add_task("ingested into the catalogue", total=count)
+            if not stop.is_set():
+                self.series(1)
+            ingest = progress.add_task("ingested into the catalogue", total=len(self.captured))
             self.wait_ingested(wait_s, stop, lambda found: progress.update(ingest, completed=found))
+        series = [dataset_pid(m, PID_PREFIX) for m in self.captured[len(self.captured) - self.in_series:]]
+        stitched = self.datasets.find_one({"type": "derived", "inputDatasets": {"$all": series}}) if series else None
+        if stitched is not None:
+            console.print(f"[green]✓[/] a reflectivity series of {len(series)} scans stitched into one curve: "
+                          f"{stitched['_id']} (rule sim-reflectivity, pipeline 'stitch')")
 
     def wait_ingested(self, wait_s: float, stop: threading.Event,
                       report: Callable[[int], object] = lambda _: None) -> None:

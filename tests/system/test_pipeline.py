@@ -344,7 +344,9 @@ def test_demo_command_reports_real_counts(tmp_path: Path) -> None:
         cwd=root, capture_output=True, text=True, timeout=300, check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "demo: 4 scans captured, 4 datasets in catalogue, 4 reduced, 0 lost"
+    # The 4 scans asked for and the reflectivity series of 4 (reduced together).
+    assert out.stdout.strip().splitlines()[-1] == "demo: 8 scans captured, 8 datasets in catalogue, 8 reduced, 0 lost"
+    assert "a reflectivity series of 4 scans stitched into one curve" in out.stderr
     assert (tmp_path / "store").is_dir()
 
 
