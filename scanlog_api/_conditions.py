@@ -2,13 +2,17 @@
 
 The syntax (repeat ``where`` for several conditions; they are ANDed)::
 
-    where=<key>:<op>[:<value>[:<unit>]]
+    where=<key>:<op>[:<value>[:<unit>]][|<op>[:<value>[:<unit>]]]...
+
+Tests after ``|`` are alternatives on the same key, ORed with the first (``photon_energy:
+between:8:9:keV|between:11:12:keV``: 8 to 9 keV, or 11 to 12 keV); the key is written once, so
+an OR never joins two keys.
 
 ``op`` is one of ``eq`` (``=``), ``ne`` (``!=``, ``≠``), ``lt`` (``<``), ``le`` (``<=``, ``≤``),
 ``gt`` (``>``), ``ge`` (``>=``, ``≥``), ``between`` (value ``lo:hi``), ``exists``, ``contains``
-and ``in`` (values separated by ``,``). The parts are split on ``:`` (and ``in``'s values on
-``,``) first and then percent-decoded, so a ``:``, ``,`` or ``%`` inside a key or a text is
-written ``%3A``, ``%2C``, ``%25``. A ``.`` in a key steps into a nested object
+and ``in`` (values separated by ``,``). The text is split on ``|``, the parts on ``:`` (and ``in``'s
+values on ``,``) first and then percent-decoded, so a ``|``, ``:``, ``,`` or ``%`` inside a key or
+a text is written ``%7C``, ``%3A``, ``%2C``, ``%25``. A ``.`` in a key steps into a nested object
 (``sample.temperature``); stored keys never hold a ``.`` (``scizoo.core.metadata_key``).
 A value is a number when it reads as one (``8``, ``-2.5e3``), ``true``/``false`` a boolean,
 anything else text; a text that reads as a number is written in double quotes (``"8"``).
@@ -29,10 +33,13 @@ backend's ``src/common/utils.ts``):
 - a list matches when any one element does (for ``between``, one element inside both bounds).
 - ``ne`` is "has the key, and ``eq`` does not hold"; ``contains`` is a case-insensitive
   substring of a text value; ``exists`` has no value.
+- a key no scan the caller may read holds is refused (422 naming the condition, by the caller:
+  :func:`check_known_keys`), as are an incompatible unit and a value that is no value.
 
 User text is never an operator or a pattern: keys are validated field names, values are
 compared with ``$eq``/``$in``/ranges, and ``contains`` escapes its text before it becomes a
-``$regex``. Bounded: at most :data:`MAX_CONDITIONS` conditions, :data:`MAX_VALUES` values.
+``$regex``. Bounded: at most :data:`MAX_CONDITIONS` conditions, :data:`MAX_TESTS` tests with their
+alternatives, :data:`MAX_VALUES` values.
 """
 
 from __future__ import annotations
@@ -40,8 +47,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -54,6 +61,12 @@ Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "between", "exists", "contains"
 
 #: At most this many conditions in one request.
 MAX_CONDITIONS = 8
+#: At most this many tests in one condition (its first and the alternatives after ``|``).
+MAX_ALTERNATIVES = 8
+#: At most this many tests in one request, alternatives counted.
+MAX_TESTS = 16
+#: Separates a condition's alternatives (OR on its key).
+OR = "|"
 #: At most this many values in one ``in`` condition.
 MAX_VALUES = 50
 MAX_KEY_LENGTH = 200
@@ -86,6 +99,9 @@ class Condition(BaseModel):
     op: Op
     values: Annotated[tuple[Scalar, ...], Field(max_length=MAX_VALUES)] = ()
     unit: Annotated[str, Field(max_length=MAX_UNIT_LENGTH)] = ""
+    alternatives: Annotated[tuple[Condition, ...], Field(
+        max_length=MAX_ALTERNATIVES - 1,
+        description="Further tests on the same key, ORed with this one (written after '|').")] = ()
 
     @field_validator("key")
     @classmethod
@@ -129,7 +145,13 @@ class Condition(BaseModel):
             raise ValueError("contains takes a text")
         if self.unit and not numbers:
             raise ValueError("a unit goes with numbers only")
+        if any(a.key != self.key or a.alternatives for a in self.alternatives):
+            raise ValueError("alternatives are tests on the condition's own key, without alternatives of their own")
         return self
+
+    def tests(self) -> tuple[Condition, ...]:
+        """The condition's tests, ORed: itself (its own op, values, unit) and its alternatives."""
+        return (self, *self.alternatives)
 
 
 #: The longest number a condition may give (a float has 17 significant digits; an int64 19).
@@ -161,27 +183,43 @@ def _scalar(part: str) -> Scalar:
     return part
 
 
+def _fields(raw: list[str]) -> dict[str, Any]:
+    """One test's op, values and unit from its ':'-separated parts (still percent-encoded)."""
+    op_text, rest = unquote(raw[0]), raw[1:]
+    op = ALIASES.get(op_text, op_text)
+    if op not in get_args(Op):
+        raise ConditionError(f"{op_text[:40]!r} is not an op (one of {', '.join(get_args(Op))}; "
+                             f"after {OR!r} the key is not written again)")
+    if op == "between":
+        values, unit_parts = [unquote(p) for p in rest[:2]], rest[2:]
+    elif op == "in":
+        values, unit_parts = [unquote(v) for v in rest[0].split(",")] if rest else [], rest[1:]
+    else:
+        values, unit_parts = [unquote(p) for p in rest[:1]], rest[1:]
+    if len(unit_parts) > 1:
+        raise ConditionError("too many ':' (a ':' inside a key or text is written %3A)")
+    unit = unquote(unit_parts[0]) if unit_parts else ""
+    return {"op": op, "unit": unit, "values": tuple(_scalar(v) for v in values)}
+
+
 def parse_condition(text: str) -> Condition:
     """One ``where`` parameter as a :class:`Condition` (:class:`ConditionError` names it)."""
     if len(text) > MAX_KEY_LENGTH + MAX_VALUES * (MAX_TEXT_LENGTH + 1) + 100:
         raise ConditionError(f"condition {text[:60]!r}...: too long")
-    raw = text.split(":")
+    first, *more = text.split(OR)
+    raw = first.split(":")
     if len(raw) < 2:
         raise ConditionError(f"condition {text!r}: write it as key:op[:value[:unit]]")
-    key, op_text, rest = unquote(raw[0]), unquote(raw[1]), raw[2:]
-    op = ALIASES.get(op_text, op_text)
+    if len(more) >= MAX_ALTERNATIVES:
+        raise ConditionError(f"condition {text[:60]!r}: at most {MAX_ALTERNATIVES} tests joined by {OR!r}")
+    key = unquote(raw[0])
     try:
-        if op == "between":
-            values, unit_parts = [unquote(p) for p in rest[:2]], rest[2:]
-        elif op == "in":
-            values, unit_parts = [unquote(v) for v in rest[0].split(",")] if rest else [], rest[1:]
-        else:
-            values, unit_parts = [unquote(p) for p in rest[:1]], rest[1:]
-        if len(unit_parts) > 1:
-            raise ConditionError("too many ':' (a ':' inside a key or text is written %3A)")
-        unit = unquote(unit_parts[0]) if unit_parts else ""
-        return Condition(text=text, key=key, op=op, unit=unit,
-                         values=tuple(_scalar(v) for v in values))
+        alternatives = []
+        for part in more:
+            if not part:
+                raise ConditionError(f"an empty test after {OR!r} (a {OR!r} inside a text is written %7C)")
+            alternatives.append(Condition(text=text, key=key, **_fields(part.split(":"))))
+        return Condition(text=text, key=key, alternatives=tuple(alternatives), **_fields(raw[1:]))
     except ConditionError as err:
         raise ConditionError(f"condition {text!r}: {err}") from err
     except ValidationError as err:
@@ -195,7 +233,18 @@ def parse_conditions(texts: Iterable[str]) -> list[Condition]:
     texts = list(texts)
     if len(texts) > MAX_CONDITIONS:
         raise ConditionError(f"at most {MAX_CONDITIONS} conditions; {len(texts)} were given")
-    return [parse_condition(t) for t in texts]
+    conditions = [parse_condition(t) for t in texts]
+    if (tests := sum(len(c.tests()) for c in conditions)) > MAX_TESTS:
+        raise ConditionError(f"at most {MAX_TESTS} tests in all, alternatives after {OR!r} counted; {tests} were given")
+    return conditions
+
+
+def check_known_keys(conditions: Iterable[Condition], known: Collection[str]) -> None:
+    """Refuse a condition whose key is not ``known`` (the keys some scan the caller may read
+    holds: the caller asks the store within the access rule, so this names no other key)."""
+    for cond in conditions:
+        if cond.key not in known:
+            raise ConditionError(f"condition {cond.text!r}: no scan you may read has the key {cond.key!r}")
 
 
 def _to_si(value: float, unit: str) -> float | None:
@@ -263,11 +312,29 @@ def _positive(cond: Condition, path: str, units: Iterable[str]) -> Doc:
     return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
 
 
+def metadata_path(key: str) -> str:
+    """The store's field of a condition's key ('.' steps into nested objects; the key's
+    segments are stored as written: ``scizoo.core.metadata_key`` keeps them field names)."""
+    return f"scientificMetadata.{key}"
+
+
 def condition_filter(cond: Condition, units: Iterable[str] = ()) -> Doc:
-    """The store filter of one condition. ``units``: the units the selection holds for its key
-    (for a condition with a unit: to refuse an incompatible one and to compare entries
-    without ``valueSI`` in their own unit)."""
-    path = f"scientificMetadata.{cond.key}"
+    """The store filter of one condition (its alternatives ORed). ``units``: the units the
+    selection holds for its key (for a condition with a unit: to refuse an incompatible one
+    and to compare entries without ``valueSI`` in their own unit)."""
+    if not cond.alternatives:
+        return _test_filter(cond, units)
+    units = list(units)
+    either: list[Doc] = []
+    for test in cond.tests():
+        found = _test_filter(test, units)
+        either.extend(found["$or"] if list(found) == ["$or"] else [found])
+    return {"$or": either}
+
+
+def _test_filter(cond: Condition, units: Iterable[str]) -> Doc:
+    """The filter of one test (the condition's own, ignoring its alternatives)."""
+    path = metadata_path(cond.key)
     if cond.op == "exists":
         return {path: {"$exists": True}}
     positive = _positive(cond, path, units)
@@ -283,7 +350,30 @@ def conditions_filters(conditions: Iterable[Condition], units: Mapping[str, Iter
 
 def keys_with_units(conditions: Iterable[Condition]) -> list[str]:
     """The keys whose units the store must be asked for (those of conditions with a unit)."""
-    return sorted({c.key for c in conditions if c.unit})
+    return sorted({c.key for c in conditions if any(t.unit for t in c.tests())})
+
+
+def _is_entry(value: Mapping[str, Any]) -> bool:
+    """A {value, unit} entry (or SciCat's short {v, u}), rather than an object of keys."""
+    return "value" in value or "v" in value
+
+
+def key_units(meta: Any, prefix: str = "", depth: int = MAX_KEY_DEPTH) -> Iterator[tuple[str, str]]:
+    """Every key of a scientificMetadata object that a condition can name, with its unit ("" for
+    none): entries and bare values (lists included: a condition tests their elements), and the
+    keys inside nested objects as ``outer.inner``, at most :data:`MAX_KEY_DEPTH` deep. A key no
+    condition could name (a segment starting with '$', holding '.') is left out."""
+    if not isinstance(meta, Mapping) or depth <= 0:
+        return
+    for name, value in meta.items():
+        if not isinstance(name, str) or not _SEGMENT.fullmatch(name):
+            continue
+        key = prefix + name
+        if isinstance(value, Mapping) and not _is_entry(value):
+            yield from key_units(value, key + ".", depth - 1)
+            continue
+        unit = value.get("unit", value.get("u", "")) if isinstance(value, Mapping) else ""
+        yield key, unit if isinstance(unit, str) else ""
 
 
 def and_into(base: Doc, filters: Iterable[Doc]) -> Doc:

@@ -14,6 +14,7 @@ from ._conditions import (
     MAX_CONDITIONS,
     Condition,
     ConditionError,
+    check_known_keys,
     conditions_filters,
     keys_with_units,
     parse_conditions,
@@ -101,15 +102,18 @@ Writer = Annotated[TokenUser, Depends(signed_in)]
 #: The ``where`` parameter's documentation (the syntax is ``_conditions``'s).
 WHERE_DOC = (
     f"Conditions on scientific metadata, ANDed (at most {MAX_CONDITIONS}): key:op[:value[:unit]], op one of "
-    "eq ne lt le gt ge between exists contains in. A unit converts with pint and compares SciCat's valueSI "
+    "eq ne lt le gt ge between exists contains in; further tests on the same key after '|' are ORed "
+    "(key:between:8:9:keV|between:11:12:keV). A unit converts with pint and compares SciCat's valueSI "
     "(between is strict, as SciCat's RANGE); without one, the value as stored. A list matches when one element "
-    "does; '.' in a key steps into a nested object; ':' ',' '%' inside a part are written %3A %2C %25."
+    "does; '.' in a key steps into a nested object; '|' ':' ',' '%' inside a part are written %7C %3A %2C %25. "
+    "A key no scan you may read holds, an incompatible unit or a value that is none is a 422 naming the condition."
 )
 WHERE_EXAMPLES = {
     "range with a unit": {"value": ["photon_energy:between:8:10:keV"]},
     "two conditions": {"value": ["photon_energy:ge:8000:eV", "sample_temperature:lt:-253:degC"]},
     "text": {"value": ["shutter:in:closed,fault"]},
     "nested key": {"value": ["sample.temperature:le:20:K"]},
+    "OR on one key": {"value": ["photon_energy:between:8:9:keV|between:11:12:keV"]},
 }
 
 
@@ -127,11 +131,20 @@ def where_conditions(
 MAX_CONDITION_SCAN = 50_000
 
 
-def compile_conditions(conditions: list[Condition], store: Scans, branches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def compile_conditions(conditions: list[Condition], store: Scans, branches: list[dict[str, Any]],
+                       readable: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The conditions as store filters; the units of their keys are read within ``branches``
-    (what the user may read), so an error names only units of scans they may see."""
+    (the selection, within what the user may read), so an error names only units of scans
+    they may see. With ``readable`` (the access rule's branches), a key that no scan of them
+    holds is refused (422), looked up by the store in one bounded query a key; without, keys
+    are not checked (the live stream waits for scans that may bring a key not seen yet)."""
     if not conditions:
         return []
+    if readable is not None:
+        try:
+            check_known_keys(conditions, store.metadata_keys(readable, None, among=sorted({c.key for c in conditions})))
+        except ConditionError as err:
+            raise Invalid(str(err)) from err
     # Metadata conditions are read, not looked up, by a store without an index for each key
     # (SecantusDB), and their units are read within the selection: it is bounded first, as
     # free text's is.
@@ -174,7 +187,7 @@ class Filters:
                                   until=self.until, min_rating=self.min_rating, pids=pids, conditions=conditions)
         if not self.conditions:
             return build()
-        return build(compile_conditions(self.conditions, self._store, build()))
+        return build(compile_conditions(self.conditions, self._store, build(), readable=build_branches(user)))
 
 
 def _storable(value: datetime | None, name: str) -> datetime | None:

@@ -45,7 +45,10 @@ class Scans(ScanReads, Protocol):
     def text_page(self, branches: list[Doc], text: str, field: str, order: Order, skip: int,
                   limit: int) -> tuple[list[Doc], int]: ...
 
-    def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]: ...
+    def metadata_keys(self, branches: list[Doc], text: str | None,
+                      among: list[str] | None = None) -> dict[str, str]:
+        """The selection's metadata keys ('.' joins nested ones) with a unit where known; with
+        ``among``, which of these keys some scan of the selection holds (bounded look-ups)."""
 
     def check_export(self, branches: list[Doc]) -> None: ...
 

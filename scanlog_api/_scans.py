@@ -15,6 +15,7 @@ from typing import Any, Literal
 from scizoo.core import TokenUser
 
 from ._access import can_comment, can_write
+from ._conditions import key_units
 from ._errors import Forbidden, Invalid, NotFound
 from ._table import jsonable, row, text_matches
 
@@ -60,11 +61,11 @@ def detail_view(doc: Doc, files: Iterable[Doc], attachments: Iterable[Doc], rati
 
 
 def add_keys(keys: dict[str, str], docs: Iterable[Doc]) -> None:
-    """Each document's scientificMetadata keys into ``keys``, with the first unit known."""
+    """Each document's scientificMetadata keys into ``keys`` (nested ones as ``outer.inner``,
+    as conditions name them: ``_conditions.key_units``), with the first unit known."""
     for doc in docs:
-        for key, value in (doc.get("scientificMetadata") or {}).items():
-            unit = value.get("unit", "") if isinstance(value, dict) else ""
-            keys[key] = keys.get(key) or (unit if isinstance(unit, str) else "")
+        for key, unit in key_units(doc.get("scientificMetadata")):
+            keys[key] = keys.get(key) or unit
 
 
 class ScanRules(ABC):

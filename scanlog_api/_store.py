@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -22,6 +23,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
+from pymongo.errors import ExecutionTimeout
 
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
@@ -38,6 +40,7 @@ from scizoo.web import TokenUser
 
 from ._access import build_branches, read_branches
 from ._catalogue import Catalogue
+from ._conditions import key_units, metadata_path
 from ._errors import NotFound
 from ._scans import (
     MAX_EXPORT_ROWS,
@@ -57,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
+#: The look-ups of whether a condition's key is held stop after this long in all (a request).
+KEY_LOOKUP_S = 0.5
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
 
@@ -170,10 +175,19 @@ class ScanStore(ScanRules):
             total += self.datasets.count_documents(branch) if tallied is None else tallied
         return total
 
-    def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]:
-        """Every scientificMetadata key in the selection, with a unit where one is known."""
+    def metadata_keys(self, branches: list[Doc], text: str | None,
+                      among: list[str] | None = None) -> dict[str, str]:
+        """Every scientificMetadata key in the selection (nested ones as ``outer.inner``), with a
+        unit where one is known. With ``among``: which of these keys a scan of the selection
+        holds (with the unit of the first found), whatever ``text``, see :meth:`_key_held`."""
         keys: dict[str, str] = {}
-        if text:  # free text: only the matching documents' keys
+        if among is not None:
+            deadline = time.monotonic() + KEY_LOOKUP_S
+            for key in among:
+                held = self._key_held(branches, key, deadline)
+                if held is not None:
+                    keys[key] = held
+        elif text:  # free text: only the matching documents' keys
             everything = (d for b in branches for d in self.datasets.find(b))
             add_keys(keys, self.with_text(branches, text, everything))
         else:  # bounded work: the newest scans of each branch, through the time index
@@ -181,6 +195,25 @@ class ScanStore(ScanRules):
                 add_keys(keys, self.datasets.find(query, {"scientificMetadata": 1}).sort("creationTime", DESCENDING)
                          .limit(MAX_KEYS_SCAN).batch_size(1000))
         return dict(sorted(keys.items()))
+
+    def _key_held(self, branches: list[Doc], key: str, deadline: float) -> str | None:
+        """The unit of ``key`` in the first scan of the branches that holds it ("" without one),
+        None when none does. One query a branch, stopped at the first hit; a key no scan holds is
+        read for until ``deadline`` (a store has no index on every key: SecantusDB reads the
+        branch), then taken as held: its absence is not proven, and the condition is applied."""
+        field = metadata_path(key)
+        for branch in branches:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                return ""
+            try:
+                hit = next(self.datasets.find({**branch, field: {"$exists": True}}, {field: 1})
+                           .limit(1).max_time_ms(left_ms), None)
+            except ExecutionTimeout:
+                return ""
+            if hit is not None:
+                return dict(key_units(hit.get("scientificMetadata"))).get(key, "")
+        return None
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
         """The unit of each metadata column, from the first document in the selection that has one."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from scizoo.core import ReductionRuleSet, TokenUser, build_attachment
 
 from ._access import build_branches, read_branches
+from ._conditions import key_units, metadata_path
 from ._errors import Conflict, Forbidden, NotConfigured, NotFound
 from ._match import matches
 from ._ports import ScanJobs, Scans
@@ -115,8 +116,15 @@ class FakeScanStore(ScanRules):
     def count(self, branches: list[Doc]) -> int:
         return len(self._find(branches))
 
-    def metadata_keys(self, branches: list[Doc], text: str | None) -> dict[str, str]:
+    def metadata_keys(self, branches: list[Doc], text: str | None,
+                      among: list[str] | None = None) -> dict[str, str]:
         keys: dict[str, str] = {}
+        if among is not None:  # as the store asks: a scan where the key's field exists
+            for key in among:
+                held = (d for d in self._find(branches) if matches({metadata_path(key): {"$exists": True}}, d))
+                if (doc := next(held, None)) is not None:
+                    keys[key] = dict(key_units(doc.get("scientificMetadata"))).get(key, "")
+            return keys
         add_keys(keys, self.with_text(branches, text, self._find(branches)))
         return dict(sorted(keys.items()))
 

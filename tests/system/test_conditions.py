@@ -1,6 +1,8 @@
 """Metadata conditions on the real store: what the API selects agrees with a plain Python
-reading of the documented meaning, for a few hundred random conditions, with and without the
-access rule's branches; and the live stream sends a new scan only when it matches."""
+reading of the documented meaning, for a few hundred random conditions (ORs on one key, nested
+keys, lists among them), with and without the access rule's branches, and so do its refusals
+(an unknown key, an incompatible unit); and the live stream sends a new scan only when it
+matches."""
 
 from __future__ import annotations
 
@@ -58,6 +60,13 @@ def _metadata(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.6:
         meta["sample"] = {"temperature": _entry(rng.choice(GRID) * 10, rng.choice(["K", "degC"])),
                           "name": _entry(rng.choice(["Si", "Ge", "GaAs"]))}
+    if rng.random() < 0.5:  # nested lists: an entry's (no valueSI) and a bare one
+        unit = rng.choice(["mm", "um"])
+        scale = 1000 if unit == "um" else 1
+        meta["scan"] = {"path": {"positions": _entry([g * scale for g in rng.sample(GRID, 3)], unit)},
+                        "labels": rng.sample(["open", "Si", "hot", "8"], rng.randint(1, 2))}
+    if rng.random() < 0.05:
+        meta["rare"] = _entry(rng.choice(GRID))  # held by a few scans: unknown to some readers
     return meta
 
 
@@ -140,7 +149,7 @@ def _positive(op: str, args: list[Any], unit: str, entry: Any) -> bool:
     return any(_test(op, v, [_from_si(a, own) for a in in_si]) for v in items)
 
 
-def _holds(cond: tuple[str, str, list[Any], str], meta: dict[str, Any]) -> bool:
+def _holds_test(cond: tuple[str, str, list[Any], str], meta: dict[str, Any]) -> bool:
     key, op, args, unit = cond
     entry = _lookup(meta, key)
     if op == "exists":
@@ -152,34 +161,68 @@ def _holds(cond: tuple[str, str, list[Any], str], meta: dict[str, Any]) -> bool:
     return _positive(op, args, unit, entry)
 
 
+def _holds(cond: list[tuple[str, str, list[Any], str]], meta: dict[str, Any]) -> bool:
+    """A condition's tests are ORed (alternatives after '|')."""
+    return any(_holds_test(test, meta) for test in cond)
+
+
+def _refusal(conds: list[list[tuple[str, str, list[Any], str]]], readable: list[dict[str, Any]]) -> str | None:
+    """Why the API must refuse the conditions for a reader of ``readable``, None if it must not:
+    a key no readable scan holds; a unit none of the key's units (in what they read) takes."""
+    for cond in conds:
+        key = cond[0][0]
+        entries = [e for d in readable if (e := _lookup(d["scientificMetadata"], key)) is not MISSING]
+        if not entries:
+            return "no scan you may read has the key"
+        units = {e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)}
+        for _, _, _, unit in cond:
+            si = to_si(1.0, unit) if unit else None
+            if si is not None and units and not any((o := to_si(1.0, u)) and o.unit == si.unit for u in units if u):
+                return "not compatible"
+    return None
+
+
 def _readable(doc: dict[str, Any], groups: set[str] | None) -> bool:
     return groups is None or doc["isPublished"] or doc["ownerGroup"] in groups or bool(groups & set(doc["accessGroups"]))
 
 
 # --- random conditions ---------------------------------------------------------------------
 
-def _random_condition(rng: random.Random) -> tuple[str, str, list[Any], str]:
-    kind = rng.choice(["energy", "energy", "motor", "temperature", "shutter", "count", "tags", "name", "exists"])
+KINDS = ["energy", "energy", "motor", "temperature", "shutter", "count", "tags", "name", "positions", "labels",
+         "rare", "exists"]
+
+
+def _random_condition(rng: random.Random) -> list[tuple[str, str, list[Any], str]]:
+    """One condition: a test, and sometimes alternatives on the same key (ORed)."""
+    kind = rng.choice(KINDS)
+    first = _random_test(rng, kind)
+    more = rng.choice([0, 0, 0, 1, 2]) if first[1] != "exists" else 0
+    return [first, *(_random_test(rng, kind, first[0]) for _ in range(more))]
+
+
+def _random_test(rng: random.Random, kind: str, key: str | None = None) -> tuple[str, str, list[Any], str]:
     numeric = rng.choice(["eq", "ne", "lt", "le", "gt", "ge", "between", "in"])
     if kind == "energy":
         unit = rng.choice(["keV", "eV", ""])
         scale = 1000 if unit == "eV" else 1
         return "photon_energy", numeric, _numbers(rng, numeric, scale), unit
-    if kind == "motor":
-        unit = rng.choice(["mm", "um", "m"])
-        scale = {"mm": 1, "um": 1000, "m": 0.001}[unit]
-        return "motor", numeric, _numbers(rng, numeric, scale), unit
+    if kind in ("motor", "positions"):
+        unit = rng.choice(["mm", "um", "m", "mm", "um", "m", "s"])  # s: not a length (refused)
+        scale = {"mm": 1, "um": 1000, "m": 0.001, "s": 1}[unit]
+        return {"motor": "motor", "positions": "scan.path.positions"}[kind], numeric, _numbers(rng, numeric, scale), unit
     if kind == "temperature":
         unit = rng.choice(["K", "degC", ""])
         return "sample.temperature", numeric, _numbers(rng, numeric, 10), unit
-    if kind == "count":
-        return "count", numeric, _numbers(rng, numeric, 1), ""
-    if kind in ("shutter", "tags", "name"):
-        key = {"shutter": "shutter", "tags": "tags", "name": "sample.name"}[kind]
+    if kind in ("count", "rare"):
+        return kind, numeric, _numbers(rng, numeric, 1), ""
+    if kind in ("shutter", "tags", "name", "labels"):
+        key = {"shutter": "shutter", "tags": "tags", "name": "sample.name", "labels": "scan.labels"}[kind]
         op = rng.choice(["eq", "ne", "contains", "in"])
-        words = ["open", "closed", "clo", "OPEN", "8", "ab", "C", "Si", "Ga", ".*", "$ne"]
+        words = ["open", "closed", "clo", "OPEN", "8", "ab", "C", "Si", "Ga", ".*", "$ne", "ho"]
         return key, op, rng.sample(words, 2 if op == "in" else 1), ""
-    return rng.choice(["photon_energy", "motor", "sample.temperature", "tags", "nothing"]), "exists", [], ""
+    # exists: on keys held by many, few (rare) or none (a typo)
+    return key or rng.choice(["photon_energy", "motor", "sample.temperature", "tags", "scan.path", "rare",
+                              "nothing", "photon_enrgy"]), "exists", [], ""
 
 
 def _numbers(rng: random.Random, op: str, scale: float) -> list[Any]:
@@ -191,26 +234,25 @@ def _numbers(rng: random.Random, op: str, scale: float) -> list[Any]:
     return [rng.choice(GRID) * scale]
 
 
-def _where(cond: tuple[str, str, list[Any], str]) -> str:
-    key, op, args, unit = cond
-
+def _where(cond: list[tuple[str, str, list[Any], str]]) -> str:
+    """The where text: the key once, then each test's op:values[:unit], joined by '|'."""
     def text(a: Any) -> str:
         if isinstance(a, str):
             return quote(f'"{a}"' if a.replace(".", "", 1).isdigit() else a, safe="")
         return repr(float(a)) if isinstance(a, float) and not a.is_integer() else str(int(a))
-    if op == "exists":
-        return f"{key}:exists"
-    if op == "in":
-        value = ",".join(text(a) for a in args)
-    else:
-        value = ":".join(text(a) for a in args)
-    return f"{key}:{op}:{value}" + (f":{unit}" if unit else "")
+
+    def test(op: str, args: list[Any], unit: str) -> str:
+        if op == "exists":
+            return op
+        value = ",".join(text(a) for a in args) if op == "in" else ":".join(text(a) for a in args)
+        return f"{op}:{value}" + (f":{unit}" if unit else "")
+    return cond[0][0] + ":" + "|".join(test(op, args, unit) for _, op, args, unit in cond)
 
 
 def _in_memory(wheres: list[str], user: TokenUser, docs: list[dict[str, Any]]) -> list[str] | None:
     """What the live stream's evaluator (``_match``) selects with the same filters."""
     units = {k: {e["unit"] for d in docs if isinstance(e := _lookup(d["scientificMetadata"], k), dict)}
-             for k in ("photon_energy", "motor", "sample.temperature")}
+             for k in ("photon_energy", "motor", "sample.temperature", "scan.path.positions")}
     try:
         branches = build_branches(user, conditions=conditions_filters(parse_conditions(wheres), units))
     except ConditionError:
@@ -222,17 +264,21 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
     rng = random.Random(2020)
     pids = {d["scientificMetadata"]["scan_id"]["value"]: d for d in catalogue}
     readers = {None: TokenUser(user="root", admin=True), "A": TokenUser(user="alice", groups=["A"])}
-    checked = selected = 0
-    for _ in range(150):
+    checked = selected = ored = 0
+    refused: dict[str, int] = {}
+    for _ in range(220):
         conds = [_random_condition(rng) for _ in range(rng.choice([1, 1, 2]))]
         query = urlencode([("where", _where(c)) for c in conds] + [("limit", 500)])
         for headers, groups in ((ADMIN, None), (A, {"A"})):
-            in_memory = _in_memory([_where(c) for c in conds], readers[None if groups is None else "A"], catalogue)
+            readable = [d for d in catalogue if _readable(d, groups)]
             answer = client.get(f"/api/scans?{query}", headers=headers)
-            if answer.status_code == 422:  # only an incompatible unit: 'K' asked of a key never in K
-                assert "not compatible" in answer.json()["detail"], (query, answer.text)
+            if (why := _refusal(conds, readable)) is not None:
+                assert answer.status_code == 422 and why in answer.json()["detail"], (query, groups, answer.text)
+                assert _where(conds[0]) in answer.json()["detail"] or len(conds) > 1
+                refused[why] = refused.get(why, 0) + 1
                 continue
-            assert answer.status_code == 200, (query, answer.text)
+            assert answer.status_code == 200, (query, groups, answer.text)
+            in_memory = _in_memory([_where(c) for c in conds], readers[None if groups is None else "A"], catalogue)
             got = sorted(r["scan_id"] for r in answer.json()["data"])
             want = sorted(str(n) for n, d in pids.items()
                           if _readable(d, groups) and all(_holds(c, d["scientificMetadata"]) for c in conds))
@@ -241,7 +287,26 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
             assert answer.json()["count"] == len(want)
             checked += 1
             selected += len(want)
-    assert checked >= 250 and 0 < selected < checked * len(catalogue) / 2  # neither all nor nothing
+            ored += any(len(c) > 1 for c in conds)
+    assert checked >= 300 and 0 < selected < checked * len(catalogue) / 2  # neither all nor nothing
+    assert ored >= 60 and refused.get("no scan you may read has the key", 0) >= 10 and refused.get("not compatible")
+
+
+def test_a_key_only_unreadable_scans_hold_is_unknown_to_the_reader(client: TestClient, db) -> None:
+    """Refusing an unknown key never tells a reader about keys of scans they may not read."""
+    hidden = _dataset(900, "B")
+    hidden.update(ownerGroup="B", accessGroups=[], isPublished=False)
+    hidden["scientificMetadata"]["secret_dose"] = _entry(5.0, "Gy")
+    db[DATASET_COLLECTION].insert_one(hidden)
+    for where in ("secret_dose:exists", "secret_dose:gt:1:Gy", "secret_dose:gt:1:keV"):
+        answer = client.get(f"/api/scans?where={quote(where)}", headers=A)
+        assert answer.status_code == 422, where
+        assert answer.json()["detail"] == f"condition {where!r}: no scan you may read has the key 'secret_dose'"
+    assert client.get(f"/api/scans?where={quote('secret_dose:gt:1:Gy')}", headers=ADMIN).json()["count"] == 1
+    # the keys listed for the picker are nested as conditions name them, with their units
+    keys = client.get("/api/scans/keys", headers=A).json()
+    assert keys["scan.path.positions"] in ("mm", "um") and keys["sample.temperature"] in ("K", "degC")
+    assert "scan.labels" in keys and "sample" not in keys and "secret_dose" not in keys
 
 
 def test_the_csv_follows_the_conditions_and_errors_name_them(client: TestClient,

@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from scanlog_api._conditions import (
+    MAX_ALTERNATIVES,
     MAX_CONDITIONS,
+    MAX_TESTS,
     ConditionError,
     and_into,
+    check_known_keys,
     condition_filter,
+    key_units,
+    keys_with_units,
     parse_condition,
     parse_conditions,
 )
@@ -38,8 +43,13 @@ DOCS = {
     "nested": {"scientificMetadata": {"sample": {"temperature": entry(20.0, "K"), "name": entry("Si")}}},
     "text8": {"scientificMetadata": {"label": entry("8")}},
     "num8": {"scientificMetadata": {"label": entry(8)}},
+    # nested objects holding lists, bare and as entries (another writer's shape)
+    "deep": {"scientificMetadata": {"scan": {"sample": {"positions": entry([1.0, 5.0, 30.0], "mm"),
+                                                        "tags": ["hot", "Thin film"]}},
+                                    "detector": {"roi": [10, 20]}}},
 }
-UNITS = {"photon_energy": ["keV", "eV", "K"], "motor": ["mm", "um"], "sample.temperature": ["K"]}
+UNITS = {"photon_energy": ["keV", "eV", "K"], "motor": ["mm", "um"], "sample.temperature": ["K"],
+         "scan.sample.positions": ["mm"]}
 
 
 def select(text: str) -> set[str]:
@@ -82,6 +92,28 @@ def select(text: str) -> set[str]:
     # a number and a text that reads as one are told apart
     ("label:eq:8", {"num8"}),
     ('label:eq:"8"', {"text8"}),
+    # nested keys holding lists: one element decides, in the entry's own unit or as stored
+    ("scan.sample.positions:between:2:10:mm", {"deep"}),
+    ("scan.sample.positions:between:0.002:0.01:m", {"deep"}),
+    ("scan.sample.positions:between:6:29:mm", set()),  # 5 and 30 are outside, 1 too
+    ("scan.sample.positions:gt:2.5:cm", {"deep"}),
+    ("scan.sample.positions:eq:5", {"deep"}),
+    ("scan.sample.tags:contains:FILM", {"deep"}),
+    ("scan.sample.tags:in:cold,hot", {"deep"}),
+    ("scan.sample.tags:ne:hot", set()),  # one element is hot: eq holds, so ne does not
+    ("detector.roi:ge:20", {"deep"}),
+    ("detector.roi:lt:10", set()),
+    ("scan.sample:exists", {"deep"}),
+    # OR within one key: any of the tests after '|'
+    ("photon_energy:between:8:9:keV|between:11:13:keV", {"e8keV", "e12keV"}),
+    ("photon_energy:lt:8.6:keV|ge:11000:eV", {"e8keV", "e12keV"}),
+    ("photon_energy:eq:9:keV|lt:-253:degC", {"e9000eV", "temp_K"}),
+    ("photon_energy:gt:100|eq:8.5", {"e9000eV", "e8keV"}),  # no unit: as stored
+    ("shutter:eq:closed|contains:pe", {"e8keV", "e9000eV"}),
+    ("shutter:ne:closed|ne:Open", {"e8keV", "e9000eV"}),  # each has the key and is not one of them
+    ("motor:between:0.5:2:mm|between:3:6:mm", {"motor_mm", "motor_um"}),
+    ("scan.sample.positions:lt:0|gt:25:mm", {"deep"}),
+    ("count:exists|eq:3", {"bare", "short"}),
 ])
 def test_each_operator_selects_what_it_says(text: str, expected: set[str]) -> None:
     assert select(text) == expected
@@ -123,7 +155,8 @@ def test_the_si_comparison_is_scicats() -> None:
     ("photon_energy:contains:8", "text"),
     ("photon_energy", "key:op"),
     ("shutter:eq:closed:keV", "numbers only"),
-    ("a:b:c:d:e:f", "too many"),
+    ("a:eq:c:d:e", "too many"),
+    ("a:b:c:d:e:f", "not an op"),
     ("$where:eq:1", "not a metadata key"),
     ("a.$gt:eq:1", "not a metadata key"),
     ("a..b:eq:1", "not a metadata key"),
@@ -159,3 +192,65 @@ def test_percent_encoding_lets_a_part_hold_the_separators() -> None:
     assert parse_condition("t:between:-1.5:2e1:degC").values == (-1.5, 20.0)
     assert parse_condition("flag:eq:true").values == (True,)
     assert parse_condition("n:eq:" + "9" * 30).values == (float("9" * 30),)  # beyond int64: a float
+
+
+def test_or_joins_tests_on_one_key_and_is_written_once() -> None:
+    cond = parse_condition("photon_energy:between:8:9:keV|between:11:12:keV|lt:1")
+    assert [(t.op, t.values, t.unit) for t in cond.tests()] == [
+        ("between", (8, 9), "keV"), ("between", (11, 12), "keV"), ("lt", (1,), "")]
+    assert all(t.key == "photon_energy" and t.text == cond.text for t in cond.tests())
+    assert keys_with_units([parse_condition("count:lt:1|gt:2:keV")]) == ["count"]
+    # the alternatives' filters are one $or, flat
+    query = condition_filter(cond, ["keV"])
+    assert list(query) == ["$or"] and not any(list(q) == ["$or"] for q in query["$or"])
+    # a '|' inside a text is written %7C; without one the condition is today's
+    assert parse_condition("shutter:eq:a%7Cb").values == ("a|b",)
+    assert parse_condition("photon_energy:gt:8:keV").alternatives == ()
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("photon_energy:gt:8:keV||lt:2:keV", "empty test"),
+    ("photon_energy:gt:8:keV|", "empty test"),
+    ("photon_energy:gt:8:keV|between:9:8:keV", "lo < hi"),
+    ("photon_energy:gt:8:keV|lt:2:mm", "not compatible"),
+    ("photon_energy:gt:8:keV|near:2", "op"),
+    ("photon_energy:gt:8:keV|photon_energy:lt:2:keV", "op"),  # the key is written once
+    ("photon_energy:gt:8|lt:x", "compares numbers"),
+    ("photon_energy:" + "|".join(["gt:1"] * (MAX_ALTERNATIVES + 1)), f"at most {MAX_ALTERNATIVES}"),
+])
+def test_a_bad_alternative_is_refused_naming_the_whole_condition(text: str, reason: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        cond = parse_condition(text)
+        condition_filter(cond, UNITS.get(cond.key, ()))
+    assert reason in str(caught.value) and f"condition {text[:40]}" in str(caught.value).replace("'", "")
+
+
+def test_tests_are_bounded_across_conditions_with_their_alternatives() -> None:
+    half = "photon_energy:" + "|".join(["gt:1"] * (MAX_TESTS // 2))
+    assert len(parse_conditions([half, half])) == 2
+    with pytest.raises(ConditionError, match=f"at most {MAX_TESTS} tests"):
+        parse_conditions([half, half, "count:exists"])
+
+
+def test_an_unknown_key_is_refused_by_name() -> None:
+    conds = parse_conditions(["photon_energy:gt:8:keV", "photon_enrgy:exists|eq:1"])
+    check_known_keys(conds[:1], {"photon_energy"})
+    with pytest.raises(ConditionError) as caught:
+        check_known_keys(conds, {"photon_energy", "motor"})
+    assert str(caught.value) == ("condition 'photon_enrgy:exists|eq:1': no scan you may read has the key "
+                                 "'photon_enrgy'")
+
+
+def test_the_keys_a_condition_can_name_are_listed_nested_with_their_units() -> None:
+    meta = {
+        "photon_energy": entry(9.0, "keV"),
+        "count": 7, "tags": ["a", "b"], "short": {"v": 3, "u": "mm"},
+        "scan": {"sample": {"positions": entry([1.0, 2.0], "mm"), "name": {"value": "Si"}}, "n": 2},
+        "$bad": 1, "a": {"b": {"c": {"d": {"e": {"f": 1}}}}},  # a $ key and one too deep are left out
+        "odd": {"value": 1, "unit": 5},
+    }
+    assert dict(key_units(meta)) == {
+        "photon_energy": "keV", "count": "", "tags": "", "short": "mm", "scan.sample.positions": "mm",
+        "scan.sample.name": "", "scan.n": "", "odd": ""}
+    assert list(key_units(None)) == [] and list(key_units([1, 2])) == []
+    assert dict(key_units({"a": {"b": {"c": {"d": {"e": 1}}}}})) == {"a.b.c.d.e": ""}  # 5 deep: a key
