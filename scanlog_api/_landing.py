@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
+
+from ._downloads import transfer_url
 
 _BIBTEX_SPECIAL = str.maketrans({"{": r"\{", "}": r"\}", "\\": r"\textbackslash{}", "%": r"\%", "&": r"\&",
                                  "#": r"\#", "$": r"\$", "_": r"\_", "~": r"\~{}", "^": r"\^{}"})
@@ -58,19 +61,22 @@ def _script_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 
-def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_pattern: str) -> str:
+def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_pattern: str,
+                 archive_limit: int | None = None) -> str:
+    """``archive_limit``: the files are served here (``_downloads``), in archives up to this many
+    bytes; None: they are not, and a file links to ``download_pattern`` if there is one."""
     form = _form(doc)
     doi = doc["doi"]
     creators = ", ".join(escape(c["name"]) for c in form.get("creators", []))
     rows = []
     for d in datasets:
-        files = "".join(
-            f"<li>{_file_link(f['path'], download_pattern)} ({int(f.get('size', 0)):,} bytes)</li>" for f in d["files"])
+        files = "".join(_file_item(d, f, download_pattern, archive_limit) for f in d["files"])
         meta = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v.get('value') if isinstance(v, dict) else v))}"
                        f"{escape(' ' + v.get('unit', '')) if isinstance(v, dict) and v.get('unit') else ''}</td></tr>"
                        for k, v in (d.get("scientificMetadata") or {}).items())
         rows.append(f"<section class='dataset'><h3>{escape(d.get('datasetName', d['pid']))}</h3>"
-                    f"<p>pid {escape(d['pid'])}</p><table>{meta}</table><ul>{files}</ul></section>")
+                    f"<p>pid {escape(d['pid'])}</p><table>{meta}</table><ul>{files}</ul>"
+                    f"{_transfer(d, download_pattern)}</section>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(doc['title'])}</title><link rel="icon" href="data:,">
@@ -82,7 +88,8 @@ def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_p
 <h2>Abstract</h2><p>{escape(doc['abstract'])}</p>
 <h2>Cite as</h2><p class="citation">{escape(citation(doc))}</p>
 <p><a href="/doi/{escape(doi)}/bibtex">BibTeX</a> · <a href="/doi/{escape(doi)}/datacite.json">DataCite JSON</a></p>
-<h2>Datasets</h2>{''.join(rows)}</body></html>"""
+<h2>Datasets</h2>{_download_all(doc, datasets, download_pattern, archive_limit)}
+{''.join(rows)}</body></html>"""
 
 
 def _file_link(path: str, pattern: str) -> str:
@@ -91,3 +98,38 @@ def _file_link(path: str, pattern: str) -> str:
     from urllib.parse import quote
 
     return f'<a href="{escape(pattern.replace("{path}", quote(path.lstrip("/"))))}">{escape(path)}</a>'
+
+
+# --- downloads (issue 21): links to the files served here, their sizes and checksums ------------
+
+def _file_item(dataset: dict[str, Any], f: dict[str, Any], pattern: str, archive_limit: int | None) -> str:
+    path = str(f.get("path", ""))
+    if archive_limit is None:
+        name = _file_link(path, pattern)
+    else:
+        href = "/api/downloads/file?" + urlencode({"pid": dataset["pid"], "path": path})
+        name = f'<a class="file" href="{escape(href)}" download>{escape(path)}</a>'
+    checksum = (f"<code class='checksum'>{escape(str(f.get('chkAlg') or 'checksum'))}: {escape(str(f['chk']))}</code>"
+                if f.get("chk") else "<span class='checksum'>checksum not yet computed</span>")
+    return f"<li>{name} ({int(f.get('size', 0)):,} bytes) {checksum}</li>"
+
+
+def _transfer(dataset: dict[str, Any], pattern: str) -> str:
+    url = transfer_url(pattern, dataset["pid"], str(dataset.get("sourceFolder") or ""))
+    return f"<p class='transfer'><a href='{escape(url)}'>Transfer this dataset's folder</a></p>" if url else ""
+
+
+def _download_all(doc: dict[str, Any], datasets: list[dict[str, Any]], pattern: str, limit: int | None) -> str:
+    """One archive of every file, or, over the limit, where to get them instead."""
+    if limit is None or not datasets:
+        return ""
+    files = sum(len(d["files"]) for d in datasets)
+    size = sum(int(f.get("size", 0)) for d in datasets for f in d["files"])
+    if size <= limit:
+        href = "/api/downloads/publication.zip?" + urlencode({"doi": doc["doi"]})
+        return (f"<p class='download'><a id='download-all' class='button' href='{escape(href)}' download>Download all "
+                f"files</a> (one zip with a manifest of sizes and checksums: {files:,} files, {size:,} bytes)</p>")
+    instead = ("use each dataset's transfer link below, or download the files one by one" if pattern
+               else "download the files one by one, or ask the facility for a transfer")
+    return (f"<p class='download'>{files:,} files, {size:,} bytes: more than one archive here may hold "
+            f"({limit:,} bytes): {instead}.</p>")

@@ -86,6 +86,8 @@ class PublicationStore:
         """The published ones of these datasets, each with its files."""
         files: dict[str, list[Doc]] = {}
         for block in self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}}):
-            files.setdefault(block["datasetId"], []).extend(block.get("dataFileList", []))
+            # Each file with its datablock's checksum algorithm (the landing page shows both).
+            files.setdefault(block["datasetId"], []).extend({**f, "chkAlg": block.get("chkAlg", "")}
+                                                             for f in block.get("dataFileList", []))
         return [{**d, "files": files.get(d["_id"], [])}
                 for d in self._catalogue.collection(DATASET_COLLECTION).find({"_id": {"$in": pids}, "isPublished": True})]

@@ -87,7 +87,10 @@ def landing_datacite(doi: str, publisher: Pub) -> Response:
 @router.get("/doi/{doi:path}", response_class=HTMLResponse, summary="The public landing page of a DOI")
 def landing(doi: str, request: Request, publisher: Pub) -> str:
     doc = publisher.get(doi, None)
-    return landing_page(doc, publisher.datasets_of(doc), services(request).download_url_pattern)
+    state = services(request)
+    # Files served here when there are data roots to serve them from (_downloads).
+    limit = state.downloads.max_archive_bytes if state.downloads is not None and state.downloads.roots.given else None
+    return landing_page(doc, publisher.datasets_of(doc), state.download_url_pattern, limit)
 
 
 _OAI = "OAI-PMH 2.0 (Identify, ListMetadataFormats, ListSets, ListRecords, ListIdentifiers, GetRecord)"
