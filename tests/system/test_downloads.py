@@ -213,3 +213,30 @@ def test_datacite_metadata_names_the_sizes_and_formats(client: TestClient, db, r
     assert attributes["sizes"] == ["3 files", f"{sum(map(len, files.values()))} bytes"]
     assert attributes["formats"] == ["h5", "log", "tif"]
     assert schema45.validate(attributes), list(schema45.validator.iter_errors(attributes))
+
+
+def test_the_landing_page_offers_the_files_their_checksums_and_one_archive(mongo, db, root: Path) -> None:
+    from html import unescape
+
+    from scizoo.testing import DataCiteStandIn
+
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    form = {"title": "Pt(111)", "abstract": "XPS.", "creators": [{"name": "Lovelace, Ada"}], "publisher": "scizoo lab",
+            "publication_year": 2026, "dataset_pids": [pid]}
+    with DataCiteStandIn() as datacite, TestClient(create_app(_settings(
+            mongo, db, root, datacite_url=datacite.url, datacite_username="SCIZOO.TEST",
+            datacite_password="dc-secret"))) as client:
+        doi = client.post("/api/publications", headers=A, json=form).json()["doi"]
+        assert client.post(f"/api/publications/{doi}/register", headers=A).status_code == 200
+        page = unescape(client.get(f"/doi/{doi}").text)  # nobody signed in
+        h5 = hashlib.sha256(files["scan1.h5"]).hexdigest()
+        assert f"sha256: {h5}" in page and "checksum not yet computed" in page  # the .log's, not yet
+        assert f"({len(files['scan1.h5']):,} bytes)" in page
+        assert f"/api/downloads/file?pid={pid.replace('/', '%2F')}&path=" in page
+        assert "Transfer this dataset's folder" in page
+        href = page.split("id='download-all' class='button' href='", 1)[1].split("'", 1)[0]
+        whole = client.get(href)
+        assert whole.status_code == 200 and whole.headers["content-disposition"].endswith('.zip"')
+        unpacked = _unzip(whole.content)
+        assert {n.split("/", 1)[-1] for n in unpacked if "/" in n} == set(files)
