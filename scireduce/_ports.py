@@ -62,6 +62,9 @@ class Catalogue(Protocol):
         """The raw datasets of ``dataset``'s owner group and proposals whose scientificMetadata
         ``values`` are these (``dataset`` among them), oldest first, at most ``limit``."""
 
+    def created_between(self, after: datetime, until: datetime, limit: int) -> list[Doc]:
+        """Raw datasets with ``after < creationTime <= until``, newest first, at most ``limit``."""
+
     def write_derived(self, documents: DerivedDocuments) -> None:
         """Write a reduction's documents: the first time whole, again (a job taken over) only what
         the reduction owns, so a derived dataset published or shared meanwhile stays so."""

@@ -21,6 +21,7 @@ from typing import Any
 from scizoo import __version__
 from scizoo.core import (
     MAX_GROUP_MEMBERS,
+    QUIET_HORIZON,
     DatasetIngested,
     JobDocument,
     JobState,
@@ -94,9 +95,10 @@ class Worker:
                 jobs.append(self.run(newest, rule, newest_path, group=group))
         return jobs
 
-    def group(self, dataset: Doc, rule: Rule) -> list[tuple[Doc, str]] | None:
+    def group(self, dataset: Doc, rule: Rule, *, quiet: bool = False) -> list[tuple[Doc, str]] | None:
         """The scans (with the file the rule reduces of each) of ``dataset``'s group under a
-        group rule, oldest first, once the group is complete; None while it is not."""
+        group rule, oldest first, once the group is complete (with ``quiet``: gone quiet counts
+        too); None while it is not."""
         assert rule.group is not None
         values = rule.group.values(dataset)
         if values is None:
@@ -108,7 +110,7 @@ class Worker:
             logger.warning("rule %s: the group of %s holds %d scans or more; its oldest %d are reduced",
                            rule.name, dataset["_id"], MAX_GROUP_MEMBERS, MAX_GROUP_MEMBERS)
         group = [(d, p) for d in found if (p := rule.input_file(d, self.catalogue.files_of(d["_id"]))) is not None]
-        if not rule.group.complete([d for d, _ in group]):
+        if not rule.group.complete([d for d, _ in group], self.clock() if quiet else None):
             logger.info("rule %s: the group of %s (%s) has %d scan(s), not yet complete", rule.name, dataset["_id"],
                         values, len(group))
             return None
@@ -216,11 +218,38 @@ class Worker:
                                  group=group))
         return done
 
+    def quiet_groups(self, limit: int = 1000) -> list[Doc]:
+        """Run the groups that have gone quiet: under each rule with a quiet time, the groups of
+        the scans made in the last :data:`QUIET_HORIZON` beyond it whose newest scan is older
+        than the quiet time (no event says a group has gone quiet: the sweep looks). A group
+        already run finds its job (named after its newest scan) and is not run again."""
+        done = []
+        now = self.clock()
+        for rule in self.rules.rules:
+            if rule.group is None or rule.group.quiet_s is None:
+                continue
+            until = now - timedelta(seconds=rule.group.quiet_s)
+            seen: set[str] = set()
+            for scan in self.catalogue.created_between(until - QUIET_HORIZON, until, limit):
+                values = rule.group.values(scan)
+                if values is None or scan["_id"] in seen:
+                    continue
+                path = rule.input_file(scan, self.catalogue.files_of(scan["_id"]))
+                group = None if path is None else self.group(scan, rule, quiet=True)
+                if group is None:
+                    continue
+                seen.update(str(d["_id"]) for d, _ in group)
+                newest, newest_path = group[-1]
+                if self.jobs.get(job_id(newest["_id"], rule.name)) is None:
+                    done.append(self.run(newest, rule, newest_path, group=group))
+        return done
+
     def sweep(self, limit: int = 100) -> list[Doc]:
         """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
         plus ``stale_after_s``. Without this, a job whose event another worker had already
         read (and committed, the job then looking alive) would stay "running" for ever. One
-        that died on its last attempt is failed, saying so (it leaves the running set)."""
+        that died on its last attempt is failed, saying so (it leaves the running set). Then
+        run the groups that have gone quiet (:meth:`quiet_groups`)."""
         oldest = self.clock() - timedelta(seconds=self.settings.stale_after_s + min(
             (r.timeout_s for r in self.rules.rules), default=0.0))
         done = []
@@ -250,7 +279,7 @@ class Worker:
             logger.warning("taking over job %s (running on %s since %s, past its timeout)", job.id, job.worker,
                            job.startedAt)
             done.append(self.run(dataset, rule, path, group=group))
-        return done
+        return done + self.quiet_groups()
 
     def cancel(self, jid: str) -> Doc:
         """Cancel a job that is not running: it is never taken again (a redelivered event

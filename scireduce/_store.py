@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -85,6 +85,10 @@ class MongoCatalogue:
             query["proposalIds"] = {"$all": dataset["proposalIds"]}
         return list(self._db[DATASET_COLLECTION].find(query).sort([("creationTime", ASCENDING), ("_id", ASCENDING)])
                     .limit(limit))
+
+    def created_between(self, after: datetime, until: datetime, limit: int) -> list[Doc]:
+        query = {"type": "raw", "creationTime": {"$gt": after, "$lte": until}}
+        return list(self._db[DATASET_COLLECTION].find(query).sort("creationTime", DESCENDING).limit(limit))
 
     def write_derived(self, documents: DerivedDocuments) -> None:
         _insert_or_update(self._db[DATASET_COLLECTION], documents.dataset.to_mongo(), REDUCTION_OWNED_DATASET_FIELDS)

@@ -96,6 +96,11 @@ class FakeCatalogue:
                        key=lambda d: (d.get("creationTime") or datetime.min.replace(tzinfo=UTC), str(d["_id"])))
         return found[:limit]
 
+    def created_between(self, after: datetime, until: datetime, limit: int) -> list[Doc]:
+        found = [d for d in self.datasets.values() if d.get("type") == "raw" and d.get("creationTime") is not None
+                 and after < d["creationTime"] <= until]
+        return sorted(found, key=lambda d: d["creationTime"], reverse=True)[:limit]
+
     def write_derived(self, documents: DerivedDocuments) -> None:
         self.derived[documents.dataset.pid] = documents
         self.writes += 1

@@ -122,7 +122,15 @@ from ._published import (
     datacite_attributes,
     published_metadata,
 )
-from ._reduction import ACTIVE_RULES_ID, MAX_GROUP_MEMBERS, GroupBy, ReductionRule, ReductionRuleSet, RuleCondition
+from ._reduction import (
+    ACTIVE_RULES_ID,
+    MAX_GROUP_MEMBERS,
+    QUIET_HORIZON,
+    GroupBy,
+    ReductionRule,
+    ReductionRuleSet,
+    RuleCondition,
+)
 from ._reserved import RESERVED_METADATA_KEYS, is_reserved_key
 from ._rule_revisions import (
     RulesRevisionDocument,
@@ -164,6 +172,7 @@ __all__ = [
     "PROPOSAL_COLLECTION",
     "PUBLISHED_DATA_COLLECTION",
     "QUARANTINE_COLLECTION",
+    "QUIET_HORIZON",
     "RATING_COLLECTION",
     "REDUCTION_OWNED_DATASET_FIELDS",
     "REDUCTION_RULES_COLLECTION",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import operator
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -33,12 +34,17 @@ class RuleCondition(BaseModel):
 _STORED_KEY = r"^[^.$\x00]{1,200}$"
 #: The most scans one group reduction takes (and the most a group lookup reads).
 MAX_GROUP_MEMBERS: Final = 500
+#: How far back, beyond its quiet time, a worker looks for a group that has gone quiet: a
+#: group whose newest scan is older than that (all workers stopped for a day) waits for a
+#: person's rerun.
+QUIET_HORIZON: Final = timedelta(days=1)
 
 
 class GroupBy(BaseModel):
     """Several scans reduced as one: those of one proposal that share the values of ``keys``
-    (e.g. the sample and a series id), once the group is complete, when it holds ``count`` scans
-    or one of them has a true ``last`` (the series' last scan); whichever comes first."""
+    (e.g. the sample and a series id), once the group is complete: when it holds ``count`` scans,
+    when one of them has a true ``last`` (the series' last scan), or when no scan has joined it
+    for ``quiet_s`` seconds (its newest scan's ``creationTime``); whichever comes first."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,11 +52,14 @@ class GroupBy(BaseModel):
     count: Annotated[int | None, Field(ge=2, le=MAX_GROUP_MEMBERS)] = None
     last: Annotated[str | None, Field(pattern=_STORED_KEY,
                                       description="A key whose true value marks a group's last scan.")] = None
+    #: At most a week: the workers look for quiet groups among the scans of the last
+    #: :data:`QUIET_HORIZON` beyond it.
+    quiet_s: Annotated[float | None, Field(ge=1, le=7 * 86_400, allow_inf_nan=False)] = None
 
     @model_validator(mode="after")
     def _closes(self) -> GroupBy:
-        if self.count is None and self.last is None:
-            raise ValueError("a group needs a way to be complete: a count of scans, a 'last' key, or both")
+        if self.count is None and self.last is None and self.quiet_s is None:
+            raise ValueError("a group needs a way to be complete: a count of scans, a 'last' key or a quiet time")
         return self
 
     def values(self, dataset: dict[str, Any]) -> dict[str, Any] | None:
@@ -59,12 +68,17 @@ class GroupBy(BaseModel):
         found = {key: _value(meta.get(key)) for key in self.keys}
         return None if any(v is None or isinstance(v, (dict, list)) for v in found.values()) else found
 
-    def complete(self, members: list[dict[str, Any]]) -> bool:
-        """Whether these scans (the group as it is now) make a complete group."""
+    def complete(self, members: list[dict[str, Any]], now: datetime | None = None) -> bool:
+        """Whether these scans (the group as it is now, oldest first) make a complete group;
+        a quiet time counts only with ``now``."""
         if self.count is not None and len(members) >= self.count:
             return True
-        return self.last is not None and any(
-            _value((m.get("scientificMetadata") or {}).get(self.last)) is True for m in members)
+        if self.last is not None and any(_value((m.get("scientificMetadata") or {}).get(self.last)) is True
+                                         for m in members):
+            return True
+        newest = members[-1].get("creationTime") if members else None
+        return (self.quiet_s is not None and now is not None and isinstance(newest, datetime)
+                and newest <= now - timedelta(seconds=self.quiet_s))
 
 
 def _value(entry: Any) -> Any:

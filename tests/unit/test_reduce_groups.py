@@ -114,3 +114,21 @@ def test_a_group_needs_a_way_to_be_complete_and_plain_keys() -> None:
         GroupBy(keys=["a.b"], count=2)
     with pytest.raises(ValidationError):
         GroupBy(keys=["series"], count=1)
+
+
+def test_a_group_that_has_gone_quiet_is_run_by_the_sweep_once(tmp_path) -> None:
+    rule = RULE.model_copy(update={"group": GroupBy(keys=["series"], quiet_s=600)})
+    scans = [_scan(1), _scan(2), _scan(3, series=9)]  # made at NOW + 1, 2 and 3 minutes
+    worker, _, _, runner = _worker(scans, rule, tmp_path=tmp_path)
+    clock = worker.clock
+    assert isinstance(clock, FakeClock)
+    clock.now = NOW + timedelta(minutes=2, seconds=599)
+    assert worker.handle(_event(2)) == [] and worker.sweep() == []  # series 7 quiet for 599 s only
+    clock.now = NOW + timedelta(minutes=2, seconds=600)
+    (done,) = worker.sweep()
+    assert done["state"] == JobState.SUCCEEDED and done["inputIds"] == ["p/1", "p/2"]
+    clock.now = NOW + timedelta(minutes=3, seconds=600)  # series 9 (one scan) now quiet too
+    assert [j["inputIds"] for j in worker.sweep()] == [["p/3"]]
+    assert worker.sweep() == [] and len(runner.runs) == 2  # each group run once
+    clock.now = NOW + timedelta(days=2)  # past the horizon: not looked at again
+    assert worker.sweep() == []
