@@ -373,11 +373,34 @@ def translate(where: Doc, model: Model, budget: Budget | None = None, depth: int
             if not model.text:
                 parts.append(dict(NOTHING))
             else:
-                contains = {"$regex": re.escape(spec), "$options": "i"}
-                parts.append({"$or": [{path: dict(contains)} for path in model.text]})
+                contains = [{path: {"$regex": re.escape(spec), "$options": "i"}} for path in model.text]
+                parts.append(contains[0] if len(contains) == 1 else {"$or": contains})
         else:
             parts.append(_property(str(key), spec, model))
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def within(array: str, flt: Doc) -> Doc:
+    """A filter on the elements of a list field (a dataset's ``techniques``, a datablock's
+    ``dataFileList``): the list holds an element that matches. A flat filter is one
+    ``$elemMatch``, binding its conditions to the same element; one with ``and``/``or`` is
+    written on the list's fields (``dataFileList.path``), each condition met by any element,
+    since SecantusDB takes no logical operator inside ``$elemMatch``."""
+    if not flt:
+        return {f"{array}.0": {"$exists": True}}
+    if not any(k.startswith("$") for k in flt):
+        return {array: {"$elemMatch": flt}}
+    return _prefixed(flt, array)
+
+
+def _prefixed(flt: Doc, prefix: str) -> Doc:
+    out: Doc = {}
+    for key, value in flt.items():
+        if key in ("$and", "$or", "$nor"):
+            out[key] = [_prefixed(f, prefix) for f in value]
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
 
 
 # --- parameters: the scan table's conditions ------------------------------------------------

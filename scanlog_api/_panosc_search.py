@@ -65,6 +65,7 @@ from ._panosc import (
     groups_filter,
     parameter_groups,
     translate,
+    within,
 )
 from ._ports import Scans
 
@@ -194,11 +195,11 @@ class PanoscCatalogue:
             if inc.relation == "parameters":
                 groups.append(parameter_groups(inc.where or {}, Budget()))
             elif inc.relation == "techniques":
-                filters.append({"techniques": {"$elemMatch": translate(inc.where or {}, TECHNIQUE)}})
+                filters.append(within("techniques", translate(inc.where or {}, TECHNIQUE)))
             elif inc.relation == "instrument":
                 filters.append({"instrumentIds": {"$in": [i["pid"] for i in self.instruments(inc.where)]}})
             elif inc.relation == "files":
-                found = {"dataFileList": {"$elemMatch": translate(inc.where or {}, FILE)}}
+                found = within("dataFileList", translate(inc.where or {}, FILE))
                 filters.append({"_id": {"$in": self._bounded(ORIG_DATABLOCK_COLLECTION, "datasetId", found)}})
             elif inc.relation == "documents":
                 filters.append({"_id": {"$in": self._bounded(PUBLISHED_DATA_COLLECTION, "datasetPids",
@@ -334,7 +335,7 @@ class PanoscCatalogue:
                 member = translate(inc.where, MEMBER) if inc.where else {}
                 filters.append(member)
                 for person in (i for i in inc.include if i.relation == "person" and i.where is not None):
-                    filters.append({"metadata.creators": {"$elemMatch": translate(person.where or {}, PERSON)}})
+                    filters.append(within("metadata.creators", translate(person.where or {}, PERSON)))
                 if any(i.relation == "affiliation" and i.where is not None for i in inc.include):
                     filters.append(dict(NOTHING))  # affiliations are not searchable here
             elif inc.relation == "parameters" and inc.where is not None:
