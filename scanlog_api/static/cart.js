@@ -2,6 +2,7 @@
 // a DOI drafted, then registered; the API's objections shown at their fields.
 import {$, api, auth, el, send, status, token} from "./session.js";
 import {formErrors, publicationBody} from "./publication.js";
+import {setupDownloads} from "./downloads.js";
 
 async function refreshCart() {
   if (!token) return [];
@@ -65,4 +66,5 @@ export function setupCart(selected) {
   $("close-cart").addEventListener("click", () => $("cart").close());
   $("publish-form").addEventListener("submit", publish);
   if (token) refreshCart().catch(() => {});
+  setupDownloads(selected);
 }
