@@ -1,4 +1,4 @@
-"""The `scireduce` command (also `scizoo scireduce`): run a worker, list jobs, list pipelines."""
+"""The `scireduce` command (also `scizoo scireduce`): run a worker, list jobs, list pipelines, reproduce a result."""
 
 from __future__ import annotations
 
@@ -104,6 +104,9 @@ def rerun_command(pid: str, rule: str,
         except (LookupError, ValueError) as err:
             raise typer.BadParameter(str(err)) from None
         finally:
+            from ._runner import close_runner
+
+            close_runner(reducer.runner)
             client.close()
         typer.echo(f"{job['state']} {job['_id']}: {job.get('derived') or str(job.get('log', '')).strip()[-300:]}")
         if job["state"] != JobState.SUCCEEDED:
@@ -155,6 +158,42 @@ def rules_command(action: Annotated[str, typer.Argument(help="export (to stdout,
                 raise typer.BadParameter("write 'rules export' or 'rules import FILE'")
         finally:
             client.close()
+
+
+@app.command("reproduce")
+def reproduce_command(
+    file: Annotated[Path, typer.Argument(help="A derived NeXus file (profile.nxs) a job wrote.", exists=True,
+                                         dir_okay=False)],
+    atol: Annotated[float, typer.Option(min=0, help="Absolute tolerance (0: the same numbers, bit for bit).")] = 0.0,
+    rtol: Annotated[float, typer.Option(min=0, help="Relative tolerance.")] = 0.0,
+    python: Annotated[str, typer.Option(help="Run in this interpreter (default: this one).")] = "",
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds the run may take.")] = 600.0,
+    module_pipelines: Annotated[bool, typer.Option(help="Allow a pipeline the file names by module path "
+                                                        "(importing it runs its code).")] = False,
+    debug: Debug = False,
+) -> None:
+    """Run a derived file's recipe again and check the numbers are the same: exit 0 "identical",
+    1 naming each array that differs, 2 when it cannot be run (no recipe, an input changed)."""
+    from scizoo.core import clear_failure
+
+    from ._reproduce import ReproduceError, reproduce
+
+    with clear_failure(debug):
+        try:
+            done = reproduce(file, atol=atol, rtol=rtol, python=python, timeout_s=timeout,
+                             module_pipelines=module_pipelines)
+        except ReproduceError as err:
+            typer.echo(f"not reproduced: {err}", err=True)
+            raise typer.Exit(2) from None
+        for note in done.notes:
+            typer.echo(f"note: {note}", err=True)
+        if done.identical:
+            typer.echo(f"identical: {file} ({', '.join(done.arrays)}; atol {atol:g}, rtol {rtol:g})")
+            return
+        typer.echo(f"different: {file}")
+        for name, why in done.different.items():
+            typer.echo(f"  {name}: {why}")
+        raise typer.Exit(1)
 
 
 @app.command("pipelines")

@@ -32,7 +32,7 @@ from scizoo.ops.store import store_problem
 from ._ports import Clock, system_clock
 from ._reducer import Worker
 from ._rules import RuleSet, StoredRules
-from ._runner import SubprocessRunner
+from ._runner import close_runner, runner_for, start_runner
 from ._settings import ScireduceSettings
 from ._store import MongoCatalogue, MongoJobStore
 
@@ -41,12 +41,12 @@ Doc = dict[str, Any]
 
 
 class Reducer(Worker):
-    """A :class:`~scireduce._reducer.Worker` on the catalogue's MongoDB database, running jobs in
-    subprocesses (what the loop and the commands use)."""
+    """A :class:`~scireduce._reducer.Worker` on the catalogue's MongoDB database, running jobs where
+    the settings say (subprocesses, or a Dask cluster): what the loop and the commands use."""
 
     def __init__(self, db: Database[Doc], rules: RuleSet, settings: ScireduceSettings, *,
                  clock: Clock = system_clock) -> None:
-        super().__init__(MongoJobStore.of(db), MongoCatalogue(db), SubprocessRunner(), rules, settings,
+        super().__init__(MongoJobStore.of(db), MongoCatalogue(db), runner_for(settings), rules, settings,
                          worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}", clock=clock,
                          store_errors=(PyMongoError,), settled=lambda state: REDUCTION_JOBS.labels(state).inc())
 
@@ -66,6 +66,7 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
     rules = StoredRules(db[REDUCTION_RULES_COLLECTION], settings.rules_file, clock=clock)
     rules.seed()
     reducer = Reducer(db, rules.current(), settings, clock=clock)
+    start_runner(reducer.runner)  # an unreachable Dask scheduler stops the worker here, in one sentence
     health = None
     if settings.health_port is not None:
         problem = first_problem(store_problem(settings.mongo_uri.get_secret_value(), service="scireduce",
@@ -122,4 +123,5 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
         if health is not None:
             health.stop()
         consumer.close()
+        close_runner(reducer.runner)
         client.close()

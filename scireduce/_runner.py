@@ -15,10 +15,11 @@ from dataclasses import replace
 
 from pydantic import ValidationError
 
-from scizoo.core import ReductionOutput
+from scizoo.core import DependencyUnavailable, ReductionOutput
 
 from ._job import PARENT_VARIABLE
-from ._ports import JobSpec, RunOutcome
+from ._ports import JobSpec, Runner, RunOutcome
+from ._settings import ScireduceSettings
 
 
 class SubprocessRunner:
@@ -53,3 +54,38 @@ class SubprocessRunner:
             return RunOutcome(None, f"{done.stderr}\nthe job's last line of output is not its result "
                                     f"({err.error_count()} problems: {problems}): {last[:300]!r}")
         return RunOutcome(output, done.stderr)
+
+
+def runner_for(settings: ScireduceSettings) -> Runner:
+    """The runner the settings name: a subprocess here, or a task on the Dask scheduler
+    (:mod:`scireduce._runner_dask`, imported only then: the ``dask`` extra is optional)."""
+    if settings.runner != "dask":
+        return SubprocessRunner()
+    try:
+        from ._runner_dask import DaskRunner
+    except ImportError as err:
+        raise DependencyUnavailable(service="scireduce", dependency="the Dask client (distributed)",
+                                    address=settings.dask_scheduler, reason=str(err),
+                                    hint="install scizoo's 'dask' extra: pip install 'scizoo[reduce,dask]'") from err
+    security = None
+    if settings.dask_tls_ca_file is not None:
+        from distributed import Security
+
+        security = Security(tls_ca_file=str(settings.dask_tls_ca_file),
+                            tls_client_cert=str(settings.dask_tls_cert_file),
+                            tls_client_key=str(settings.dask_tls_key_file), require_encryption=True)
+    return DaskRunner(settings.dask_scheduler, wait_s=settings.dask_wait_s,
+                      connect_timeout_s=settings.dask_connect_timeout_s, security=security)
+
+
+def start_runner(runner: Runner) -> None:
+    """Connect a runner that has somewhere to connect to (a worker at its start: fail at once)."""
+    start = getattr(runner, "start", None)
+    if callable(start):
+        start()
+
+
+def close_runner(runner: Runner) -> None:
+    close = getattr(runner, "close", None)
+    if callable(close):
+        close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scizoo.core import KafkaConnection
@@ -41,3 +42,29 @@ class ScireduceSettings(KafkaConnection, BaseSettings):
     pythons: list[str] = []
     #: Port of /healthz, /readyz and /metrics (Prometheus); unset: not served.
     health_port: int | None = None
+    # Where jobs run (issue 22): "subprocess" on this worker, or "dask" as tasks on the Dask
+    # scheduler at ``dask_scheduler`` (its workers need the `reduce` and `dask` extras).
+    runner: Literal["subprocess", "dask"] = "subprocess"
+    dask_scheduler: str = ""
+    #: How long beyond a rule's timeout a job's result may take on Dask (queued on a busy
+    #: cluster, run again after a lost worker) before the job fails this attempt.
+    dask_wait_s: Annotated[float, Field(gt=0)] = 300.0
+    dask_connect_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    #: TLS to a ``tls://`` scheduler, with a client certificate (a scheduler runs what its clients send).
+    dask_tls_ca_file: Path | None = None
+    dask_tls_cert_file: Path | None = None
+    dask_tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _dask_is_complete(self) -> ScireduceSettings:
+        if self.runner == "dask" and not self.dask_scheduler.strip():
+            raise ValueError("SCIREDUCE_RUNNER=dask needs SCIREDUCE_DASK_SCHEDULER, the scheduler's address "
+                             "(e.g. tcp://dask-scheduler:8786)")
+        tls = (self.dask_tls_ca_file, self.dask_tls_cert_file, self.dask_tls_key_file)
+        if self.dask_scheduler.startswith("tls://") and not all(tls):
+            raise ValueError("a tls:// Dask scheduler needs SCIREDUCE_DASK_TLS_CA_FILE, SCIREDUCE_DASK_TLS_CERT_FILE "
+                             "and SCIREDUCE_DASK_TLS_KEY_FILE")
+        if any(tls) and not self.dask_scheduler.startswith("tls://"):
+            raise ValueError("SCIREDUCE_DASK_TLS_* are set but SCIREDUCE_DASK_SCHEDULER is not a tls:// address: "
+                             "the connection would not be encrypted")
+        return self
