@@ -20,13 +20,16 @@ SciCatProject/panosc-search-api ``common/response-mapper.js``):
 - an **Instrument** is an ``Instrument`` (a beamline): ``pid``, ``name``, ``facility`` (its
   ``customMetadata.facility``, else this service's publisher).
 
-Every score is 0: no scoring service runs here (as SciCat's without one), and ``query``
-does not change what is found.
+With ``query``, items are those holding any of its words (in a dataset's name, description
+and keywords; a publication's title, abstract and subjects), ranked by the share of the words
+they hold (``score``, 0 to 1), as SciCat's scoring service ranks and leaves out those scoring
+0 (a simple share of words, not the service's TF-IDF). Without it every score is 0.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -244,9 +247,11 @@ class PanoscCatalogue:
 
     def find_datasets(self, flt: Filter) -> list[Doc]:
         query = self.dataset_query(flt.where, flt.include)
-        docs = (self._collection(DATASET_COLLECTION).find(query).sort([("creationTime", DESCENDING),
-                                                                       ("_id", DESCENDING)])
-                .skip(flt.skip).limit(flt.limit))
+        newest = [("creationTime", DESCENDING), ("_id", DESCENDING)]
+        if flt.query:
+            return _ranked(self._collection(DATASET_COLLECTION), query, newest, DATASET_WORDS, flt,
+                           lambda docs: self.datasets_out(docs, flt.include))
+        docs = self._collection(DATASET_COLLECTION).find(query).sort(newest).skip(flt.skip).limit(flt.limit)
         return self.datasets_out(list(docs), flt.include)
 
     def dataset(self, pid: str, flt: Filter) -> Doc:
@@ -344,8 +349,11 @@ class PanoscCatalogue:
 
     def find_documents(self, flt: Filter) -> list[Doc]:
         query = self.document_query(flt.where, flt.include)
-        docs = (self._collection(PUBLISHED_DATA_COLLECTION).find(query)
-                .sort([("registeredTime", DESCENDING), ("_id", DESCENDING)]).skip(flt.skip).limit(flt.limit))
+        newest = [("registeredTime", DESCENDING), ("_id", DESCENDING)]
+        if flt.query:
+            return _ranked(self._collection(PUBLISHED_DATA_COLLECTION), query, newest, DOCUMENT_WORDS, flt,
+                           lambda docs: self.documents_out(docs, flt.include))
+        docs = self._collection(PUBLISHED_DATA_COLLECTION).find(query).sort(newest).skip(flt.skip).limit(flt.limit)
         return self.documents_out(list(docs), flt.include)
 
     def document(self, pid: str, flt: Filter) -> Doc:
@@ -381,6 +389,60 @@ class PanoscCatalogue:
                     item["parameters"] = []
             out.append(item)
         return out
+
+
+# --- query: a simple score ------------------------------------------------------------------
+
+#: Where ``query``'s words are looked for.
+DATASET_WORDS = ("datasetName", "description", "keywords")
+DOCUMENT_WORDS = ("title", "abstract", "metadata.subjects.subject")
+#: A query ranks at most this many of the newest candidates (those holding any of its words).
+MAX_SCORED = 1_000
+MAX_WORDS = 10
+
+
+def words_of(query: str) -> list[str]:
+    """A query's words, lower-case, each once, at most :data:`MAX_WORDS`."""
+    words = list(dict.fromkeys(w.lower() for w in query.split()))
+    if len(words) > MAX_WORDS:
+        raise BadFilter(f"query: at most {MAX_WORDS} words")
+    return words
+
+
+def _texts(doc: Doc, fields: tuple[str, ...]) -> str:
+    """The texts under the (dotted) fields, through lists, lower-case."""
+    out: list[str] = []
+    for name in fields:
+        values: list[Any] = [doc]
+        for part in name.split("."):
+            values = [v.get(part) for v in values if isinstance(v, dict)]
+            values = [x for v in values for x in (v if isinstance(v, list) else [v])]
+        out.extend(v for v in values if isinstance(v, str))
+    return "\n".join(out).lower()
+
+
+def score(doc: Doc, fields: tuple[str, ...], words: list[str]) -> float:
+    """The share of the query's words that the item's text holds (0 to 1)."""
+    text = _texts(doc, fields)
+    return round(sum(w in text for w in words) / len(words), 4) if words else 0.0
+
+
+def _ranked(collection: Collection[Doc], query: Doc, newest: list[tuple[str, int]], fields: tuple[str, ...],
+            flt: Filter, shape: Callable[[list[Doc]], list[Doc]]) -> list[Doc]:
+    """Items holding any of the query's words, best score first (then newest), as SciCat's
+    scoring service orders them and leaves out those scoring 0. Only the newest
+    :data:`MAX_SCORED` candidates are ranked: a page beyond them is empty."""
+    words = words_of(flt.query)
+    if not words:
+        return []
+    holds_any = {"$or": [{f: {"$regex": re.escape(w), "$options": "i"}} for f in fields for w in words]}
+    candidates = list(collection.find(and_into(query, [holds_any])).sort(newest).limit(MAX_SCORED))
+    scored = sorted(((score(d, fields, words), n, d) for n, d in enumerate(candidates)), key=lambda t: (-t[0], t[1]))
+    page = [t for t in scored if t[0] > 0][flt.skip:flt.skip + flt.limit]
+    out = shape([d for _, _, d in page])
+    for item, (points, _, _) in zip(out, page, strict=True):
+        item["score"] = points
+    return out
 
 
 def _narrows(inc: Include) -> bool:

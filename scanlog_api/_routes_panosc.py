@@ -79,8 +79,9 @@ INSTRUMENT_EXAMPLES = {"by name": {"value": '{"where":{"name":"LoKI"}}'},
 FilterText = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS, description=FILTER_DOC)]
 WhereText = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS, description=WHERE_DOC)]
 QueryText = Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description=(
-    "Words to score by (SciCat's scoring service). No scoring service runs here: every score is 0 and "
-    "the query does not change what is found."))]
+    "Words to rank by (SciCat's scoring service's query): only items holding one of them, best first; the "
+    "score is the share of the words an item's title, description/summary and keywords hold. Also in the "
+    "filter as 'query'."))]
 
 
 def _filter(text: str | None, model: Model, query: str | None = None) -> Filter:

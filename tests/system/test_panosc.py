@@ -290,3 +290,15 @@ def test_a_page_and_the_newest_first(client: TestClient, catalogue: list[dict[st
     assert [d["pid"] for d in page] == [d["_id"] for d in newest[2:5]]
     since = (newest[4]["creationTime"] - timedelta(seconds=1)).isoformat()
     assert _get(client, "/Datasets/count", {"creationDate": {"gt": since}}, param="where") == {"count": 5}
+
+
+def test_a_query_ranks_by_its_words(client: TestClient, db, catalogue: list[dict[str, Any]]) -> None:
+    db[DATASET_COLLECTION].update_one({"_id": catalogue[4]["_id"]}, {"$set": {"keywords": ["copper", "powder"]}})
+    db[DATASET_COLLECTION].update_one({"_id": catalogue[5]["_id"]}, {"$set": {"description": "a copper foil"}})
+    db[DATASET_COLLECTION].update_one({"_id": catalogue[-1]["_id"]}, {"$set": {"keywords": ["copper", "powder"]}})
+    ranked = _get(client, "/Datasets?query=powder%20copper")
+    assert [(d["pid"], d["score"]) for d in ranked] == [(catalogue[4]["_id"], 1.0), (catalogue[5]["_id"], 0.5)]
+    tied = _get(client, "/Datasets", {"query": "copper"})  # the same score: newest first
+    assert [d["pid"] for d in tied] == [catalogue[5]["_id"], catalogue[4]["_id"]]
+    assert [d["pid"] for d in _get(client, "/Datasets", {"query": "copper", "skip": 1})] == [catalogue[4]["_id"]]
+    assert [d["pid"] for d in _get(client, "/Documents", {"query": "proposal"})] == ["10.5072/panosc-document2"]

@@ -32,7 +32,7 @@ from scanlog_api._panosc import (
     parse_json,
     translate,
 )
-from scanlog_api._panosc_search import _in_unit, parameters
+from scanlog_api._panosc_search import _in_unit, parameters, score, words_of
 from scizoo.core import to_si
 
 # --- the reference's example filters ----------------------------------------------------------
@@ -300,3 +300,13 @@ def test_parameters_come_back_in_the_unit_asked() -> None:
     ]
     assert _in_unit(_entry(20, "K"), "eV") is None  # not comparable: left as stored
     assert _in_unit(_entry(5, "keV"), "keV") == 5.0
+
+
+def test_a_query_scores_the_share_of_its_words() -> None:
+    doc = {"datasetName": "Powder diffraction of Cu", "keywords": ["XRD", "copper"], "description": None}
+    fields = ("datasetName", "description", "keywords")
+    assert score(doc, fields, words_of("powder copper")) == 1.0
+    assert score(doc, fields, words_of("Powder  powder neutrons")) == 0.5  # each word once
+    assert score({"metadata": {"subjects": [{"subject": "XPS"}]}}, ("metadata.subjects.subject",), ["xps"]) == 1.0
+    with pytest.raises(BadFilter, match="at most 10 words"):
+        words_of(" ".join(f"w{n}" for n in range(11)))
