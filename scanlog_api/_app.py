@@ -37,6 +37,7 @@ from ._publish import DataCite, Publisher
 from ._reductions import Reductions
 from ._routes import router
 from ._routes_downloads import router as downloads_router
+from ._routes_panosc import router as panosc_router
 from ._routes_publish import router as publish_router
 from ._routes_reductions import router as reductions_router
 from ._routes_views import router as views_router
@@ -145,6 +146,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     app.include_router(views_router)
     app.include_router(reductions_router)
     app.include_router(downloads_router)
+    app.include_router(panosc_router)  # the PaNOSC search API, published data only (_routes_panosc)
     document_refusals(app)
     refuse_unparsed_by_field(app)
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
