@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,9 @@ from ._models import RulesIn
 from ._rules_history import MAX_HISTORY
 
 router = APIRouter()
+#: A revision number is a JavaScript-safe integer (and so one MongoDB's 8-byte ints hold).
+MAX_REVISION = 2**53 - 1
+Revision = Annotated[int, Path(ge=1, le=MAX_REVISION, description="A revision of the rules.")]
 
 
 class RulesDryRunIn(BaseModel):
@@ -26,7 +29,8 @@ class RulesDryRunIn(BaseModel):
 
 
 class RestoreIn(BaseModel):
-    revision: Annotated[int, Field(ge=0, description="The revision in use that the restore replaces (409 if stale).")]
+    revision: Annotated[int, Field(ge=0, le=MAX_REVISION,
+                                   description="The revision in use that the restore replaces (409 if stale).")]
 
 
 @router.get("/api/reduction-rules", summary="The reduction rules in use: which pipeline runs for which scans")
@@ -53,19 +57,19 @@ def rule_revisions(user: Writer, jobs: Jobs,
 
 
 @router.get("/api/reduction-rules/revisions/{number}", summary="One revision of the reduction rules, whole")
-def rule_revision(number: int, user: Writer, jobs: Jobs) -> dict[str, Any]:
+def rule_revision(number: Revision, user: Writer, jobs: Jobs) -> dict[str, Any]:
     return jobs.rule_revision(number)
 
 
 @router.get("/api/reduction-rules/diff", summary="What changed between two revisions, rule by rule and field by field")
-def rule_diff(user: Writer, jobs: Jobs, old: Annotated[int, Query(alias="from", ge=0)],
-              new: Annotated[int, Query(alias="to", ge=0)]) -> dict[str, Any]:
+def rule_diff(user: Writer, jobs: Jobs, old: Annotated[int, Query(alias="from", ge=1, le=MAX_REVISION)],
+              new: Annotated[int, Query(alias="to", ge=1, le=MAX_REVISION)]) -> dict[str, Any]:
     return jobs.rule_diff(old, new)
 
 
 @router.post("/api/reduction-rules/revisions/{number}/restore",
              summary="Restore an old revision: a new revision with its rules (from the revision in use)")
-def restore_rules(number: int, body: RestoreIn, user: Writer, jobs: Jobs) -> dict[str, Any]:
+def restore_rules(number: Revision, body: RestoreIn, user: Writer, jobs: Jobs) -> dict[str, Any]:
     return jobs.restore_rules(user, number, body.revision, datetime.now(UTC))
 
 
