@@ -58,7 +58,8 @@ def verify_command(
         settings = ScifixSettings()
         if rate is not None:
             settings = settings.model_copy(update={"read_rate": rate})
-        ping_store(settings.mongo_uri.get_secret_value(), 10.0, service="scifix", setting="SCIFIX_MONGO_URI")
+        ping_store(settings.mongo_uri.get_secret_value(), settings.connect_timeout_s, service="scifix",
+                   setting="SCIFIX_MONGO_URI")
         client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
         try:
             db = client[settings.database]

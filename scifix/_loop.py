@@ -24,10 +24,10 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from pymongo import MongoClient
 
-from scizoo.core import DatasetIngested, ensure_indexes, events_topic
+from scizoo.core import DatasetIngested, DependencyUnavailable, ensure_indexes, events_topic
 from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
 from scizoo.ops.kafka_records import require_codecs, undecodable
-from scizoo.ops.store import store_problem
+from scizoo.ops.store import ping_store, store_problem
 
 from ._fixity import Fixity
 from ._hashing import Interrupted
@@ -67,72 +67,88 @@ class _KeepAlive:
 def run_worker(settings: ScifixSettings, stop: threading.Event) -> None:
     """Consume "dataset ingested" events until ``stop`` is set.
 
-    Raises :class:`~scizoo.core.DependencyUnavailable` at once when a codec's library is missing.
+    Raises :class:`~scizoo.core.DependencyUnavailable` at once when a codec's library is missing,
+    or the store or the broker does not answer at start (one sentence, not a traceback).
     """
     require_codecs("scifix", "fixity")
-    client: MongoClient[Doc] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
-    db = client[settings.database]
-    ensure_indexes(db)
-    fixity = Fixity(db, settings, stop=stop)
-    fixity.ensure_indexes()
-    if not settings.data_roots:
-        logger.warning("no data roots configured (SCIFIX_DATA_ROOTS): every file is flagged, none is read")
-    health = None
-    if settings.health_port is not None:
-        problem = first_problem(store_problem(settings.mongo_uri.get_secret_value(), service="scifix",
-                                              setting="SCIFIX_MONGO_URI"),
-                                broker_problem(settings.kafka_bootstrap))
-        health = HealthServer(settings.health_port, Readiness(problem)).start()
-    consumer = KafkaConsumer(
-        events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_security(),
-        group_id=settings.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-        # One event per poll: a dataset's files take long, and each is committed on its own.
-        max_poll_records=1,
-        max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms)
-    keepalive = _KeepAlive(consumer, settings.keepalive_s)
-    due: deque[str] = deque()
-    next_due = time.monotonic()
+    ping_store(settings.mongo_uri.get_secret_value(), settings.connect_timeout_s, service="scifix",
+               setting="SCIFIX_MONGO_URI")
+    # Both dependencies answer before anything is written or started (one sentence if not).
     try:
-        while not stop.is_set():
-            try:
-                polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
-            except Exception as err:  # a batch that cannot be decoded raises its codec's own error
-                bad = undecodable(err)
-                if bad is None:
-                    raise
-                logger.error("events not read: %s", bad.reason)
-                if bad.partition in consumer.assignment():
-                    consumer.seek(bad.partition, bad.after)
-                continue
-            try:
-                for records in polled.values():
-                    for record in records:
-                        _handle(fixity, record, keepalive)
-                if not polled:
-                    if not due and time.monotonic() >= next_due:
-                        due.extend(fixity.due())
-                        next_due = time.monotonic() + settings.reverify_check_s
-                    if due:
-                        fixity.check(due.popleft(), recheck=True, keepalive=keepalive)
-            except Interrupted:
-                logger.info("stopped in the middle of a file; the next pass reads it again")
-                break
-            finally:
-                keepalive.done()
-            if polled:
-                try:
-                    consumer.commit()
-                except KafkaError as err:
-                    # Evicted or re-balancing: the event comes again to whoever owns it now, who
-                    # finds the finished files in the ledger.
-                    logger.warning("event offset not committed (%s: %s); it will be read again",
-                                   type(err).__name__, err)
+        consumer = KafkaConsumer(
+            events_topic(settings.topic_prefix), bootstrap_servers=settings.kafka_bootstrap,
+            **settings.kafka_security(), group_id=settings.group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # One event per poll: a dataset's files take long, and each is committed on its own.
+            max_poll_records=1,
+            max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000))
+    except KafkaError as err:
+        raise DependencyUnavailable(
+            service="scifix", dependency="Kafka", address=settings.kafka_bootstrap,
+            reason=f"no broker answered ({type(err).__name__})",
+            hint="Check SCIFIX_KAFKA_BOOTSTRAP and that the broker is running and reachable.") from None
+    client: MongoClient[Doc] = MongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+    health = None
+    try:
+        db = client[settings.database]
+        ensure_indexes(db)
+        fixity = Fixity(db, settings, stop=stop)
+        fixity.ensure_indexes()
+        if not settings.data_roots:
+            logger.warning("no data roots configured (SCIFIX_DATA_ROOTS): every file is flagged, none is read")
+        if settings.health_port is not None:
+            problem = first_problem(store_problem(settings.mongo_uri.get_secret_value(), service="scifix",
+                                                  setting="SCIFIX_MONGO_URI"),
+                                    broker_problem(settings.kafka_bootstrap))
+            health = HealthServer(settings.health_port, Readiness(problem)).start()
+        _consume(settings, stop, consumer, fixity)
     finally:
         if health is not None:
             health.stop()
         consumer.close()
         client.close()
+
+
+def _consume(settings: ScifixSettings, stop: threading.Event, consumer: KafkaConsumer, fixity: Fixity) -> None:
+    keepalive = _KeepAlive(consumer, settings.keepalive_s)
+    due: deque[str] = deque()
+    next_due = time.monotonic()
+    while not stop.is_set():
+        try:
+            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
+        except Exception as err:  # a batch that cannot be decoded raises its codec's own error
+            bad = undecodable(err)
+            if bad is None:
+                raise
+            logger.error("events not read: %s", bad.reason)
+            if bad.partition in consumer.assignment():
+                consumer.seek(bad.partition, bad.after)
+            continue
+        try:
+            for records in polled.values():
+                for record in records:
+                    _handle(fixity, record, keepalive)
+            if not polled:
+                if not due and time.monotonic() >= next_due:
+                    due.extend(fixity.due())
+                    next_due = time.monotonic() + settings.reverify_check_s
+                if due:
+                    fixity.check(due.popleft(), recheck=True, keepalive=keepalive)
+        except Interrupted:
+            logger.info("stopped in the middle of a file; the next pass reads it again")
+            break
+        finally:
+            keepalive.done()
+        if polled:
+            try:
+                consumer.commit()
+            except KafkaError as err:
+                # Evicted or re-balancing: the event comes again to whoever owns it now, who
+                # finds the finished files in the ledger.
+                logger.warning("event offset not committed (%s: %s); it will be read again",
+                               type(err).__name__, err)
 
 
 def _handle(fixity: Fixity, record: Any, keepalive: _KeepAlive) -> None:

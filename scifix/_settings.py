@@ -39,6 +39,9 @@ class ScifixSettings(KafkaConnection, BaseSettings):
     reverify_interval_s: float = Field(default=30 * 24 * 3600.0, ge=0)
     #: How often the worker looks for published datasets due, between events.
     reverify_check_s: float = Field(default=60.0, gt=0)
+    #: How long the store and the broker may take to answer at start before the worker gives up
+    #: (one sentence, exit code 2).
+    connect_timeout_s: float = Field(default=10.0, gt=0)
     max_poll_interval_ms: int = 300_000
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000

@@ -312,3 +312,25 @@ def test_a_long_file_does_not_cost_the_worker_its_group(kafka, scicow, db, prefi
     assert _block(db, pid)["dataFileList"][0]["chk"] == _b2(big)
     assert not [r for r in caplog.records if "not committed" in r.getMessage()]
     assert _metric("scizoo_fixity_files_total", outcome="done") == unread
+
+
+def _unreachable(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-m", "scizoo.cli", "fixity", *args], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    [line] = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    return line
+
+
+def test_the_worker_and_verify_without_a_store_or_a_broker_say_so_in_one_sentence(mongo) -> None:
+    from scizoo.testing import free_port
+
+    port = free_port()
+    store = {"SCIFIX_MONGO_URI": f"mongodb://fix:s3cret@127.0.0.1:{port}", "SCIFIX_CONNECT_TIMEOUT_S": "1"}
+    for args in (["run"], ["verify", "some/pid"]):
+        line = _unreachable(args, store)
+        assert line.startswith(f"error: scifix cannot reach MongoDB at mongodb://fix:***@127.0.0.1:{port}"), line
+        assert "s3cret" not in line
+    line = _unreachable(["run"], {"SCIFIX_MONGO_URI": mongo.uri, "SCIFIX_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+                                  "SCIFIX_CONNECT_TIMEOUT_S": "2"})
+    assert line.startswith(f"error: scifix cannot reach Kafka at 127.0.0.1:{port}"), line
