@@ -103,6 +103,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "steps": [{"name": s.name, "version": s.version, "key": done.keys[s.name]} for s in pipeline.steps],
         "params": spec.get("params", {}),
         "inputs": [{"pid": pid, "path": str(path), "sha1": sha1(path)} for pid, path in inputs],
+        # The pipeline took a list of scans (a group reduction, even of one): how reproduce runs it again.
+        "group": bool(spec.get("group")),
         # How the pipeline was named to the worker (a registered name or a module path): what
         # `scireduce reproduce` runs again.
         "pipeline_ref": spec["pipeline"],

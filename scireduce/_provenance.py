@@ -19,7 +19,7 @@ from typing import Any
 
 #: Set in a container (the chart sets it from its image values; a facility's Dask workers
 #: should set it too): the image the job ran in, ideally by digest (``repo@sha256:...``).
-IMAGE_VARIABLE = "SCIREDUCE_IMAGE"
+IMAGE_VARIABLE = "SCIZOO_IMAGE"
 
 
 def lock_hash() -> str:

@@ -120,18 +120,19 @@ def reproduce(path: Path, *, atol: float = 0.0, rtol: float = 0.0, python: str =
         raise ReproduceError(f"{path} names the pipeline {pipeline!r}, a module path: importing it runs its code; "
                              "pass --module-pipelines if you trust the file")
     inputs = recipe["inputs"]
-    if len(inputs) != 1:
-        raise ReproduceError(f"{path}: its recipe has {len(inputs)} inputs; this command reproduces one-input jobs")
-    raw = Path(inputs[0]["path"])
-    if not raw.is_file():
-        raise ReproduceError(f"{path}: its input {raw} is not there any more")
-    if inputs[0].get("sha1") and sha1(raw) != inputs[0]["sha1"]:
-        raise ReproduceError(f"{path}: its input {raw} changed since (sha1 {sha1(raw)}, recorded {inputs[0]['sha1']})")
+    for given in inputs:  # every input as it was: there, and the same bytes
+        raw = Path(given["path"])
+        if not raw.is_file():
+            raise ReproduceError(f"{path}: its input {raw} is not there any more")
+        if given.get("sha1") and sha1(raw) != given["sha1"]:
+            raise ReproduceError(f"{path}: its input {raw} changed since (sha1 {sha1(raw)}, recorded {given['sha1']})")
+    # A group reduction's pipeline takes the list of its scans (older recipes: more than one input).
+    group = [(str(g.get("pid", "")), str(g["path"])) for g in inputs] if recipe.get("group") or len(inputs) > 1 else []
     result = Reproduction(file=path)
     with tempfile.TemporaryDirectory(prefix="scireduce-reproduce-", dir=work_dir) as tmp:
-        spec = JobSpec(pipeline=pipeline, raw_path=str(raw), params=recipe.get("params", {}),
+        spec = JobSpec(pipeline=pipeline, raw_path=str(inputs[0]["path"]), params=recipe.get("params", {}),
                        input_pid=str(inputs[0].get("pid", "")), cache_dir=str(Path(tmp) / "cache"),
-                       out_dir=str(Path(tmp) / "out"), cache_max_bytes=256 * 1024 * 1024)
+                       out_dir=str(Path(tmp) / "out"), cache_max_bytes=256 * 1024 * 1024, group=group)
         outcome = SubprocessRunner().run(spec, python=python, timeout_s=timeout_s)
         if outcome.output is None:
             raise ReproduceError(f"the recipe of {path} did not run again: {outcome.log.strip()[-2000:]}")

@@ -442,3 +442,57 @@ def test_every_setting_the_chart_sets_is_one_the_service_reads(which: str, reque
         assert not unread, f"{component}: the chart sets {unread}, which {settings.__name__} does not read"
         checked += len(ours)
     assert checked > 10
+
+
+DASK_VALUES: dict[str, Any] = {"scireduce": {
+    "runner": "dask", "workDirClaim": "reduce-work",
+    "dask": {"scheduler": "tls://dask-scheduler.dask.svc:8786", "waitSeconds": 600,
+             "tls": {"existingSecret": "dask-client"}}}}
+
+
+def test_the_reduction_workers_can_send_their_jobs_to_the_facilitys_dask_scheduler() -> None:
+    """runner: dask reaches the worker's settings (which accept them), with the TLS files of the
+    Secret mounted and the shared work folder on its claim; every manifest still validates."""
+    from scireduce import ScireduceSettings
+
+    docs = render({**PRODUCTION, **DASK_VALUES})
+    c = container(docs, "scireduce")
+    env = env_of(c)
+    assert (env["SCIREDUCE_RUNNER"], env["SCIREDUCE_DASK_SCHEDULER"], env["SCIREDUCE_DASK_WAIT_S"]) == (
+        "dask", "tls://dask-scheduler.dask.svc:8786", "600")
+    assert env["SCIREDUCE_DASK_TLS_KEY_FILE"] == "/etc/scizoo/dask-tls/tls.key"
+    assert env["SCIZOO_IMAGE"] == c["image"]  # recorded in each job's provenance
+    settings = ScireduceSettings(**{k.removeprefix("SCIREDUCE_").lower(): v for k, v in env.items()
+                                    if k.startswith(("SCIREDUCE_RUNNER", "SCIREDUCE_DASK"))})
+    assert settings.runner == "dask" and settings.dask_wait_s == 600
+    pod = one(docs, "Deployment", f"{FULL}-scireduce")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/var/lib/scireduce"]]["persistentVolumeClaim"] == {"claimName": "reduce-work"}
+    assert volumes[mounts["/etc/scizoo/dask-tls"]]["secret"]["secretName"] == "dask-client"
+    for doc in docs:
+        if doc["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(doc, KUBE, strict=True)
+    default = env_of(container(render(), "scireduce"))
+    assert default["SCIREDUCE_RUNNER"] == "subprocess" and not any(k.startswith("SCIREDUCE_DASK") for k in default)
+
+
+@pytest.mark.parametrize(("values", "said"), [
+    ({"scireduce": {"runner": "dask", "workDirClaim": "w"}}, r"scireduce\.dask\.scheduler"),
+    ({"scireduce": {"runner": "dask", "dask": {"scheduler": "tcp://d:8786"}}}, r"scireduce\.workDirClaim"),
+    ({"scireduce": {"runner": "dask", "workDirClaim": "w", "dask": {"scheduler": "tls://d:8786"}}},
+     r"scireduce\.dask\.tls\.existingSecret"),
+])
+def test_an_incomplete_dask_runner_is_refused_saying_what_is_missing(values: dict[str, Any], said: str) -> None:
+    with pytest.raises(helm_python.HelmError, match=said):
+        render(values)
+
+
+@pytest.mark.parametrize(("values", "where"), [
+    ({"scireduce": {"runner": "ray"}}, "/scireduce/runner"),
+    ({"scireduce": {"dask": {"scheduler": "dask-scheduler:8786"}}}, "/scireduce/dask/scheduler"),
+])
+def test_bad_dask_values_are_refused(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(helm_python.HelmValuesError) as refused:
+        render(values)
+    assert where in str(refused.value)
