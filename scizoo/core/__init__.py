@@ -25,8 +25,11 @@ from ._catalogue import (
     RATING_COLLECTION,
     REDUCTION_RULE_REVISION_COLLECTION,
     REDUCTION_RULES_COLLECTION,
+    UNIQUE_INDEXES,
     VIEW_COLLECTION,
+    WILDCARD_INDEXES,
     ensure_indexes,
+    wildcard_supported,
 )
 from ._config import (
     NEW_CONFIGURATION,
@@ -181,7 +184,9 @@ __all__ = [
     "RESERVED_METADATA_KEYS",
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
+    "UNIQUE_INDEXES",
     "VIEW_COLLECTION",
+    "WILDCARD_INDEXES",
     "AttachmentDocument",
     "AttachmentRelationship",
     "AttributeConfig",
@@ -291,4 +296,5 @@ __all__ = [
     "topic_pattern",
     "touched_beamlines",
     "until_stopped",
+    "wildcard_supported",
 ]

@@ -9,6 +9,7 @@ order services start in does not matter.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 logger = logging.getLogger(__name__)
@@ -72,15 +73,42 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     VIEW_COLLECTION: [[("sharedGroup", ASCENDING)]],
 }
 
+#: collection -> indexes only a store with wildcard indexes builds (MongoDB 4.2 or later). Metadata
+#: conditions name any scientificMetadata key (``scientificMetadata.<key>.valueSI``, ``.unitSI``,
+#: ``.value``, ``.unit``): the keys are open-ended, so no fixed index can name them; one wildcard
+#: index serves a condition on any of them, and MongoDB's planner picks it (or a proposal's or an
+#: access field's index above) by trial. Correct without it, only slower: docs/performance.md,
+#: "Search at scale", says what it costs (an index entry per leaf of every entry) and how to build
+#: it ahead of a start on a large catalogue.
+WILDCARD_INDEXES: Final[dict[str, list[IndexKeys]]] = {
+    DATASET_COLLECTION: [[("scientificMetadata.$**", ASCENDING)]],
+}
+
 #: The backend's unique indexes on what we write (an Instrument's uniqueName).
 UNIQUE_INDEXES: Final[dict[str, IndexKeys]] = {INSTRUMENT_COLLECTION: [("uniqueName", ASCENDING)],
                                                 # and ours: one view of a name per user.
                                                 VIEW_COLLECTION: [("owner", ASCENDING), ("name", ASCENDING)]}
 
 
+def wildcard_supported(build_info: Mapping[str, Any]) -> bool:
+    """Whether the server whose ``buildInfo`` this is builds wildcard indexes: MongoDB 4.2 or later.
+
+    SecantusDB answers as MongoDB 8.2 but names itself (``secantusVersion``): it accepts a
+    wildcard spec without error and indexes the literal path ``scientificMetadata.$**``, which
+    no query uses (checked: its plans for ``scientificMetadata.<key>.valueSI`` stay COLLSCAN), at
+    the cost of a key on every write. So the version alone cannot be trusted here.
+    """
+    if "secantusVersion" in build_info:
+        return False
+    version = build_info.get("versionArray") or [0]
+    return [int(v) for v in version[:2]] >= [4, 2]
+
+
 def ensure_indexes(db: Any) -> None:
     """Bring stored documents into the backend's shape (:func:`migrate_catalogue`), then create
-    every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``); both idempotent.
+    every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``), and of
+    :data:`WILDCARD_INDEXES` where the server builds them (:func:`wildcard_supported`); all
+    idempotent.
 
     Takes the database as a parameter so the core never imports a client.
     """
@@ -97,4 +125,12 @@ def ensure_indexes(db: Any) -> None:
             db[collection].create_index(keys)
     for collection, keys in UNIQUE_INDEXES.items():
         db[collection].create_index(keys, unique=True)
+    if wildcard_supported(db.command("buildInfo")):
+        # Last: on a large catalogue its first build takes minutes (the services build their
+        # indexes beside their start; docs/performance.md has the command to build it ahead).
+        for collection, specs in WILDCARD_INDEXES.items():
+            for keys in specs:
+                db[collection].create_index(keys)
+    else:
+        logger.info("the store builds no wildcard indexes: metadata conditions are served by the other indexes")
     logger.info("catalogue indexes are in place")
