@@ -90,7 +90,7 @@ def test_every_revision_is_kept_diffed_and_restorable_by_whom_may(client, db, tm
                        "summary": "added wide; removed sum; changed fine (params.bin.bins)"}]
 
 
-def test_an_import_between_changes_is_kept_when_the_next_change_replaces_it(client, db, tmp_path) -> None:
+def test_the_workers_seed_and_imports_are_kept_too_one_after_another(client, db, tmp_path) -> None:
     from scireduce import StoredRules
     from scizoo.core import ReductionRuleSet
 
@@ -99,12 +99,15 @@ def test_an_import_between_changes_is_kept_when_the_next_change_replaces_it(clie
     book = StoredRules(db[REDUCTION_RULES_COLLECTION], seed)
     book.seed()
     assert client.put("/api/reduction-rules", headers=ZOE, json={"revision": 1, "rules": [_rule("a")]}).status_code == 200
-    assert book.replace(ReductionRuleSet.model_validate({"rules": [_rule("imported")]}), by="ops") == 3
-    # Shown before anyone changes it, and kept once someone does.
-    assert [r["revision"] for r in client.get("/api/reduction-rules/revisions", headers=ZOE).json()["data"]] == [3, 2, 1]
-    assert client.put("/api/reduction-rules", headers=ZOE, json={"revision": 3, "rules": [_rule("b")]}).status_code == 200
-    kept = client.get("/api/reduction-rules/revisions/3", headers=ZOE).json()
-    assert kept["updatedBy"] == "ops" and kept["rules"][0]["name"] == "imported"
+    for name in ("imported", "again"):  # two imports, nobody changing the rules in between
+        book.replace(ReductionRuleSet.model_validate({"rules": [_rule(name)]}), by="ops")
+    history = client.get("/api/reduction-rules/revisions", headers=ZOE).json()["data"]
+    assert [(r["revision"], r["updatedBy"], r["summary"]) for r in history] == [
+        (4, "ops", "added again; removed imported"), (3, "ops", "added imported; removed a"),
+        (2, "zoe", "added a; removed fine"), (1, f"file {seed}", "added fine")]
+    assert client.get("/api/reduction-rules/revisions/3", headers=ZOE).json()["rules"][0]["name"] == "imported"
+    restored = client.post("/api/reduction-rules/revisions/3/restore", headers=ZOE, json={"revision": 4})
+    assert restored.status_code == 200 and [r.name for r in book.current().rules] == ["imported"]
 
 
 def test_each_problem_is_named_by_its_field(client) -> None:
