@@ -41,7 +41,7 @@ from zipstream import ZipStream
 
 from scizoo.web import TokenUser
 
-from ._errors import Forbidden, NotFound
+from ._errors import Forbidden, NotConfigured, NotFound
 from ._ports import ScanReads
 
 logger = logging.getLogger(__name__)
@@ -331,6 +331,9 @@ class Downloads:
 
     def plan(self, pids: list[str], user: TokenUser | None, only: str | None = None) -> Plan:
         """Every file of these datasets (each one the user may read, else NotFound)."""
+        if not self.roots.given:
+            REFUSALS.labels(NO_ROOTS).inc()
+            raise NotConfigured("this service serves no files: no data roots are configured (SCANLOG_DATA_ROOTS)")
         unique = list(dict.fromkeys(pids))
         datasets = [self.scans.readable(pid, user) for pid in unique]
         return plan_archive(datasets, self._blocks(unique), self.roots, only)

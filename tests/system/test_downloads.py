@@ -57,9 +57,9 @@ def _catalogue(db: Any, n: int, folder: Path, paths: list[str], *, checksums: bo
 
 
 def _settings(mongo: Any, db: Any, root: Path, **changes: Any) -> ScanlogSettings:
-    return ScanlogSettings(mongo_uri=mongo.uri, database=db.name, data_roots=[str(root)], download_url_pattern=TRANSFER,
-                           tokens={"ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])},
-                           **changes)
+    given: dict[str, Any] = {"data_roots": [str(root)], "download_url_pattern": TRANSFER, **changes}
+    return ScanlogSettings(mongo_uri=mongo.uri, database=db.name, **given,
+                           tokens={"ta": TokenUser(user="alice", groups=["A"]), "tb": TokenUser(user="bob", groups=["B"])})
 
 
 @pytest.fixture()
@@ -240,3 +240,13 @@ def test_the_landing_page_offers_the_files_their_checksums_and_one_archive(mongo
         assert whole.status_code == 200 and whole.headers["content-disposition"].endswith('.zip"')
         unpacked = _unzip(whole.content)
         assert {n.split("/", 1)[-1] for n in unpacked if "/" in n} == set(files)
+
+
+def test_without_data_roots_no_file_is_served(mongo, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files), isPublished=True)
+    with TestClient(create_app(_settings(mongo, db, root, data_roots=[]))) as client:
+        for path, params in (("/api/downloads/datasets.zip", {"pid": pid}),
+                             ("/api/downloads/file", {"pid": pid, "path": str(root / "scan1" / "scan1.h5")})):
+            refused = client.get(path, params=params)
+            assert refused.status_code == 501 and "no data roots are configured" in refused.json()["detail"]
