@@ -29,9 +29,7 @@ they hold (``score``, 0 to 1), as SciCat's scoring service ranks and leaves out 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -49,7 +47,9 @@ from ._conditions import Condition, ConditionError, and_into, conditions_filters
 from ._deps import MAX_CONDITION_SCAN
 from ._errors import NotFound
 from ._match import matches
-from ._panosc import (
+from ._panosc import Filter, Groups, Include, conditions_of, groups_filter, parameter_groups
+from ._panosc_shapes import DATASET_WORDS, DOCUMENT_WORDS, clean, iso, members, parameters, ranked
+from ._panosc_where import (
     DATASET,
     DOCUMENT,
     FILE,
@@ -61,12 +61,6 @@ from ._panosc import (
     BadFilter,
     Budget,
     Doc,
-    Filter,
-    Groups,
-    Include,
-    conditions_of,
-    groups_filter,
-    parameter_groups,
     translate,
     within,
 )
@@ -78,76 +72,6 @@ PUBLIC_STATUSES = ("registered", "amended")
 MAX_JOIN = 50_000
 #: Instruments are read whole; a facility has tens.
 MAX_INSTRUMENTS = 2_000
-#: Parameters of a nested scientificMetadata key are named down to this depth.
-MAX_PARAMETER_DEPTH = 5
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else None
-
-
-def _clean(item: Doc) -> Doc:
-    """LoopBack leaves out a property without a value."""
-    return {k: v for k, v in item.items() if v is not None}
-
-
-def _entry_value(entry: Any) -> tuple[Any, str] | None:
-    """A scientificMetadata entry's value and unit ({value, unit}, SciCat's {v, u}); None: a nested object."""
-    if isinstance(entry, dict):
-        for value_key, unit_key in (("value", "unit"), ("v", "u")):
-            if value_key in entry:
-                unit = entry.get(unit_key)
-                return entry[value_key], unit if isinstance(unit, str) else ""
-        return None
-    return entry, ""
-
-
-def _in_unit(entry: Doc, wanted: str) -> float | None:
-    """An entry's value in another unit (from its ``valueSI``, else its value and unit);
-    None when the units are not compatible or the value is not a number."""
-    if entry.get("unit") == wanted and _number(entry.get("value")):
-        return float(entry["value"])
-    stored, stored_unit = entry.get("valueSI"), entry.get("unitSI")
-    if isinstance(stored, (int, float)) and not isinstance(stored, bool) and isinstance(stored_unit, str):
-        si, si_unit = float(stored), stored_unit
-    elif (found := to_si(entry.get("value"), str(entry.get("unit") or ""))) is not None:
-        si, si_unit = found.value, found.unit
-    else:
-        return None
-    zero, one = to_si(0.0, wanted), to_si(1.0, wanted)
-    if zero is None or one is None or one.unit != si_unit or one.value == zero.value:
-        return None
-    return float(f"{(si - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def parameters(metadata: Any, units: dict[str, str]) -> list[Doc]:
-    """A dataset's scientificMetadata as PaNOSC parameters; a name the filter gave a unit for
-    is converted into it from ``valueSI`` (pint, through ``to_si``), as the API describes."""
-    out: list[Doc] = []
-
-    def walk(node: Any, prefix: str, depth: int) -> None:
-        if not isinstance(node, dict) or depth > MAX_PARAMETER_DEPTH:
-            return
-        for key, entry in node.items():
-            name = f"{prefix}{key}"
-            found = _entry_value(entry)
-            if found is None:
-                walk(entry, f"{name}.", depth + 1)
-                continue
-            value, unit = found
-            wanted = units.get(name)
-            if wanted and isinstance(entry, dict):
-                converted = _in_unit(entry, wanted)
-                if converted is not None:
-                    value, unit = converted, wanted
-            out.append({"name": name, "value": value, "unit": unit})
-
-    walk(metadata, "", 1)
-    return out
 
 
 class PanoscCatalogue:
@@ -249,7 +173,7 @@ class PanoscCatalogue:
         query = self.dataset_query(flt.where, flt.include)
         newest = [("creationTime", DESCENDING), ("_id", DESCENDING)]
         if flt.query:
-            return _ranked(self._collection(DATASET_COLLECTION), query, newest, DATASET_WORDS, flt,
+            return ranked(self._collection(DATASET_COLLECTION), query, newest, DATASET_WORDS, flt,
                            lambda docs: self.datasets_out(docs, flt.include))
         docs = self._collection(DATASET_COLLECTION).find(query).sort(newest).skip(flt.skip).limit(flt.limit)
         return self.datasets_out(list(docs), flt.include)
@@ -266,9 +190,9 @@ class PanoscCatalogue:
 
     def datasets_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
         """Datasets in the API's shape, with what ``includes`` asks for."""
-        out = [_clean({"pid": str(d.get("pid") or d["_id"]), "title": d.get("datasetName"),
+        out = [clean({"pid": str(d.get("pid") or d["_id"]), "title": d.get("datasetName"),
                        "isPublic": d.get("isPublished") is True, "size": d.get("size"),
-                       "creationDate": _iso(d.get("creationTime")), "score": 0}) for d in docs]
+                       "creationDate": iso(d.get("creationTime")), "score": 0}) for d in docs]
         pids = [d["_id"] for d in docs]
         for inc in includes:
             if inc.relation == "parameters":
@@ -310,7 +234,7 @@ class PanoscCatalogue:
                     continue
                 folder, _, name = path.rpartition("/")
                 files.setdefault(block["datasetId"], []).append(
-                    _clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))
+                    clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))
         return files
 
     def files(self, pid: str, where: Doc | None) -> list[Doc]:
@@ -351,7 +275,7 @@ class PanoscCatalogue:
         query = self.document_query(flt.where, flt.include)
         newest = [("registeredTime", DESCENDING), ("_id", DESCENDING)]
         if flt.query:
-            return _ranked(self._collection(PUBLISHED_DATA_COLLECTION), query, newest, DOCUMENT_WORDS, flt,
+            return ranked(self._collection(PUBLISHED_DATA_COLLECTION), query, newest, DOCUMENT_WORDS, flt,
                            lambda docs: self.documents_out(docs, flt.include))
         docs = self._collection(PUBLISHED_DATA_COLLECTION).find(query).sort(newest).skip(flt.skip).limit(flt.limit)
         return self.documents_out(list(docs), flt.include)
@@ -371,10 +295,10 @@ class PanoscCatalogue:
         for doc in docs:
             meta = doc.get("metadata") or {}
             rights = [r.get("rightsIdentifier") for r in meta.get("rightsList") or [] if isinstance(r, dict)]
-            item = _clean({
+            item = clean({
                 "pid": str(doc.get("doi") or doc["_id"]), "isPublic": True, "type": "publication",
                 "title": doc.get("title"), "summary": doc.get("abstract"), "doi": doc.get("doi"),
-                "releaseDate": _iso(doc.get("registeredTime")), "license": next(iter(rights), None),
+                "releaseDate": iso(doc.get("registeredTime")), "license": next(iter(rights), None),
                 "keywords": [s["subject"] for s in meta.get("subjects") or [] if isinstance(s, dict) and "subject" in s],
                 "score": 0})
             for inc in includes:
@@ -384,65 +308,11 @@ class PanoscCatalogue:
                     found = self._collection(DATASET_COLLECTION).find(query).sort("creationTime", DESCENDING)
                     item["datasets"] = self.datasets_out(list(found), inc.include)
                 elif inc.relation == "members":
-                    item["members"] = _members(meta.get("creators") or [], inc)
+                    item["members"] = members(meta.get("creators") or [], inc)
                 else:
                     item["parameters"] = []
             out.append(item)
         return out
-
-
-# --- query: a simple score ------------------------------------------------------------------
-
-#: Where ``query``'s words are looked for.
-DATASET_WORDS = ("datasetName", "description", "keywords")
-DOCUMENT_WORDS = ("title", "abstract", "metadata.subjects.subject")
-#: A query ranks at most this many of the newest candidates (those holding any of its words).
-MAX_SCORED = 1_000
-MAX_WORDS = 10
-
-
-def words_of(query: str) -> list[str]:
-    """A query's words, lower-case, each once, at most :data:`MAX_WORDS`."""
-    words = list(dict.fromkeys(w.lower() for w in query.split()))
-    if len(words) > MAX_WORDS:
-        raise BadFilter(f"query: at most {MAX_WORDS} words")
-    return words
-
-
-def _texts(doc: Doc, fields: tuple[str, ...]) -> str:
-    """The texts under the (dotted) fields, through lists, lower-case."""
-    out: list[str] = []
-    for name in fields:
-        values: list[Any] = [doc]
-        for part in name.split("."):
-            values = [v.get(part) for v in values if isinstance(v, dict)]
-            values = [x for v in values for x in (v if isinstance(v, list) else [v])]
-        out.extend(v for v in values if isinstance(v, str))
-    return "\n".join(out).lower()
-
-
-def score(doc: Doc, fields: tuple[str, ...], words: list[str]) -> float:
-    """The share of the query's words that the item's text holds (0 to 1)."""
-    text = _texts(doc, fields)
-    return round(sum(w in text for w in words) / len(words), 4) if words else 0.0
-
-
-def _ranked(collection: Collection[Doc], query: Doc, newest: list[tuple[str, int]], fields: tuple[str, ...],
-            flt: Filter, shape: Callable[[list[Doc]], list[Doc]]) -> list[Doc]:
-    """Items holding any of the query's words, best score first (then newest), as SciCat's
-    scoring service orders them and leaves out those scoring 0. Only the newest
-    :data:`MAX_SCORED` candidates are ranked: a page beyond them is empty."""
-    words = words_of(flt.query)
-    if not words:
-        return []
-    holds_any = {"$or": [{f: {"$regex": re.escape(w), "$options": "i"}} for f in fields for w in words]}
-    candidates = list(collection.find(and_into(query, [holds_any])).sort(newest).limit(MAX_SCORED))
-    scored = sorted(((score(d, fields, words), n, d) for n, d in enumerate(candidates)), key=lambda t: (-t[0], t[1]))
-    page = [t for t in scored if t[0] > 0][flt.skip:flt.skip + flt.limit]
-    out = shape([d for _, _, d in page])
-    for item, (points, _, _) in zip(out, page, strict=True):
-        item["score"] = points
-    return out
 
 
 def _narrows(inc: Include) -> bool:
@@ -468,22 +338,3 @@ def _asked_units(includes: list[Include]) -> dict[str, str]:
     return units
 
 
-def _members(creators: list[Any], inc: Include) -> list[Doc]:
-    person_where = next((i.where for i in inc.include if i.relation == "person"), None)
-    test = translate(person_where, PERSON) if person_where else {}
-    wants = {i.relation for i in inc.include}
-    out = []
-    for creator in creators:
-        if not isinstance(creator, dict) or not matches(test, creator):
-            continue
-        member: Doc = {}
-        if "person" in wants:
-            orcid = next((str(n.get("nameIdentifier", "")).rsplit("/", 1)[-1]
-                          for n in creator.get("nameIdentifiers") or [] if isinstance(n, dict)
-                          and n.get("nameIdentifierScheme") == "ORCID"), None)
-            member["person"] = _clean({"fullName": creator.get("name"), "orcid": orcid})
-        if "affiliation" in wants:
-            names = [a.get("name") for a in creator.get("affiliation") or [] if isinstance(a, dict)]
-            member["affiliation"] = _clean({"name": next(iter(names), None)})
-        out.append(member)
-    return out

@@ -5,7 +5,7 @@ federated search lists ``https://<host>/panosc-api`` as a provider and calls
 ``/Datasets``, ``/Documents``, ``/Instruments`` below it). LoopBack answers paths in any
 case; the lower-case ones (``/panosc-api/datasets``) are answered too, outside the OpenAPI
 document. Who asks does not matter: only published datasets and registered publications are
-ever read, whatever token comes along. Filters: ``_panosc``; the catalogue: ``_panosc_search``.
+ever read, whatever token comes along. Filters: ``_panosc`` and ``_panosc_where``; the catalogue: ``_panosc_search``.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the real annotations.
@@ -17,21 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ._deps import services
 from ._errors import NotConfigured
-from ._panosc import (
-    DATASET,
-    DOCUMENT,
-    FILE,
-    INSTRUMENT,
-    MAX_FILTER_CHARS,
-    MAX_QUERY_CHARS,
-    BadFilter,
-    Filter,
-    Model,
-    parse_filter,
-    parse_json,
-    translate,
-)
+from ._panosc import MAX_FILTER_CHARS, MAX_QUERY_CHARS, Filter, parse_filter, parse_json
 from ._panosc_search import PanoscCatalogue
+from ._panosc_where import DATASET, DOCUMENT, FILE, INSTRUMENT, BadFilter, Model, translate
 from ._store import ScanStore
 
 PREFIX = "/panosc-api"

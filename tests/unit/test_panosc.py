@@ -15,24 +15,16 @@ import pytest
 from scanlog_api._conditions import conditions_filters
 from scanlog_api._match import matches
 from scanlog_api._panosc import (
-    DATASET,
-    DOCUMENT,
-    FILE,
-    INSTRUMENT,
-    MAX_CLAUSES,
     MAX_FILTER_CHARS,
     MAX_LIMIT,
-    NOTHING,
-    BadFilter,
-    Budget,
     conditions_of,
     groups_filter,
     parameter_groups,
     parse_filter,
     parse_json,
-    translate,
 )
-from scanlog_api._panosc_search import _in_unit, parameters, score, words_of
+from scanlog_api._panosc_shapes import _in_unit, parameters, score, words_of
+from scanlog_api._panosc_where import DATASET, DOCUMENT, FILE, INSTRUMENT, MAX_CLAUSES, NOTHING, BadFilter, Budget, translate
 from scizoo.core import to_si
 
 # --- the reference's example filters ----------------------------------------------------------
