@@ -77,7 +77,7 @@ def test_the_cart_and_the_selection_download_from_the_table(site, page) -> None:
 
 
 def test_a_file_downloads_from_the_landing_page_nobody_signed_in(site, browser) -> None:
-    url, made, root = site
+    url, made, _ = site
     pid = next(iter(made))
     form = {"title": "Pt(111)", "abstract": "XPS.", "creators": [{"name": "Lovelace, Ada"}],
             "publisher": "scizoo lab", "publication_year": 2026, "dataset_pids": [pid]}
