@@ -54,6 +54,7 @@ from ._panosc_where import (
     Budget,
     Doc,
     Model,
+    storable,
     translate,
     unknown_keys,
     where_object,
@@ -274,6 +275,8 @@ def _atoms(parts: dict[str, Any], budget: Budget, name: str) -> list[Atom]:
 def _scalar(value: Any) -> Scalar:
     if isinstance(value, float) and not math.isfinite(value):
         raise BadFilter(f"{value} is not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return storable(value)
     return value  # type: ignore[no-any-return]
 
 

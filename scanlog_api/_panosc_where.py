@@ -126,19 +126,26 @@ def _value(value: Any, prop: Prop, name: str) -> Any:
         return value
     if prop.kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool) \
             and math.isfinite(value):
-        return value
+        return storable(value)
     if prop.kind == "bool" and isinstance(value, bool):
         return value
     if prop.kind == "date" and isinstance(value, str) and len(value) <= 40:
-        try:
+        try:  # in UTC, as the store compares: years 1 and 9999 shifted out of range are refused
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        except (ValueError, OverflowError):
             pass
-        else:
-            return when.replace(tzinfo=UTC) if when.tzinfo is None else when
     expected = {"text": f"a text of at most {MAX_TEXT_LENGTH} characters", "number": "a number",
                 "bool": "true or false", "date": "a date (ISO 8601)"}[prop.kind]
     raise BadFilter(f"{name}: {json.dumps(value)[:60]} is not {expected}")
+
+
+def storable(number: int | float) -> int | float:
+    """A number the store can hold: an integer beyond 64 bits is compared as a float (as the
+    scan table's conditions do), never sent as one the store refuses."""
+    if isinstance(number, int) and not -(2**63) <= number < 2**63:
+        return float(number)
+    return number
 
 
 def _like_body(pattern: str, run: str = ".*", one: str = ".") -> str:
@@ -239,6 +246,8 @@ def translate(where: Doc, model: Model, budget: Budget | None = None, depth: int
                 parts.append(contains[0] if len(contains) == 1 else {"$or": contains})
         else:
             parts.append(_property(str(key), spec, model))
+    if not parts:  # an empty where: no condition
+        return {}
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 

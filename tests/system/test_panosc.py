@@ -302,3 +302,11 @@ def test_a_query_ranks_by_its_words(client: TestClient, db, catalogue: list[dict
     assert [d["pid"] for d in tied] == [catalogue[5]["_id"], catalogue[4]["_id"]]
     assert [d["pid"] for d in _get(client, "/Datasets", {"query": "copper", "skip": 1})] == [catalogue[4]["_id"]]
     assert [d["pid"] for d in _get(client, "/Documents", {"query": "proposal"})] == ["10.5072/panosc-document2"]
+
+
+@pytest.mark.parametrize("flt", [
+    {"where": {"size": 10**30}}, {"where": {"and": [{}]}}, {"where": {}},
+    _params("photon_energy", {"lt": 10**30}, "eV"), _params("photon_energy", {"inq": [10**30, -(10**30)]}),
+])
+def test_odd_values_are_answered_not_a_server_error(client: TestClient, flt: dict[str, Any]) -> None:
+    assert client.get(f"{API}/Datasets?filter={quote(json.dumps(flt))}").status_code == 200

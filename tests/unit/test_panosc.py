@@ -302,3 +302,13 @@ def test_a_query_scores_the_share_of_its_words() -> None:
     assert score({"metadata": {"subjects": [{"subject": "XPS"}]}}, ("metadata.subjects.subject",), ["xps"]) == 1.0
     with pytest.raises(BadFilter, match="at most 10 words"):
         words_of(" ".join(f"w{n}" for n in range(11)))
+
+
+def test_values_the_store_could_not_take_are_made_storable_or_refused() -> None:
+    assert translate({"size": 10**30}, DATASET) == {"size": {"$eq": 1e30}}  # beyond 64 bits: a float
+    (atom,), = parameter_groups({"name": "n", "value": {"gt": 10**30}}, Budget())
+    assert atom.condition.values == (1e30,)
+    assert translate({}, DATASET) == {}
+    with pytest.raises(BadFilter, match="not a date"):
+        translate({"creationDate": {"gt": "0001-01-01T00:00:00+01:00"}}, DATASET)  # before year 1 in UTC
+    assert translate({"creationDate": {"gt": "2026-03-01T13:00:00+01:00"}}, DATASET) == {"creationTime": {"$gt": AT}}
