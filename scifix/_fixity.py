@@ -36,6 +36,7 @@ Doc = dict[str, Any]
 
 FIXITY_COLLECTION: Final = "ScizooFixity"
 FIXITY_FILE_COLLECTION: Final = "ScizooFixityFile"
+_PROBLEMS_KEPT: Final = 1000
 
 
 def system_clock() -> datetime:
@@ -101,7 +102,8 @@ class Fixity:
         if dataset is None:
             logger.warning("dataset %s is not in the catalogue: nothing to check", pid)
             return None
-        known = {d["_id"]: Known(d["size"], d["time"], d["alg"], d["chk"]) for d in self.files.find({"datasetId": pid})}
+        known = {d["_id"]: Known(d["size"], d["time"], d["alg"], d["chk"], d.get("mismatch", ""))
+                 for d in self.files.find({"datasetId": pid})}
         report = Report(pid, algorithm=self.settings.algorithm)
         for block in self.db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid}):
             alg = str(block.get("chkAlg") or self.settings.algorithm).lower()
@@ -147,6 +149,9 @@ class Fixity:
         if changed:
             return FileResult(path, Outcome.CHANGED, f"changed since capture: {changed}")
         decided = plan(chk, known, size, time, alg, recheck=recheck)
+        if decided is Plan.MISMATCH:
+            assert known is not None
+            return FileResult(path, Outcome.MISMATCH, known.mismatch)
         if decided is Plan.DONE:
             assert known is not None
             return FileResult(path, Outcome.DONE, chk=known.chk)
@@ -164,16 +169,21 @@ class Fixity:
         during = _changed_while_read(digest)
         if during:
             return FileResult(path, Outcome.CHANGED, f"changed while it was read: {during}")
-        expected = chk or (known.chk if known and known.alg == alg and known.size == size else "")
-        if expected and digest.hexdigest != expected:
-            return FileResult(path, Outcome.MISMATCH, f"{alg} is {digest.hexdigest}, the catalogue has {expected}",
-                              digest.hexdigest)
+        expected = chk or (known.chk if known and known.same_file(size, time, alg) else "")
         now = self.clock()
-        # The ledger first: a worker killed before the datablock write restores it unread.
         record = {"datasetId": pid, "blockId": block_id, "path": path, "size": size, "time": time, "alg": alg,
-                  "chk": digest.hexdigest, "checkedAt": now}
+                  "checkedAt": now}
+        if expected and digest.hexdigest != expected:
+            why = f"{alg} is {digest.hexdigest}, the catalogue has {expected} (found {now.isoformat()})"
+            # Kept with the recorded checksum (the evidence), until a verification finds it right.
+            self.files.update_one({"_id": _record_id(block_id, path)},
+                                  {"$set": record | {"chk": expected, "mismatch": why},
+                                   "$setOnInsert": {"computedAt": now}}, upsert=True)
+            return FileResult(path, Outcome.MISMATCH, why, digest.hexdigest)
+        # The ledger first: a worker killed before the datablock write restores it unread.
         self.files.update_one({"_id": _record_id(block_id, path)},
-                              {"$set": record, "$setOnInsert": {"computedAt": now}}, upsert=True)
+                              {"$set": record | {"chk": digest.hexdigest}, "$unset": {"mismatch": ""},
+                               "$setOnInsert": {"computedAt": now}}, upsert=True)
         if chk != digest.hexdigest:
             self._write_block(block_id, entry, alg, digest.hexdigest)
         logger.info("checksum %s %s of %s (%d bytes)", "verified" if expected else "computed", alg, real, size)
@@ -191,7 +201,10 @@ class Fixity:
         summary: Doc = {
             "datasetId": report.pid, "state": report.state, "algorithm": report.algorithm, "files": len(report.files),
             "checksummed": sum(1 for f in report.files if f.chk and f.outcome not in PROBLEMS),
-            "problems": [{"path": f.path, "kind": f.outcome.value, "reason": f.reason} for f in report.problems],
+            # The first thousand, so a dataset of 100,000 missing files still fits a document.
+            "problems": [{"path": f.path, "kind": f.outcome.value, "reason": f.reason}
+                         for f in report.problems[:_PROBLEMS_KEPT]],
+            "problemCount": len(report.problems),
             "checkedAt": now,
         }
         if verified:

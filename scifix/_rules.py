@@ -44,6 +44,8 @@ class Plan(StrEnum):
     DONE = "done"
     RESTORE = "restore"
     READ = "read"
+    #: Found different before and not verified right since: still a mismatch, not read.
+    MISMATCH = "mismatch"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Known:
     time: datetime
     alg: str
     chk: str
+    #: Why the file's checksum was found different, until a verification finds it right again.
+    mismatch: str = ""
+
+    def same_file(self, size: int, time: datetime, alg: str) -> bool:
+        return self.alg == alg and self.size == size and aware(self.time) == aware(time)
 
 
 def resolve(path: str, source_folder: str) -> str:
@@ -90,8 +97,11 @@ def plan(entry_chk: str, known: Known | None, size: int, time: datetime, alg: st
     A file is done when its checksum is known for exactly this path, size and time in this
     algorithm: this is what makes a worker killed mid-dataset resume without reading the files
     it finished, and a re-ingest that wrote the capture's list (without ``chk``) cost no read.
-    ``recheck`` (verification) reads every file.
+    ``recheck`` (verification) reads every file. A mismatch stays one until a verification
+    finds the file right again: a later event (a re-ingest) never clears it unseen.
     """
-    if recheck or known is None or known.alg != alg or known.size != size or aware(known.time) != aware(time):
+    if recheck or known is None or not known.same_file(size, time, alg):
         return Plan.READ
+    if known.mismatch:
+        return Plan.MISMATCH
     return Plan.DONE if entry_chk == known.chk else Plan.RESTORE if not entry_chk else Plan.READ

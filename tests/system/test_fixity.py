@@ -68,6 +68,10 @@ def test_paths_roots_and_changes() -> None:
     assert plan("", known, 10, T0, "sha256", recheck=False) is Plan.READ
     assert plan("abc", known, 10, T0, "blake2b", recheck=True) is Plan.READ
     assert plan("", None, 10, T0, "blake2b", recheck=False) is Plan.READ
+    found = Known(10, T0, "blake2b", "abc", mismatch="blake2b is def")
+    assert plan("abc", found, 10, T0, "blake2b", recheck=False) is Plan.MISMATCH  # not cleared by a later event
+    assert plan("", found, 10, T0, "blake2b", recheck=False) is Plan.MISMATCH
+    assert plan("abc", found, 10, T0, "blake2b", recheck=True) is Plan.READ
 
 
 # ---- on real parts ---------------------------------------------------------------------------
@@ -272,6 +276,13 @@ def test_verify_finds_a_file_whose_checksum_changed(kafka, scicow, db, prefix, t
     assert summary["state"] == "mismatch" and summary["verifiedAt"] is not None
     # The catalogue keeps the checksum taken at capture time: the evidence, not the new bytes.
     assert _block(db, pids[1])["dataFileList"][0]["chk"] != _b2(files[1])
+    # A later event for the dataset (its scan re-captured, the same file) does not clear the mismatch.
+    checked = summary["checkedAt"]
+    _produce(kafka.bootstrap_servers, prefix, [_scan(21, files[1:], produced_at=T0 + timedelta(minutes=5))])
+    wait_for(lambda: db[FIXITY_COLLECTION].find_one({"_id": pids[1]})["checkedAt"] > checked, timeout=60,
+             what="the worker's pass after the re-ingest")
+    again = db[FIXITY_COLLECTION].find_one({"_id": pids[1]})
+    assert again["state"] == "mismatch" and again["problems"][0]["kind"] == "mismatch"
     assert verify("no/such-pid").returncode == 1
 
 
