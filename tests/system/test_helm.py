@@ -496,3 +496,40 @@ def test_bad_dask_values_are_refused(values: dict[str, Any], where: str) -> None
     with pytest.raises(helm_python.HelmValuesError) as refused:
         render(values)
     assert where in str(refused.value)
+
+
+def test_the_fixity_worker_reads_the_catalogued_files_read_only_within_its_roots() -> None:
+    """scifix (issue 21) is off by default; enabled, it needs the files' claim, mounted read-only,
+    and reads only within its data roots (default: the mount)."""
+    from scifix import ScifixSettings
+
+    assert not [d for d in render() if d["metadata"]["name"] == f"{FULL}-scifix"]
+    with pytest.raises(helm_python.HelmError, match=r"scifix\.data\.existingClaim"):
+        render({"scifix": {"enabled": True}})
+    values = copy.deepcopy(PRODUCTION)
+    values["scifix"] = {"enabled": True, "replicas": 2, "readRate": 50_000_000,
+                        "data": {"existingClaim": "beamline-data", "mountPath": "/gpfs"}}
+    docs = render(values)
+    for doc in docs:
+        if doc["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(doc, KUBE, strict=True)
+    c = container(docs, "scifix")
+    assert c["image"] == "registry.facility.org/scizoo-fixity:1.2.3" and c["args"] == ["scifix", "run"]
+    env = env_of(c)
+    assert env["SCIFIX_MONGO_URI"] == secret_ref("catalogue-db", "connection")
+    assert env["SCIFIX_KAFKA_SASL_PASSWORD"] == secret_ref("kafka-scizoo", "pass")
+    assert env["SCIFIX_DATA_ROOTS"] == '["/gpfs"]' and env["SCIFIX_READ_RATE"] == "50000000"
+    assert env["SCIFIX_ALGORITHM"] == "blake2b" and env["SCIFIX_GROUP_ID"] == "scifix"
+    fields = {"SCIFIX_" + name.upper() for name in ScifixSettings.model_fields}
+    assert not [n for n in env if n.startswith("SCIFIX_") and n.split("__")[0] not in fields]
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert mounts["/gpfs"]["readOnly"] is True
+    pod = one(docs, "Deployment", f"{FULL}-scifix")["spec"]
+    assert pod["replicas"] == 2
+    [data] = [v for v in pod["template"]["spec"]["volumes"] if v["name"] == mounts["/gpfs"]["name"]]
+    assert data["persistentVolumeClaim"] == {"claimName": "beamline-data", "readOnly": True}
+    monitor = one(docs, "ServiceMonitor", f"{FULL}-scifix")
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert {p["port"] for p in one(docs, "Service", f"{FULL}-scifix")["spec"]["ports"]} == {9103}
+    with pytest.raises(helm_python.HelmValuesError, match="/scifix/readRate"):
+        render({"scifix": {"readRate": -1}})

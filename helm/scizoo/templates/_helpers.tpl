@@ -51,7 +51,7 @@ app.kubernetes.io/component: {{ .component }}
 the web image for scanlog and scidog, <repository>-<extra> for the others unless values name one. */}}
 {{- define "scizoo.image" -}}
 {{- $image := .root.Values.image -}}
-{{- $extras := dict "scicow" "scicow" "scireduce" "reduce" "scifly" "scifly" -}}
+{{- $extras := dict "scicow" "scicow" "scireduce" "reduce" "scifly" "scifly" "scifix" "fixity" -}}
 {{- $repository := $image.repository -}}
 {{- if hasKey $extras .component -}}
 {{- $repository = default (printf "%s-%s" $image.repository (get $extras .component)) (get $image .component) -}}
