@@ -3,7 +3,7 @@ what was computed kept in a ledger, and problems flagged on the dataset.
 
 Two collections of scizoo's own, like the reduction jobs: ``ScizooFixityFile`` (one record per
 file checksummed: path, size, time, algorithm, checksum) and ``ScizooFixity`` (one per dataset:
-its state, ``ok``, ``pending``, ``flagged`` or ``mismatch``, and each problem file with why).
+its state, ``ok``, ``flagged`` or ``mismatch``, and each problem file with why).
 The ledger is written before the datablock, so a worker killed between the two writes the
 checksum back without reading the file again. A datablock's ``updatedAt`` is never touched:
 scicow's ordering guard compares it with a later message's time.
