@@ -133,7 +133,7 @@ class Worker:
         now = self.clock()
         self.jobs.create(new_job(dataset["_id"], rule.name, rule.pipeline, rule.params, now, inputs=inputs))
         job = self.jobs.get(job_id(dataset["_id"], rule.name))
-        if job is None or not claimable(job, stale_before(now, rule.timeout_s, self.settings.stale_after_s)):
+        if job is None or not claimable(job, stale_before(now, rule.timeout_s, self.settings.takeover_after_s)):
             return None
         # Two workers may read the same job: the one whose change finds it as read takes it.
         return self.jobs.update(job.id, claim(job, self.worker, now), expect=expected(job))
@@ -246,18 +246,18 @@ class Worker:
 
     def sweep(self, limit: int = 100) -> list[Doc]:
         """Take over the jobs whose worker died mid-job: "running" past their rule's timeout
-        plus ``stale_after_s``. Without this, a job whose event another worker had already
+        plus ``takeover_after_s``. Without this, a job whose event another worker had already
         read (and committed, the job then looking alive) would stay "running" for ever. One
         that died on its last attempt is failed, saying so (it leaves the running set). Then
         run the groups that have gone quiet (:meth:`quiet_groups`)."""
-        oldest = self.clock() - timedelta(seconds=self.settings.stale_after_s + min(
+        oldest = self.clock() - timedelta(seconds=self.settings.takeover_after_s + min(
             (r.timeout_s for r in self.rules.rules), default=0.0))
         done = []
         for job in self.jobs.running_since_before(oldest, limit):
             # The job's rule, or the rule a rerun ("<rule>.rN") came from.
             base = next((r for r in self.rules.rules if r.name == base_rule(job.rule)), None)
             if base is not None and abandoned(job, stale_before(self.clock(), base.timeout_s,
-                                                                self.settings.stale_after_s)):
+                                                                self.settings.takeover_after_s)):
                 # No attempt left to take it over with: settled, or it would stay "running" and
                 # come first in every sweep, keeping the jobs that have attempts left from it.
                 retired = self._retire(job)

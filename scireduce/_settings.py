@@ -55,6 +55,13 @@ class ScireduceSettings(KafkaConnection, BaseSettings):
     dask_tls_cert_file: Path | None = None
     dask_tls_key_file: Path | None = None
 
+    @property
+    def takeover_after_s(self) -> float:
+        """How long past its rule's timeout a "running" job is presumed to have lost its worker:
+        ``stale_after_s``, and with the Dask runner ``dask_wait_s`` more (a live worker may wait
+        that long for its job to start on a busy cluster: taken over sooner, it would run twice)."""
+        return self.stale_after_s + (self.dask_wait_s if self.runner == "dask" else 0.0)
+
     @model_validator(mode="after")
     def _dask_is_complete(self) -> ScireduceSettings:
         if self.runner == "dask" and not self.dask_scheduler.strip():

@@ -350,3 +350,25 @@ def test_a_job_retired_meanwhile_by_another_worker_is_retired_once() -> None:
     assert [d["state"] for d in first.sweep()] == ["failed"]
     jobs.running_since_before = lambda before, limit: read  # type: ignore[method-assign]  # read before w1's change
     assert second.sweep() == []  # its compare-and-set finds the job changed
+
+
+def test_with_the_dask_runner_a_job_is_taken_over_only_past_its_time_queued_too() -> None:
+    """A worker waits for its Dask job up to the rule's timeout plus SCIREDUCE_DASK_WAIT_S (queued on
+    a busy cluster): another worker takes the job over only past that and stale_after_s, or it would
+    run twice while its worker is alive."""
+    clock = FakeClock()
+    jobs = FakeJobStore()
+    job = new_job("p/1", "fine", "profile", {"bin": {"bins": 2}}, clock())
+    jobs.create(job)
+    jobs.update(job.id, claim(job, "waiting", clock()))
+    rules = ReductionRuleSet(rules=[ReductionRule(name="fine", pipeline="profile", timeout_s=10)])
+    settings = ScireduceSettings(work_dir=Path("/nowhere"), pid_prefix="20.500", stale_after_s=5, runner="dask",
+                                 dask_scheduler="tcp://127.0.0.1:8786", dask_wait_s=30)
+    assert settings.takeover_after_s == 35
+    other = Worker(jobs, FakeCatalogue([RAW], {"p/1": ["/raw/scan_1.dat"]}), ScriptedRunner(), rules, settings,
+                   worker="w2", clock=clock)
+    clock.advance(44)  # timeout 10 s + stale_after 5 s + queued up to 30 s: not yet past
+    assert other.sweep() == [] and other.handle(EVENT)[0]["worker"] == "waiting"
+    clock.advance(2)
+    [taken] = other.sweep()
+    assert (taken["state"], taken["attempt"], taken["worker"]) == ("succeeded", 2, "w2")
