@@ -1,9 +1,13 @@
 // The condition builder beside the filters: a key picker with type-ahead over the selection's
-// keys (with their units), the operators that fit the key, its compatible units, the chips of
-// the conditions in force (× removes one), and the API's objection (a 422 names the condition).
+// keys (nested ones as outer.inner, with their units), the operators that fit the key, its
+// compatible units, "Add" (ANDed) and "Or" (ORed with the last condition on the same key), the
+// chips of the conditions in force (an OR reads "... or ..."; × removes one), and the API's
+// objection (a 422 names the condition).
 // What a condition means and its text are conditions.js's; loading with them is the caller's.
 import {$, el} from "./session.js";
-import {MAX_CONDITIONS, OP_LABELS, arity, compatibleUnits, conditionText, fromForm, fromWhere, keyType, opsFor} from "./conditions.js";
+import {
+  MAX_CONDITIONS, OP_LABELS, arity, compatibleUnits, conditionText, fromForm, fromWhere, keyType, opsFor, orWhere,
+} from "./conditions.js";
 
 let wheres = [];     // the where texts in force, in order
 let keys = {};       // key -> unit, as /api/scans/keys answers for the selection
@@ -65,13 +69,32 @@ async function change(next) {
   return true;
 }
 
-async function add() {
+// The form's condition as a where text, or null (what it lacks shown beside the builder).
+function formWhere() {
   const key = $("c-key").value.trim();
   const got = fromForm({key, op: $("c-op").value, value: $("c-value").value, value2: $("c-value2").value,
                         unit: $("c-unit").hidden ? "" : $("c-unit").value}, typeOf(key));
-  if (got.error) { showConditionError(got.error); return; }
+  if (got.error) { showConditionError(got.error); return null; }
+  return got.where;
+}
+
+async function add() {
+  const where = formWhere();
+  if (where === null) return;
   if (wheres.length >= MAX_CONDITIONS) { showConditionError(`at most ${MAX_CONDITIONS} conditions`); return; }
-  if (await change([...wheres, got.where])) {
+  if (await change([...wheres, where])) {
+    $("c-value").value = $("c-value2").value = "";
+  }
+}
+
+// The form's test ORed into the last condition on the same key (the API takes OR within a key).
+async function addOr() {
+  const where = formWhere();
+  if (where === null) return;
+  const key = fromWhere(where).key;
+  const at = wheres.findLastIndex((w) => fromWhere(w)?.key === key);
+  if (at < 0) { showConditionError(`no condition on ${key} to join with "or": add one first`); return; }
+  if (await change(wheres.map((w, i) => (i === at ? orWhere(w, where) : w)))) {
     $("c-value").value = $("c-value2").value = "";
   }
 }
@@ -106,6 +129,10 @@ export function setupConditions(initial, table) {
   for (const type of ["input", "change"]) $("c-key").addEventListener(type, fitKey);
   $("c-op").addEventListener("change", fitOp);
   $("c-add").addEventListener("click", add);
+  const or = el("button", "Or", null);  // made here: the page's markup predates OR
+  Object.assign(or, {id: "c-or", type: "button", title: "join with OR to the last condition on this key"});
+  $("c-add").after(or);
+  or.addEventListener("click", addOr);
   for (const id of ["c-value", "c-value2"]) {
     $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); add(); } });
   }

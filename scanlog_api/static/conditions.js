@@ -2,7 +2,9 @@
 // them: where=<key>:<op>[:<value>[:<unit>]] (scanlog_api/_conditions.py is the authority on
 // their meaning; this only writes and reads the text). Pure (no DOM): node's tests import it.
 //
-// A condition: {key, op, values: [text...], unit}. Values stay as typed (text); the API reads a
+// A condition: {key, op, values: [text...], unit[, alternatives: [{op, values, unit}...]]}: the
+// alternatives are further tests on the same key, ORed, written after '|' without the key
+// (photon_energy:between:8:9:keV|between:11:12:keV). Values stay as typed (text); the API reads a
 // number as a number, so a text value that reads as one is written quoted ("8") for a text key.
 
 export const MAX_CONDITIONS = 8;  // the API's bound (MAX_CONDITIONS in _conditions.py)
@@ -56,9 +58,12 @@ export function compatibleUnits(unit) {
   return [unit, ...group.filter((u) => u !== unit)];
 }
 
-// A part as the API splits it: ':' ',' '%' inside one are percent-encoded (the API decodes each
-// part after splitting). Nothing else is touched: URLSearchParams encodes the parameter itself.
-export function encodePart(text) { return String(text).replace(/%/g, "%25").replace(/:/g, "%3A").replace(/,/g, "%2C"); }
+// A part as the API splits it: '|' ':' ',' '%' inside one are percent-encoded (the API decodes
+// each part after splitting). Nothing else is touched: URLSearchParams encodes the parameter itself.
+export function encodePart(text) {
+  return String(text).replace(/%/g, "%25").replace(/:/g, "%3A").replace(/,/g, "%2C").replace(/\|/g, "%7C");
+}
+const OR = "|";
 
 function decodePart(text) {
   try { return decodeURIComponent(text); } catch { return text; }  // a stray '%' stays as written
@@ -68,39 +73,66 @@ const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;  // the API's nu
 // A text value as the API must read it: text even when it looks like a number or a boolean.
 function asText(v) { return NUMBER.test(v) || v === "true" || v === "false" || /^".*"$/.test(v) ? `"${v}"` : v; }
 
-// A condition as one where parameter's text. `type` "text" writes values as texts.
-export function toWhere({key, op, values = [], unit = ""}, type = "any") {
+// One test as the API's text after the key: op[:values][:unit].
+function testText({op, values = [], unit = ""}, type) {
   const vals = values.map((v) => (type === "text" ? asText(String(v)) : String(v)));
-  const parts = [encodePart(key), op];
+  const parts = [op];
   if (op === "in") parts.push(vals.map(encodePart).join(","));
   else parts.push(...vals.map(encodePart));
   if (unit && op !== "exists") parts.push(encodePart(unit));
   return parts.join(":");
 }
 
-// One where parameter's text as a condition (the inverse of toWhere, as the API splits it);
-// null for a text that is no condition (the API will name it).
-export function fromWhere(text) {
-  const raw = String(text).split(":");
-  if (raw.length < 2 || !raw[0] || !(raw[1] in OP_LABELS)) return null;
-  const [key, op] = [decodePart(raw[0]), raw[1]];
-  const rest = raw.slice(2);
+// A condition as one where parameter's text. `type` "text" writes values as texts.
+export function toWhere(c, type = "any") {
+  return [encodePart(c.key) + ":" + testText(c, type), ...(c.alternatives || []).map((a) => testText(a, type))].join(OR);
+}
+
+// One test from its ':'-separated parts after the key, null if it is none.
+function readTest(raw) {
+  if (!raw.length || !(raw[0] in OP_LABELS)) return null;
+  const op = raw[0], rest = raw.slice(1);
   let values, units;
   if (op === "in") [values, units] = [rest.length ? rest[0].split(",").map(decodePart) : [], rest.slice(1)];
   else { const n = arity(op); [values, units] = [rest.slice(0, n).map(decodePart), rest.slice(n)]; }
   if (units.length > 1 || (op === "in" ? !values.length : values.length !== arity(op))) return null;
-  return {key, op, values: values.map((v) => (/^".*"$/.test(v) && v.length >= 2 ? v.slice(1, -1) : v)),
+  return {op, values: values.map((v) => (/^".*"$/.test(v) && v.length >= 2 ? v.slice(1, -1) : v)),
           unit: units.length ? decodePart(units[0]) : ""};
 }
 
-// A condition as a chip reads: "photon_energy between 8000 and 10000 eV".
+// One where parameter's text as a condition (the inverse of toWhere, as the API splits it);
+// null for a text that is no condition (the API will name it).
+export function fromWhere(text) {
+  const [first, ...more] = String(text).split(OR);
+  const raw = first.split(":");
+  if (raw.length < 2 || !raw[0]) return null;
+  const tests = [readTest(raw.slice(1)), ...more.map((m) => readTest(m.split(":")))];
+  if (tests.some((t) => t === null)) return null;
+  const [own, ...alternatives] = tests;
+  return {key: decodePart(raw[0]), ...own, ...(alternatives.length ? {alternatives} : {})};
+}
+
+// `where` with the tests of `addition` (a where on the same key) ORed in; null when the two are
+// not conditions on one key.
+export function orWhere(where, addition) {
+  const [a, b] = [fromWhere(where), fromWhere(addition)];
+  if (!a || !b || a.key !== b.key) return null;
+  return where + OR + addition.slice(addition.indexOf(":") + 1);
+}
+
+// A condition as a chip reads: "photon_energy between 8000 and 10000 eV", its alternatives after
+// "or" ("... or between 11 and 12 keV").
 export function conditionText(c) {
   if (!c) return "";
-  const unit = c.unit ? " " + c.unit : "";
-  if (c.op === "exists") return `${c.key} exists`;
-  if (c.op === "between") return `${c.key} between ${c.values[0]} and ${c.values[1]}${unit}`;
-  if (c.op === "in") return `${c.key} is one of ${c.values.join(", ")}`;
-  return `${c.key} ${OP_LABELS[c.op]} ${c.values[0]}${unit}`;
+  return [c.key + " " + phrase(c), ...(c.alternatives || []).map(phrase)].join(" or ");
+}
+
+function phrase(t) {
+  const unit = t.unit ? " " + t.unit : "";
+  if (t.op === "exists") return "exists";
+  if (t.op === "between") return `between ${t.values[0]} and ${t.values[1]}${unit}`;
+  if (t.op === "in") return `is one of ${t.values.join(", ")}`;
+  return `${OP_LABELS[t.op]} ${t.values[0]}${unit}`;
 }
 
 // What the builder's form says, as a where text, or {error} saying what is missing. The form:

@@ -58,7 +58,8 @@ def _add(page, key: str, op: str, values: list[str], unit: str | None = None) ->
     page.fill("#c-key", key)
     page.dispatch_event("#c-key", "change")
     page.select_option("#c-op", label=op)
-    page.fill("#c-value", values[0])
+    if values:
+        page.fill("#c-value", values[0])
     if len(values) > 1:
         page.fill("#c-value2", values[1])
     if unit is not None:
@@ -154,3 +155,56 @@ def test_an_incompatible_unit_in_a_shared_address_shows_the_apis_message_beside_
     _rows_are(page, [1, 2, 3, 4, 5])
     assert page.locator("#c-error").is_hidden()
     assert "where" not in page.url
+
+
+def test_an_or_on_one_key_shows_as_one_chip_and_a_nested_key_is_offered_with_its_unit(
+        page, browser, server: str, db) -> None:
+    docs = [_scan(n, e, t) for n, (e, t) in SCANS.items()]
+    docs[0]["scientificMetadata"]["sample"] = {"stage": {"height": _entry(2.5, "mm")}}  # scan 1, nested
+    db[DATASET_COLLECTION].insert_many(docs)
+    page.goto(f"{server}/?proposal=A#token=ta")
+    _rows_are(page, [1, 2, 3, 4, 5])
+    page.wait_for_function("() => document.querySelector('#c-keys option[value=\"sample.stage.height\"]') !== null")
+    assert page.locator("#c-keys option[value='sample.stage.height']").get_attribute("label") == \
+        "sample.stage.height [mm]"
+
+    # "Or" with no condition on the key yet says so; then 9 keV (8.9 to 9.1) or 12 keV (given in eV).
+    _add(page, "photon_energy", "between", ["8.9", "9.1"], "keV")
+    _rows_are(page, [1, 5])
+    page.fill("#c-key", "photon_energy")
+    page.dispatch_event("#c-key", "change")
+    page.select_option("#c-op", label="between")
+    page.fill("#c-value", "11500")
+    page.fill("#c-value2", "12500")
+    page.select_option("#c-unit", "eV")
+    page.click("#c-or")
+    _rows_are(page, [1, 3, 5])
+    assert _chips(page) == ["photon_energy between 8.9 and 9.1 keV or between 11500 and 12500 eV"]
+    assert parse_qs(urlsplit(page.url).query)["where"] == ["photon_energy:between:8.9:9.1:keV|between:11500:12500:eV"]
+    _add(page, "sample.stage.height", "<", ["3000"], "um")  # a nested key, ANDed, in another unit
+    _rows_are(page, [1])
+    page.fill("#c-key", "sample_temperature")
+    page.dispatch_event("#c-key", "change")
+    page.select_option("#c-op", label="<")
+    page.fill("#c-value", "20")
+    page.click("#c-or")
+    page.wait_for_selector("#c-error:not([hidden])")
+    assert 'no condition on sample_temperature to join with "or"' in page.inner_text("#c-error")
+
+    # A key no scan holds: the API's 422 beside the builder, the rows as they were.
+    _add(page, "photon_enrgy", "exists", [])
+    page.wait_for_function("() => document.getElementById('c-error').textContent.includes('photon_enrgy')")
+    assert "no scan you may read has the key 'photon_enrgy'" in page.inner_text("#c-error")
+    _rows_are(page, [1])
+
+    # The shared address in a fresh context: the same chips and rows.
+    other = browser.new_context().new_page()
+    problems = PageProblems(other)
+    other.goto(page.url + "#token=ta")
+    _rows_are(other, [1])
+    assert _chips(other) == ["photon_energy between 8.9 and 9.1 keV or between 11500 and 12500 eV",
+                             "sample.stage.height < 3000 um"]
+    other.get_by_role("button", name="remove condition sample.stage.height < 3000 um").click()
+    _rows_are(other, [1, 3, 5])
+    other.context.close()
+    problems.check()

@@ -3,7 +3,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import {
   MAX_CONDITIONS, OP_LABELS, arity, compatibleUnits, conditionText, encodePart, fromForm, fromWhere, keyType, opsFor,
-  searchWithWheres, toWhere, wheresFromSearch,
+  orWhere, searchWithWheres, toWhere, wheresFromSearch,
 } from "../../scanlog_api/static/conditions.js";
 
 test("operators fit the key's type: numbers compare, texts match", () => {
@@ -100,4 +100,29 @@ test("the conditions live in the address, the rest of it kept", () => {
   assert.equal(searchWithWheres("", []), "");
   const odd = ["n:in:a%2Cb,c"];  // a part's own %-escape survives the address's
   assert.deepEqual(wheresFromSearch(searchWithWheres("", odd)), odd);
+});
+
+test("OR within one key: the key once, then each test after '|'", () => {
+  const c = {key: "photon_energy", op: "between", values: ["8", "9"], unit: "keV",
+             alternatives: [{op: "between", values: ["11", "12"], unit: "keV"}, {op: "lt", values: ["1000"], unit: "eV"}]};
+  const text = "photon_energy:between:8:9:keV|between:11:12:keV|lt:1000:eV";
+  assert.equal(toWhere(c, "number"), text);
+  assert.deepEqual(fromWhere(text), c);
+  assert.equal(conditionText(fromWhere(text)),
+               "photon_energy between 8 and 9 keV or between 11 and 12 keV or < 1000 eV");
+  assert.equal(conditionText(fromWhere("shutter:eq:closed|contains:pe")), "shutter = closed or contains pe");
+  // a text with '|' is encoded; a plain condition has no alternatives
+  assert.equal(encodePart("a|b"), "a%7Cb");
+  assert.deepEqual(fromWhere(toWhere({key: "s", op: "eq", values: ["a|b"], unit: ""}, "text")).values, ["a|b"]);
+  assert.equal(fromWhere("s:exists").alternatives, undefined);
+  for (const bad of ["e:lt:1|", "e:lt:1||gt:2", "e:lt:1|e:gt:2", "e:lt:1|near:2"]) assert.equal(fromWhere(bad), null, bad);
+});
+
+test("a test joins a condition on the same key with OR, never one on another key", () => {
+  assert.equal(orWhere("photon_energy:between:8:9:keV", "photon_energy:between:11:12:keV"),
+               "photon_energy:between:8:9:keV|between:11:12:keV");
+  assert.equal(orWhere("e:lt:1|gt:5", "e:eq:3"), "e:lt:1|gt:5|eq:3");
+  assert.equal(orWhere("odd%3Akey:eq:1", "odd%3Akey:eq:2"), "odd%3Akey:eq:1|eq:2");
+  assert.equal(orWhere("e:lt:1", "f:lt:1"), null);
+  assert.equal(orWhere("e:lt:1", "e:nearly:1"), null);
 });
