@@ -197,3 +197,6 @@ class Reductions:
 
     def dry_run(self, user: TokenUser, rules: ReductionRuleSet) -> Doc:
         return self.rule_revisions.dry_run(user, rules)
+
+    def pipelines(self) -> list[Doc]:
+        return self.rule_revisions.pipelines()

@@ -73,6 +73,12 @@ def restore_rules(number: Revision, body: RestoreIn, user: Writer, jobs: Jobs) -
     return jobs.restore_rules(user, number, body.revision, datetime.now(UTC))
 
 
+@router.get("/api/pipelines",
+            summary="The reduction workers' pipelines: steps, their inputs and versions, parameters with types and defaults")
+def pipelines(user: Writer, jobs: Jobs) -> list[dict[str, Any]]:
+    return jobs.pipelines()
+
+
 @router.get("/rules", response_class=HTMLResponse, include_in_schema=False)
 def rules_page() -> str:
     return files("scanlog_api").joinpath("static/rules.html").read_text(encoding="utf-8")

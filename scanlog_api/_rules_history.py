@@ -26,12 +26,15 @@ from pymongo.errors import DuplicateKeyError
 from scizoo.core import (
     ACTIVE_RULES_ID,
     ORIG_DATABLOCK_COLLECTION,
+    PIPELINE_COLLECTION,
     REDUCTION_RULE_REVISION_COLLECTION,
     REDUCTION_RULES_COLLECTION,
+    PipelineDescription,
     ReductionRuleSet,
     diff_rules,
     diff_summary,
     dry_run,
+    pipeline_problems,
     revision_document,
     touched_beamlines,
 )
@@ -52,6 +55,8 @@ Doc = dict[str, Any]
 DRY_RUN_SCANS = 200
 #: A history page lists at most this many revisions.
 MAX_HISTORY = 100
+#: The most pipeline descriptions read (a facility has a handful).
+MAX_PIPELINES = 200
 
 
 def staff_beamlines(user: TokenUser, staff_groups: dict[str, str]) -> set[str]:
@@ -79,8 +84,8 @@ def may_change(user: TokenUser, staff_groups: dict[str, str], old: ReductionRule
                         f"rules of others: {reach}")
 
 
-def unique_names(rules: ReductionRuleSet) -> None:
-    """A 422 naming the field of each rule whose name an earlier rule has (a job is named by its
+def unique_names(rules: ReductionRuleSet) -> list[dict[str, str]]:
+    """A problem at the name of each rule whose name an earlier rule has (a job is named by its
     rule: two of one name would share their jobs)."""
     seen: set[str] = set()
     problems = []
@@ -88,8 +93,14 @@ def unique_names(rules: ReductionRuleSet) -> None:
         if rule.name in seen:
             problems.append({"field": f"rules.{i}.name", "message": f"another rule is named {rule.name!r} already"})
         seen.add(rule.name)
+    return problems
+
+
+def refuse(problems: list[dict[str, str]]) -> None:
+    """A 422 naming each problem's field (the page puts each beside its field)."""
     if problems:
-        raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
+        raise Invalid("; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+                      + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""), problems[:50])
 
 
 def _rule_set(doc: Doc, what: str) -> ReductionRuleSet:
@@ -112,6 +123,27 @@ class RuleRevisions:
 
     def _history(self) -> Collection[Doc]:
         return self._catalogue.collection(REDUCTION_RULE_REVISION_COLLECTION)
+
+    def _pipelines(self) -> dict[str, PipelineDescription]:
+        found = {}
+        for doc in self._catalogue.collection(PIPELINE_COLLECTION).find().sort("_id", 1).limit(MAX_PIPELINES):
+            try:
+                described = PipelineDescription.model_validate(doc)
+            except ValidationError as err:  # written around scizoo (or by a newer one): said, not used
+                logger.error("pipeline description %r is not readable: %s", doc.get("_id"), err)
+                continue
+            found[described.name] = described
+        return found
+
+    def pipelines(self) -> list[Doc]:
+        """The pipelines the workers have: steps, inputs, versions, parameters with types and defaults."""
+        out: list[Doc] = jsonable([p.model_dump(mode="json", by_alias=False) for p in self._pipelines().values()])
+        return out
+
+    def check(self, rules: ReductionRuleSet) -> None:
+        """A 422 naming the field of each problem the model cannot see: a name used twice, a
+        pipeline, step or parameter the workers do not have."""
+        refuse(unique_names(rules) + pipeline_problems(rules.rules, self._pipelines()))
 
     def current(self) -> Doc:
         """The rules the workers use (revision 0 and none: no worker has started yet)."""
@@ -141,7 +173,7 @@ class RuleRevisions:
                 restored_from: int | None = None) -> Doc:
         """Replace the rules, from the revision the caller read (409 if another change came
         first); the new revision is kept in the history."""
-        unique_names(rules)
+        self.check(rules)
         active = self._active()
         stored = active.find_one({"_id": ACTIVE_RULES_ID})
         stale = Conflict(f"the reduction rules are no longer at revision {revision}: read them again and "
@@ -227,7 +259,7 @@ class RuleRevisions:
     def dry_run(self, user: TokenUser, rules: ReductionRuleSet) -> Doc:
         """Which of the caller's newest scans (at most :data:`DRY_RUN_SCANS` they may read)
         these rules would reduce, each with the rule and file, and the count per rule."""
-        unique_names(rules)
+        self.check(rules)
         scans = list(self._store.merged(build_branches(user), "creationTime", "desc", DRY_RUN_SCANS))[:DRY_RUN_SCANS]
         files: dict[str, list[str]] = {}
         pids = [s["_id"] for s in scans]

@@ -284,6 +284,9 @@ class FakeReductions:
     def dry_run(self, user: TokenUser, rules: ReductionRuleSet) -> Doc:
         raise NotConfigured("the in-memory reductions have no catalogue to try rules on")
 
+    def pipelines(self) -> list[Doc]:
+        return []  # no worker describes its pipelines here
+
 
 if TYPE_CHECKING:  # the type checker holds the fakes to the interfaces the routes use
     _FAKES: tuple[Scans, ScanJobs] = (FakeScanStore(), FakeReductions(FakeScanStore()))

@@ -24,13 +24,15 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from scizoo.core import REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
+from scizoo.core import PIPELINE_COLLECTION, REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
 from scizoo.ops.kafka_records import require_codecs, undecodable
 from scizoo.ops.store import store_problem
 
+from ._describe import publish_pipelines
 from ._ports import Clock, system_clock
 from ._reducer import Worker
+from ._registry import pipelines
 from ._rules import RuleSet, StoredRules
 from ._runner import close_runner, runner_for, start_runner
 from ._settings import ScireduceSettings
@@ -66,6 +68,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
     rules = StoredRules(db[REDUCTION_RULES_COLLECTION], settings.rules_file, clock=clock)
     rules.seed()
     reducer = Reducer(db, rules.current(), settings, clock=clock)
+    # What this worker runs, for the scan table to draw (it may not import scireduce).
+    publish_pipelines(db[PIPELINE_COLLECTION], pipelines(), by=reducer.worker, now=clock())
     start_runner(reducer.runner)  # an unreachable Dask scheduler stops the worker here, in one sentence
     health = None
     if settings.health_port is not None:

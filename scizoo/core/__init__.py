@@ -19,6 +19,7 @@ from ._catalogue import (
     INSTRUMENT_COLLECTION,
     JOB_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
+    PIPELINE_COLLECTION,
     PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
     QUARANTINE_COLLECTION,
@@ -114,6 +115,7 @@ from ._messages import (
     ScanMetadata,
 )
 from ._migrations import MigrationError, attachment_update, migrate_attachments, migrate_catalogue
+from ._pipelines import PipelineDescription, StepDescription, StepParameter, parameters_of, pipeline_problems
 from ._published import (
     Creator,
     Funding,
@@ -171,6 +173,7 @@ __all__ = [
     "NEW_CONFIGURATION",
     "ORIG_DATABLOCK_COLLECTION",
     "PID_NAMESPACE",
+    "PIPELINE_COLLECTION",
     "PRODUCER_OWNED_DATABLOCK_FIELDS",
     "PROPOSAL_COLLECTION",
     "PUBLISHED_DATA_COLLECTION",
@@ -214,6 +217,7 @@ __all__ = [
     "NotCancellable",
     "OrigDatablockDocument",
     "OutputFile",
+    "PipelineDescription",
     "Proposal",
     "ProposalDocument",
     "PublicationIn",
@@ -233,6 +237,8 @@ __all__ = [
     "ScanMetadata",
     "ScizooError",
     "ServiceStartError",
+    "StepDescription",
+    "StepParameter",
     "Technique",
     "TokenUser",
     "abandoned",
@@ -278,7 +284,9 @@ __all__ = [
     "migrate_attachments",
     "migrate_catalogue",
     "new_job",
+    "parameters_of",
     "parse_beamline_config",
+    "pipeline_problems",
     "producer_update",
     "published_metadata",
     "redact",

@@ -33,6 +33,8 @@ JOB_COLLECTION: Final = "ScizooReductionJob"
 REDUCTION_RULES_COLLECTION: Final = "ScizooReductionRules"
 #: Every revision of the reduction rules (who, when, the rules), _id the revision number.
 REDUCTION_RULE_REVISION_COLLECTION: Final = "ScizooReductionRuleRevision"
+#: The pipelines the reduction workers have (steps, inputs, parameters), _id the pipeline's name.
+PIPELINE_COLLECTION: Final = "ScizooPipeline"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
 PUBLISHED_DATA_COLLECTION: Final = "PublishedData"
 INSTRUMENT_COLLECTION: Final = "Instrument"

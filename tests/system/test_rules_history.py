@@ -143,3 +143,34 @@ def test_the_dry_run_shows_which_of_the_callers_newest_scans_would_be_reduced(cl
     assert db[REDUCTION_RULES_COLLECTION].count_documents({}) == 0  # nothing saved
     bad = client.post("/api/reduction-rules/dry-run", headers=ALICE, json={"rules": [_rule("x", beamline=3)]})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "rules", 0, "beamline"]
+
+
+def test_the_workers_pipelines_are_shown_and_a_rule_is_checked_against_them(client, db) -> None:
+    from scireduce._describe import publish_pipelines
+    from scireduce._registry import pipelines
+    from scizoo.core import PIPELINE_COLLECTION
+
+    # Before any worker described its pipelines, a rule's pipeline is the workers' to refuse.
+    unknown = {"revision": 0, "rules": [_rule("a", pipeline="nope")]}
+    assert client.post("/api/reduction-rules/dry-run", headers=ZOE, json=unknown).status_code == 200
+    assert publish_pipelines(db[PIPELINE_COLLECTION], pipelines(), by="w1", now=datetime.now(UTC)) >= 1
+    shown = {p["name"]: p for p in client.get("/api/pipelines", headers=ALICE).json()}
+    profile = shown["profile"]
+    assert [(s["name"], s["inputs"]) for s in profile["steps"]] == [
+        ("load", ["raw"]), ("normalise", ["load"]), ("bin", ["normalise"])]
+    assert profile["steps"][2]["parameters"] == [{
+        "name": "bins", "type": "integer", "default": 5, "required": False,
+        "description": "Equal-width bins over the scan's x range.", "constraints": ["≥ 1", "≤ 10000"]}]
+    assert profile["publishedBy"] == "w1" and profile["steps"][1]["parameters"][0]["constraints"] == ["> 0"]
+
+    wrong = [_rule("a", pipeline="nope"), {"name": "b", "pipeline": "profile", "params": {"bin": {"binz": 3}, "smooth": {}}},
+             {"name": "c", "pipeline": "tests.reduce_pipelines:FAILING"}]
+    for answer in (client.put("/api/reduction-rules", headers=ZOE, json={"revision": 0, "rules": wrong}),
+                   client.post("/api/reduction-rules/dry-run", headers=ZOE, json={"rules": wrong})):
+        assert answer.status_code == 422
+        problems = {p["field"]: p["message"] for p in answer.json()["problems"]}
+        assert problems == {
+            "rules.0.pipeline": "the workers have no pipeline 'nope'; they have: " + ", ".join(sorted(shown)),
+            "rules.1.params.bin.binz": "step 'bin' has no parameter 'binz'; it takes: bins",
+            "rules.1.params.smooth": "profile has no step 'smooth'; its steps: load, normalise, bin"}
+    assert client.get("/api/reduction-rules", headers=ZOE).json()["revision"] == 0

@@ -82,3 +82,22 @@ def test_the_dry_run_lists_the_scans_each_rule_would_reduce_with_its_file() -> N
         pid = str(scan["_id"])
         expected = [r.name for r in (FINE, hot) if r.input_file(scan, files[pid]) is not None]
         assert expected == [m["rule"] for f in found if f["pid"] == pid for m in f["matches"]]
+
+
+def test_a_steps_parameters_are_read_from_its_model_with_types_defaults_and_bounds() -> None:
+    from typing import Annotated, Literal
+
+    from pydantic import BaseModel, Field
+
+    from scizoo.core import parameters_of
+
+    class Params(BaseModel):
+        bins: Annotated[int, Field(ge=1, le=100, description="Bins.")] = 5
+        mode: Literal["mean", "sum"] = "mean"
+        scale: float | None = None
+        label: Annotated[str, Field(max_length=10)]
+
+    found = {p.name: p for p in parameters_of(Params.model_json_schema())}
+    assert (found["bins"].type, found["bins"].default, found["bins"].constraints) == ("integer", 5, ["≥ 1", "≤ 100"])
+    assert found["mode"].type == "one of mean, sum" and found["scale"].type == "number or null"
+    assert found["label"].required and found["label"].constraints == ["length ≤ 10"] and not found["bins"].required
