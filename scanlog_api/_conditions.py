@@ -223,8 +223,9 @@ def parse_condition(text: str) -> Condition:
     except ConditionError as err:
         raise ConditionError(f"condition {text!r}: {err}") from err
     except ValidationError as err:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'condition'}: {e['msg'].removeprefix('Value error, ')}"
-                            for e in err.errors())
+        # a field's error names the field; the condition's own (op and values) is said as is
+        reasons = "; ".join(("{}: ".format(".".join(map(str, e["loc"]))) if e["loc"] else "")
+                            + e["msg"].removeprefix("Value error, ") for e in err.errors())
         raise ConditionError(f"condition {text!r}: {reasons}") from err
 
 

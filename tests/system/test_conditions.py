@@ -300,6 +300,21 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
     assert ored >= 60 and refused.get("no scan you may read has the key", 0) >= 10 and refused.get("not compatible")
 
 
+def test_an_unknown_key_an_incompatible_unit_and_a_bad_value_are_refused_alike(client: TestClient) -> None:
+    """Each a 422 whose one sentence names the condition as written, then says what is wrong."""
+    for where, reason in [
+        ("photon_enrgy:gt:8:keV", "no scan you may read has the key 'photon_enrgy'"),
+        ("motor:gt:3:K", "'K' is not compatible with the unit of 'motor' ('mm', 'um')"),
+        ("photon_energy:gt:abc:keV", "gt compares numbers"),
+        ("photon_energy:between:10:8:keV|lt:1:keV", "between takes lo < hi"),
+        ("photon_energy:gt:8:parsecs_x", "unknown unit 'parsecs_x'"),
+    ]:
+        for route in ("/api/scans", "/api/scans.csv", "/api/scans/facets", "/api/scans/keys"):
+            answer = client.get(route, params={"where": where}, headers=A)
+            assert answer.status_code == 422, (route, where)
+            assert answer.json()["detail"] == f"condition {where!r}: {reason}", (route, answer.text)
+
+
 def test_a_key_only_unreadable_scans_hold_is_unknown_to_the_reader(client: TestClient, db) -> None:
     """Refusing an unknown key never tells a reader about keys of scans they may not read."""
     hidden = _dataset(900, "B")
