@@ -143,8 +143,10 @@ class _Beamline:
         write_scan_nexus(scan_file, x=q, counts=[round(1e7 * math.exp(-6 * v) / attenuation) for v in q],
                          monitor=[10_000] * len(q), title=title, start=now - timedelta(seconds=2.2), end=now,
                          motor="theta", x_units="1/nm")
+        stat = scan_file.stat()
+        written = datetime.fromtimestamp(stat.st_mtime, UTC)  # the file's own time, as scifly reads it
         block = ScanBlock(id=str(n), title=title, start=now - timedelta(seconds=2.2), end=now, status="finished",
-                          points=len(q), files=[DataFile(path=str(scan_file), size=scan_file.stat().st_size, time=now)])
+                          points=len(q), files=[DataFile(path=str(scan_file), size=stat.st_size, time=written)])
         return manual_message_id(self.config.beamline, uuid.uuid4()), block
 
     def run_scan(self, path: Path, now: datetime) -> tuple[str, ScanBlock]:
@@ -162,6 +164,7 @@ class _Beamline:
                          counts=[int(200 + 80 * math.sin(i / 2 + n)) for i in range(points)],
                          monitor=[1000 + (i * 7) % 13 for i in range(points)], title=title, start=start, end=now)
         stat = scan_file.stat()
+        written = datetime.fromtimestamp(stat.st_mtime, UTC)  # the file's own time, as scifly reads it
         block = ScanBlock(
             id=str(n),
             title=title,
@@ -169,7 +172,7 @@ class _Beamline:
             end=now,
             status="finished",
             points=points,
-            files=[DataFile(path=str(scan_file), size=stat.st_size, time=now)],
+            files=[DataFile(path=str(scan_file), size=stat.st_size, time=written)],
         )
         return manual_message_id(self.config.beamline, uuid.uuid4()), block
 
@@ -236,6 +239,24 @@ class _Pipeline:
         self.stack.callback(worker.join, 15)
         self.console.print("[green]✓[/] reduction worker (pipeline 'profile' on every finished sim scan)")
 
+    def start_fixity(self) -> None:
+        """A fixity worker (scifix) on the "ingested" events: every file's checksum, read within the data roots."""
+        from scifix import ScifixSettings
+        from scifix import run_worker as run_fixity
+
+        settings = ScifixSettings(
+            kafka_bootstrap=self.kafka.bootstrap_servers, mongo_uri=self.mongo.uri, topic_prefix=self.topic_prefix,
+            data_roots=self.data_roots(), max_poll_interval_ms=120_000, session_timeout_ms=6000,
+            heartbeat_interval_ms=1000)
+        worker = threading.Thread(target=run_fixity, args=(settings, self.stop), name="scifix", daemon=True)
+        worker.start()
+        self.stack.callback(worker.join, 15)
+        self.console.print("[green]✓[/] fixity worker (a blake2b checksum of every catalogued file, off the scan's path)")
+
+    def data_roots(self) -> list[Path]:
+        """Where the demo's files are: the beamline's scans and the reductions' results."""
+        return [self.data_dir / "raw", self.data_dir / "reduce"]
+
     def start_api(self, port: int) -> str:
         from scanlog_api import ScanlogServer, ScanlogSettings
 
@@ -246,7 +267,7 @@ class _Pipeline:
             staff_comment_groups={self.config.beamline: self.config.staff_group},
             doi_prefix="10.5072", public_url=f"http://127.0.0.1:{port}", datacite_url=datacite.url,
             datacite_username="DEMO.SCIZOO", datacite_password="demo-datacite",  # noqa: S106 - a stand-in's
-            publisher=self.config.facility or "scizoo",
+            publisher=self.config.facility or "scizoo", data_roots=self.data_roots(),
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/#token=demo-20240001 (API docs: /docs)")
@@ -367,6 +388,21 @@ class _Scans:
         if stitched is not None:
             console.print(f"[green]✓[/] a reflectivity series of {len(series)} scans stitched into one curve: "
                           f"{stitched['_id']} (rule sim-reflectivity, pipeline 'stitch')")
+        self.show_fixity(console, stop)
+
+    def show_fixity(self, console: Console, stop: threading.Event, wait_s: float = 60.0) -> None:
+        """How many captured scans the fixity worker has checked (it works beside the reductions)."""
+        from scifix import FIXITY_COLLECTION
+
+        pids = [dataset_pid(m, PID_PREFIX) for m in self.captured]
+        checks = self.datasets.database[FIXITY_COLLECTION]
+        deadline = time.monotonic() + wait_s
+        while (checked := checks.count_documents({"_id": {"$in": pids}})) < len(pids) and time.monotonic() < deadline:
+            if stop.wait(0.2):
+                break
+        ok = checks.count_documents({"_id": {"$in": pids}, "state": "ok"})
+        console.print(f"[green]✓[/] fixity: {checked} of {len(pids)} scans' files checksummed (blake2b), {ok} as "
+                      "captured; see the datablocks' chk, and a download's manifest")
 
     def wait_ingested(self, wait_s: float, stop: threading.Event,
                       report: Callable[[int], object] = lambda _: None) -> None:
@@ -403,6 +439,7 @@ def run_demo(
         pipeline.start_configuration()
         pipeline.start_scicow()
         pipeline.start_reduction()
+        pipeline.start_fixity()
         url = pipeline.start_api(port) if serve else ""
         runs = _Scans(pipeline)
         runs.first(scans, console, wait_s, stop)
@@ -431,5 +468,7 @@ def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) ->
     console.print("      (scans found by a measured value, in the unit you think in: 7100 eV is 7.1 keV)")
     console.print("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
     console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
+    console.print("  Download: select scans, 'Download files' (one zip with a manifest of sizes and checksums), or")
+    console.print(f"    curl -OJ -H 'Authorization: Bearer demo-staff' '{url}/api/downloads/datasets.zip?pid=<pid>'")
     console.print(f"  API docs: {url}/docs")
     console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")

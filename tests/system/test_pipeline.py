@@ -347,6 +347,7 @@ def test_demo_command_reports_real_counts(tmp_path: Path) -> None:
     # The 4 scans asked for and the reflectivity series of 4 (reduced together).
     assert out.stdout.strip().splitlines()[-1] == "demo: 8 scans captured, 8 datasets in catalogue, 8 reduced, 0 lost"
     assert "a reflectivity series of 4 scans stitched into one curve" in out.stderr
+    assert "fixity: 8 of 8 scans' files checksummed (blake2b), 8 as captured" in out.stderr
     assert (tmp_path / "store").is_dir()
 
 
