@@ -349,3 +349,14 @@ class Downloads:
         if entry.refused:
             raise Forbidden(f"{path} is not served: {entry.refused}")
         return entry
+
+    def opened(self, entry: Entry) -> int:
+        """A descriptor of the file, checked once open (see :meth:`DataRoots.open`): what is
+        served is what was checked, even if a link is swapped in after the check."""
+        try:
+            return self.roots.open(entry.real, entry.path)
+        except FileRefused as err:
+            REFUSALS.labels(err.reason).inc()
+            if err.reason == MISSING:
+                raise NotFound(f"{entry.path} is {MISSING} (gone since it was catalogued?)") from err
+            raise Forbidden(f"{entry.path} is not served: {err.reason}") from err

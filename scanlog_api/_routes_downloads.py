@@ -7,8 +7,9 @@ Thin: who may and what is served are ``_downloads``'s (over the access rule of `
 
 import base64
 import binascii
+import os
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -67,7 +68,12 @@ def publication_zip(doi: Annotated[str, Query(max_length=300)], user: Reader, pu
 
 
 class _CountedFile(FileResponse):
-    """Starlette's FileResponse (HTTP Range: one range, several, If-Range), counting what it sends."""
+    """Starlette's FileResponse (HTTP Range: one range, several, If-Range), counting what it sends;
+    ``held``: a descriptor of the file, closed once the answer is over (sent or not)."""
+
+    def __init__(self, path: str, *, held: int, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.held = held
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def counting(message: Message) -> None:
@@ -75,7 +81,10 @@ class _CountedFile(FileResponse):
                 BYTES_SERVED.labels("file").inc(len(message.get("body", b"")))
             await send(message)
 
-        await super().__call__(scope, receive, counting)
+        try:
+            await super().__call__(scope, receive, counting)
+        finally:
+            os.close(self.held)
 
 
 def _digest(entry: Entry) -> dict[str, str]:
@@ -95,6 +104,11 @@ def _digest(entry: Entry) -> dict[str, str]:
 def file(pid: Annotated[str, Query(max_length=300)], path: Annotated[str, Query(max_length=4096)], user: Reader,
          downloads: Dl) -> Response:
     entry = downloads.file(pid, path, user)
+    # Served through the descriptor opened and checked here (Linux's /proc/self/fd/N opens the
+    # very file it holds), not by reopening the path: a link swapped in after the check is not
+    # followed. The descriptor is closed once the answer is sent.
+    fd = downloads.opened(entry)
+    held = f"/proc/self/fd/{fd}"
     # Always bytes, never a type a browser would render: a data file is not a page of this site.
-    return _CountedFile(entry.real, media_type="application/octet-stream", filename=PurePosixPath(entry.path).name,
-                        headers=_digest(entry))
+    return _CountedFile(held if os.path.exists(held) else entry.real, held=fd, media_type="application/octet-stream",
+                        filename=PurePosixPath(entry.path).name, headers=_digest(entry))
