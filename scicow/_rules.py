@@ -7,7 +7,9 @@
 - :func:`not_newer_than`: the ordering guard, so that an older message replayed after a
   newer one changes nothing;
 - :func:`dataset_update` / :func:`ownership_conflict`: what a later message may change in
-  a dataset that exists (what capture owns), and when it may change nothing at all.
+  a dataset that exists (what capture owns), and when it may change nothing at all;
+- :func:`datablock_update` / :func:`datablock_guard`: the same for its files, keeping the
+  checksums of files that are still the same files.
 
 The consumer loop and the catalogue writer do the I/O around these.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -186,9 +188,65 @@ def dataset_update(doc: dict[str, Any]) -> dict[str, Any]:
     return producer_update(doc, CAPTURE_OWNED_DATASET_FIELDS)
 
 
-def datablock_update(doc: dict[str, Any]) -> dict[str, Any]:
-    """The update of a later message for an existing OrigDatablock: its files, not its access."""
-    return producer_update(doc, PRODUCER_OWNED_DATABLOCK_FIELDS)
+def datablock_update(doc: dict[str, Any], stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The update of a later message for an existing OrigDatablock: its files, not its access,
+    and, when the block as stored is given, with the checksums it keeps (:func:`kept_checksums`)."""
+    return producer_update(kept_checksums(doc, stored) if stored else doc, PRODUCER_OWNED_DATABLOCK_FIELDS)
+
+
+def kept_checksums(doc: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """A datablock as built from a message, with the stored checksums of the files it names unchanged.
+
+    The file list is capture's, but a file's ``chk`` is what the catalogue learned about it
+    afterwards (the fixity worker): a re-capture that blanked it would leave a download's
+    manifest without checksums until the worker wrote them back. So a file whose path, size and
+    time are the stored ones keeps the stored ``chk``, and the block its ``chkAlg``. A file
+    whose size or time changed is another file: no checksum. A checksum the capture brings
+    wins, and when it names another algorithm than the stored one the stored checksums go, since
+    one block has one ``chkAlg``.
+    """
+    capture_alg = str(doc.get("chkAlg") or "")
+    stored_alg = str(stored.get("chkAlg") or "")
+    if capture_alg and capture_alg != stored_alg:
+        return doc
+    known = {_same_file(e): e["chk"] for e in stored.get("dataFileList") or []
+             if isinstance(e, dict) and e.get("chk") and _same_file(e) is not None}
+    files, kept = [], False
+    for entry in doc["dataFileList"]:
+        chk = None if entry.get("chk") else known.get(_same_file(entry))
+        files.append(entry | {"chk": chk} if chk else entry)
+        kept = kept or bool(chk)
+    return doc | {"dataFileList": files, "chkAlg": capture_alg or (stored_alg if kept else "")}
+
+
+def _same_file(entry: dict[str, Any]) -> tuple[str, int, int] | None:
+    """What makes a file entry the same file: path, size and time (to the millisecond BSON keeps;
+    a naive time read from a store is UTC)."""
+    path, size, time = entry.get("path"), entry.get("size"), entry.get("time")
+    if not isinstance(path, str) or not isinstance(size, int) or not isinstance(time, datetime):
+        return None
+    instant = time if time.tzinfo else time.replace(tzinfo=UTC)
+    return path, size, (instant - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How many entries of a stored datablock carry a checksum, as the store counts them.
+_CHECKSUMS_STORED = {"$size": {"$filter": {"input": {"$ifNull": ["$dataFileList", []]},
+                                           "cond": {"$ne": [{"$ifNull": ["$$this.chk", ""]}, ""]}}}}
+
+
+def datablock_guard(doc: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The filter of :func:`datablock_update` for a block read as ``stored``.
+
+    The ordering guard (an older message changes nothing), and compare-and-set on what the
+    update kept from that read: the ``chkAlg`` and the number of checksums. The fixity worker
+    only ever adds a checksum (to an entry without one), so a checksum it wrote after the read
+    makes this match nothing, and the writer reads again rather than blank it. Counting keeps the
+    filter small: the file list itself in it could double a 16 MB document.
+    """
+    count = sum(1 for e in stored.get("dataFileList") or [] if isinstance(e, dict) and e.get("chk") not in (None, ""))
+    return {"_id": doc["_id"], "updatedAt": {"$lte": doc["updatedAt"]}, "chkAlg": stored.get("chkAlg"),
+            "$expr": {"$eq": [_CHECKSUMS_STORED, count]}}
 
 
 def ownership_conflict(stored: dict[str, Any], doc: dict[str, Any]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import bson
@@ -25,11 +25,13 @@ from scizoo.core import (
     ensure_indexes,
 )
 
-from ._rules import Write, datablock_update, dataset_update, not_newer_than, ownership_conflict
+from ._rules import Write, datablock_guard, datablock_update, dataset_update, not_newer_than, ownership_conflict
 
 logger = logging.getLogger(__name__)
 
 _DUPLICATE_KEY = 11000
+#: Reads and guarded writes of a datablock before it is written with the ordering guard alone.
+_BLOCK_ATTEMPTS = 5
 _MAX_BSON_SIZE = 16 * 1024 * 1024
 
 
@@ -82,13 +84,39 @@ class CatalogueWriter:
         if blocks:
             existing_blocks, _ = _insert_new(self.datablocks, blocks)
             if existing_blocks:
-                # As for datasets: only the files change, and an older message changes nothing.
-                self.datablocks.bulk_write(
-                    [UpdateOne({"_id": blocks[i]["_id"], "updatedAt": {"$lte": blocks[i]["updatedAt"]}},
-                               datablock_update(blocks[i])) for i in existing_blocks],
-                    ordered=False,
-                )
+                self._update_blocks([blocks[i] for i in existing_blocks])
         return [(writes[i], f"catalogue refused the dataset: {why}") for i, why in refused.items()]
+
+    def _update_blocks(self, blocks: list[dict[str, Any]]) -> None:
+        """Update stored OrigDatablocks: as for datasets only the files change and an older
+        message changes nothing, and a file that is still the same file keeps its checksum.
+
+        Read, merge, compare-and-set (:func:`datablock_guard`): a block whose checksums changed
+        between the read and the write (the fixity worker wrote one) is read and merged again.
+        Usually one read and one bulk write per batch; a block the guard refused because a newer
+        message is stored is left as it is.
+        """
+        pending = {b["_id"]: b for b in blocks}
+        for attempt in range(_BLOCK_ATTEMPTS):
+            stored = {d["_id"]: d for d in self.datablocks.find({"_id": {"$in": list(pending)}},
+                                                                {"chkAlg": 1, "dataFileList": 1, "updatedAt": 1})}
+            # A block stored from a newer message (or gone) is not this message's to change.
+            pending = {i: b for i, b in pending.items()
+                       if i in stored and not _newer(stored[i].get("updatedAt"), b["updatedAt"])}
+            if not pending:
+                return
+            last = attempt == _BLOCK_ATTEMPTS - 1
+            result = self.datablocks.bulk_write(
+                [UpdateOne({"_id": i, "updatedAt": {"$lte": b["updatedAt"]}} if last else
+                           datablock_guard(b, stored[i]), datablock_update(b, stored[i])) for i, b in pending.items()],
+                ordered=False)
+            if result.matched_count == len(pending):
+                return
+        # Refused every time (a worker writing checksums as fast as this reads): written with the
+        # ordering guard only; a checksum written meanwhile is in the worker's ledger, and the
+        # worker puts it back when this write's "ingested" event reaches it.
+        logger.warning("datablocks %s changed under %d writes; written without keeping checksums written meanwhile",
+                       ", ".join(sorted(pending)), _BLOCK_ATTEMPTS)
 
     def _ensure_instruments(self, writes: list[Write]) -> None:
         """Every beamline a dataset names has its Instrument (inserted if absent, never changed:
@@ -166,6 +194,13 @@ class QuarantineEntry:
 
     message_id: str
     message: str
+
+
+def _newer(stored: Any, time: datetime) -> bool:
+    """Whether a stored ``updatedAt`` is newer than a message's (a naive one read is UTC)."""
+    if not isinstance(stored, datetime):
+        return False
+    return (stored if stored.tzinfo else stored.replace(tzinfo=UTC)) > time
 
 
 #: What the driver refuses before anything is sent: this document can never be stored

@@ -182,14 +182,15 @@ def test_the_worker_fills_every_datablock_and_flags_what_changed_went_or_lies_ou
     for kind, before in flagged.items():
         assert _metric("scizoo_fixity_problems_total", kind=kind) - before == {"changed": 1, "gone": 1, "outside": 2}[kind]
 
-    # A re-capture of scan 0 (its own message again, newer): scicow writes the capture's file list,
-    # without checksums; the worker writes them back from its ledger, reading nothing.
-    restored = _metric("scizoo_fixity_files_total", outcome="restored")
+    # A re-capture of scan 0 (its own message again, newer): scicow writes the capture's file list
+    # and keeps the checksums of the same files (test_checksums_kept.py); the worker reads nothing.
+    done = _metric("scizoo_fixity_files_total", outcome="done")
     computed = _metric("scizoo_fixity_files_total", outcome="computed")
     _produce(kafka.bootstrap_servers, prefix, [_scan(0, kept[:2], produced_at=T0 + timedelta(minutes=5))])
-    wait_for(lambda: _metric("scizoo_fixity_files_total", outcome="restored") - restored == 2, timeout=60,
-             what="the re-ingested datablock's checksums written back")
+    wait_for(lambda: _block(db, pids[0])["updatedAt"] == T0 + timedelta(minutes=5), what="the re-ingest")
     assert {e["chk"] for e in _block(db, pids[0])["dataFileList"]} == {_b2(kept[0]), _b2(kept[1])}
+    wait_for(lambda: _metric("scizoo_fixity_files_total", outcome="done") - done == 2, timeout=60,
+             what="the worker's pass after the re-ingest")
     assert _block(db, pids[0])["updatedAt"] == T0 + timedelta(minutes=5)  # scicow's ordering guard untouched
     assert _metric("scizoo_fixity_files_total", outcome="computed") == computed
 

@@ -1,0 +1,108 @@
+"""A re-capture never blanks a checksum (issue 21 on issue 18's promise), on real parts.
+
+The fixity worker writes each file's ``chk`` (and the datablock's ``chkAlg``); a later message of
+the same scan (a re-capture, a replay) rewrites the file list, which is capture's. What the
+catalogue learned about a file that is still the same file (path, size and time) is kept by that
+write itself, not written back a moment later: in between, a download's manifest would have had
+no checksums. A file that changed is another file: its checksum goes. A checksum the capture
+itself brings wins over the stored one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from scicow import CatalogueWriter, Lookup, Write, plan
+from scicow._rules import datablock_guard, datablock_update
+from scifix import Fixity, ScifixSettings
+from scizoo.core import ORIG_DATABLOCK_COLLECTION, CatalogueSettings, Proposal, ScanMetadata, dataset_pid
+from tests.helpers import PID_PREFIX, wait_for
+from tests.system.test_fixity import T0, _b2, _block, _file, _scan
+from tests.system.test_pipeline import _produce
+
+pytestmark = pytest.mark.system
+
+
+def _chks(db, pid: str) -> dict[str, str]:
+    return {e["path"]: e["chk"] for e in _block(db, pid)["dataFileList"]}
+
+
+def _ingested(db, pid: str, produced_at) -> bool:
+    block = _block(db, pid)
+    return block is not None and block["updatedAt"] == produced_at
+
+
+def test_a_reingest_keeps_the_checksums_of_unchanged_files_and_drops_a_changed_files(
+    kafka, scicow, db, prefix, tmp_path: Path
+) -> None:
+    scicow()
+    data = tmp_path / "data" / "20240001" / "raw"
+    a, b, c = (_file(data, f"keep_{n}.h5", 4000 + n, n) for n in range(3))
+    pid = dataset_pid("fix-40", PID_PREFIX)
+    _produce(kafka.bootstrap_servers, prefix, [_scan(40, [a, b, c])])
+    wait_for(lambda: _ingested(db, pid, T0), what="the datablock")
+    fixity = Fixity(db, ScifixSettings(mongo_uri="mongodb://unused", data_roots=[tmp_path / "data"], read_rate=0))
+    fixity.check(pid)  # the worker's pass, without its loop
+    assert _chks(db, pid) == {str(a): _b2(a), str(b): _b2(b), str(c): _b2(c)}
+
+    # A re-capture, newer: a and c as they were, b grown since, d new.
+    with b.open("ab") as f:
+        f.write(b"more")
+    d = _file(data, "keep_new.h5", 100)
+    later = T0 + timedelta(minutes=5)
+    _produce(kafka.bootstrap_servers, prefix, [_scan(40, [a, b, c, d], produced_at=later)])
+    wait_for(lambda: _ingested(db, pid, later), what="the re-capture's file list")
+    block = _block(db, pid)
+    assert _chks(db, pid) == {str(a): _b2(a), str(b): "", str(c): _b2(c), str(d): ""}  # before the fix: all ""
+    assert block["chkAlg"] == "blake2b"  # before the fix: ""
+    assert [e["size"] for e in block["dataFileList"]] == [4000, 4005, 4002, 100]  # capture's list, as sent
+
+    # A newer one whose capture brings its own checksum for a (another algorithm): the capture's
+    # wins, and the stored blake2b of c is not passed off as the capture's algorithm.
+    sha1_a = hashlib.sha1(a.read_bytes()).hexdigest()  # what the capture sent
+    latest = T0 + timedelta(minutes=10)
+    message = _scan(40, [a, c], produced_at=latest)
+    files = [f.model_copy(update={"chk": sha1_a}) if f.path == str(a) else f for f in message.scan.files]
+    message = message.model_copy(update={"scan": message.scan.model_copy(update={"files": files})})
+    _produce(kafka.bootstrap_servers, prefix, [message])
+    wait_for(lambda: _ingested(db, pid, latest), what="the capture's own checksum")
+    assert _chks(db, pid) == {str(a): sha1_a, str(c): ""}
+    assert _block(db, pid)["chkAlg"] == "sha1"
+
+
+def test_a_checksum_written_between_the_read_and_the_write_is_not_overwritten(db, tmp_path: Path) -> None:
+    """scicow reads the stored datablock, then writes the merged list: the write is guarded, so a
+    checksum the fixity worker wrote in between makes it match nothing (scicow reads again)."""
+    data = tmp_path / "data" / "20240001" / "raw"
+    a, b = (_file(data, f"race_{n}.h5", 3000 + n, n) for n in range(2))
+    assert CatalogueWriter(db).write(_writes(_scan(41, [a, b]))) == []
+    pid = dataset_pid("fix-41", PID_PREFIX)
+    blocks = db[ORIG_DATABLOCK_COLLECTION]
+    read = _block(db, pid)  # what scicow read ...
+    # ... then the worker writes a's checksum, as scifix does (one entry, matched on path, size, time) ...
+    same = {k: read["dataFileList"][0][k] for k in ("path", "size", "time")}
+    blocks.update_one({"_id": read["_id"], "dataFileList": {"$elemMatch": same}},
+                      {"$set": {"dataFileList.$.chk": _b2(a), "chkAlg": "blake2b"}})
+    # ... then scicow's write of a newer message of the same files, merged with what it read.
+    later = T0 + timedelta(minutes=5)
+    [write] = _writes(_scan(41, [a, b], produced_at=later))
+    assert write.datablock is not None
+    doc = write.datablock.to_mongo()
+    assert blocks.update_one(datablock_guard(doc, read), datablock_update(doc, read)).matched_count == 0
+    assert _chks(db, pid)[str(a)] == _b2(a)  # the worker's checksum stands
+    fresh = _block(db, pid)
+    assert blocks.update_one(datablock_guard(doc, fresh), datablock_update(doc, fresh)).matched_count == 1
+    assert _chks(db, pid) == {str(a): _b2(a), str(b): ""} and _block(db, pid)["chkAlg"] == "blake2b"
+    assert _block(db, pid)["updatedAt"] == later
+    # The writer itself, against what is stored now: the same files again keep their checksums.
+    assert CatalogueWriter(db).write(_writes(_scan(41, [a, b], produced_at=later + timedelta(minutes=1)))) == []
+    assert _chks(db, pid) == {str(a): _b2(a), str(b): ""}
+
+
+def _writes(*messages: ScanMetadata) -> list[Write]:
+    return plan(messages, lambda p: Lookup(Proposal(proposalId=p, ownerGroup=p)),
+                CatalogueSettings(pid_prefix=PID_PREFIX)).writes
