@@ -3,6 +3,7 @@
 #   docker build --build-arg SCIZOO_EXTRAS=scicow -t <registry>/scizoo-scicow:<version> .
 #   docker build --build-arg SCIZOO_EXTRAS=reduce -t <registry>/scizoo-reduce:<version> .
 #   docker build --build-arg SCIZOO_EXTRAS=scifly -t <registry>/scizoo-scifly:<version> .
+#   docker build --build-arg SCIZOO_EXTRAS=fixity -t <registry>/scizoo-fixity:<version> .
 # so the web image carries no Kafka client, and no image carries Sardana (the recorder runs in
 # the MacroServer's own environment). The Helm chart in helm/scizoo names these images.
 # Every version is the one CI tested: constraints.txt (make lock refreshes it).
@@ -22,6 +23,7 @@ COPY scicow ./scicow
 COPY scifly ./scifly
 COPY scanlog_api ./scanlog_api
 COPY scireduce ./scireduce
+COPY scifix ./scifix
 RUN python -m venv /opt/scizoo \
  && /opt/scizoo/bin/pip install -c constraints.txt ".[${SCIZOO_EXTRAS}]" \
  && /opt/scizoo/bin/pip check
@@ -46,13 +48,14 @@ RUN groupadd --system --gid 10001 scizoo \
       case "$extra" in \
         web) module=scanlog_api._app ;; scidog) module=scidog._app ;; scicow) module=scicow._consumer ;; \
         reduce) module=scireduce._loop ;; scifly) module=scifly._watch ;; capture) module=scifish._capture ;; \
+        fixity) module=scifix._loop ;; \
         *) module= ;; \
       esac; \
       [ -z "$module" ] || /opt/scizoo/bin/python -c "import $module" || exit 1; \
     done
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8000 8010 9100 9101 9102
+EXPOSE 8000 8010 9100 9101 9102 9103
 # The chart passes the command as args, e.g. ["scicow", "run"].
 ENTRYPOINT []
 CMD ["scanlog", "serve", "--host", "0.0.0.0", "--port", "8000"]

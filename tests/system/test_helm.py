@@ -385,7 +385,7 @@ def test_dockerfile_lint_level() -> None:
     defaults = set(re.findall(r"^ARG SCIZOO_EXTRAS=(\S+)$", text, re.M))
     assert defaults == {"web,scidog,oidc"}, defaults
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    for place in ("web", "scidog", "oidc", "scicow", "reduce", "scifly"):  # the chart's images' extras
+    for place in ("web", "scidog", "oidc", "scicow", "reduce", "scifly", "fixity"):  # the chart's images' extras
         assert place in extras and not any(r.startswith("sardana") for r in extras[place]), place
     assert "COPY pyproject.toml README.md LICENSE constraints.txt ./" in text
     users = [i[1].strip() for i in instructions if i[0] == "USER"]
@@ -393,10 +393,20 @@ def test_dockerfile_lint_level() -> None:
     with helm_python.Chart.load(CHART) as chart:
         uid = chart.values["podSecurityContext"]["runAsUser"]
     assert users[-1].split(":")[0] == str(uid), "the image's user is the chart's runAsUser"
-    scripts = {"scanlog", "scidog", "scicow", "scireduce", "scifly"}
+    scripts = {"scanlog", "scidog", "scicow", "scireduce", "scifly", "scifix"}
     pyproject = (ROOT / "pyproject.toml").read_text()
     for script in scripts:
         assert re.search(rf'^{script}\s*=\s*"', pyproject, re.M), f"console script {script} in pyproject"
+    # Every package the chart runs is in the image, each place's extra imports its loop, and the
+    # metrics ports the chart's Services name are exposed (the fixity worker's 9103 too).
+    packages = tomllib.loads(pyproject)["tool"]["setuptools"]["packages"]["find"]["include"]
+    for package in (p.rstrip("*") for p in packages):
+        assert f"COPY {package} ./{package}\n" in text, f"{package} is not copied into the image"
+    for extra, module in {"scicow": "scicow._consumer", "reduce": "scireduce._loop", "scifly": "scifly._watch",
+                          "fixity": "scifix._loop"}.items():
+        assert f"{extra}) module={module} ;;" in text, extra
+    exposed = {int(p) for i in instructions if i[0] == "EXPOSE" for p in i[1].split()}
+    assert {8000, 8010, 9100, 9101, 9102, 9103} <= exposed, exposed
 
 
 def test_grafana_dashboard_names_every_metric() -> None:
