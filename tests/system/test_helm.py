@@ -424,8 +424,14 @@ def test_grafana_dashboard_names_every_metric() -> None:
         "scizoo_http_request_seconds",
         "scizoo_live_streams",
         "scizoo_reduction_jobs_total",
+        "scizoo_fixity_files_total",
+        "scizoo_fixity_problems_total",
     ):
         assert metric in exprs, metric
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids are unique"
+    places = [(p["gridPos"]["x"], p["gridPos"]["y"]) for p in dashboard["panels"]]
+    assert len(places) == len(set(places)), "no two panels in one place"
 
 
 @pytest.mark.parametrize("which", ["default_docs", "prod_docs"])
