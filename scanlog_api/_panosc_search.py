@@ -175,8 +175,8 @@ class PanoscCatalogue:
         if flt.query:
             return ranked(self._collection(DATASET_COLLECTION), query, newest, DATASET_WORDS, flt,
                            lambda docs: self.datasets_out(docs, flt.include))
-        docs = self._collection(DATASET_COLLECTION).find(query).sort(newest).skip(flt.skip).limit(flt.limit)
-        return self.datasets_out(list(docs), flt.include)
+        # The scan table's page: over the tally's window of hours when it can evaluate the query.
+        return self.datasets_out(self._scans.page([query], "creationTime", "desc", flt.skip, flt.limit), flt.include)
 
     def dataset(self, pid: str, flt: Filter) -> Doc:
         query = and_into(self.dataset_query(flt.where, flt.include), [{"_id": pid}])
@@ -186,7 +186,7 @@ class PanoscCatalogue:
         return self.datasets_out([doc], flt.include)[0]
 
     def count_datasets(self, where: Doc | None) -> int:
-        return self._collection(DATASET_COLLECTION).count_documents(self.dataset_query(where))
+        return self._scans.count([self.dataset_query(where)])  # the tally's where it can answer
 
     def datasets_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
         """Datasets in the API's shape, with what ``includes`` asks for."""

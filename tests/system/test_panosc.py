@@ -310,3 +310,18 @@ def test_a_query_ranks_by_its_words(client: TestClient, db, catalogue: list[dict
 ])
 def test_odd_values_are_answered_not_a_server_error(client: TestClient, flt: dict[str, Any]) -> None:
     assert client.get(f"{API}/Datasets?filter={quote(json.dumps(flt))}").status_code == 200
+
+
+def test_pages_and_counts_through_the_tally_show_published_data_only(mongo, db, catalogue: list[dict[str, Any]]) -> None:
+    """The scan table's tally answers the pages and counts it can evaluate (from 1 scan here):
+    the same answers, published data only."""
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tally_from=1)
+    with TestClient(create_app(settings)) as tallied:
+        assert tallied.app.state.tally.ready.wait(30), "the tally was not built"  # type: ignore[attr-defined]
+        newest = sorted((d for d in catalogue if d["isPublished"]), key=lambda d: d["creationTime"], reverse=True)
+        assert _get(tallied, "/Datasets/count") == {"count": len(newest)}
+        assert _get(tallied, "/Datasets/count", {"isPublic": False}, param="where") == {"count": 0}
+        assert [d["pid"] for d in _get(tallied, "/Datasets", {"skip": 3, "limit": 4})] == [
+            d["_id"] for d in newest[3:7]]
+        every = _get(tallied, "/Datasets", {"where": {"pid": {"nin": [newest[0]["_id"]]}}, "limit": 500})
+        assert {d["pid"] for d in every} == {d["_id"] for d in newest[1:]}
