@@ -13,7 +13,7 @@ import yaml
 import scizoo
 from tests.helpers import ROOT
 
-COMMANDS = ["scizoo", "scicow", "scifly", "scanlog", "scidog", "scireduce", "scifish"]
+COMMANDS = ["scizoo", "scicow", "scifly", "scanlog", "scidog", "scireduce", "scifish", "scifix"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
