@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,7 +27,11 @@ HANGING = Pipeline("hanging", "1", (Step("hang", "1", _hang),))
 
 
 def _slow_load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
-    """The profile's load, after SCIZOO_TEST_JOB_SLEEP_S seconds (set for one worker only)."""
+    """The profile's load, after SCIZOO_TEST_JOB_SLEEP_S seconds (set for one worker only). With
+    SCIZOO_TEST_JOB_STARTED_DIR, the job's process says it is in its pipeline: a file named by its pid."""
+    started = os.environ.get("SCIZOO_TEST_JOB_STARTED_DIR")
+    if started:
+        (Path(started) / str(os.getpid())).touch()
     time.sleep(float(os.environ.get("SCIZOO_TEST_JOB_SLEEP_S", "0")))
     return PROFILE.steps[0].run(params, raw=raw)
 

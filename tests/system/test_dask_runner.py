@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,13 +26,15 @@ from tests.system.test_reduction import _finished_raw, _scan_file
 
 pytestmark = pytest.mark.system
 #: How long the slow pipeline's load step sleeps on the dask workers (long enough to kill one mid-job).
-SLEEP_S = 4
+SLEEP_S = 5
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDaskCluster]:
-    with LocalDaskCluster(tmp_path_factory.mktemp("dask"), workers=2,
-                          env={"SCIZOO_TEST_JOB_SLEEP_S": str(SLEEP_S)}) as running:
+    folder = tmp_path_factory.mktemp("dask")
+    (folder / "started").mkdir()
+    with LocalDaskCluster(folder, workers=2, env={"SCIZOO_TEST_JOB_SLEEP_S": str(SLEEP_S),
+                                                  "SCIZOO_TEST_JOB_STARTED_DIR": str(folder / "started")}) as running:
         yield running
 
 
@@ -47,19 +48,18 @@ def _dask_settings(cluster: LocalDaskCluster, tmp_path: Path, worker: str) -> Sc
                              dask_scheduler=cluster.address, worker_id=worker, dask_wait_s=120)
 
 
-def _kill_a_worker_mid_job(address: str, killed: dict[str, object]) -> None:
-    """SIGKILL the worker process of a dask worker that is running a job, once the job's own
-    process is in its pipeline (its nanny starts a new worker process; the job's process must die too)."""
+def _kill_a_worker_mid_job(address: str, started: Path, killed: dict[str, object]) -> None:
+    """SIGKILL the worker process of a dask worker whose job's process is in its pipeline (it said
+    so in ``started``); its nanny starts a new worker process, and the job's process must die too."""
     from distributed import Client
 
+    wait_for(lambda: any(started.iterdir()), timeout=120, what="a job's process in its pipeline on Dask")
+    job = int(next(started.iterdir()).name)
+    worker_pid = psutil.Process(job).parent().pid
     with Client(address, timeout=30, set_as_default=False) as watcher:
-        wait_for(lambda: any(watcher.processing().values()), timeout=60, what="a job running on Dask")
-        time.sleep(1.5)  # its job process started and sleeps in its first step
-        busy = next(addr for addr, keys in watcher.processing().items() if keys)
-        pid = watcher.run(os.getpid, workers=[busy])[busy]
-        jobs = [c.pid for c in psutil.Process(pid).children(recursive=True) if "scireduce._job" in " ".join(c.cmdline())]
-        os.kill(pid, signal.SIGKILL)
-        killed.update(worker=busy, pid=pid, jobs=jobs)
+        addresses = {pid: addr for addr, pid in watcher.run(os.getpid).items()}
+    os.kill(worker_pid, signal.SIGKILL)
+    killed.update(worker=addresses[worker_pid], pid=worker_pid, jobs=[job])
 
 
 def _gone(pid: int) -> bool:
@@ -93,9 +93,10 @@ def test_jobs_on_dask_are_each_done_once_when_a_worker_is_killed_mid_job(cluster
     for thread in threads:
         thread.start()
     try:
-        _kill_a_worker_mid_job(cluster.address, killed)
+        _kill_a_worker_mid_job(cluster.address, cluster.folder / "started", killed)
         for job_pid in killed["jobs"]:  # type: ignore[attr-defined]
-            wait_for(lambda p=job_pid: _gone(p), timeout=5, what=f"the killed worker's job process {job_pid} ending")
+            # At once: left alone, it would sleep SLEEP_S more and then write the outputs its re-run writes.
+            wait_for(lambda p=job_pid: _gone(p), timeout=2, what=f"the killed worker's job process {job_pid} ending")
     finally:
         for thread in threads:
             thread.join(180)
