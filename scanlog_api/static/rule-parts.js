@@ -129,3 +129,36 @@ export function revisionLine(r) {
   const restored = r.restoredFrom ? ` (restores revision ${r.restoredFrom})` : "";
   return `${r.summary}${restored}`;
 }
+
+// --- pipelines (the workers' descriptions, GET /api/pipelines) ------------------------------
+
+// A parameter in a line: "bin.bins: integer = 5 (≥ 1, ≤ 10000)".
+export function parameterText(step, p) {
+  const def = p.required ? " (required)" : p.default === null || p.default === undefined ? "" : ` = ${JSON.stringify(p.default)}`;
+  const bounds = p.constraints?.length ? ` (${p.constraints.join(", ")})` : "";
+  return `${step}.${p.name}: ${p.type}${def}${bounds}`;
+}
+
+// What a rule of this pipeline may set in its parameters, one line per parameter.
+export function parameterHints(pipeline) {
+  if (!pipeline) return [];
+  return pipeline.steps.flatMap((s) => s.parameters.map((p) => parameterText(s.name, p)));
+}
+
+// The pipeline as a graph laid out in columns: the raw input in the first, each step one column
+// right of its furthest input; {nodes: [{id, label, column, row}], edges: [{from, to}], columns, rows}.
+export function pipelineLayout(pipeline) {
+  const column = {raw: 0};
+  const nodes = [{id: "raw", label: "raw (the scan's file)", column: 0, row: 0}];
+  const perColumn = [1];
+  const edges = [];
+  for (const s of pipeline.steps) {
+    const c = 1 + Math.max(0, ...s.inputs.map((i) => column[i] ?? 0));
+    column[s.name] = c;
+    const row = perColumn[c] || 0;
+    perColumn[c] = row + 1;
+    nodes.push({id: s.name, label: `${s.name} v${s.version}`, column: c, row});
+    for (const i of s.inputs) edges.push({from: i, to: s.name});
+  }
+  return {nodes, edges, columns: perColumn.length, rows: Math.max(...perColumn.map((n) => n || 0))};
+}

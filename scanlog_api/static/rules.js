@@ -5,15 +5,15 @@
 import {$, auth, el, send, status, tokenNotice} from "./session.js";
 import {dateText} from "./format.js";
 import {
-  OPS, TEXT_FIELDS, blankRule, diffRows, dryRunSentence, placeFor, problemsOf, revisionLine,
-  ruleFromForm, valueText,
+  OPS, TEXT_FIELDS, blankRule, diffRows, dryRunSentence, parameterHints, parameterText, pipelineLayout, placeFor,
+  problemsOf, revisionLine, ruleFromForm, valueText,
 } from "./rule-parts.js";
 
 const LABELS = {name: "Name", pipeline: "Pipeline", beamline: "Beamline", data_format: "Data format",
                 file_pattern: "File pattern", python: "Runner (Python of the job's environment; empty: the worker's)",
                 timeout_s: "Timeout (s)", when: "Metadata conditions", params: "Parameters", group: "Group (JSON)"};
 
-const state = {revision: 0, rules: [], mayChange: {all: false, beamlines: []}, history: []};
+const state = {revision: 0, rules: [], mayChange: {all: false, beamlines: []}, history: [], pipelines: {}};
 
 // A request whose refusal keeps its body (the problems to put beside their fields).
 async function call(path, options = {}) {
@@ -81,6 +81,7 @@ function ruleFieldset(rule, index) {
     const input = el("input");
     input.value = rule[key] ?? "";
     input.className = `f-${key}`;
+    if (key === "pipeline") input.setAttribute("list", "pipeline-names");
     row(grid, key, index, input);
   }
   const conditions = el("ul", null, "conditions");
@@ -97,6 +98,8 @@ function ruleFieldset(rule, index) {
   params.className = "f-params";
   params.value = JSON.stringify(rule.params || {});
   row(grid, "params", index, params);
+  const hint = el("p", null, "param-hint");
+  params.parentElement.insertBefore(hint, params.nextSibling);
   if (rule.group) {  // a group rule's grouping, as JSON: kept as read unless changed here
     const group = el("textarea");
     group.className = "f-group";
@@ -121,6 +124,13 @@ function ruleFieldset(rule, index) {
   });
   actions.append(drop);
   set.append(actions);
+  const pipelineInput = set.querySelector(".f-pipeline");
+  const showHint = () => {
+    const lines = parameterHints(state.pipelines[pipelineInput.value.trim()]);
+    set.querySelector(".param-hint").textContent = lines.length ? "it takes: " + lines.join("; ") : "";
+  };
+  pipelineInput.addEventListener("input", showHint);
+  showHint();
   set.querySelector(".f-name").addEventListener("input", (e) => { set.querySelector("legend").textContent = e.target.value || `rule ${index + 1}`; });
   return set;
 }
@@ -296,6 +306,80 @@ async function restoreRevision(number) {
   }
 }
 
+// --- the workers' pipelines: a graph of each, its steps and their parameters ------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function pipelineGraph(pipeline) {
+  const W = 150, H = 32, GX = 50, GY = 16;
+  const layout = pipelineLayout(pipeline);
+  const at = (n) => ({x: 4 + n.column * (W + GX), y: 4 + n.row * (H + GY)});
+  const graph = svg("svg", {class: "graph", role: "img", width: layout.columns * (W + GX) - GX + 8, height: layout.rows * (H + GY) - GY + 8,
+                            "aria-label": `pipeline ${pipeline.name}: ` + layout.edges.map((e) => `${e.from} → ${e.to}`).join(", ")});
+  const byId = Object.fromEntries(layout.nodes.map((n) => [n.id, n]));
+  for (const e of layout.edges) {
+    const a = at(byId[e.from]), b = at(byId[e.to]);
+    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x - 6, y2 = b.y + H / 2;
+    graph.append(svg("path", {d: `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`}),
+                 svg("polygon", {points: `${x2},${y2 - 4} ${x2 + 6},${y2} ${x2},${y2 + 4}`}));
+  }
+  for (const n of layout.nodes) {
+    const p = at(n);
+    const g = svg("g", {"data-step": n.id});
+    g.append(svg("rect", {x: p.x, y: p.y, width: W, height: H, rx: 4, class: n.id === "raw" ? "raw" : "step"}),
+             svg("text", {x: p.x + 8, y: p.y + H / 2 + 4}, n.label));
+    graph.append(g);
+  }
+  return graph;
+}
+
+function renderPipelines() {
+  const list = $("pipeline-list");
+  const all = Object.values(state.pipelines);
+  $("pipeline-names").replaceChildren(...all.map((p) => new Option(p.description || p.name, p.name)));
+  $("pipelines-note").textContent = all.length
+    ? `As the reduction workers have them (written at each worker's start). A rule's parameters are {"step": {"parameter": value}}.`
+    : "No reduction worker has described its pipelines yet (they do at start).";
+  list.replaceChildren(...all.map((p) => {
+    const box = el("div", null, "pipeline");
+    box.dataset.pipeline = p.name;
+    box.append(el("h3", `${p.name} v${p.version}`), el("p", p.description || "", "hint"), pipelineGraph(p));
+    const table = el("table", null, "steps");
+    const head = el("tr");
+    for (const h of ["Step", "Takes", "Parameter", "Description"]) head.append(el("th", h));
+    table.append(head);
+    for (const s of p.steps) {
+      const params = s.parameters.length ? s.parameters : [null];
+      params.forEach((param, i) => {
+        const tr = el("tr");
+        tr.append(el("td", i ? "" : `${s.name} v${s.version}`), el("td", i ? "" : s.inputs.join(", ")),
+                  el("td", param ? parameterText(s.name, param) : "none"), el("td", param?.description || ""));
+        table.append(tr);
+      });
+    }
+    box.append(table);
+    return box;
+  }));
+}
+
+async function loadPipelines() {
+  try {
+    state.pipelines = Object.fromEntries((await call("/api/pipelines")).map((p) => [p.name, p]));
+  } catch (err) {
+    $("pipelines-note").textContent = `The pipelines cannot be read: ${err.message}`;
+    return;
+  }
+  renderPipelines();
+  // The hints of the rules shown (not drawn again: an edit begun meanwhile stays).
+  for (const input of document.querySelectorAll("#rules .f-pipeline")) input.dispatchEvent(new Event("input"));
+}
+
 // --- start ---------------------------------------------------------------------------------
 
 function take(answer) {
@@ -321,7 +405,7 @@ async function start() {
   $("diff-show").addEventListener("click", () => showDiff($("diff-from").value, $("diff-to").value));
   try {
     take(await call("/api/reduction-rules"));
-    await loadHistory();
+    await Promise.all([loadHistory(), loadPipelines()]);
     status("");
   } catch (err) {
     status(err.status === 401 ? "Sign in to see the reduction rules (open this page with #token=…)." : `Not loaded: ${err.message}`);

@@ -127,6 +127,7 @@ def test_edit_dry_run_save_reduce_and_restore_a_rule(page, rules_server: str, db
                            "'Revision 1 restored as revision 3.'")
     assert page.locator("fieldset.rule .f-file_pattern").first.input_value() == "*.h5"
     assert [r.file_pattern for r in book.current().rules] == ["*.h5"]
+    page.wait_for_selector("#revisions tbody tr[data-revision='3']")
     assert "restores revision 1" in page.locator("#revisions tbody tr").first.inner_text()
 
     # Someone else changes the rules meanwhile: a save is refused, said, and the edit kept.
@@ -149,3 +150,42 @@ def test_a_reader_sees_the_rules_and_cannot_change_them(page, rules_server: str,
     assert "administrators and a beamline's staff change them" in page.locator("#rights").inner_text()
     assert page.locator("#save").is_disabled() and page.locator("fieldset.rule .f-name").is_disabled()
     assert page.locator(".rev-restore").count() == 0
+
+
+def test_the_workers_pipelines_are_drawn_and_a_parameter_they_lack_is_named_beside_the_parameters(
+        page, rules_server: str, db, tmp_path: Path) -> None:
+    from scireduce import StoredRules
+    from scireduce._describe import publish_pipelines
+    from scireduce._registry import pipelines
+    from scizoo.core import PIPELINE_COLLECTION
+
+    seed = tmp_path / "rules.yaml"
+    seed.write_text(json.dumps({"rules": [{"name": "fine", "pipeline": "profile", "beamline": "sim"}]}))
+    StoredRules(db[REDUCTION_RULES_COLLECTION], seed).seed()
+    publish_pipelines(db[PIPELINE_COLLECTION], pipelines(), by="w1", now=datetime.now(UTC))
+    page.goto(f"{rules_server}/rules#token=ts")  # a beamline's staff
+    graph = page.locator(".pipeline[data-pipeline='profile'] svg.graph")
+    graph.wait_for()
+    assert [graph.locator(f"g[data-step='{s}'] text").text_content() for s in ("raw", "load", "normalise", "bin")] == [
+        "raw (the scan's file)", "load v2", "normalise v1", "bin v2"]
+    assert graph.get_attribute("aria-label") == "pipeline profile: raw → load, load → normalise, normalise → bin"
+    steps = page.locator(".pipeline[data-pipeline='profile'] table.steps").inner_text()
+    assert "bin.bins: integer = 5 (≥ 1, ≤ 10000)" in steps and "Equal-width bins" in steps
+    rule = page.locator("fieldset.rule").first
+    assert rule.locator(".param-hint").inner_text() == (
+        "it takes: normalise.scale: number = 1 (> 0); bin.bins: integer = 5 (≥ 1, ≤ 10000)")
+
+    rule.locator(".f-params").fill('{"bin": {"binz": 3}}')
+    page.locator("#save").click()
+    spot = rule.locator('.field-error[data-field="rules.0.params"]')
+    spot.wait_for(state="visible")
+    assert spot.inner_text() == "bin.binz: step 'bin' has no parameter 'binz'; it takes: bins"
+    rule.locator(".f-params").fill('{"bin": {"bins": 3}}')
+    page.locator("#save").click()
+    page.wait_for_function("() => document.getElementById('form-msg').textContent === 'Saved as revision 2.'")
+    assert db[REDUCTION_RULES_COLLECTION].find_one()["updatedBy"] == "sam"
+    # Beyond their beamline, the staff are told why.
+    rule.locator(".f-beamline").fill("*")
+    page.locator("#save").click()
+    page.wait_for_function("() => document.getElementById('form-msg').textContent.startsWith('Not saved')")
+    assert "touches rules of others: fine (beamline *)" in page.locator("#form-msg").inner_text()

@@ -2,7 +2,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import {
-  blankRule, diffRows, dryRunSentence, fieldOf, parseValue, placeFor, problemsOf, revisionLine, ruleFromForm,
+  blankRule, diffRows, dryRunSentence, fieldOf, parameterHints, parseValue, pipelineLayout, placeFor, problemsOf,
+  revisionLine, ruleFromForm,
 } from "../../scanlog_api/static/rule-parts.js";
 
 const FORM = {name: " fine ", pipeline: "profile", beamline: "sim", data_format: "*", file_pattern: "*.nxs", python: "",
@@ -76,4 +77,25 @@ test("the dry run and a revision in a sentence", () => {
   assert.equal(dryRunSentence({lookedAt: 1, matched: 0, perRule: {}}), "Of your last 1 scan, 0 would be reduced.");
   assert.equal(revisionLine({summary: "changed fine (timeout_s)", restoredFrom: 1}),
                "changed fine (timeout_s) (restores revision 1)");
+});
+
+const PROFILE = {name: "profile", version: "1", steps: [
+  {name: "load", version: "2", inputs: ["raw"], parameters: []},
+  {name: "normalise", version: "1", inputs: ["load"], parameters: [{name: "scale", type: "number", default: 1, required: false, constraints: ["> 0"]}]},
+  {name: "monitor", version: "1", inputs: ["raw"], parameters: [{name: "key", type: "string", required: true, constraints: []}]},
+  {name: "bin", version: "2", inputs: ["normalise", "monitor"], parameters: [{name: "bins", type: "integer", default: 5, required: false, constraints: ["≥ 1", "≤ 10000"]}]}]};
+
+test("a pipeline's parameters read as lines with their types, defaults and bounds", () => {
+  assert.deepEqual(parameterHints(PROFILE), [
+    "normalise.scale: number = 1 (> 0)", "monitor.key: string (required)", "bin.bins: integer = 5 (≥ 1, ≤ 10000)"]);
+  assert.deepEqual(parameterHints(undefined), []);
+});
+
+test("a pipeline is laid out in columns, each step right of its furthest input", () => {
+  const layout = pipelineLayout(PROFILE);
+  assert.deepEqual(layout.nodes.map((n) => [n.id, n.column, n.row]),
+                   [["raw", 0, 0], ["load", 1, 0], ["normalise", 2, 0], ["monitor", 1, 1], ["bin", 3, 0]]);
+  assert.deepEqual(layout.edges.filter((e) => e.to === "bin"), [{from: "normalise", to: "bin"}, {from: "monitor", to: "bin"}]);
+  assert.equal(layout.columns, 4);
+  assert.equal(layout.rows, 2);
 });
