@@ -317,8 +317,9 @@ function svg(tag, attrs = {}, text) {
 }
 
 function pipelineGraph(pipeline) {
-  const W = 150, H = 32, GX = 50, GY = 16;
   const layout = pipelineLayout(pipeline);
+  // Boxes as wide as the longest name (about 7.5 px a character at the graph's font size).
+  const W = Math.max(150, Math.ceil(16 + 7.5 * Math.max(...layout.nodes.map((n) => n.label.length)))), H = 32, GX = 50, GY = 16;
   const at = (n) => ({x: 4 + n.column * (W + GX), y: 4 + n.row * (H + GY)});
   const graph = svg("svg", {class: "graph", role: "img", width: layout.columns * (W + GX) - GX + 8, height: layout.rows * (H + GY) - GY + 8,
                             "aria-label": `pipeline ${pipeline.name}: ` + layout.edges.map((e) => `${e.from} → ${e.to}`).join(", ")});
