@@ -184,3 +184,27 @@ def test_reproduce_says_identical_or_which_arrays_differ(db, tmp_path) -> None:
     raw.write_text(raw.read_text() + "6.0 10 1000\n")  # the input changed since
     changed = cli.invoke(app, ["reproduce", str(nexus)])
     assert changed.exit_code == 2 and "changed since" in changed.output
+
+
+def test_reproduce_runs_a_group_reduction_again_as_it_ran(db, tmp_path) -> None:
+    """A stitched series (four scans, the shipped ``stitch`` pipeline): its recipe names every input
+    and that the pipeline took them as a group, so reproduce runs the four again: identical."""
+    from scizoo.core import GroupBy, ReductionRule, ReductionRuleSet
+    from tests.system.test_group_reduction import _event as _series_event
+    from tests.system.test_group_reduction import _store_scan
+
+    rule = ReductionRule(name="reflectivity", pipeline="stitch", beamline="sim", file_pattern="scan_*.dat",
+                         group=GroupBy(keys=["sample_name", "series_id"], count=4), timeout_s=120)
+    reducer = Reducer(db, ReductionRuleSet(rules=[rule]), ScireduceSettings(work_dir=tmp_path / "work",
+                                                                              pid_prefix=PID_PREFIX))
+    (tmp_path / "raw").mkdir()
+    for n in (1, 2, 3, 4):
+        _store_scan(db, tmp_path / "raw", n)
+    (job,) = reducer.handle(_series_event(4))
+    assert job["state"] == "succeeded", job.get("log")
+    nexus = Path(db[DATASET_COLLECTION].find_one({"_id": job["derived"]})["sourceFolder"]) / "profile.nxs"
+    with h5py.File(nexus) as f:
+        recipe = json.loads(f["entry/process"].attrs["recipe"])
+    assert recipe["group"] is True and len(recipe["inputs"]) == 4
+    same = CliRunner().invoke(app, ["reproduce", str(nexus)])
+    assert same.exit_code == 0 and same.output.startswith("identical"), same.output
