@@ -31,6 +31,10 @@ backend's ``src/common/utils.ts``):
   without a unit (SciCat's ``EQUAL_TO_NUMERIC`` looks at ``value`` only; here every condition
   without a unit looks at all three).
 - a list matches when any one element does (for ``between``, one element inside both bounds).
+  A key that passes through a list of objects (``detectors.exposure`` over ``[{exposure: ..},
+  ..]``) is followed into each object, as MongoDB follows a path; there each part of a test
+  (a bound, the unit) may be met by a different object, which is the store's meaning and the
+  live stream's (``_match``); the key picker offers no key through a list.
 - ``ne`` is "has the key, and ``eq`` does not hold"; ``contains`` is a case-insensitive
   substring of a text value; ``exists`` has no value.
 - a key no scan the caller may read holds is refused (422 naming the condition, by the caller:

@@ -5,7 +5,8 @@ in-memory scan store (``scanlog_api.testing``) all evaluate filters here, so "wh
 means on a list field" is said once. Only what the table's queries use: equality, ``$in``,
 ``$nin``, ``$ne``, ``$gt``/``$gte``/``$lt``/``$lte`` and ``$exists`` on top-level or dotted
 fields, and for the metadata conditions (``_conditions``) ``$eq``, ``$elemMatch``, ``$not``,
-``$type: "array"``, ``$regex`` (with ``$options: "i"`` only) and ``$and``/``$or``/``$nor``.
+``$type: "array"``, ``$regex`` (with ``$options: "i"`` only) and ``$and``/``$or``/``$nor``, on
+paths that may pass through lists of objects (followed into each, as MongoDB does).
 Anything else raises :class:`UnsupportedFilter` rather than guessing: the caller
 then asks the store.
 
@@ -55,9 +56,18 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+class _Reached(tuple[Any, ...]):
+    """The values a path reached through lists of objects (MongoDB's implicit traversal: the
+    rest of the path is followed into each object of a list). An operator holds when it holds
+    for one of them, each operator of a field's condition on its own (so two bounds may be met
+    by two objects, as on the store)."""
+
+
 def _candidates(value: Any) -> list[Any]:
     """What a condition is tried on: a list field's elements and the list itself; a missing
     field is null."""
+    if isinstance(value, _Reached):
+        return [c for v in value for c in _candidates(v)]
     if value is _MISSING:
         return [None]
     if isinstance(value, list):
@@ -65,13 +75,27 @@ def _candidates(value: Any) -> list[Any]:
     return [value]
 
 
+def _reach(value: Any, parts: list[str], path: str) -> list[Any]:
+    """Every value ``parts`` reaches from ``value``, into each object of a list on the way."""
+    if not parts:
+        return [value]
+    if isinstance(value, dict):
+        return _reach(value[parts[0]], parts[1:], path) if parts[0] in value else []
+    if isinstance(value, list):
+        if any(isinstance(v, list) for v in value):
+            raise UnsupportedFilter(f"{path}: a list of lists inside the path")
+        return [r for v in value if isinstance(v, dict) for r in _reach(v, parts, path)]
+    return []
+
+
 def _lookup(doc: Doc, path: str) -> Any:
     value: Any = doc
-    for part in path.split("."):
+    parts = path.split(".")
+    for n, part in enumerate(parts):
         if isinstance(value, list):
             if not any(isinstance(v, (dict, list)) for v in value):
                 return _MISSING  # MongoDB finds no field in a list of plain values
-            raise UnsupportedFilter(f"{path}: a list of objects inside the path")
+            return _Reached(_reach(value, parts[n:], path))
         if not isinstance(value, dict) or part not in value:
             return _MISSING
         value = value[part]
@@ -79,12 +103,16 @@ def _lookup(doc: Doc, path: str) -> Any:
 
 
 def _in(value: Any, wanted: list[Any]) -> bool:
+    if isinstance(value, _Reached) and any(w is None for w in wanted):
+        raise UnsupportedFilter("null through a list of objects: not a test the scan table writes")
     if isinstance(value, list) and not value and any(w is None for w in wanted):
         return False  # an empty list is not null (a missing field is)
     return any(same(v, w) for v in _candidates(value) for w in wanted)
 
 
 def _ordered(value: Any, op: str, bound: Any) -> bool:
+    if isinstance(value, _Reached):
+        return any(_ordered(v, op, bound) for v in value)
     items = value if isinstance(value, list) else ([] if value is _MISSING else [value])
     for v in items:
         if _kind(v) is None or _kind(v) != _kind(bound):
@@ -123,18 +151,22 @@ def _operator(value: Any, op: str, arg: Any, condition: dict[str, Any]) -> bool:
     if op in _RANGES and _kind(arg) is not None:
         return _ordered(value, op, arg)
     if op == "$exists" and isinstance(arg, bool):
-        return (value is not _MISSING) == arg
+        return (bool(value) if isinstance(value, _Reached) else value is not _MISSING) == arg
     if op == "$elemMatch" and isinstance(arg, dict) and arg and all(str(k).startswith("$") for k in arg):
-        return isinstance(value, list) and any(condition_holds(v, arg) for v in value)
+        return any(isinstance(v, list) and any(condition_holds(e, arg) for e in v) for v in _reached(value))
     if op == "$not" and isinstance(arg, dict) and arg and all(str(k).startswith("$") for k in arg):
         return not condition_holds(value, arg)
     if op == "$type" and arg == "array":
-        return isinstance(value, list)
+        return any(isinstance(v, list) for v in _reached(value))
     if op == "$regex":
         return _regex(value, arg, condition.get("$options", ""))
     if op == "$options" and "$regex" in condition:
         return True  # read with $regex
     raise UnsupportedFilter(f"{op}: not an operator the scan table writes")
+
+
+def _reached(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, _Reached) else (value,)
 
 
 def condition_holds(value: Any, condition: Any) -> bool:

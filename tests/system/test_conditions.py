@@ -15,12 +15,16 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser, create_app
 from scanlog_api import _store as scan_store
 from scanlog_api._access import build_branches
 from scanlog_api._conditions import ConditionError, conditions_filters, parse_conditions
+from scanlog_api._deps import compile_conditions
+from scanlog_api._errors import Invalid
 from scanlog_api._match import matches
+from scanlog_api._store import ScanStore
 from scizoo.core import DATASET_COLLECTION, to_si
 from tests.helpers import wait_for
 from tests.system.test_scan_api import _dataset
@@ -75,7 +79,21 @@ def _nested_metadata(rng: random.Random) -> dict[str, Any]:
                         "labels": rng.sample(["open", "Si", "hot", "8"], rng.randint(1, 2))}
     if rng.random() < 0.05:
         meta["rare"] = _entry(rng.choice(GRID))  # held by a few scans: unknown to some readers
+    if rng.random() < 0.5:  # a list of objects (another writer's detectors): the path goes into each
+        meta["detectors"] = [_detector(rng) for _ in range(rng.randint(1, 3))]
     return meta
+
+
+def _detector(rng: random.Random) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": _entry(rng.choice(["eiger", "pilatus", "Mythen"]))}
+    if rng.random() < 0.8:
+        unit = rng.choice(["s", "ms"])
+        scale = 1000 if unit == "ms" else 1
+        value: Any = rng.choice(GRID) * scale / 10
+        if rng.random() < 0.2:
+            value = [value, value * 2]  # a list: no valueSI
+        out["exposure"] = _entry(value, unit)
+    return out
 
 
 @pytest.fixture()
@@ -175,12 +193,23 @@ def _holds_either(cond: list[tuple[str, str, list[Any], str]], meta: dict[str, A
     return any(_holds(test, meta) for test in cond)
 
 
+def _reach(value: Any, parts: list[str]) -> list[Any]:
+    """What a key reaches, into each object of a list on the way (as the store follows a path)."""
+    if not parts:
+        return [value]
+    if isinstance(value, dict):
+        return _reach(value[parts[0]], parts[1:]) if parts[0] in value else []
+    if isinstance(value, list):
+        return [r for v in value if isinstance(v, dict) for r in _reach(v, parts)]
+    return []
+
+
 def _refusal(conds: list[list[tuple[str, str, list[Any], str]]], readable: list[dict[str, Any]]) -> str | None:
     """Why the API must refuse the conditions for a reader of ``readable``, None if it must not:
     a key no readable scan holds; a unit none of the key's units (in what they read) takes."""
     for cond in conds:
         key = cond[0][0]
-        entries = [e for d in readable if (e := _lookup(d["scientificMetadata"], key)) is not MISSING]
+        entries = [e for d in readable for e in _reach(d["scientificMetadata"], key.split("."))]
         if not entries:
             return "no scan you may read has the key"
         units = {e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)}
@@ -198,7 +227,7 @@ def _readable(doc: dict[str, Any], groups: set[str] | None) -> bool:
 # --- random conditions ---------------------------------------------------------------------
 
 KINDS = ["energy", "energy", "motor", "temperature", "shutter", "count", "tags", "name", "positions", "labels",
-         "rare", "exists"]
+         "rare", "exposure", "detector", "typo", "exists"]
 
 
 def _random_condition(rng: random.Random) -> list[tuple[str, str, list[Any], str]]:
@@ -211,10 +240,10 @@ def _random_condition(rng: random.Random) -> list[tuple[str, str, list[Any], str
 
 def _random_test(rng: random.Random, kind: str, key: str | None = None) -> tuple[str, str, list[Any], str]:
     numeric = rng.choice(["eq", "ne", "lt", "le", "gt", "ge", "between", "in"])
-    if kind == "energy":
+    if kind in ("energy", "typo"):  # typo: a key no scan holds
         unit = rng.choice(["keV", "eV", ""])
         scale = 1000 if unit == "eV" else 1
-        return "photon_energy", numeric, _numbers(rng, numeric, scale), unit
+        return {"energy": "photon_energy", "typo": "photon_enrgy"}[kind], numeric, _numbers(rng, numeric, scale), unit
     if kind in ("motor", "positions"):
         unit = rng.choice(["mm", "um", "m", "mm", "um", "m", "s"])  # s: not a length (refused)
         scale = {"mm": 1, "um": 1000, "m": 0.001, "s": 1}[unit]
@@ -222,6 +251,12 @@ def _random_test(rng: random.Random, kind: str, key: str | None = None) -> tuple
     if kind == "temperature":
         unit = rng.choice(["K", "degC", ""])
         return "sample.temperature", numeric, _numbers(rng, numeric, 10), unit
+    if kind == "exposure":
+        unit = rng.choice(["s", "ms", "", "mm"])  # mm: not a time (refused)
+        return "detectors.exposure", numeric, _numbers(rng, numeric, 100 if unit == "ms" else 0.1), unit
+    if kind == "detector":
+        op = rng.choice(["eq", "ne", "contains", "in"])
+        return "detectors.name", op, rng.sample(["eiger", "Pilatus", "myth", "E"], 2 if op == "in" else 1), ""
     if kind in ("count", "rare"):
         return kind, numeric, _numbers(rng, numeric, 1), ""
     if kind in ("shutter", "tags", "name", "labels"):
@@ -260,8 +295,8 @@ def _where(cond: list[tuple[str, str, list[Any], str]]) -> str:
 
 def _in_memory(wheres: list[str], user: TokenUser, docs: list[dict[str, Any]]) -> list[str] | None:
     """What the live stream's evaluator (``_match``) selects with the same filters."""
-    units = {k: {e["unit"] for d in docs if isinstance(e := _lookup(d["scientificMetadata"], k), dict)}
-             for k in ("photon_energy", "motor", "sample.temperature", "scan.path.positions")}
+    units = {k: {e["unit"] for d in docs for e in _reach(d["scientificMetadata"], k.split(".")) if isinstance(e, dict)}
+             for k in ("photon_energy", "motor", "sample.temperature", "scan.path.positions", "detectors.exposure")}
     try:
         branches = build_branches(user, conditions=conditions_filters(parse_conditions(wheres), units))
     except ConditionError:
@@ -269,11 +304,26 @@ def _in_memory(wheres: list[str], user: TokenUser, docs: list[dict[str, Any]]) -
     return sorted(d["scientificMetadata"]["scan_id"]["value"] for d in docs if any(matches(b, d) for b in branches))
 
 
-def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogue: list[dict[str, Any]]) -> None:
+def _as_the_stream_compiles(wheres: list[str], user: TokenUser, store: ScanStore,
+                            docs: list[dict[str, Any]]) -> list[str] | str:
+    """What the live stream's evaluator selects with the filters the stream compiles (the store's
+    own units of the keys), or the refusal (the table's: the keys checked as well)."""
+    try:
+        access = build_branches(user)
+        branches = build_branches(user, conditions=compile_conditions(parse_conditions(wheres), store, access,
+                                                                      readable=access))
+    except Invalid as err:
+        return str(err)
+    return sorted(d["scientificMetadata"]["scan_id"]["value"] for d in docs if any(matches(b, d) for b in branches))
+
+
+def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogue: list[dict[str, Any]],
+                                                    mongo, db) -> None:
+    store = ScanStore(SecretStr(mongo.uri), db.name)
     rng = random.Random(2020)
     pids = {d["scientificMetadata"]["scan_id"]["value"]: d for d in catalogue}
     readers = {None: TokenUser(user="root", admin=True), "A": TokenUser(user="alice", groups=["A"])}
-    checked = selected = ored = 0
+    checked = selected = ored = through_lists = 0
     refused: dict[str, int] = {}
     for _ in range(220):
         conds = [_random_condition(rng) for _ in range(rng.choice([1, 1, 2]))]
@@ -281,6 +331,20 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
         for headers, groups in ((ADMIN, None), (A, {"A"})):
             readable = [d for d in catalogue if _readable(d, groups)]
             answer = client.get(f"/api/scans?{query}", headers=headers)
+            if any(c[0][0].startswith("detectors.") for c in conds):
+                # Through a list of objects each bound may be met by another object (the store's
+                # meaning, not read plainly here; and SecantusDB's distinct does not follow such
+                # lists, so the units it finds differ from MongoDB's): the live stream's evaluator,
+                # given what the stream compiles, agrees with the table.
+                streamed = _as_the_stream_compiles([_where(c) for c in conds], readers[None if groups is None else "A"],
+                                                   store, catalogue)
+                if isinstance(streamed, str):
+                    assert answer.status_code == 422 and answer.json()["detail"] == streamed, (query, groups)
+                else:
+                    assert answer.status_code == 200, (query, groups, answer.text)
+                    assert sorted(r["scan_id"] for r in answer.json()["data"]) == streamed, (query, groups)
+                through_lists += 1
+                continue
             if (why := _refusal(conds, readable)) is not None:
                 assert answer.status_code == 422 and why in answer.json()["detail"], (query, groups, answer.text)
                 assert _where(conds[0]) in answer.json()["detail"] or len(conds) > 1
@@ -289,15 +353,17 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
             assert answer.status_code == 200, (query, groups, answer.text)
             in_memory = _in_memory([_where(c) for c in conds], readers[None if groups is None else "A"], catalogue)
             got = sorted(r["scan_id"] for r in answer.json()["data"])
+            assert answer.json()["count"] == len(got)
             want = sorted(str(n) for n, d in pids.items()
                           if _readable(d, groups) and all(_holds_either(c, d["scientificMetadata"]) for c in conds))
             assert got == want, (query, groups)
             assert in_memory == want, (query, groups)
-            assert answer.json()["count"] == len(want)
             checked += 1
             selected += len(want)
             ored += any(len(c) > 1 for c in conds)
-    assert checked >= 300 and 0 < selected < checked * len(catalogue) / 2  # neither all nor nothing
+    assert checked >= 250 and 0 < selected < checked * len(catalogue) / 2  # neither all nor nothing
+    assert through_lists >= 40
+    store.close()
     assert ored >= 60 and refused.get("no scan you may read has the key", 0) >= 10 and refused.get("not compatible")
 
 

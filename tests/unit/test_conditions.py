@@ -47,9 +47,13 @@ DOCS = {
     "deep": {"scientificMetadata": {"scan": {"sample": {"positions": entry([1.0, 5.0, 30.0], "mm"),
                                                         "tags": ["hot", "Thin film"]}},
                                     "detector": {"roi": [10, 20]}}},
+    # a list of objects: a key is followed into each object (as the store follows a path)
+    "detectors": {"scientificMetadata": {"detectors": [{"name": entry("eiger"), "exposure": entry(0.5, "s")},
+                                                       {"name": entry("pilatus"), "exposure": entry(2.0, "s")},
+                                                       {"name": entry("mythen")}]}},
 }
 UNITS = {"photon_energy": ["keV", "eV", "K"], "motor": ["mm", "um"], "sample.temperature": ["K"],
-         "scan.sample.positions": ["mm"]}
+         "scan.sample.positions": ["mm"], "detectors.exposure": ["s"]}
 
 
 def select(text: str) -> set[str]:
@@ -104,6 +108,17 @@ def select(text: str) -> set[str]:
     ("detector.roi:ge:20", {"deep"}),
     ("detector.roi:lt:10", set()),
     ("scan.sample:exists", {"deep"}),
+    # through a list of objects: one object decides each test, and (the store's meaning, which
+    # the live stream's evaluator follows) each bound of a range may be met by another object
+    ("detectors.exposure:lt:600:ms", {"detectors"}),
+    ("detectors.exposure:gt:1:s", {"detectors"}),
+    ("detectors.exposure:gt:3:s", set()),
+    ("detectors.exposure:between:0.6:1.9:s", {"detectors"}),  # 2.0 > 0.6 in one, 0.5 < 1.9 in another
+    ("detectors.name:eq:pilatus", {"detectors"}),
+    ("detectors.name:ne:eiger", set()),  # one object is eiger
+    ("detectors.name:contains:THEN", {"detectors"}),
+    ("detectors.exposure:exists", {"detectors"}),
+    ("detectors.exposure:eq:2|eq:7", {"detectors"}),
     # OR within one key: any of the tests after '|'
     ("photon_energy:between:8:9:keV|between:11:13:keV", {"e8keV", "e12keV"}),
     ("photon_energy:lt:8.6:keV|ge:11000:eV", {"e8keV", "e12keV"}),
