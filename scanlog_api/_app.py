@@ -35,6 +35,7 @@ from ._ports import ScanJobs, Scans
 from ._publications import PublicationStore
 from ._publish import DataCite, Publisher
 from ._reductions import Reductions
+from ._release import release_loop
 from ._routes import router
 from ._routes_downloads import router as downloads_router
 from ._routes_panosc import router as panosc_router
@@ -82,7 +83,7 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
         store=store, reductions=Reductions(store, rule_staff_groups=settings.rule_staff_groups),
         auth=auth, elog=elog, tally=store.tally, oai=oai,
         publisher=Publisher(store, publications, datacite, doi_prefix=settings.doi_prefix,
-                            public_url=settings.public_url),
+                            public_url=settings.public_url, release_policy_years=settings.release_policy_years),
         feed_source=lambda: store.datasets, max_anonymous_streams=settings.max_anonymous_streams,
         max_streams_per_user=settings.max_streams_per_user,
         download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern,
@@ -112,6 +113,9 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
                             download_url_pattern=settings.download_url_pattern,
                             scicat_url_pattern=settings.scicat_url_pattern)
 
+    # Ended embargoes and the release policy, in one replica at a time (_release).
+    releases = release_loop(services.publisher.releaser, settings.release_every_s) if services.publisher else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Built in the background: on a large existing collection the first build takes
@@ -121,7 +125,11 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
         builder.start()
         if services.tally is not None:
             services.tally.start()
+        if releases is not None:
+            releases.start()
         yield
+        if releases is not None:
+            releases.close()
         if services.feed is not None:
             services.feed.close()
         if services.tally is not None:

@@ -93,3 +93,43 @@ def publish_command(
             raise typer.Exit(1) from err
         finally:
             state.store.close()
+
+
+@app.command("release")
+def release_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be released; change nothing.")] = False,
+    policy_years: Annotated[int | None, typer.Option(
+        min=1, max=100, help="With --dry-run: preview a policy of this many years (default: SCANLOG_RELEASE_POLICY_YEARS).",
+    )] = None,
+    debug: bool = typer.Option(False, help="Show tracebacks."),
+) -> None:
+    """One round of the release job: datasets whose embargo ended, and those the facility's policy
+    releases. One line per dataset on stdout (pid, reason, source, due); what is held on stderr.
+    For a CronJob, or by hand (the service runs it itself every SCANLOG_RELEASE_EVERY_S)."""
+    from datetime import UTC, datetime
+
+    from scizoo.core import clear_failure, configure_logging
+
+    from ._app import create_app
+    from ._services import Services
+    from ._settings import ScanlogSettings
+
+    if policy_years is not None and not dry_run:
+        typer.echo("error: --policy-years previews a policy (with --dry-run); the real run follows "
+                   "SCANLOG_RELEASE_POLICY_YEARS", err=True)
+        raise typer.Exit(2)
+    configure_logging(True, debug=debug)
+    with clear_failure(debug):
+        state = create_app(ScanlogSettings()).state
+        assert isinstance(state, Services)
+        try:
+            state.store.ping()
+            assert state.publisher is not None  # an app over the catalogue publishes
+            plan = state.publisher.releaser.run(datetime.now(UTC), dry_run=dry_run, policy_years=policy_years)
+        finally:
+            state.store.close()
+    for release in plan.releases:
+        typer.echo(f"{release.pid}\t{release.reason}\t{release.source}\t{release.due.isoformat()}")
+    for held in plan.held:
+        typer.echo(f"held: {held.what}: {held.why}", err=True)
+    typer.echo(f"{'would release' if dry_run else 'released'} {len(plan.releases)} dataset(s)", err=True)

@@ -4,6 +4,7 @@ BibTeX and DataCite JSON. Everything a user typed is escaped for where it goes."
 from __future__ import annotations
 
 import json
+from datetime import UTC, time
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -89,7 +90,20 @@ def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_p
 <h2>Cite as</h2><p class="citation">{escape(citation(doc))}</p>
 <p><a href="/doi/{escape(doi)}/bibtex">BibTeX</a> · <a href="/doi/{escape(doi)}/datacite.json">DataCite JSON</a></p>
 <h2>Datasets</h2>{_download_all(doc, datasets, download_pattern, archive_limit)}
-{''.join(rows)}</body></html>"""
+{embargo_note(doc)}{''.join(rows)}</body></html>"""
+
+
+def embargo_note(doc: dict[str, Any]) -> str:
+    """Under embargo: when the files become available (the datasets are not public yet, so
+    only the publication's own totals are shown)."""
+    until = doc.get("embargoUntil")
+    if until is None or doc.get("releasedTime") is not None:
+        return ""
+    until = until.astimezone(UTC)
+    when = until.strftime("%Y-%m-%d") if until.time() == time(0) else until.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (f"<p class='embargo'>Under embargo: files available from <time datetime='{escape(until.isoformat())}'>"
+            f"{escape(when)}</time> ({len(doc.get('datasetPids', []))} datasets, "
+            f"{int(doc.get('numberOfFiles', 0)):,} files, {int(doc.get('sizeOfArchive', 0)):,} bytes).</p>")
 
 
 def _file_link(path: str, pattern: str) -> str:

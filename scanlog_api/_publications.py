@@ -22,6 +22,8 @@ from scizoo.core import (
 from ._catalogue import Catalogue
 
 Doc = dict[str, Any]
+#: scizoo's own: leases on jobs that one replica at a time runs (the release job's).
+LEASE_COLLECTION = "ScizooLease"
 
 
 class PublicationStore:
@@ -33,6 +35,9 @@ class PublicationStore:
     def collection(self) -> Collection[Doc]:
         """The PublishedData collection (read by the OAI-PMH provider too)."""
         return self._catalogue.collection(PUBLISHED_DATA_COLLECTION)
+
+    def leases(self) -> Collection[Doc]:
+        return self._catalogue.collection(LEASE_COLLECTION)
 
     # --- carts ----------------------------------------------------------------
 
@@ -75,12 +80,62 @@ class PublicationStore:
     def delete(self, doi: str) -> None:
         self.collection().delete_one({"_id": doi})
 
-    def mark_published(self, pids: list[str], now: datetime) -> None:
-        """The datasets (and their datablocks) published, as SciCat marks them."""
+    def mark_published(self, pids: list[str], now: datetime, *, published_on: datetime | None = None) -> None:
+        """The datasets (and their datablocks) published, as SciCat marks them (``publishedOn``:
+        ``now``, or the day they were due, so that marking again changes nothing)."""
         self._catalogue.collection(DATASET_COLLECTION).update_many(
-            {"_id": {"$in": pids}}, {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": now, "updatedAt": now}})
+            {"_id": {"$in": pids}},
+            {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": published_on or now, "updatedAt": now}})
         self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).update_many({"datasetId": {"$in": pids}},
                                                                           {"$set": {"isPublished": True}})
+
+    def mark_embargoed(self, pids: list[str], until: datetime, now: datetime) -> None:
+        """The day the datasets become public, in SciCat's own field for it
+        (``datasetlifecycle.dateOfPublishing``: "when the dataset is supposed to become public")."""
+        self._catalogue.collection(DATASET_COLLECTION).update_many(
+            {"_id": {"$in": pids}, "isPublished": {"$ne": True}},
+            {"$set": {"datasetlifecycle.dateOfPublishing": until, "updatedAt": now}})
+
+    # --- releases (the release job's reads and writes) ---------------------------
+
+    def due_embargoes(self, now: datetime) -> list[Doc]:
+        """Registered publications whose embargo has ended and whose datasets are not yet released."""
+        return list(self.collection().find(
+            {"status": {"$in": ["registered", "amended"]}, "releasedTime": None, "embargoUntil": {"$lte": now}},
+            {"datasetPids": 1, "embargoUntil": 1, "ownerGroup": 1}).sort("embargoUntil", 1))
+
+    def pending_embargoes(self) -> list[Doc]:
+        """Registered publications still under embargo (their datasets wait for it)."""
+        return list(self.collection().find(
+            {"status": {"$in": ["registered", "amended"]}, "releasedTime": None, "embargoUntil": {"$ne": None}},
+            {"datasetPids": 1, "embargoUntil": 1}))
+
+    def unpublished(self, pids: list[str], owner_group: str | None = None) -> list[str]:
+        """Which of these datasets are not public yet (of ``owner_group`` only, when given)."""
+        query: Doc = {"_id": {"$in": pids}, "isPublished": {"$ne": True}}
+        if owner_group is not None:
+            query["ownerGroup"] = owner_group
+        return [d["_id"] for d in self._catalogue.collection(DATASET_COLLECTION).find(query, {"_id": 1})]
+
+    def mark_released(self, doi: str, now: datetime) -> bool:
+        """The publication's datasets are public: True the first time only (several runs, one release)."""
+        done = self.collection().update_one({"_id": doi, "releasedTime": None}, {"$set": {"releasedTime": now}})
+        return done.modified_count == 1
+
+    def ended_proposals(self, cutoff: datetime) -> list[Doc]:
+        """Proposals that ended (``endTime``, else their last measurement period) at or before ``cutoff``."""
+        return list(self._catalogue.collection(PROPOSAL_COLLECTION).find(
+            {"$or": [{"endTime": {"$lte": cutoff}}, {"MeasurementPeriodList.end": {"$lte": cutoff}}]},
+            {"endTime": 1, "MeasurementPeriodList": 1}))
+
+    def proposals_without_end_time(self) -> list[Doc]:
+        """Proposals with no ``endTime`` (their measurement periods may still say when they ended)."""
+        return list(self._catalogue.collection(PROPOSAL_COLLECTION).find({"endTime": None}, {"MeasurementPeriodList": 1}))
+
+    def unpublished_raw(self, proposal_id: str) -> list[str]:
+        """The pids of a proposal's raw datasets that are not public yet (served by the proposal's index)."""
+        return [d["_id"] for d in self._catalogue.collection(DATASET_COLLECTION).find(
+            {"proposalIds": proposal_id, "type": "raw", "isPublished": {"$ne": True}}, {"_id": 1})]
 
     def published_datasets(self, pids: list[str]) -> list[Doc]:
         """The published ones of these datasets, each with its files."""

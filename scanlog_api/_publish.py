@@ -7,7 +7,9 @@ SciCat flags the datasets as published before DataCite answers. Here the order i
 2. a draft DOI is created (a retry that finds it already there goes on);
 3. the draft is published at DataCite (``event: publish`` with the landing page's URL);
 4. only then are the datasets marked ``isPublished`` with ``datasetlifecycle.publishedOn``,
-   and the publication becomes ``registered``.
+   and the publication becomes ``registered``. Under an embargo (``embargoUntil``), the DOI and
+   the landing page are public now and the datasets only get ``datasetlifecycle.dateOfPublishing``:
+   the release job (:mod:`scanlog_api._release`) makes them public at that time.
 
 A failure at 2 or 3 leaves the publication and its datasets as they were, with the error
 kept on it (``registration``) and shown; registering again resumes. A failure at 4 (the
@@ -46,6 +48,7 @@ from ._access import can_write
 from ._errors import Conflict, Forbidden, Invalid, NotFound, UpstreamFailed
 from ._ports import ScanReads
 from ._publications import PublicationStore
+from ._release import ReleasePlan, Releaser
 from ._table import jsonable
 
 logger = logging.getLogger(__name__)
@@ -140,10 +143,12 @@ class Publisher:
     the publications' store, registered through :class:`DataCite`."""
 
     def __init__(self, scans: ScanReads, publications: PublicationStore, datacite: DataCite, *, doi_prefix: str,
-                 public_url: str) -> None:
+                 public_url: str, release_policy_years: int | None = None) -> None:
         self.scans = scans
         self.publications = publications
         self.datacite = datacite
+        #: The release job's plan and its application (embargoes, the facility's policy).
+        self.releaser = Releaser(publications, policy_years=release_policy_years)
         self.doi_prefix = doi_prefix.rstrip("/")
         self.public_url = public_url.rstrip("/")
 
@@ -191,6 +196,7 @@ class Publisher:
 
     def create(self, pub: PublicationIn, user: TokenUser, now: datetime) -> dict[str, Any]:
         """A private publication of datasets the user may change (all of one ownerGroup)."""
+        _embargo_ahead(pub, now)
         owner_group = self._owner_group(pub.dataset_pids, user)
         doi = f"{self.doi_prefix}/{uuid.uuid4().hex[:10]}"
         files, size = self.publications.file_totals(pub.dataset_pids)
@@ -236,13 +242,22 @@ class Publisher:
                 self.datacite.draft(attributes)
                 self.datacite.publish(attributes)
                 self._note(doi, PUBLISHED_AT_DATACITE, None, now)
-            self.publications.mark_published(doc["datasetPids"], now)
+            embargo = doc.get("embargoUntil")
+            if embargo is not None and embargo > now:
+                # Public at DataCite and on the landing page now; the datasets at the embargo's
+                # end, by the release job (_release), which reads this publication's state.
+                self.publications.mark_embargoed(doc["datasetPids"], embargo, now)
+                released = None
+            else:
+                self.publications.mark_published(doc["datasetPids"], now)
+                released = now
         except UpstreamFailed as err:
             step = (self.publications.find(doi) or {}).get("registration") or {}
             self._note(doi, step.get("step", NOT_STARTED), str(err), now)
             raise
         self.publications.update(doi, {"$set": {"status": "registered", "registeredTime": now, "updatedAt": now,
-                                                "updatedBy": user.user}, "$unset": {"registration": ""}})
+                                                "updatedBy": user.user, "releasedTime": released},
+                                       "$unset": {"registration": ""}})
         return self.public_view(self.publications.find(doi) or {})
 
     def _note(self, doi: str, step: str, error: str | None, now: datetime) -> None:
@@ -260,6 +275,7 @@ class Publisher:
                 raise Invalid(f"a publication keeps its owner group {doc['ownerGroup']!r}")
             files, size = self.publications.file_totals(pub.dataset_pids)
             datasets = {"datasetPids": list(pub.dataset_pids), "numberOfFiles": files, "sizeOfArchive": size}
+        embargo = self._embargo_change(doc, pub, now)
         content = content_attributes(int(datasets.get("numberOfFiles", doc.get("numberOfFiles", 0))),
                                      int(datasets.get("sizeOfArchive", doc.get("sizeOfArchive", 0))),
                                      self.publications.file_formats(list(pub.dataset_pids)))
@@ -272,8 +288,24 @@ class Publisher:
             status = "amended"
         self.publications.update(doi, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
-            "metadata": published_metadata(pub, doi, self.landing_url(doi), content), **datasets}})
+            "metadata": published_metadata(pub, doi, self.landing_url(doi), content), "embargoUntil": embargo, **datasets}})
+        if embargo is not None and doc["status"] in _PUBLIC:
+            self.publications.mark_embargoed(doc["datasetPids"], embargo, now)
         return self.public_view(self.publications.find(doi) or {})
+
+    def _embargo_change(self, doc: dict[str, Any], pub: PublicationIn, now: datetime) -> datetime | None:
+        """The embargo an amendment leaves: any future one while the datasets are not public;
+        none (public now) lifts a registered one at the release job's next round; once the
+        datasets are public, it stays as it was."""
+        stored = doc.get("embargoUntil")
+        if pub.embargo_until == stored:
+            return stored
+        if doc["status"] in _PUBLIC and doc.get("releasedTime", doc.get("registeredTime")) is not None:
+            raise Conflict(f"the datasets of {doc['doi']} are public already: its embargo cannot change")
+        _embargo_ahead(pub, now)
+        if pub.embargo_until is None and doc["status"] in _PUBLIC:
+            return now  # lifted: due now, released by the next round
+        return pub.embargo_until
 
     def delete(self, doi: str, user: TokenUser, now: datetime) -> None:
         """Delete a publication that DataCite does not have (asking DataCite if it may).
@@ -295,6 +327,12 @@ class Publisher:
                                "register it again to complete the publication")
         self.publications.delete(doi)
 
+    def releases(self, user: TokenUser, now: datetime, *, dry_run: bool, policy_years: int | None = None) -> ReleasePlan:
+        """A round of the release job, or what it would release (administrators only)."""
+        if not user.admin:
+            raise Forbidden("only administrators run or preview the release job")
+        return self.releaser.run(now, dry_run=dry_run, policy_years=policy_years)
+
     def public_view(self, doc: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({k: v for k, v in doc.items() if k != "_id"})
         out["landingPage"] = self.landing_url(doc.get("doi", ""))
@@ -303,6 +341,12 @@ class Publisher:
     def datasets_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The published datasets of a publication, each with its files."""
         return self.publications.published_datasets(list(doc.get("datasetPids", [])))
+
+
+def _embargo_ahead(pub: PublicationIn, now: datetime) -> None:
+    if pub.embargo_until is not None and pub.embargo_until <= now:
+        raise Invalid(f"embargo_until: the embargo would end in the past ({pub.embargo_until.isoformat()}); "
+                      "leave it empty to make the datasets public when the DOI is registered")
 
 
 def validate_form(data: Any) -> PublicationIn:

@@ -71,6 +71,19 @@ def delete(doi: str, user: Writer, publisher: Pub) -> None:
     publisher.delete(doi, user, datetime.now(UTC))
 
 
+@router.get("/api/releases", summary="What the release job would release now (administrators; a dry run)")
+def release_plan(user: Writer, publisher: Pub,
+                 policy_years: Annotated[int | None, Query(ge=1, le=100, description=(
+                     "Preview a policy of this many years (default: the facility's setting)"))] = None) -> dict[str, Any]:
+    plan = publisher.releases(user, datetime.now(UTC), dry_run=True, policy_years=policy_years)
+    return plan.model_dump(mode="json")
+
+
+@router.post("/api/releases", summary="Run the release job now (administrators): ended embargoes, the policy")
+def release_now(user: Writer, publisher: Pub) -> dict[str, Any]:
+    return publisher.releases(user, datetime.now(UTC), dry_run=False).model_dump(mode="json")
+
+
 @router.get("/doi/{doi:path}/bibtex", response_class=PlainTextResponse, summary="BibTeX of a publication")
 def landing_bibtex(doi: str, publisher: Pub) -> Response:
     doc = publisher.get(doi, None)

@@ -31,7 +31,7 @@ async function publish(ev) {
   document.querySelectorAll("#publish-form .error").forEach((e) => (e.textContent = ""));
   const pids = await refreshCart();
   const text = Object.fromEntries(["title", "abstract", "publisher", "resource_type", "publication_year", "license",
-                                   "subjects", "creators", "related", "funding"].map((name) => [name, f[name].value]));
+                                   "subjects", "creators", "related", "funding", "embargo_until"].map((name) => [name, f[name].value]));
   const made = await fetch("/api/publications", {method: "POST", headers: {...auth, "Content-Type": "application/json"},
                                                  body: JSON.stringify(publicationBody(text, pids))});
   const answer = await made.json().catch(() => ({}));
@@ -42,6 +42,7 @@ async function publish(ev) {
   if (!reg.ok) { out.textContent = `Saved as ${answer.doi} (private), not yet registered: ${done.detail}. Try again later.`; return; }
   const link = el("a", "https://doi.org/" + done.doi); link.href = done.landingPage; link.id = "doi-link";
   out.append("Published: ", link);
+  if (done.embargoUntil && !done.releasedTime) out.append(` (under embargo: files public from ${done.embargoUntil.slice(0, 10)})`);
   await api("/api/cart/remove", send("POST", {pids})); refreshCart();
 }
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["private", "public", "registered", "amended"]
 RELATION_TYPES = ("IsCitedBy", "Cites", "IsSupplementTo", "IsSupplementedBy", "IsDocumentedBy", "Documents",
@@ -63,6 +63,12 @@ class PublicationIn(_Strict):
     embargo_until: Annotated[AwareDatetime | None, Field(description=(
         "The datasets (their files) become public at this time; the DOI and the landing page are public "
         "once registered. None: public when registered."))] = None
+
+    @field_validator("embargo_until")
+    @classmethod
+    def _whole_seconds(cls, value: datetime | None) -> datetime | None:
+        # The store keeps milliseconds and DataCite seconds: a date sent again compares equal.
+        return value.replace(microsecond=0) if value is not None else None
 
 
 class PublishedDataDocument(_Strict):

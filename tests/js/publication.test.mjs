@@ -1,7 +1,7 @@
 // publication.js: the publication form -> the body of POST /api/publications, and its errors.
 import test from "node:test";
 import assert from "node:assert/strict";
-import {formErrors, lines, publicationBody} from "../../scanlog_api/static/publication.js";
+import {embargoTime, formErrors, lines, publicationBody} from "../../scanlog_api/static/publication.js";
 
 const form = {
   title: "Beam profiles", abstract: "What we saw.", publisher: "MAX IV", resource_type: "Dataset",
@@ -38,4 +38,11 @@ test("the API's objections go to their fields; anything else to the whole form",
   assert.deepEqual(formErrors(detail, "Unprocessable"), [["title", "too long"], ["form", "not JSON"], ["form", "odd"]]);
   assert.deepEqual(formErrors("DataCite refused the DOI", "Bad Gateway"), [["form", "DataCite refused the DOI"]]);
   assert.deepEqual(formErrors(undefined, "Bad Gateway"), [["form", "Bad Gateway"]]);
+});
+
+test("an embargo's day is the start of that day in UTC; none is null", () => {
+  assert.equal(publicationBody({...form, embargo_until: "2027-03-01"}, []).embargo_until, "2027-03-01T00:00:00Z");
+  assert.equal(publicationBody(form, []).embargo_until, null);
+  assert.equal(embargoTime(" "), null);
+  assert.equal(embargoTime("2027-03-01T12:00:00+02:00"), "2027-03-01T12:00:00+02:00");  // a time as given
 });
