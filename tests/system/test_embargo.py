@@ -13,8 +13,10 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION, PUBLISHED_DATA_COLLECTION
+from scizoo.core import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION, PROPOSAL_COLLECTION, PUBLISHED_DATA_COLLECTION
 from scizoo.testing import DataCiteStandIn
 from tests.helpers import wait_for
 from tests.system.test_publishing import _form
@@ -70,12 +72,18 @@ def _publish_embargoed(client: TestClient, pids: list[str], until: datetime) -> 
 
 
 def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_embargo(
-        mongo, db, datacite: DataCiteStandIn) -> None:
+        mongo, db, datacite: DataCiteStandIn, tmp_path: Path) -> None:
     a1, a2 = (_dataset(n, "A") for n in (1, 2))
     db[DATASET_COLLECTION].insert_many([a1, a2])
     pids = [a1["pid"], a2["pid"]]
+    data = tmp_path / "scan_0001.h5"
+    data.write_bytes(os.urandom(10_000))
+    db[ORIG_DATABLOCK_COLLECTION].insert_one({
+        "_id": str(uuid.uuid4()), "datasetId": a1["pid"], "size": 10_000, "ownerGroup": "A", "accessGroups": [],
+        "dataFileList": [{"path": str(data), "size": 10_000, "time": a1["creationTime"]}]})
     before = _released("embargo")
-    with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0.2))) as client:
+    settings = _settings(mongo, db, datacite, release_every_s=0.2, data_roots=[str(tmp_path)])
+    with TestClient(create_app(settings)) as client:
         past = client.post("/api/publications", headers=A, json=_form(pids, embargo_until="2020-01-01T00:00:00Z"))
         assert past.status_code == 422 and "embargo" in past.json()["detail"]
         until = datetime.now(UTC) + timedelta(seconds=4)
@@ -96,8 +104,12 @@ def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_emba
             assert doc["datasetlifecycle"]["dateOfPublishing"] == embargo and doc["isPublished"] is False
 
         def public() -> bool:
+            """Readable and downloadable by anyone, or neither (never one without the other)."""
             answers = {client.get(f"/api/scans/{pid}").status_code for pid in pids}  # anonymous
+            download = client.get("/api/downloads/file", params={"pid": a1["pid"], "path": str(data)})
+            answers.add(download.status_code)
             assert answers in ({200}, {404}), answers
+            assert download.status_code == 404 or download.content == data.read_bytes()
             return answers == {200}
 
         # Polled until public, each look timed: never public while the embargo lasts.
