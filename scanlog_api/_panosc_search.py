@@ -137,7 +137,7 @@ class PanoscCatalogue:
         if groups:
             conditions = [c for g in groups for c in conditions_of(g)]
             compiled = self._compile(conditions, query)
-            query = _published([*filters, *(groups_filter(g, compiled) for g in groups)])
+            query = _published(conjunction([*filters, *(groups_filter(g, compiled) for g in groups)]))
         return query
 
     def _compile(self, conditions: list[Condition], selection: Doc) -> dict[Condition, Doc]:
@@ -151,7 +151,13 @@ class PanoscCatalogue:
         if self._scans.count([selection]) > MAX_CONDITION_SCAN:
             raise BadFilter(f"parameter conditions search at most {MAX_CONDITION_SCAN:,} datasets: "
                             "narrow the selection (where on creationDate, an instrument) first")
-        held = self._scans.metadata_units([selection], keys_with_units(conditions))
+        # Only entries without valueSI (lists) are compared in their own unit: their units are
+        # the ones the engine needs (asking for every unit would make it add an alternative per
+        # unit, each an $or that SecantusDB answers by reading the whole selection).
+        held: dict[str, set[str]] = {}
+        for key in keys_with_units(conditions):
+            without_si = {**selection, f"scientificMetadata.{key}.valueSI": {"$exists": False}}
+            held.update(self._scans.metadata_units([without_si], [key]))
         wanted: dict[str, set[str]] = {}
         for cond in conditions:
             if cond.unit and (si := to_si(1.0, cond.unit)) is not None:
@@ -313,6 +319,36 @@ class PanoscCatalogue:
                     item["parameters"] = []
             out.append(item)
         return out
+
+
+def conjunction(filters: list[Doc]) -> list[Doc]:
+    """The filters ANDed with as few as possible left under ``$and``: plain field conditions
+    on the same field are merged into one (``valueSI >= lo`` and ``valueSI <= hi`` into one
+    range), which means the same (on a list field too: each bound may be met by any element
+    either way) and keeps the query flat, the shape a store's planner serves from an index."""
+    merged: Doc = {}
+    rest: list[Doc] = []
+    pending = list(filters)
+    while pending:
+        flt = pending.pop(0)
+        if list(flt) == ["$and"]:  # an AND inside the AND: its parts join the rest
+            pending[:0] = flt["$and"]
+            continue
+        if any(k.startswith("$") for k in flt) or not all(_fits(merged.get(k), v) for k, v in flt.items()):
+            rest.append(flt)
+            continue
+        for key, value in flt.items():
+            old = merged.get(key)
+            merged[key] = {**old, **value} if isinstance(old, dict) and old != value else value
+    return [merged, *rest] if merged else rest
+
+
+def _fits(old: Any, new: Any) -> bool:
+    """Whether a field's condition can join the one already there without changing either."""
+    if old is None or old == new:
+        return True
+    operators = (isinstance(c, dict) and c and all(str(k).startswith("$") for k in c) for c in (old, new))
+    return all(operators) and not set(old) & set(new) and "$not" not in {*old, *new}
 
 
 def _narrows(inc: Include) -> bool:

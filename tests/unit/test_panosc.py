@@ -23,6 +23,7 @@ from scanlog_api._panosc import (
     parse_filter,
     parse_json,
 )
+from scanlog_api._panosc_search import conjunction
 from scanlog_api._panosc_shapes import _in_unit, parameters, score, words_of
 from scanlog_api._panosc_where import DATASET, DOCUMENT, FILE, INSTRUMENT, MAX_CLAUSES, NOTHING, BadFilter, Budget, translate
 from scizoo.core import to_si
@@ -312,3 +313,17 @@ def test_values_the_store_could_not_take_are_made_storable_or_refused() -> None:
     with pytest.raises(BadFilter, match="not a date"):
         translate({"creationDate": {"gt": "0001-01-01T00:00:00+01:00"}}, DATASET)  # before year 1 in UTC
     assert translate({"creationDate": {"gt": "2026-03-01T13:00:00+01:00"}}, DATASET) == {"creationTime": {"$gt": AT}}
+
+
+def test_a_range_on_one_field_stays_one_flat_condition() -> None:
+    # A store serves a flat conjunction from an index; SecantusDB reads the whole selection for $and.
+    low = {"m.valueSI": {"$gte": 1.0}, "m.unitSI": "J"}
+    high = {"m.valueSI": {"$lte": 2.0}, "m.unitSI": "J"}
+    assert conjunction([{"$and": [low, high]}]) == [{"m.valueSI": {"$gte": 1.0, "$lte": 2.0}, "m.unitSI": "J"}]
+    assert conjunction([low, {"m.valueSI": {"$gte": 3.0}}]) == [low, {"m.valueSI": {"$gte": 3.0}}]  # kept apart
+    assert conjunction([low, {"m.unitSI": "K"}]) == [low, {"m.unitSI": "K"}]
+    assert conjunction([low, {"$or": [high]}]) == [low, {"$or": [high]}]
+    docs = [{"m": {"valueSI": v, "unitSI": "J"}} for v in (0.5, 1.5, 2.5)]
+    for parts in ([low, high], [{"$and": [low, high]}]):
+        flat = conjunction(parts)
+        assert [matches({"$and": flat}, d) for d in docs] == [matches({"$and": parts}, d) for d in docs]
