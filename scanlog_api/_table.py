@@ -19,6 +19,8 @@ FIXED_COLUMNS: dict[str, tuple[str, str]] = {
     "status": ("Status", "scientificMetadata.scan_status.value"),
     "files": ("Files", "numberOfFiles"),
     "rating": ("Rating", "dataQualityMetrics"),
+    # Public to anyone (isPublished), or from when (an embargo's end: SciCat's dateOfPublishing).
+    "public": ("Public", "isPublished"),
 }
 DEFAULT_SORT = "creationTime"
 _KEY = re.compile(r"^[A-Za-z0-9_:\-]{1,120}$")
@@ -109,6 +111,10 @@ def row(doc: dict[str, Any]) -> dict[str, Any]:
         "status": meta_value(doc, "scan_status"),
         "files": doc.get("numberOfFiles", 0),
         "rating": doc.get("dataQualityMetrics"),
+        "public": bool(doc.get("isPublished")),
+        # Since when (publishedOn), or from when it is due (an embargo's end, SciCat's policy date).
+        "public_from": (doc.get("datasetlifecycle") or {}).get("publishedOn" if doc.get("isPublished")
+                                                               else "dateOfPublishing"),
         "proposal": (doc.get("proposalIds") or [""])[0],
         "beamline": (doc.get("instrumentIds") or [""])[0],
         "creationTime": doc.get("creationTime"),

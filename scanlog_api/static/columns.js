@@ -3,8 +3,9 @@
 
 // The scan's own columns; any other is a metadata entry, "meta:<key>".
 export const FIXED = {scan_id: "Scan", title: "Title", start: "Start", duration: "Duration", status: "Status",
-                      files: "Files", rating: "Rating"};
-export const DEFAULT_COLUMNS = Object.keys(FIXED);
+                      files: "Files", rating: "Rating", public: "Public"};
+// "Public" (published, or from when: an embargo's end) is one to add, not shown by default.
+export const DEFAULT_COLUMNS = Object.keys(FIXED).filter((c) => c !== "public");
 
 export function label(col) { return FIXED[col] || col.slice(5); }
 
@@ -43,7 +44,7 @@ export function metaColumns(keys) {
 
 // What "Add column" offers: every column not shown yet, the scan's own first.
 export function addable(columns, units) {
-  return [...DEFAULT_COLUMNS, ...Object.keys(units)].filter((c) => !columns.includes(c)).map((c) => [c, label(c)]);
+  return [...Object.keys(FIXED), ...Object.keys(units)].filter((c) => !columns.includes(c)).map((c) => [c, label(c)]);
 }
 
 // What the plot offers: duration and every metadata column, labelled with its unit.

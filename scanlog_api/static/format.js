@@ -22,6 +22,7 @@ export function dateText(at) { return at ? new Date(at).toLocaleString() : ""; }
 export function cellText(col, r) {
   if (col === "start") return dateText(r.start);
   if (col === "duration") return r.duration == null ? "" : Number(r.duration).toFixed(1) + " s";
+  if (col === "public") return r.public ? "yes" : r.public_from ? `from ${dateText(r.public_from)}` : "no";
   if (col.startsWith("meta:")) {
     const m = r.meta?.[col.slice(5)];
     if (!m || m.value == null) return "";

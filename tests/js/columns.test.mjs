@@ -93,7 +93,7 @@ test("what one may add and plot", () => {
   assert.deepEqual(units, {"meta:photon_energy": "eV", "meta:mode": null});
   assert.deepEqual(metaColumns(undefined), {});
   assert.deepEqual(addable(["scan_id", "title", "start", "duration", "status", "rating", "meta:mode"], units),
-                   [["files", "Files"], ["meta:photon_energy", "photon_energy"]]);
+                   [["files", "Files"], ["public", "Public"], ["meta:photon_energy", "photon_energy"]]);
   assert.deepEqual(plotChoices(units), [["duration", "Duration [s]"], ["meta:photon_energy", "photon_energy [eV]"],
                                         ["meta:mode", "mode"]]);
 });

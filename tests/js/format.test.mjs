@@ -77,3 +77,10 @@ test("values and dates as text", () => {
   assert.equal(dateText(""), "");
   assert.equal(dateText(null), "");
 });
+
+test("public: yes, or from when an embargo ends, or no", () => {
+  assert.equal(cellText("public", {...row, public: true, public_from: "2026-01-01T00:00:00Z"}), "yes");
+  assert.equal(cellText("public", {...row, public: false, public_from: "2027-03-01T00:00:00Z"}),
+               "from " + new Date("2027-03-01T00:00:00Z").toLocaleString());
+  assert.equal(cellText("public", {...row, public: false, public_from: null}), "no");
+});

@@ -103,6 +103,12 @@ def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_emba
         for doc in db[DATASET_COLLECTION].find({"_id": {"$in": pids}}):
             assert doc["datasetlifecycle"]["dateOfPublishing"] == embargo and doc["isPublished"] is False
 
+        def table() -> list[tuple[bool, str]]:  # the table's "Public" column, as its owner reads it
+            rows = client.get("/api/scans", headers=A, params={"sort": "public"}).json()["data"]
+            return [(r["public"], r["public_from"]) for r in rows if r["pid"] in pids]
+
+        assert table() == [(False, embargo.isoformat())] * 2
+
         def public() -> bool:
             """Readable and downloadable by anyone, or neither (never one without the other)."""
             answers = {client.get(f"/api/scans/{pid}").status_code for pid in pids}  # anonymous
@@ -125,6 +131,7 @@ def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_emba
         assert stored["releasedTime"] >= embargo  # released by a round at or after the embargo's end
         for doc in db[DATASET_COLLECTION].find({"_id": {"$in": pids}}):
             assert doc["isPublished"] is True and doc["datasetlifecycle"]["publishedOn"] == embargo
+        assert table() == [(True, embargo.isoformat())] * 2
         page = client.get(f"/doi/{doi}")
         assert "files available from" not in page.text and page.text.count("class='dataset'") == 2
         assert _released("embargo") == before + 2
