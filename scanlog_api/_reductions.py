@@ -68,7 +68,9 @@ def _job_view(stored: Doc, readable_derived: set[Any]) -> Doc:
     view: Doc = jsonable({
         "id": job.id, "rule": job.rule, "pipeline": job.pipeline, "state": job.state, "params": job.params,
         "requestedBy": job.requestedBy, "attempt": job.attempt, "startedAt": job.startedAt, "endedAt": job.endedAt,
-        "log": (job.log or "")[-2000:], "derived": job.derived if job.derived in readable_derived else None})
+        "log": (job.log or "")[-2000:], "derived": job.derived if job.derived in readable_derived else None,
+        # A group reduction: how many scans it reduced together (shown on each of them).
+        "inputs": len(job.inputIds) if job.inputIds else None})
     return view
 
 
@@ -93,11 +95,16 @@ class Reductions:
         if not pids:
             return {}
         out: dict[str, list[Doc]] = {pid: [] for pid in pids}
-        jobs = list(self._jobs().find({"datasetId": {"$in": pids}}).sort("createdAt", ASCENDING))
+        # A group reduction's job is each of its scans' (inputIds), as well as its newest's.
+        query = {"$or": [{"datasetId": {"$in": pids}}, {"inputIds": {"$in": pids}}]}
+        jobs = list(self._jobs().find(query).sort("createdAt", ASCENDING))
         # By the derived datasets' _id (indexed), not by scanning for inputDatasets (no index).
         derived = self._store.readable_ids([j["derived"] for j in jobs if j.get("derived")], user)
         for job in jobs:
-            out.setdefault(job["datasetId"], []).append(_job_view(job, derived))
+            view = _job_view(job, derived)
+            for pid in dict.fromkeys([job["datasetId"], *(job.get("inputIds") or [])]):
+                if pid in out:
+                    out[pid].append(view)
         return out
 
     def jobs(self, user: TokenUser | None, state: str | None, limit: int) -> list[Doc]:

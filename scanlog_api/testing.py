@@ -235,8 +235,9 @@ class FakeReductions:
     def of_scans(self, pids: list[str], user: TokenUser | None) -> dict[str, list[Doc]]:
         out: dict[str, list[Doc]] = {pid: [] for pid in pids}
         for job in self.job_views:
-            if job["datasetId"] in out:
-                out[job["datasetId"]].append({k: v for k, v in job.items() if k != "datasetId"})
+            for pid in dict.fromkeys([job["datasetId"], *(job.get("inputIds") or [])]):
+                if pid in out:
+                    out[pid].append({k: v for k, v in job.items() if k not in ("datasetId", "inputIds")})
         return out
 
     def jobs(self, user: TokenUser | None, state: str | None, limit: int) -> list[Doc]:

@@ -27,7 +27,8 @@ function reductionList(jobs, pid) {
   for (const j of jobs) {
     const li = el("li"); li.dataset.state = j.state;
     li.append(el("span", `${j.rule} (${j.pipeline}): `), el("span", j.state, "reduction " + j.state),
-              el("span", ` · attempt ${j.attempt ?? 0}` + (j.endedAt ? " · ended " + dateText(j.endedAt) : "")));
+              el("span", ` · attempt ${j.attempt ?? 0}` + (j.inputs ? ` · ${j.inputs} scans reduced together` : "") +
+                         (j.endedAt ? " · ended " + dateText(j.endedAt) : "")));
     if (j.derived) {
       const a = el("a", "derived dataset"); a.href = "#"; a.className = "derived";
       a.addEventListener("click", (e) => { e.preventDefault(); showDetail(j.derived); });

@@ -67,7 +67,8 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     COMMENT_COLLECTION: [[("datasetId", ASCENDING), ("createdAt", ASCENDING)]],
     RATING_COLLECTION: [[("datasetId", ASCENDING), ("at", ASCENDING)]],
     CONFIGURATION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING)]],
-    JOB_COLLECTION: [[("datasetId", ASCENDING)], [("state", ASCENDING), ("updatedAt", ASCENDING)],
+    # inputIds: a group reduction's scans, each of which shows the group's job.
+    JOB_COLLECTION: [[("datasetId", ASCENDING)], [("inputIds", ASCENDING)], [("state", ASCENDING), ("updatedAt", ASCENDING)],
                      [("updatedAt", DESCENDING)]],
     PUBLISHED_DATA_COLLECTION: [[("status", ASCENDING), ("registeredTime", ASCENDING)], [("ownerGroup", ASCENDING)]],
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],

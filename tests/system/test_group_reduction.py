@@ -95,3 +95,30 @@ def test_four_scans_of_a_series_become_one_stitched_dataset_and_a_late_fifth_a_n
     assert late["derived"] != job["derived"]
     revisions = {d["_id"]: len(d["inputDatasets"]) for d in db[DATASET_COLLECTION].find({"type": "derived"})}
     assert revisions == {job["derived"]: 4, late["derived"]: 5}
+
+
+def test_the_scan_table_shows_a_group_job_on_every_scan_it_reduced(mongo, db, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+
+    rule = ReductionRule(name="reflectivity", pipeline="stitch", beamline="sim", file_pattern="scan_*.dat",
+                         group=GroupBy(keys=["sample_name", "series_id"], count=4), timeout_s=120)
+    reducer = Reducer(db, ReductionRuleSet(rules=[rule]),
+                      ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for n in (1, 2, 3, 4):
+        _store_scan(db, raw, n)
+    (job,) = reducer.handle(_event(4))
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={
+        "ta": TokenUser(user="ada", groups=["20240001"]), "tb": TokenUser(user="bob", groups=["B"])})
+    with TestClient(create_app(settings)) as client:
+        ada = {"Authorization": "Bearer ta"}
+        rows = {r["pid"]: r for r in client.get("/api/scans", headers=ada).json()["data"]}
+        for n in (1, 2, 3, 4):
+            pid = f"{PID_PREFIX}/series-{n}"
+            assert rows[pid]["reduction"] == "succeeded"
+            (shown,) = client.get(f"/api/scans/{pid}", headers=ada).json()["reductions"]
+            assert (shown["id"], shown["derived"], shown["inputs"]) == (job["_id"], job["derived"], 4)
+        assert client.get(f"/api/scans/{PID_PREFIX}/series-1", headers={"Authorization": "Bearer tb"}).status_code == 404
