@@ -260,8 +260,10 @@ def test_a_worker_sigkilled_mid_job_leaves_a_job_another_worker_completes_once(
     scicow()
     path = _scan_file(tmp_path / "raw")
     rules = tmp_path / "rules.yaml"
+    # The timeout bounds worker B's own run too: a job's process alone takes seconds to start
+    # (h5py, matplotlib) on a loaded machine, 5 to 6 s at a load of 12 on 2 cores.
     rules.write_text(json.dumps({"rules": [{"name": "slow", "pipeline": "tests.reduce_pipelines:SLOW",
-                                            "timeout_s": 4}]}))
+                                            "timeout_s": 15}]}))
     common = {"KAFKA_BOOTSTRAP": kafka.bootstrap_servers, "TOPIC_PREFIX": prefix, "GROUP_ID": f"r-{prefix}",
               "MONGO_URI": scicow_settings.mongo_uri.get_secret_value(), "DATABASE": db.name,
               "RULES_FILE": str(rules), "PID_PREFIX": PID_PREFIX, "STALE_AFTER_S": "1", "SWEEP_INTERVAL_S": "1",
