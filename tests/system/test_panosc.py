@@ -325,3 +325,16 @@ def test_pages_and_counts_through_the_tally_show_published_data_only(mongo, db, 
             d["_id"] for d in newest[3:7]]
         every = _get(tallied, "/Datasets", {"where": {"pid": {"nin": [newest[0]["_id"]]}}, "limit": 500})
         assert {d["pid"] for d in every} == {d["_id"] for d in newest[1:]}
+
+
+def test_a_list_without_valuesi_is_compared_in_its_own_unit(client: TestClient, db,
+                                                            catalogue: list[dict[str, Any]]) -> None:
+    db[DATASET_COLLECTION].update_one({"_id": catalogue[4]["_id"]}, {"$set": {
+        "scientificMetadata.motor": {"value": [1, 2], "unit": "mm"}}})  # a motor's [first, last]: no valueSI
+    assert [d["pid"] for d in _get(client, "/Datasets", _params("motor", {"gt": 1500}, "um"))] == [catalogue[4]["_id"]]
+    assert _get(client, "/Datasets", _params("motor", {"gt": 2500}, "um")) == []
+    # between is gte and lte on the key (LoopBack's, as MongoDB reads a range on a list field):
+    # each bound may be met by another element, as documented in docs/panosc.md.
+    found = _get(client, "/Datasets", _params("motor", {"between": [0.0015, 0.0016]}, "m"))
+    assert [d["pid"] for d in found] == [catalogue[4]["_id"]]
+    assert _get(client, "/Datasets", _params("motor", {"between": [0.0025, 0.003]}, "m")) == []
