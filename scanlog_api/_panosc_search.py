@@ -235,9 +235,9 @@ class PanoscCatalogue:
         files: dict[Any, list[Doc]] = {}
         for block in self._collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}}):
             for n, entry in enumerate(block.get("dataFileList") or []):
-                path = str(entry.get("path", ""))
-                if not matches(test, entry):
+                if not isinstance(entry, dict) or not matches(test, entry):  # another writer's odd entry: no file
                     continue
+                path = str(entry.get("path", ""))
                 folder, _, name = path.rpartition("/")
                 files.setdefault(block["datasetId"], []).append(
                     clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))

@@ -338,3 +338,10 @@ def test_a_list_without_valuesi_is_compared_in_its_own_unit(client: TestClient, 
     found = _get(client, "/Datasets", _params("motor", {"between": [0.0015, 0.0016]}, "m"))
     assert [d["pid"] for d in found] == [catalogue[4]["_id"]]
     assert _get(client, "/Datasets", _params("motor", {"between": [0.0025, 0.003]}, "m")) == []
+
+
+def test_an_odd_file_entry_of_another_writer_is_no_server_error(client: TestClient, db,
+                                                                catalogue: list[dict[str, Any]]) -> None:
+    db[ORIG_DATABLOCK_COLLECTION].update_one({"datasetId": catalogue[0]["_id"]}, {"$push": {"dataFileList": "x.h5"}})
+    files = _get(client, f"/Datasets/{quote(catalogue[0]['_id'], safe='')}/files")
+    assert [f["name"] for f in files] == ["panosc-file0.hdf"]
