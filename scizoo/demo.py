@@ -267,7 +267,7 @@ class _Pipeline:
             staff_comment_groups={self.config.beamline: self.config.staff_group},
             doi_prefix="10.5072", public_url=f"http://127.0.0.1:{port}", datacite_url=datacite.url,
             datacite_username="DEMO.SCIZOO", datacite_password="demo-datacite",  # noqa: S106 - a stand-in's
-            publisher=self.config.facility or "scizoo", data_roots=self.data_roots(),
+            publisher=self.config.facility or "scizoo", data_roots=[str(p) for p in self.data_roots()],
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/#token=demo-20240001 (API docs: /docs)")

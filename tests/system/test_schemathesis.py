@@ -68,7 +68,7 @@ schema = schemathesis.openapi.from_dict(_openapi(), config=CONFIG)
 
 
 @pytest.fixture(scope="module")
-def backend(mongo, mongo_client) -> Iterator[Backend]:
+def backend(mongo, mongo_client, tmp_path_factory) -> Iterator[Backend]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     services = Services({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
@@ -77,6 +77,8 @@ def backend(mongo, mongo_client) -> Iterator[Backend]:
     settings_ = ScanlogSettings(
         mongo_uri=mongo.uri, database=database.name, elog_url=f"{services.url}/entries", elog_token="elog-secret",
         oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{services.url}/jwks"),
+        # Downloads served (without data roots they answer 501 by design: not this test's concern).
+        data_roots=[str(tmp_path_factory.mktemp("data"))],
     )
     now = int(time.time())
     token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600, "preferred_username": "alice",
