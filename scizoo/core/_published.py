@@ -13,7 +13,7 @@ ownership fields (the backend lets a private one be changed by its ``createdBy``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -63,6 +63,20 @@ class PublicationIn(_Strict):
     embargo_until: Annotated[AwareDatetime | None, Field(description=(
         "The datasets (their files) become public at this time; the DOI and the landing page are public "
         "once registered. None: public when registered."))] = None
+
+    @field_validator("embargo_until", mode="before")
+    @classmethod
+    def _a_day_is_its_start(cls, value: Any) -> Any:
+        # A day alone (a date input, a YAML date) is the start of that day in UTC, as DataCite's
+        # Available date of that day reads.
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value  # pydantic says what is wrong with it
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return value
 
     @field_validator("embargo_until")
     @classmethod

@@ -231,3 +231,15 @@ def test_the_policy_releases_exactly_what_its_dry_run_listed(mongo, db, datacite
     assert published() == {pid[8], *expected}
     again = _release_command(env)
     assert again.stdout == "" and "released 0 dataset(s)" in again.stderr
+
+
+@pytest.mark.parametrize("given", ["2031-03-01", "2031-03-01T00:00:00Z", "2031-03-01T01:00:00+01:00"])
+def test_an_embargo_day_is_the_start_of_that_day_in_utc(given: str) -> None:
+    """The form's date input and a YAML date (`scanlog publish`) give a day; DataCite gets that day."""
+    import yaml
+
+    from scizoo.core import PublicationIn, datacite_attributes
+
+    pub = PublicationIn.model_validate({**_form(["p/1"]), "embargo_until": yaml.safe_load(f"d: {given}")["d"]})
+    assert pub.embargo_until == datetime(2031, 3, 1, tzinfo=UTC)
+    assert datacite_attributes(pub, "10.5072/x", "https://x")["dates"][0]["date"] == "2031-03-01"
