@@ -51,6 +51,7 @@ RELEASE_ROUNDS = Counter("scizoo_release_rounds", "Rounds of the release job, by
                          "(done; elsewhere: another replica holds the lease; failed: retried next round).", ["outcome"])
 
 Reason = Literal["embargo", "policy"]
+_BATCH = 1000
 
 
 class Release(BaseModel):
@@ -69,6 +70,10 @@ class Held(BaseModel):
 
     what: str
     why: str
+    #: moved: a dataset left the publication's owner group (said once, when its embargo ends);
+    #: embargo: under a publication's embargo; no end: a proposal with no end date (both said
+    #: by every plan, so logged at debug level by the loop).
+    kind: Literal["moved", "embargo", "no end"]
 
 
 class ReleasePlan(BaseModel):
@@ -110,7 +115,7 @@ def plan_policy(proposals: list[tuple[str, datetime]], unpublished: Callable[[st
         for pid in sorted(unpublished(proposal)):
             if pid in embargoed:
                 doi, until = embargoed[pid]
-                held.append(Held(what=pid, why=f"under the embargo of {doi} until {until.isoformat()}"))
+                held.append(Held(what=pid, why=f"under the embargo of {doi} until {until.isoformat()}", kind="embargo"))
             else:
                 releases.append(Release(pid=pid, reason="policy", source=proposal, due=due))
     return releases, held
@@ -134,8 +139,9 @@ class Releaser:
             plan.releases += [Release(pid=pid, reason="embargo", source=doi, due=until) for pid in ours]
             # A dataset that moved to another owner group since registration is not made public
             # by this publication (registering checks the same).
-            plan.held += [Held(what=pid, why=f"no longer of {pub['ownerGroup']!r}, whose publication {doi} it is in")
-                          for pid in self.store.unpublished(pids) if pid not in set(ours)]
+            moved = set(self.store.unpublished(pids)) - set(ours)
+            plan.held += [Held(what=pid, why=f"no longer of {pub['ownerGroup']!r}, whose publication {doi} it is in",
+                               kind="moved") for pid in sorted(moved)]
             plan.publications.append(doi)
         years = policy_years if policy_years is not None else self.policy_years
         if years:
@@ -150,7 +156,7 @@ class Releaser:
             if unknown := sum(1 for p in self.store.proposals_without_end_time() if proposal_end(p) is None):
                 plan.held.append(Held(what=f"{unknown} proposal(s)",
                                       why="no end date (endTime or a measurement period's end): never released by "
-                                          "the policy"))
+                                          "the policy", kind="no end"))
         return plan
 
     def apply(self, plan: ReleasePlan, now: datetime) -> list[Release]:
@@ -160,7 +166,10 @@ class Releaser:
         batches: dict[tuple[str, str, datetime], list[Release]] = {}
         for release in plan.releases:
             batches.setdefault((release.reason, release.source, release.due), []).append(release)
-        for (reason, source, due), releases in batches.items():
+        # At most _BATCH datasets a write: a proposal's first policy release may be thousands.
+        chunks = [(key, releases[i:i + _BATCH]) for key, releases in batches.items()
+                  for i in range(0, len(releases), _BATCH)]
+        for (reason, source, due), releases in chunks:
             still = set(self.store.unpublished([r.pid for r in releases]))
             now_public = [r for r in releases if r.pid in still]
             if not now_public:
@@ -175,7 +184,8 @@ class Releaser:
             if self.store.mark_released(doi, now):
                 logger.info("publication %s: its embargo ended, its datasets are public", doi)
         for held in plan.held:
-            logger.info("release held: %s (%s)", held.what, held.why)
+            logger.log(logging.WARNING if held.kind == "moved" else logging.DEBUG, "not released: %s (%s)",
+                       held.what, held.why)
         return done
 
     def run(self, now: datetime, *, dry_run: bool = False, policy_years: int | None = None) -> ReleasePlan:

@@ -168,6 +168,22 @@ def test_the_release_job_keeps_its_state_in_the_store(mongo, db, datacite: DataC
     assert db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["releasedTime"] == released
 
 
+def test_a_dataset_that_left_the_owner_group_meanwhile_is_not_released(mongo, db, datacite: DataCiteStandIn) -> None:
+    """As registering checks the datasets again, the release does: the publication's owners
+    decided for datasets that were theirs."""
+    a1, a2 = _dataset(1, "A"), _dataset(2, "A")
+    db[DATASET_COLLECTION].insert_many([a1, a2])
+    with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0))) as client:
+        doi = _publish_embargoed(client, [a1["pid"], a2["pid"]], datetime.now(UTC) + timedelta(seconds=1))["doi"]
+        db[DATASET_COLLECTION].update_one({"_id": a2["pid"]}, {"$set": {"ownerGroup": "B"}})
+        embargo = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["embargoUntil"]
+        wait_for(lambda: datetime.now(UTC) > embargo, timeout=10, what="the embargo to end")
+        done = client.post("/api/releases", headers=ADMIN).json()
+    assert [r["pid"] for r in done["releases"]] == [a1["pid"]]
+    assert [(h["what"], h["kind"]) for h in done["held"]] == [(a2["pid"], "moved")]
+    assert db[DATASET_COLLECTION].find_one({"_id": a2["pid"]})["isPublished"] is False
+
+
 def test_one_replica_at_a_time_holds_the_release_lease(db) -> None:
     from scanlog_api._release import Lease
 
