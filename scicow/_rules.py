@@ -230,23 +230,31 @@ def _same_file(entry: dict[str, Any]) -> tuple[str, int, int] | None:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: How many entries of a stored datablock carry a checksum, as the store counts them.
-_CHECKSUMS_STORED = {"$size": {"$filter": {"input": {"$ifNull": ["$dataFileList", []]},
-                                           "cond": {"$ne": [{"$ifNull": ["$$this.chk", ""]}, ""]}}}}
+#: Beyond this many bytes of paths the guard of :func:`datablock_guard` is left out (a file list
+#: of ~50,000 entries): the update with its guard must fit MongoDB's 16 MB per statement.
+GUARDED_PATHS_MAX = 4 * 1024 * 1024
 
 
 def datablock_guard(doc: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
     """The filter of :func:`datablock_update` for a block read as ``stored``.
 
     The ordering guard (an older message changes nothing), and compare-and-set on what the
-    update kept from that read: the ``chkAlg`` and the number of checksums. The fixity worker
-    only ever adds a checksum (to an entry without one), so a checksum it wrote after the read
-    makes this match nothing, and the writer reads again rather than blank it. Counting keeps the
-    filter small: the file list itself in it could double a 16 MB document.
+    update keeps from that read: the same ``chkAlg``, and no checksum on any entry it would
+    keep without one. The fixity worker only ever adds a checksum, to an entry without one, so
+    a checksum it wrote after the read makes this match nothing, and the writer reads again
+    rather than blank it. Entries whose file changed lose their checksum anyway: not guarded.
+    Measured on SecantusDB, ``$expr`` (counting checksums) made every update scan the
+    collection (7.4 s for 200 updates at 1,000 blocks, 0.4 s without); ``$not``/``$elemMatch``
+    beside ``_id`` does not.
     """
-    count = sum(1 for e in stored.get("dataFileList") or [] if isinstance(e, dict) and e.get("chk") not in (None, ""))
-    return {"_id": doc["_id"], "updatedAt": {"$lte": doc["updatedAt"]}, "chkAlg": stored.get("chkAlg"),
-            "$expr": {"$eq": [_CHECKSUMS_STORED, count]}}
+    guard: dict[str, Any] = {"_id": doc["_id"], "updatedAt": {"$lte": doc["updatedAt"]},
+                             "chkAlg": stored.get("chkAlg")}
+    stored_chk = {_same_file(e): e.get("chk") for e in stored.get("dataFileList") or [] if isinstance(e, dict)}
+    unchecked = sorted({e["path"] for e in doc["dataFileList"]
+                        if not e.get("chk") and stored_chk.get(_same_file(e), "x") in ("", None)})
+    if unchecked and sum(len(p) for p in unchecked) <= GUARDED_PATHS_MAX:
+        guard["dataFileList"] = {"$not": {"$elemMatch": {"path": {"$in": unchecked}, "chk": {"$nin": ["", None]}}}}
+    return guard
 
 
 def ownership_conflict(stored: dict[str, Any], doc: dict[str, Any]) -> str | None:

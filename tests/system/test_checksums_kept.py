@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from scicow import CatalogueWriter, Lookup, Write, plan
-from scicow._rules import datablock_guard, datablock_update
+from scicow._rules import GUARDED_PATHS_MAX, datablock_guard, datablock_update, kept_checksums
 from scifix import Fixity, ScifixSettings
 from scizoo.core import ORIG_DATABLOCK_COLLECTION, CatalogueSettings, Proposal, ScanMetadata, dataset_pid
 from tests.helpers import PID_PREFIX, wait_for
@@ -106,3 +106,37 @@ def test_a_checksum_written_between_the_read_and_the_write_is_not_overwritten(db
 def _writes(*messages: ScanMetadata) -> list[Write]:
     return plan(messages, lambda p: Lookup(Proposal(proposalId=p, ownerGroup=p)),
                 CatalogueSettings(pid_prefix=PID_PREFIX)).writes
+
+
+def test_the_merge_on_plain_data() -> None:
+    """What counts as the same file, and when a stored checksum may not be kept."""
+    t = T0 + timedelta(microseconds=123_456)
+    stored = {"chkAlg": "blake2b", "dataFileList": [
+        # as read back: milliseconds only, and naive from a client without tz_aware
+        {"path": "/d/a", "size": 1, "time": (t - timedelta(microseconds=456)).replace(tzinfo=None), "chk": "A"},
+        {"path": "/d/b", "size": 2, "time": T0, "chk": "B"},
+        {"path": "/d/c", "size": 3, "time": T0},  # SciCat's own: no chk at all
+    ]}
+    doc = {"_id": "blk", "updatedAt": T0, "chkAlg": "", "dataFileList": [
+        {"path": "/d/a", "size": 1, "time": t, "chk": ""},
+        {"path": "/d/b", "size": 2, "time": T0 + timedelta(seconds=1), "chk": ""},  # touched since: another file
+        {"path": "/d/c", "size": 3, "time": T0, "chk": ""},
+    ]}
+    merged = kept_checksums(doc, stored)
+    assert [e["chk"] for e in merged["dataFileList"]] == ["A", "", ""] and merged["chkAlg"] == "blake2b"
+    assert doc["dataFileList"][0]["chk"] == ""  # the message's document is not changed in place
+    # Nothing kept: no algorithm claimed.
+    assert kept_checksums(doc, stored | {"dataFileList": stored["dataFileList"][1:]})["chkAlg"] == ""
+    # The capture's own algorithm, another one: the stored checksums are not passed off as it.
+    own = doc | {"chkAlg": "sha1", "dataFileList": [doc["dataFileList"][0], doc["dataFileList"][2] | {"chk": "C1"}]}
+    assert [e["chk"] for e in kept_checksums(own, stored)["dataFileList"]] == ["", "C1"]
+    # The same algorithm: kept beside the capture's.
+    same = kept_checksums(own | {"chkAlg": "blake2b"}, stored)
+    assert [e["chk"] for e in same["dataFileList"]] == ["A", "C1"] and same["chkAlg"] == "blake2b"
+    # The guard: entries kept without a checksum (c) must still have none; a changed file (b) is not guarded.
+    guard = datablock_guard(doc, stored)
+    assert guard["dataFileList"]["$not"]["$elemMatch"]["path"] == {"$in": ["/d/c"]}
+    assert guard["chkAlg"] == "blake2b" and guard["updatedAt"] == {"$lte": T0}
+    # A list whose guard would not fit one statement: the ordering guard alone.
+    huge = {"path": "/d/" + "x" * (GUARDED_PATHS_MAX + 1), "size": 3, "time": T0, "chk": ""}
+    assert "dataFileList" not in datablock_guard(doc | {"dataFileList": [huge]}, {"dataFileList": [huge]})
