@@ -265,6 +265,8 @@ class _Pipeline:
         settings = ScanlogSettings(
             mongo_uri=self.mongo.uri, tokens={k: TokenUser.model_validate(v) for k, v in DEMO_TOKENS.items()},
             staff_comment_groups={self.config.beamline: self.config.staff_group},
+            # The beamline's staff change its reduction rules on the rules page (administrators all).
+            rule_staff_groups={self.config.beamline: self.config.staff_group},
             doi_prefix="10.5072", public_url=f"http://127.0.0.1:{port}", datacite_url=datacite.url,
             datacite_username="DEMO.SCIZOO", datacite_password="demo-datacite",  # noqa: S106 - a stand-in's
             publisher=self.config.facility or "scizoo", data_roots=[str(p) for p in self.data_roots()],
@@ -470,5 +472,10 @@ def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) ->
     console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
     console.print("  Download: select scans, 'Download files' (one zip with a manifest of sizes and checksums), or")
     console.print(f"    curl -OJ -H 'Authorization: Bearer demo-staff' '{url}/api/downloads/datasets.zip?pid=<pid>'")
+    console.print(f"  {url}/rules#token=demo-staff   (reduction rules: edit, dry run, history with diffs, pipelines)")
+    console.print(f"  PaNOSC search API over published data: {url}/panosc-api/Datasets (and /Documents, /Instruments)")
+    made = next(iter(sorted((data_dir / "reduce" / "out").glob("*/profile.nxs"))), None)
+    if made is not None:
+        console.print(f"  Reproduce a reduction from its file alone: scireduce reproduce {made}")
     console.print(f"  API docs: {url}/docs")
     console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")
