@@ -11,10 +11,12 @@ itself brings wins over the stored one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient, monitoring
 
 from scicow import CatalogueWriter, Lookup, Write, plan
 from scicow._rules import GUARDED_PATHS_MAX, datablock_guard, datablock_update, kept_checksums
@@ -101,6 +103,48 @@ def test_a_checksum_written_between_the_read_and_the_write_is_not_overwritten(db
     # The writer itself, against what is stored now: the same files again keep their checksums.
     assert CatalogueWriter(db).write(_writes(_scan(41, [a, b], produced_at=later + timedelta(minutes=1)))) == []
     assert _chks(db, pid) == {str(a): _b2(a), str(b): ""}
+
+
+class _WorkerBetween(monitoring.CommandListener):
+    """Runs ``act`` once, right after the first read of a collection: a write that lands
+    between scicow's read and its write, every time (pymongo's public command monitoring)."""
+
+    def __init__(self, collection: str, act: Callable[[], None]) -> None:
+        self.collection, self.act, self.reads, self.fired = collection, act, set(), False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == self.collection:
+            self.reads.add(event.request_id)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.request_id in self.reads and not self.fired:
+            self.fired = True
+            self.act()
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_the_writer_reads_again_when_a_checksum_lands_between_its_read_and_its_write(mongo, db, tmp_path: Path) -> None:
+    data = tmp_path / "data" / "20240001" / "raw"
+    a, b = (_file(data, f"between_{n}.h5", 2000 + n, n) for n in range(2))
+    assert CatalogueWriter(db).write(_writes(_scan(42, [a, b]))) == []
+    pid = dataset_pid("fix-42", PID_PREFIX)
+    block = _block(db, pid)
+    same = {k: block["dataFileList"][1][k] for k in ("path", "size", "time")}
+
+    def worker_writes_b() -> None:  # as scifix's _write_block does
+        db[ORIG_DATABLOCK_COLLECTION].update_one({"_id": block["_id"], "dataFileList": {"$elemMatch": same}},
+                                                 {"$set": {"dataFileList.$.chk": _b2(b), "chkAlg": "blake2b"}})
+
+    listener = _WorkerBetween(ORIG_DATABLOCK_COLLECTION, worker_writes_b)
+    with MongoClient(mongo.uri, tz_aware=True, event_listeners=[listener]) as client:
+        later = T0 + timedelta(minutes=5)
+        assert CatalogueWriter(client[db.name]).write(_writes(_scan(42, [a, b], produced_at=later))) == []
+    assert listener.fired
+    # Without the guard and the second read, b's checksum was blanked by the write that followed.
+    assert _chks(db, pid) == {str(a): "", str(b): _b2(b)} and _block(db, pid)["chkAlg"] == "blake2b"
+    assert _block(db, pid)["updatedAt"] == later
 
 
 def _writes(*messages: ScanMetadata) -> list[Write]:
