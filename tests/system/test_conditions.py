@@ -397,6 +397,12 @@ def test_a_key_only_unreadable_scans_hold_is_unknown_to_the_reader(client: TestC
     keys = client.get("/api/scans/keys", headers=A).json()
     assert keys["scan.path.positions"] in ("mm", "um") and keys["sample.temperature"] in ("K", "degC")
     assert "scan.labels" in keys and "sample" not in keys and "secret_dose" not in keys
+    # a key not held is asked again: once a scan the reader may read brings it, it is known
+    mine = _dataset(901, "A")
+    mine.update(ownerGroup="A", accessGroups=[], isPublished=False)
+    mine["scientificMetadata"]["secret_dose"] = _entry(2.0, "Gy")
+    db[DATASET_COLLECTION].insert_one(mine)
+    assert client.get(f"/api/scans?where={quote('secret_dose:gt:1:Gy')}", headers=A).json()["count"] == 1
 
 
 def test_the_csv_follows_the_conditions_and_errors_name_them(client: TestClient,
