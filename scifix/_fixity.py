@@ -24,6 +24,7 @@ from typing import Any, Final
 from pymongo.database import Database
 
 from scizoo.core import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION, PID_NAMESPACE
+from scizoo.core import FIXITY_COLLECTION as _FIXITY_COLLECTION
 
 from ._bucket import TokenBucket
 from ._hashing import Digest, checksum, stat_of
@@ -34,7 +35,8 @@ from ._settings import ScifixSettings
 logger = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
-FIXITY_COLLECTION: Final = "ScizooFixity"
+#: The per-dataset summaries: the name lives in scizoo.core, as the scan table reads them too.
+FIXITY_COLLECTION: Final = _FIXITY_COLLECTION
 FIXITY_FILE_COLLECTION: Final = "ScizooFixityFile"
 _PROBLEMS_KEPT: Final = 1000
 

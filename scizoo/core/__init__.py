@@ -15,6 +15,7 @@ from ._catalogue import (
     CONFIGURATION_REVISION_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
+    FIXITY_COLLECTION,
     INDEXES,
     INSTRUMENT_COLLECTION,
     JOB_COLLECTION,
@@ -116,6 +117,15 @@ from ._messages import (
 )
 from ._migrations import MigrationError, attachment_update, migrate_attachments, migrate_catalogue
 from ._pipelines import PipelineDescription, StepDescription, StepParameter, parameters_of, pipeline_problems
+from ._previews import (
+    MAX_PREVIEW_POINTS,
+    PREVIEW_COLLECTION,
+    PREVIEW_LIFETIME,
+    PreviewCurve,
+    PreviewDocument,
+    PreviewState,
+    new_preview,
+)
 from ._published import (
     Creator,
     Funding,
@@ -164,6 +174,7 @@ __all__ = [
     "DATASET_COLLECTION",
     "ELOG_ENTRY_COLLECTION",
     "EXIT_UNAVAILABLE",
+    "FIXITY_COLLECTION",
     "INDEXES",
     "INSTRUMENT_COLLECTION",
     "JOB_COLLECTION",
@@ -174,6 +185,9 @@ __all__ = [
     "ORIG_DATABLOCK_COLLECTION",
     "PID_NAMESPACE",
     "PIPELINE_COLLECTION",
+    "PREVIEW_COLLECTION",
+    "PREVIEW_LIFETIME",
+    "MAX_PREVIEW_POINTS",
     "PRODUCER_OWNED_DATABLOCK_FIELDS",
     "PROPOSAL_COLLECTION",
     "PUBLISHED_DATA_COLLECTION",
@@ -218,6 +232,10 @@ __all__ = [
     "OrigDatablockDocument",
     "OutputFile",
     "PipelineDescription",
+    "PreviewCurve",
+    "PreviewDocument",
+    "PreviewState",
+    "new_preview",
     "Proposal",
     "ProposalDocument",
     "PublicationIn",

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ._previews import PREVIEW_COLLECTION
+
 logger = logging.getLogger(__name__)
 
 DATASET_COLLECTION: Final = "Dataset"
@@ -33,6 +35,9 @@ JOB_COLLECTION: Final = "ScizooReductionJob"
 REDUCTION_RULES_COLLECTION: Final = "ScizooReductionRules"
 #: Every revision of the reduction rules (who, when, the rules), _id the revision number.
 REDUCTION_RULE_REVISION_COLLECTION: Final = "ScizooReductionRuleRevision"
+#: scifix: each dataset's fixity (state ok/flagged/mismatch, problem files, when checked and
+#: verified), _id the dataset's pid; read by the scan table, written only by the fixity worker.
+FIXITY_COLLECTION: Final = "ScizooFixity"
 #: The pipelines the reduction workers have (steps, inputs, parameters), _id the pipeline's name.
 PIPELINE_COLLECTION: Final = "ScizooPipeline"
 #: SciCat's: publications with their DOI; scizoo's own: each user's cart of datasets to publish.
@@ -74,6 +79,10 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     CONFIGURATION_REVISION_COLLECTION: [[("beamline", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)]],
     # The views shared with a reader's groups (their own come from the unique index below).
     VIEW_COLLECTION: [[("sharedGroup", ASCENDING)]],
+    # Reduction previews (issue 22): a worker takes the oldest queued; the scan table replaces a
+    # person's queued one and removes the expired.
+    PREVIEW_COLLECTION: [[("state", ASCENDING), ("createdAt", ASCENDING)],
+                         [("requestedBy", ASCENDING), ("state", ASCENDING)], [("expiresAt", ASCENDING)]],
 }
 
 #: collection -> indexes only a store with wildcard indexes builds (MongoDB 4.2 or later). Metadata
