@@ -26,7 +26,7 @@ from pymongo import MongoClient
 
 from scizoo.core import DatasetIngested, DependencyUnavailable, ensure_indexes, events_topic
 from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import require_codecs, undecodable
+from scizoo.ops.kafka_records import poll_reading_past, require_codecs
 from scizoo.ops.store import ping_store, store_problem
 
 from ._fixity import Fixity
@@ -116,16 +116,7 @@ def _consume(settings: ScifixSettings, stop: threading.Event, consumer: KafkaCon
     due: deque[str] = deque()
     next_due = time.monotonic()
     while not stop.is_set():
-        try:
-            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
-        except Exception as err:  # a batch that cannot be decoded raises its codec's own error
-            bad = undecodable(err)
-            if bad is None:
-                raise
-            logger.error("events not read: %s", bad.reason)
-            if bad.partition in consumer.assignment():
-                consumer.seek(bad.partition, bad.after)
-            continue
+        polled = poll_reading_past(consumer, settings.poll_timeout_ms, logger)
         try:
             for records in polled.values():
                 for record in records:

@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 
 from scizoo.core import PIPELINE_COLLECTION, REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import require_codecs, undecodable
+from scizoo.ops.kafka_records import poll_reading_past, require_codecs
 from scizoo.ops.store import store_problem
 
 from ._describe import publish_pipelines
@@ -94,19 +94,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
             if time.monotonic() >= next_sweep:
                 reducer.sweep()
                 next_sweep = time.monotonic() + settings.sweep_interval_s
-            try:
-                polled = consumer.poll(timeout_ms=settings.poll_timeout_ms)
-            except Exception as err:  # a batch that cannot be decoded raises its codec's own error
-                bad = undecodable(err)
-                if bad is None:
-                    raise
-                # Skipped like an event that does not validate (below): the datasets are in the
-                # catalogue, and a person can ask for their reductions. Polled again at the same
-                # position, kafka-python 3.0.12 would loop inside poll() for ever: move past it.
-                logger.error("events not read: %s", bad.reason)
-                if bad.partition in consumer.assignment():
-                    consumer.seek(bad.partition, bad.after)
-                continue
+            # A batch that cannot be decoded is skipped like an event that does not validate (below).
+            polled = poll_reading_past(consumer, settings.poll_timeout_ms, logger)
             for records in polled.values():
                 for record in records:
                     try:

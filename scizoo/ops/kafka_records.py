@@ -11,10 +11,12 @@ the consumer ends without moving past it, and reads it again once the library is
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+from kafka import KafkaConsumer
 from kafka.errors import UnsupportedCodecError
 from kafka.structs import TopicPartition
 
@@ -66,6 +68,24 @@ def missing_library(err: BaseException) -> str | None:
     text = str(err)
     found = next((name for name in ("gzip", "snappy", "lz4", "zstd") if f"for {name} compression" in text), None)
     return found if found is not None and "not found" in text else None
+
+
+def poll_reading_past(consumer: KafkaConsumer, timeout_ms: int, log: logging.Logger) -> dict[Any, list[Any]]:
+    """``consumer.poll()``, moving past a batch that cannot be decoded (:func:`undecodable`), logged
+    with where it is. For the consumers of the "ingested" events (scireduce, scifix): the datasets
+    are in the catalogue, and a person can ask for their work again. Polled again at the same
+    position, kafka-python 3.0.12 would loop inside ``poll()`` for ever. Any other error is raised."""
+    try:
+        polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=timeout_ms)
+    except Exception as err:  # a batch that cannot be decoded raises its codec's own error
+        bad = undecodable(err)
+        if bad is None:
+            raise
+        log.error("events not read: %s", bad.reason)
+        if bad.partition in consumer.assignment():
+            consumer.seek(bad.partition, bad.after)
+        return {}
+    return polled
 
 
 @dataclass(frozen=True)
