@@ -48,6 +48,8 @@ CART_COLLECTION: Final = "ScanlogCart"
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 #: scizoo's own: the scan table's saved views (columns, conditions, filters, sort), per user.
 VIEW_COLLECTION: Final = "ScanlogView"
+#: scizoo's own: short-lived download tickets (scanlog_api/_downloads.py), by the hash of the ticket.
+DOWNLOAD_TICKET_COLLECTION: Final = "ScanlogDownloadTicket"
 
 ASCENDING: Final = 1
 DESCENDING: Final = -1
@@ -83,7 +85,13 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     # person's queued one and removes the expired.
     PREVIEW_COLLECTION: [[("state", ASCENDING), ("createdAt", ASCENDING)],
                          [("requestedBy", ASCENDING), ("state", ASCENDING)], [("expiresAt", ASCENDING)]],
+    # A user's live download tickets, counted against their bound.
+    DOWNLOAD_TICKET_COLLECTION: [[("owner", ASCENDING), ("expiresAt", ASCENDING)]],
 }
+
+#: collection -> the date field after which the store removes a document itself (MongoDB's TTL
+#: monitor runs about once a minute, so readers still compare the date themselves).
+TTL_INDEXES: Final[dict[str, str]] = {DOWNLOAD_TICKET_COLLECTION: "expiresAt"}
 
 #: collection -> indexes only a store with wildcard indexes builds (MongoDB 4.2 or later). Metadata
 #: conditions name any scientificMetadata key (``scientificMetadata.<key>.valueSI``, ``.unitSI``,
@@ -137,6 +145,8 @@ def ensure_indexes(db: Any) -> None:
             db[collection].create_index(keys)
     for collection, keys in UNIQUE_INDEXES.items():
         db[collection].create_index(keys, unique=True)
+    for collection, date_field in TTL_INDEXES.items():
+        db[collection].create_index([(date_field, ASCENDING)], expireAfterSeconds=0)
     if wildcard_supported(db.command("buildInfo")):
         # Last: on a large catalogue its first build takes minutes (the services build their
         # indexes beside their start; docs/performance.md has the command to build it ahead).
