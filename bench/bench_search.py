@@ -324,6 +324,8 @@ def main() -> None:
     parser.add_argument("--scicat", type=Path, default=Path("/tmp/scicat-src"),
                         help="a built scicat-backend-next checkout (npm ci && npm run build)")
     parser.add_argument("--scicat-port", type=int, default=3999)
+    parser.add_argument("--scicat-units", action="store_true",
+                        help="also check which SI units SciCat's search finds (reads the collection 4 times)")
     parser.add_argument("--ways", type=lambda text: text.split(","), default=list(WAYS),
                         help=f"besides the naive way, which to ask (comma-separated; default {','.join(WAYS)})")
     args = parser.parse_args()
@@ -480,13 +482,13 @@ def main() -> None:
 
                 measure(f"{name}: facets", shaped_facets, args.rounds, args.budget, 500.0)
         if chosen("scicat"):
-            scicat(args, mongo.uri, questions, truth, small)
+            scicat(args, mongo.uri, questions, truth, collection)
         client.close()
 
 
 # --- the SciCat backend, last (its start adds its own indexes to the collection) ---------------
 
-def scicat(args: argparse.Namespace, uri: str, questions: list[Any], truth: dict[str, Any], small: str) -> None:
+def scicat(args: argparse.Namespace, uri: str, questions: list[Any], truth: dict[str, Any], collection: Any) -> None:
     checkout: Path = args.scicat
     if not (checkout / "dist" / "main.js").exists():
         print(f"\nSciCat backend: skipped, no built checkout at {checkout} (fetch SciCatProject/scicat-backend-next, "
@@ -538,9 +540,29 @@ def scicat(args: argparse.Namespace, uri: str, questions: list[Any], truth: dict
                 agree = counted == truth[name][0] and pids == truth[name][1]
                 print(f"    count {counted:,}, page {len(pids)}; {'agrees' if agree else 'DISAGREES'} with the "
                       f"naive way ({truth[name][0]:,})")
+            if args.scicat_units:
+                units_check(api, tokens["admin"], collection)
         finally:
             node.terminate()
             node.wait(30)
+
+
+#: One condition per kind of SI unit: base units (K, m) and derived ones (J, Pa).
+UNIT_CHECKS = [[("sample_temperature", "lt", 20, None, "K")], [("detector_distance", "lt", 0.5, None, "m")],
+               [("photon_energy", "between", 12, 12.2, "keV")], [("chamber_pressure", "lt", 1e-7, None, "mbar")]]
+
+
+def units_check(api: str, token: str, collection: Any) -> None:
+    """Which units SciCat's unit-aware search finds in what scizoo stored: its count against a
+    Python reading of the same documents (each a read of the whole collection)."""
+    print("  SciCat's unit-aware search on scizoo's valueSI/unitSI, one condition each (found / there):")
+    for conds in UNIT_CHECKS:
+        there = sum(1 for d in collection.find({}) if python_test(conds)(d))
+        answer = requests.get(f"{api}/datasets/fullfacet", headers={"Authorization": f"Bearer {token}"}, timeout=600,
+                              params={"fields": json.dumps({"scientific": scicat_fields(conds)}), "facets": "[]"})
+        found = (answer.json()[0].get("all") or [{}])[0].get("totalSets", 0) if answer.ok else answer.status_code
+        stored = (collection.find_one({}) or {})["scientificMetadata"][conds[0][0]].get("unitSI")
+        print(f"    {where(conds)[0]}: {found} / {there:,} (scizoo's unitSI {stored!r})")
 
 
 def _login(api: str, user: str, password: str) -> str:
