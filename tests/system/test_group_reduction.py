@@ -54,18 +54,23 @@ def _store_scan(db, folder: Path, n: int) -> None:
                                               "dataFileList": [{"path": str(path), "size": path.stat().st_size}]})
 
 
+def _reducer(db, tmp_path: Path) -> tuple[Reducer, Path]:
+    """A worker with one group rule: a series of 4 scans of one sample, stitched; and the scans' folder."""
+    rule = ReductionRule(name="reflectivity", pipeline="stitch", beamline="sim", file_pattern="scan_*.dat",
+                         group=GroupBy(keys=["sample_name", "series_id"], count=4), timeout_s=120)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    return Reducer(db, ReductionRuleSet(rules=[rule]), ScireduceSettings(work_dir=tmp_path / "work",
+                                                                         pid_prefix=PID_PREFIX)), raw
+
+
 def _event(n: int) -> DatasetIngested:
     return DatasetIngested(pid=f"{PID_PREFIX}/series-{n}", message_id=f"m{n}", beamline="sim",
                            proposal_id="20240001", status="finished", ingested_at=START)
 
 
 def test_four_scans_of_a_series_become_one_stitched_dataset_and_a_late_fifth_a_new_revision(db, tmp_path) -> None:
-    rule = ReductionRule(name="reflectivity", pipeline="stitch", beamline="sim", file_pattern="scan_*.dat",
-                         group=GroupBy(keys=["sample_name", "series_id"], count=4), timeout_s=120)
-    reducer = Reducer(db, ReductionRuleSet(rules=[rule]),
-                      ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
-    raw = tmp_path / "raw"
-    raw.mkdir()
+    reducer, raw = _reducer(db, tmp_path)
     for n in (1, 2, 3):
         _store_scan(db, raw, n)
         assert reducer.handle(_event(n)) == []
@@ -102,12 +107,7 @@ def test_the_scan_table_shows_a_group_job_on_every_scan_it_reduced(mongo, db, tm
 
     from scanlog_api import ScanlogSettings, TokenUser, create_app
 
-    rule = ReductionRule(name="reflectivity", pipeline="stitch", beamline="sim", file_pattern="scan_*.dat",
-                         group=GroupBy(keys=["sample_name", "series_id"], count=4), timeout_s=120)
-    reducer = Reducer(db, ReductionRuleSet(rules=[rule]),
-                      ScireduceSettings(work_dir=tmp_path / "work", pid_prefix=PID_PREFIX))
-    raw = tmp_path / "raw"
-    raw.mkdir()
+    reducer, raw = _reducer(db, tmp_path)
     for n in (1, 2, 3, 4):
         _store_scan(db, raw, n)
     (job,) = reducer.handle(_event(4))
