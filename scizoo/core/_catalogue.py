@@ -84,14 +84,14 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     # Reduction previews (issue 22): a worker takes the oldest queued; the scan table replaces a
     # person's queued one and removes the expired.
     PREVIEW_COLLECTION: [[("state", ASCENDING), ("createdAt", ASCENDING)],
-                         [("requestedBy", ASCENDING), ("state", ASCENDING)], [("expiresAt", ASCENDING)]],
+                         [("requestedBy", ASCENDING), ("state", ASCENDING)]],
     # A user's live download tickets, counted against their bound.
     DOWNLOAD_TICKET_COLLECTION: [[("owner", ASCENDING), ("expiresAt", ASCENDING)]],
 }
 
 #: collection -> the date field after which the store removes a document itself (MongoDB's TTL
 #: monitor runs about once a minute, so readers still compare the date themselves).
-TTL_INDEXES: Final[dict[str, str]] = {DOWNLOAD_TICKET_COLLECTION: "expiresAt"}
+TTL_INDEXES: Final[dict[str, str]] = {DOWNLOAD_TICKET_COLLECTION: "expiresAt", PREVIEW_COLLECTION: "expiresAt"}
 
 #: collection -> indexes only a store with wildcard indexes builds (MongoDB 4.2 or later). Metadata
 #: conditions name any scientificMetadata key (``scientificMetadata.<key>.valueSI``, ``.unitSI``,
