@@ -40,6 +40,7 @@ from ._routes import router
 from ._routes_downloads import router as downloads_router
 from ._routes_panosc import router as panosc_router
 from ._routes_publish import router as publish_router
+from ._routes_previews import router as previews_router
 from ._routes_reductions import router as reductions_router
 from ._routes_views import router as views_router
 from ._services import Services
@@ -153,6 +154,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     app.include_router(publish_router)
     app.include_router(views_router)
     app.include_router(reductions_router)
+    app.include_router(previews_router)  # reduction previews of the rules page's pipeline view
     app.include_router(downloads_router)
     app.include_router(panosc_router)  # the PaNOSC search API, published data only (_routes_panosc)
     document_refusals(app)

@@ -31,6 +31,7 @@ from scizoo.ops.store import store_problem
 
 from ._describe import publish_pipelines
 from ._ports import Clock, system_clock
+from ._preview import start_previews
 from ._reducer import Worker
 from ._registry import pipelines
 from ._rules import RuleSet, StoredRules
@@ -87,6 +88,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
     next_sweep = time.monotonic() + settings.sweep_interval_s
+    previews_stop = threading.Event()
+    previews = start_previews(db, reducer, previews_stop)  # answered beside the loop (scireduce._preview)
     try:
         while not stop.is_set():
             reducer.rules = rules.current()  # one read by _id
@@ -113,6 +116,8 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
                     logger.warning("event offset not committed (%s: %s); it will be read again",
                                    type(err).__name__, err)
     finally:
+        previews_stop.set()
+        previews.join(30)
         if health is not None:
             health.stop()
         consumer.close()
