@@ -17,6 +17,7 @@ import pytest
 from scizoo.core import (
     DATASET_COLLECTION,
     INDEXES,
+    TTL_INDEXES,
     UNIQUE_INDEXES,
     WILDCARD_INDEXES,
     ensure_indexes,
@@ -25,12 +26,15 @@ from scizoo.core import (
 
 pytestmark = pytest.mark.system
 
+#: Every collection the set gives an index.
+_COLLECTIONS = sorted(set(INDEXES) | set(UNIQUE_INDEXES) | set(TTL_INDEXES) | set(WILDCARD_INDEXES))
+
 
 def _keys(db: Any) -> dict[str, list[tuple[tuple[str, int], ...]]]:
     """Every collection's index keys as created (``_id`` aside), in creation-independent order."""
     return {name: sorted(tuple((k, int(v)) for k, v in index["key"].items())
                          for index in db[name].list_indexes() if index["name"] != "_id_")
-            for name in sorted(set(INDEXES) | set(UNIQUE_INDEXES) | set(WILDCARD_INDEXES))}
+            for name in _COLLECTIONS}
 
 
 def _expected(*, wildcard: bool) -> dict[str, list[tuple[tuple[str, int], ...]]]:
@@ -39,10 +43,11 @@ def _expected(*, wildcard: bool) -> dict[str, list[tuple[tuple[str, int], ...]]]
         specs.setdefault(name, []).extend(tuple(keys) for keys in indexes)
     for name, keys in UNIQUE_INDEXES.items():
         specs.setdefault(name, []).append(tuple(keys))
+    for name, field in TTL_INDEXES.items():
+        specs.setdefault(name, []).append(((field, 1),))
     for name, indexes in WILDCARD_INDEXES.items():
         specs.setdefault(name, []).extend(tuple(keys) for keys in indexes if wildcard)
-    return {name: sorted(specs.get(name, [])) for name in sorted(set(INDEXES) | set(UNIQUE_INDEXES)
-                                                                   | set(WILDCARD_INDEXES))}
+    return {name: sorted(specs.get(name, [])) for name in _COLLECTIONS}
 
 
 class _AnswersAsMongoDB:
