@@ -90,7 +90,8 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
         download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern,
         downloads=Downloads(store, lambda pids: store.catalogue.collection(ORIG_DATABLOCK_COLLECTION).find(
             {"datasetId": {"$in": pids}}), roots=DataRoots.of(settings.data_roots),
-            max_archive_bytes=settings.max_archive_bytes, transfer_pattern=settings.download_url_pattern))
+            max_archive_bytes=settings.max_archive_bytes, transfer_pattern=settings.download_url_pattern),
+        notebook_url_pattern=settings.notebook_url_pattern)
 
 
 def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reductions: ScanJobs | None = None) -> FastAPI:
@@ -112,7 +113,8 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
                             max_anonymous_streams=settings.max_anonymous_streams,
                             max_streams_per_user=settings.max_streams_per_user,
                             download_url_pattern=settings.download_url_pattern,
-                            scicat_url_pattern=settings.scicat_url_pattern)
+                            scicat_url_pattern=settings.scicat_url_pattern,
+                            notebook_url_pattern=settings.notebook_url_pattern)
 
     # Ended embargoes and the release policy, in one replica at a time (_release).
     releases = release_loop(services.publisher.releaser, settings.release_every_s) if services.publisher else None

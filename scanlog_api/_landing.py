@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ._downloads import transfer_url
+from ._scans import fixity_view
 
 _BIBTEX_SPECIAL = str.maketrans({"{": r"\{", "}": r"\}", "\\": r"\textbackslash{}", "%": r"\%", "&": r"\&",
                                  "#": r"\#", "$": r"\$", "_": r"\_", "~": r"\~{}", "^": r"\^{}"})
@@ -76,7 +77,7 @@ def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_p
                        f"{escape(' ' + v.get('unit', '')) if isinstance(v, dict) and v.get('unit') else ''}</td></tr>"
                        for k, v in (d.get("scientificMetadata") or {}).items())
         rows.append(f"<section class='dataset'><h3>{escape(d.get('datasetName', d['pid']))}</h3>"
-                    f"<p>pid {escape(d['pid'])}</p><table>{meta}</table><ul>{files}</ul>"
+                    f"<p>pid {escape(d['pid'])}</p>{fixity_line(d.get('fixity'))}<table>{meta}</table><ul>{files}</ul>"
                     f"{_transfer(d, download_pattern)}</section>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -91,6 +92,23 @@ def landing_page(doc: dict[str, Any], datasets: list[dict[str, Any]], download_p
 <p><a href="/doi/{escape(doi)}/bibtex">BibTeX</a> · <a href="/doi/{escape(doi)}/datacite.json">DataCite JSON</a></p>
 <h2>Datasets</h2>{_download_all(doc, datasets, download_pattern, archive_limit)}
 {embargo_note(doc)}{''.join(rows)}</body></html>"""
+
+
+def fixity_line(summary: dict[str, Any] | None) -> str:
+    """A dataset's fixity (scifix's summary), one line: "checksums: ok", or how many problems and
+    the first few of them; "not yet checked" before the first pass."""
+    shown = fixity_view(summary, problems=3)
+    if shown is None:
+        return "<p class='fixity' data-state='unchecked'>checksums: not yet checked</p>"
+    when = str(shown.get("verifiedAt") or shown.get("checkedAt") or "")[:10]
+    since = f" (checked {escape(when)})" if when else ""
+    if not shown["problemCount"]:
+        return f"<p class='fixity' data-state='{escape(shown['state'])}'>checksums: {escape(shown['state'])}{since}</p>"
+    count = shown["problemCount"]
+    first = "; ".join(f"{escape(p['path'])}: {escape(p['kind'])}" for p in shown["problems"])
+    more = f"; and {count - len(shown['problems'])} more" if count > len(shown["problems"]) else ""
+    return (f"<p class='fixity' data-state='{escape(shown['state'])}'>checksums: {count} "
+            f"problem{'s' if count != 1 else ''}: {first}{more}{since}</p>")
 
 
 def embargo_note(doc: dict[str, Any]) -> str:

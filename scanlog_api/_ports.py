@@ -62,6 +62,9 @@ class Scans(ScanReads, Protocol):
 
     def detail(self, pid: str, user: TokenUser | None) -> Doc: ...
 
+    def fixity_of(self, pids: list[str]) -> dict[str, Doc]:
+        """The fixity worker's summaries of these datasets (pids the caller has read), by pid."""
+
     def proposals(self, user: TokenUser | None, limit: int = ...) -> list[Doc]: ...
 
     def beamlines(self, branches: list[Doc], limit: int = ...) -> list[str]: ...

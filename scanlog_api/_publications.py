@@ -14,6 +14,7 @@ from pymongo.collection import Collection
 from scizoo.core import (
     CART_COLLECTION,
     DATASET_COLLECTION,
+    FIXITY_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
@@ -144,5 +145,8 @@ class PublicationStore:
             # Each file with its datablock's checksum algorithm (the landing page shows both).
             files.setdefault(block["datasetId"], []).extend({**f, "chkAlg": block.get("chkAlg", "")}
                                                              for f in block.get("dataFileList", []))
-        return [{**d, "files": files.get(d["_id"], [])}
-                for d in self._catalogue.collection(DATASET_COLLECTION).find({"_id": {"$in": pids}, "isPublished": True})]
+        published = list(self._catalogue.collection(DATASET_COLLECTION).find({"_id": {"$in": pids}, "isPublished": True}))
+        # The fixity worker's summary of each (only the published ones', as the page is public).
+        fixity = {d["_id"]: d for d in self._catalogue.collection(FIXITY_COLLECTION).find(
+            {"_id": {"$in": [d["_id"] for d in published]}})}
+        return [{**d, "files": files.get(d["_id"], []), "fixity": fixity.get(d["_id"])} for d in published]

@@ -31,6 +31,7 @@ from ._deps import (
     sort_of,
     where_conditions,
 )
+from ._downloads import transfer_url
 from ._elog import ElogClient, entry_id_of
 from ._errors import Invalid, NotConfigured, NotFound, TooLarge, TooMany
 from ._facets import (
@@ -47,6 +48,7 @@ from ._facets import (
 from ._images import MAX_IMAGE_BYTES, thumbnail
 from ._live import EventStream, LiveFeed, Subscriber
 from ._models import CommentIn, ElogIn, Page, RatingIn, RerunIn
+from ._scans import fixity_view
 from ._table import FIXED_COLUMNS, csv_lines, html_table, jsonable, row
 
 router = APIRouter()
@@ -76,9 +78,11 @@ def list_scans(
     field = sort_of(sort)
     if filters.q:  # free text is matched here, over the whole (bounded) selection
         hits, count = store.text_page(branches, filters.q, field, order, skip, limit)
-        return Page(data=_with_reductions(jobs, [jsonable(row(d)) for d in hits], user), count=count)
+        return Page(data=_with_fixity(store, _with_reductions(jobs, [jsonable(row(d)) for d in hits], user)),
+                    count=count)
     docs = store.page(branches, field, order, skip, limit)
-    return Page(data=_with_reductions(jobs, [jsonable(row(d)) for d in docs], user), count=store.count(branches))
+    return Page(data=_with_fixity(store, _with_reductions(jobs, [jsonable(row(d)) for d in docs], user)),
+                count=store.count(branches))
 
 
 def _with_reductions(jobs: Jobs, rows: list[dict[str, Any]], user: TokenUser | None) -> list[dict[str, Any]]:
@@ -87,6 +91,16 @@ def _with_reductions(jobs: Jobs, rows: list[dict[str, Any]], user: TokenUser | N
     for r in rows:
         mine = found.get(r["pid"]) or []
         r["reduction"] = mine[-1]["state"] if mine else None
+    return rows
+
+
+def _with_fixity(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's fixity (state and how many problems; None before the first pass): one query
+    for the page, over rows the access rule already let through."""
+    found = store.fixity_of([r["pid"] for r in rows])
+    for r in rows:
+        shown = fixity_view(found.get(r["pid"]), problems=0)
+        r["fixity"] = {"state": shown["state"], "problemCount": shown["problemCount"]} if shown else None
     return rows
 
 
@@ -262,6 +276,8 @@ def detail(pid: str, user: Reader, store: Store, jobs: Jobs, request: Request) -
     out["reductions"] = jobs.of_scans([pid], user).get(pid, [])
     pattern = services(request).scicat_url_pattern
     out["scicatUrl"] = pattern.replace("{pid}", quote(pid, safe="")) if pattern else None
+    # The facility's JupyterHub, by the same URL-encoded filling as the transfer link.
+    out["notebookUrl"] = transfer_url(services(request).notebook_url_pattern, pid, out.get("sourceFolder") or "")
     # Each user's latest rating counts once: the average, and the caller's own.
     latest = {r["user"]: r["value"] for r in out["ratings"]}
     given = [v for v in latest.values() if v is not None]

@@ -44,11 +44,36 @@ def average_rating(history: Iterable[Doc]) -> float | None:
     return round(sum(given) / len(given), 2) if given else None
 
 
+#: The detail view lists this many of a dataset's fixity problems (the count says how many more).
+FIXITY_PROBLEMS_SHOWN = 20
+
+
+def fixity_view(summary: Doc | None, problems: int = FIXITY_PROBLEMS_SHOWN) -> Doc | None:
+    """A dataset's fixity as scifix wrote it (``ScizooFixity``), as the page shows it: the state,
+    how many problems and the first ``problems`` of them, when checked and verified; None when
+    no pass has finished yet. Read tolerantly: it is another service's document."""
+    if summary is None:
+        return None
+    listed = [p for p in summary.get("problems") or [] if isinstance(p, dict)]
+    out: Doc = jsonable({
+        "state": str(summary.get("state") or "unknown"),
+        "problemCount": int(summary.get("problemCount") or len(listed)),
+        "problems": [{"path": str(p.get("path", "")), "kind": str(p.get("kind", "")), "reason": str(p.get("reason", ""))}
+                     for p in listed[:problems]],
+        "files": summary.get("files"), "checksummed": summary.get("checksummed"),
+        "algorithm": summary.get("algorithm", ""),
+        "checkedAt": summary.get("checkedAt"), "verifiedAt": summary.get("verifiedAt"),
+    })
+    return out
+
+
 def detail_view(doc: Doc, files: Iterable[Doc], attachments: Iterable[Doc], ratings: Iterable[Doc],
-                comments: Iterable[Doc]) -> Doc:
-    """One scan as the detail view shows it (ratings and comments oldest first)."""
+                comments: Iterable[Doc], fixity: Doc | None = None) -> Doc:
+    """One scan as the detail view shows it (ratings and comments oldest first), with its files'
+    fixity (``fixity``: its ``ScizooFixity`` document, None before the first pass)."""
     out: Doc = jsonable({
         **row(doc),
+        "fixity": fixity_view(fixity),
         "sourceFolder": doc.get("sourceFolder", ""),
         "scientificMetadata": doc.get("scientificMetadata", {}),
         "files": list(files),

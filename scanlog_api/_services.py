@@ -46,6 +46,8 @@ class Services(State):
     max_streams_per_user: int
     download_url_pattern: str
     scicat_url_pattern: str
+    #: The facility's JupyterHub link of a dataset (issue 22; validated in the settings); "": none.
+    notebook_url_pattern: str
     #: Data files of datasets, over the catalogue's datablocks (None: no catalogue, no downloads).
     downloads: Downloads | None
 
@@ -53,11 +55,12 @@ class Services(State):
                  publisher: Publisher | None = None, oai: OaiProvider | None = None, tally: Tally | None = None,
                  feed_source: Callable[[], Collection[dict[str, Any]]] | None = None,
                  max_anonymous_streams: int = 50, max_streams_per_user: int = 20, download_url_pattern: str = "",
-                 scicat_url_pattern: str = "", downloads: Downloads | None = None) -> None:
+                 scicat_url_pattern: str = "", downloads: Downloads | None = None,
+                 notebook_url_pattern: str = "") -> None:
         super().__init__({
             "store": store, "reductions": reductions, "publisher": publisher, "oai": oai, "auth": auth,
             "elog": elog, "tally": tally, "feed_source": feed_source, "feed": None, "feed_lock": threading.Lock(),
             "indexes_ready": threading.Event(), "max_anonymous_streams": max_anonymous_streams,
             "max_streams_per_user": max_streams_per_user,
             "download_url_pattern": download_url_pattern, "scicat_url_pattern": scicat_url_pattern,
-            "downloads": downloads})
+            "downloads": downloads, "notebook_url_pattern": notebook_url_pattern})

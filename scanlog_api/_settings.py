@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scizoo.web import OidcSettings, TokenUser
@@ -81,3 +81,31 @@ class ScanlogSettings(BaseSettings):
     #: where) instead of ``elog_token``; otherwise a user may append only to entries they made
     #: through scanlog.
     elog_forward_user_token: bool = False
+    # --- Results a person can read (issue 22: the detail view's "open in notebook") ---
+    #: The facility's JupyterHub, linked from a scan's and a derived dataset's detail view:
+    #: ``{pid}`` (the dataset's pid) and ``{path}`` (its folder, without the leading "/") are
+    #: put in URL-encoded, e.g. https://jupyter.facility.org/hub/user-redirect/lab/tree/{path}.
+    #: Empty (the default): no link. Only http(s) addresses are accepted.
+    notebook_url_pattern: str = ""
+
+    @field_validator("notebook_url_pattern")
+    @classmethod
+    def _http_pattern(cls, value: str) -> str:
+        return check_link_pattern(value, "notebook_url_pattern")
+
+
+def check_link_pattern(value: str, name: str) -> str:
+    """A link pattern of the settings as given, if it is an http(s) address whose only
+    placeholders are {pid} and {path}; else a ValueError saying what is wrong (the page shows
+    the link as it is, so a javascript: or data: address must never get there)."""
+    import re
+    from urllib.parse import urlsplit
+
+    if not value:
+        return value
+    parts = urlsplit(value.replace("{pid}", "pid").replace("{path}", "path"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// address with a host, not {value!r}")
+    if unknown := re.findall(r"\{[^{}]*\}", value.replace("{pid}", "").replace("{path}", "")):
+        raise ValueError(f"{name} may hold only the placeholders {{pid}} and {{path}}, not {', '.join(unknown)}")
+    return value

@@ -31,6 +31,7 @@ from scizoo.core import (
     COMMENT_COLLECTION,
     DATASET_COLLECTION,
     ELOG_ENTRY_COLLECTION,
+    FIXITY_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     RATING_COLLECTION,
@@ -344,7 +345,15 @@ class ScanStore(ScanRules):
         return detail_view(doc, files=(f for b in blocks for f in b.get("dataFileList", [])),
                            attachments=db[ATTACHMENT_COLLECTION].find(attachments_of(pid)),
                            ratings=db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING),
-                           comments=db[COMMENT_COLLECTION].find({"datasetId": pid}).sort("createdAt", ASCENDING))
+                           comments=db[COMMENT_COLLECTION].find({"datasetId": pid}).sort("createdAt", ASCENDING),
+                           fixity=db[FIXITY_COLLECTION].find_one({"_id": pid}))
+
+    def fixity_of(self, pids: list[str]) -> dict[str, Doc]:
+        """The fixity summaries (scifix's) of these datasets, by pid: one query by _id. The caller
+        gives pids it has already read under the access rule (a page's rows)."""
+        if not pids:
+            return {}
+        return {d["_id"]: d for d in self._db()[FIXITY_COLLECTION].find({"_id": {"$in": pids}})}
 
     def readable_ids(self, pids: list[Any], user: TokenUser | None) -> set[Any]:
         """Which of these datasets the user may read: one query by _id (indexed) per branch."""

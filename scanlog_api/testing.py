@@ -70,6 +70,8 @@ class FakeScanStore(ScanRules):
         self.ratings: list[Doc] = []
         self.comments: dict[str, Doc] = {}
         self.elog_entries: dict[str, Doc] = {}
+        #: The fixity worker's summaries (scifix's ScizooFixity documents), by pid.
+        self.fixity: dict[str, Doc] = {}
         for doc in datasets:
             self.add(doc)
 
@@ -155,7 +157,11 @@ class FakeScanStore(ScanRules):
                 attachments=list(self.attachments.get(pid, [])),
                 ratings=sorted((r for r in self.ratings if r["datasetId"] == pid), key=lambda r: r["at"]),
                 comments=sorted((c for c in self.comments.values() if c["datasetId"] == pid),
-                                key=lambda c: c["createdAt"]))
+                                key=lambda c: c["createdAt"]), fixity=self.fixity.get(pid))
+
+    def fixity_of(self, pids: list[str]) -> dict[str, Doc]:
+        with self._lock:
+            return {pid: self.fixity[pid] for pid in pids if pid in self.fixity}
 
     def proposals(self, user: TokenUser | None, limit: int = MAX_PICKER) -> list[Doc]:
         published = {str(p) for d in self._find([{"isPublished": True}]) for p in d.get("proposalIds") or []}
