@@ -83,6 +83,8 @@ from scizoo.core import (
 from scizoo.testing import EmbeddedMongo
 
 Doc = dict[str, Any]
+#: A condition as (key, op, lo, hi or None, unit).
+Cond = tuple[str, str, float, float | None, str]
 BEAMLINES = ("bl0", "bl1")
 STAFF = "staff"
 BIG, SMALL = 10_000, 200
@@ -91,8 +93,8 @@ BASE = datetime(2024, 1, 1, tzinfo=UTC)
 WAYS = ("api", "store", "shaped", "scicat")
 
 #: (key, op, lo, hi, unit): the conditions of each question, written once for every way.
-COND_A = [("photon_energy", "between", 8, 10, "keV"), ("sample_temperature", "lt", 20, None, "K")]
-COND_B = [("photon_energy", "between", 12, 12.2, "keV")]
+COND_A: list[Cond] = [("photon_energy", "between", 8, 10, "keV"), ("sample_temperature", "lt", 20, None, "K")]
+COND_B: list[Cond] = [("photon_energy", "between", 12, 12.2, "keV")]
 
 
 # --- the datasets --------------------------------------------------------------------------------
@@ -245,11 +247,11 @@ def load(collection: Any, n: int, pool: list[Doc]) -> float:
 
 # --- the ways to ask ---------------------------------------------------------------------------
 
-def where(conds: list[tuple[Any, ...]]) -> list[str]:
+def where(conds: list[Cond]) -> list[str]:
     return [f"{k}:{op}:{lo}:{hi}:{u}" if op == "between" else f"{k}:{op}:{lo}:{u}" for k, op, lo, hi, u in conds]
 
 
-def python_test(conds: list[tuple[Any, ...]]) -> Callable[[Doc], bool]:
+def python_test(conds: list[Cond]) -> Callable[[Doc], bool]:
     """The conditions as plain Python on a document (SciCat's meaning: valueSI, same unitSI)."""
     tests = []
     for key, op, lo, hi, unit in conds:
@@ -266,7 +268,7 @@ def python_test(conds: list[tuple[Any, ...]]) -> Callable[[Doc], bool]:
             v = entry.get("valueSI")
             if not isinstance(v, (int, float)):
                 return False
-            if not (lo < v < hi if op == "between" else v < lo if op == "lt" else False):
+            if not (lo < v < hi if op == "between" and hi is not None else v < lo if op == "lt" else False):
                 return False
         return True
     return test
@@ -278,7 +280,7 @@ def readable(user: TokenUser, doc: Doc) -> bool:
             or doc.get("isPublished") is True)
 
 
-def scicat_fields(conds: list[tuple[Any, ...]]) -> list[Doc]:
+def scicat_fields(conds: list[Cond]) -> list[Doc]:
     relation = {"between": "RANGE", "lt": "LESS_THAN"}
     return [{"lhs": k, "relation": relation[op], "rhs": [lo, hi] if op == "between" else lo, "unit": u}
             for k, op, lo, hi, u in conds]
@@ -357,7 +359,8 @@ def main() -> None:
         print(f"LOAD: {n:,} datasets in {seconds:.1f} s = {n / seconds:,.0f} datasets/s "
               f"(batches of {BATCH:,}, indexes in place)", flush=True)
 
-        questions = [(f"(a) proposal of {SMALL}, 2 conditions", member, small, COND_A, 150.0)]
+        questions: list[tuple[str, TokenUser, str | None, list[Cond], float]] = [
+            (f"(a) proposal of {SMALL}, 2 conditions", member, small, COND_A, 150.0)]
         if big:
             questions.append((f"(a) proposal of {BIG:,}, 2 conditions", member, big, COND_A, 150.0))
         questions.append(("(b) every scan staff may read, ~1 %", staff, None, COND_B, 500.0))
@@ -365,7 +368,7 @@ def main() -> None:
         # The truth, the naive way: fetch the selection by an indexed field, filter in Python.
         truth: dict[str, tuple[int, list[str]]] = {}
 
-        def naive(user: TokenUser, proposal: str | None, conds: list[tuple[Any, ...]]) -> tuple[int, list[Doc]]:
+        def naive(user: TokenUser, proposal: str | None, conds: list[Cond]) -> tuple[int, list[Doc]]:
             test = python_test(conds)
             found = [d for d in collection.find({"proposalIds": proposal} if proposal else {})
                      if readable(user, d) and test(d)]
@@ -548,8 +551,9 @@ def scicat(args: argparse.Namespace, uri: str, questions: list[Any], truth: dict
 
 
 #: One condition per kind of SI unit: base units (K, m) and derived ones (J, Pa).
-UNIT_CHECKS = [[("sample_temperature", "lt", 20, None, "K")], [("detector_distance", "lt", 0.5, None, "m")],
-               [("photon_energy", "between", 12, 12.2, "keV")], [("chamber_pressure", "lt", 1e-7, None, "mbar")]]
+UNIT_CHECKS: list[list[Cond]] = [
+    [("sample_temperature", "lt", 20, None, "K")], [("detector_distance", "lt", 0.5, None, "m")],
+    [("photon_energy", "between", 12, 12.2, "keV")], [("chamber_pressure", "lt", 1e-7, None, "mbar")]]
 
 
 def units_check(api: str, token: str, collection: Any) -> None:
