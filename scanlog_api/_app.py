@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from scizoo.core import ORIG_DATABLOCK_COLLECTION
+from scizoo.core import DOWNLOAD_TICKET_COLLECTION, ORIG_DATABLOCK_COLLECTION
 from scizoo.web import (
     Authenticator,
     add_api_docs,
@@ -26,7 +26,7 @@ from scizoo.web import (
     refuse_unparsed_by_field,
 )
 
-from ._downloads import DataRoots, Downloads
+from ._downloads import DataRoots, Downloads, Tickets, mask_tickets_in_access_log
 from ._elog import ElogClient
 from ._errors import ScanlogError
 from ._limits import RequestLimits
@@ -90,7 +90,8 @@ def _services(settings: ScanlogSettings, auth: Authenticator, elog: ElogClient) 
         download_url_pattern=settings.download_url_pattern, scicat_url_pattern=settings.scicat_url_pattern,
         downloads=Downloads(store, lambda pids: store.catalogue.collection(ORIG_DATABLOCK_COLLECTION).find(
             {"datasetId": {"$in": pids}}), roots=DataRoots.of(settings.data_roots),
-            max_archive_bytes=settings.max_archive_bytes, transfer_pattern=settings.download_url_pattern),
+            max_archive_bytes=settings.max_archive_bytes, transfer_pattern=settings.download_url_pattern,
+            tickets=Tickets(lambda: store.catalogue.collection(DOWNLOAD_TICKET_COLLECTION))),
         notebook_url_pattern=settings.notebook_url_pattern)
 
 
@@ -164,4 +165,5 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
     add_ops_routes(app, service="scanlog", mongo_uri=settings.mongo_uri.get_secret_value(), setting="SCANLOG_MONGO_URI")
     app.add_middleware(RequestLimits, auth=auth)
     add_security_headers(app)  # outermost: also on what RequestLimits answers itself
+    mask_tickets_in_access_log()  # a download ticket's URL: only its first characters in the access log
     return app

@@ -1,4 +1,5 @@
-"""Download routes: a dataset's files, a cart's and a publication's as one zip; one file with Range.
+"""Download routes: a dataset's files, a cart's and a publication's as one zip; one file with Range;
+and the same through a download ticket, for a signed-in page (see ``_downloads``, "Tickets").
 
 Thin: who may and what is served are ``_downloads``'s (over the access rule of ``_access``).
 """
@@ -8,15 +9,29 @@ Thin: who may and what is served are ``_downloads``'s (over the access rule of `
 import base64
 import binascii
 import os
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from ._deps import Reader, Writer, get_publisher, services
-from ._downloads import BYTES_SERVED, Downloads, Entry, Plan, archive, too_large
+from ._downloads import (
+    BYTES_SERVED,
+    TICKET_PATH,
+    Downloads,
+    Entry,
+    Plan,
+    Ticket,
+    TicketIn,
+    TicketOut,
+    Tickets,
+    archive,
+    too_large,
+)
 from ._errors import NotConfigured
 from ._publish import MAX_CART, Publisher
 
@@ -30,7 +45,14 @@ def get_downloads(request: Request) -> Downloads:
     return downloads
 
 
+def get_tickets(downloads: Annotated[Downloads, Depends(get_downloads)]) -> Tickets:
+    if downloads.tickets is None:
+        raise NotConfigured("this scan table makes no download tickets (it needs the catalogue)")
+    return downloads.tickets
+
+
 Dl = Annotated[Downloads, Depends(get_downloads)]
+Tk = Annotated[Tickets, Depends(get_tickets)]
 Pub = Annotated[Publisher, Depends(get_publisher)]
 Pids = Annotated[list[str], Query(alias="pid", min_length=1, max_length=MAX_CART, description="Dataset pids.")]
 _409 = {"description": "Over the archive size limit: the size, and the facility's transfer links"}
@@ -46,11 +68,14 @@ def _archive(plan: Plan, name: str, downloads: Downloads) -> Response:
         "Accept-Ranges": "none", "X-Files-Not-Included": str(len(plan.refused))})
 
 
+def _datasets_name(pids: list[str]) -> str:
+    return f"{pids[0].replace('/', '_')}.zip" if len(set(pids)) == 1 else f"datasets-{len(set(pids))}.zip"
+
+
 @router.get("/api/downloads/datasets.zip", summary="The files of datasets you may read, as one zip with a manifest",
             responses={409: _409})
 def datasets_zip(pids: Pids, user: Reader, downloads: Dl) -> Response:
-    name = f"{pids[0].replace('/', '_')}.zip" if len(set(pids)) == 1 else f"datasets-{len(set(pids))}.zip"
-    return _archive(downloads.plan(pids, user), name, downloads)
+    return _archive(downloads.plan(pids, user), _datasets_name(pids), downloads)
 
 
 @router.get("/api/downloads/cart.zip", summary="The files of the datasets in your cart, as one zip",
@@ -103,7 +128,45 @@ def _digest(entry: Entry) -> dict[str, str]:
 @router.get("/api/downloads/file", summary="One file of a dataset you may read (HTTP Range, for resuming)")
 def file(pid: Annotated[str, Query(max_length=300)], path: Annotated[str, Query(max_length=4096)], user: Reader,
          downloads: Dl) -> Response:
-    entry = downloads.file(pid, path, user)
+    return _file(downloads.file(pid, path, user), downloads)
+
+
+@router.post("/api/downloads/tickets", summary="A download ticket: one download, checked now, to GET without a header",
+             response_model=TicketOut, status_code=201,
+             responses={409: _409, 429: {"description": "Too many live tickets of yours"}})
+def make_ticket(body: TicketIn, request: Request, user: Writer, publisher: Pub, downloads: Dl,
+                tickets: Tk) -> TicketOut | JSONResponse:
+    """For a signed-in page: the browser's own download (streamed to disk, a file resumable) of
+    exactly what is checked here, at a URL that carries a short-lived ticket, never the token."""
+    if body.file is not None:
+        entry = downloads.file(body.file.pid, body.file.path, user)
+        wanted = Ticket(user, "file", [entry.pid], PurePosixPath(entry.path).name, path=entry.path)
+        files, size, left = 1, entry.size, 0
+    else:
+        pids = list(dict.fromkeys(publisher.cart(user) if body.cart else body.pids or []))
+        plan = downloads.plan(pids, user)
+        if (answer := too_large(plan, downloads.max_archive_bytes, downloads.transfer_pattern)) is not None:
+            return JSONResponse(answer, status_code=409)
+        wanted = Ticket(user, "archive", pids, "cart.zip" if body.cart else _datasets_name(pids) if pids else "empty.zip")
+        files, size, left = len(plan.included), plan.size, len(plan.refused)
+    secret, start_by = tickets.issue(wanted, datetime.now(UTC))
+    return TicketOut(url=f"{request.scope.get('root_path', '')}{TICKET_PATH}{secret}", name=wanted.name,
+                     kind=wanted.kind, startBy=start_by, files=files, size=size, notIncluded=left)
+
+
+@router.get(TICKET_PATH + "{ticket}", summary="The download a ticket was made for (a file's with HTTP Range)",
+            responses={409: _409, 410: {"description": "The ticket has expired"}})
+def by_ticket(ticket: Annotated[str, PathParam(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
+              downloads: Dl, tickets: Tk) -> Response:
+    wanted = tickets.use(ticket, datetime.now(UTC))
+    # Checked again, as the one it was made for: an access revoked since, or a file moved out
+    # of the roots, stops it here.
+    if wanted.kind == "file":
+        return _file(downloads.file(wanted.pids[0], wanted.path, wanted.user), downloads)
+    return _archive(downloads.plan(wanted.pids, wanted.user), wanted.name, downloads)
+
+
+def _file(entry: Entry, downloads: Downloads) -> Response:
     # Served through the descriptor opened and checked here (Linux's /proc/self/fd/N opens the
     # very file it holds), not by reopening the path: a link swapped in after the check is not
     # followed. The descriptor is closed once the answer is sent.
