@@ -31,7 +31,6 @@ from scizoo.ops.store import store_problem
 
 from ._describe import publish_pipelines
 from ._ports import Clock, system_clock
-from ._preview import start_previews
 from ._reducer import Worker
 from ._registry import pipelines
 from ._rules import RuleSet, StoredRules
@@ -88,6 +87,9 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
         max_poll_interval_ms=settings.max_poll_interval_ms, session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms)
     next_sweep = time.monotonic() + settings.sweep_interval_s
+    # Imported here: `python -m scireduce._preview` (its process) must not find it imported by the package.
+    from ._preview import start_previews
+
     previews_stop = threading.Event()
     previews = start_previews(db, reducer, previews_stop)  # answered beside the loop (scireduce._preview)
     try:

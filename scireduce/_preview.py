@@ -12,6 +12,7 @@ ran; it writes no output files, no job and no derived dataset: nothing enters th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -160,16 +161,20 @@ class PreviewProcess:
         line = proc.stdout.readline()
         if not line:
             code = proc.wait(5)
-            self._proc = None
+            self.close()
             raise OSError(f"exit code {code} without an answer (its log is the worker's)")
         answer: Doc = json.loads(line)
         return answer
 
     def close(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(5)
-            self._proc = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(5)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):  # a pipe of a killed process
+                        pipe.close()
 
 
 def _failed(reason: str) -> Doc:
