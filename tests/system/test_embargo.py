@@ -184,6 +184,24 @@ def test_a_dataset_that_left_the_owner_group_meanwhile_is_not_released(mongo, db
     assert db[DATASET_COLLECTION].find_one({"_id": a2["pid"]})["isPublished"] is False
 
 
+def test_an_embargo_moves_or_is_lifted_while_the_datasets_wait(mongo, db, datacite: DataCiteStandIn) -> None:
+    a1 = _dataset(1, "A")
+    db[DATASET_COLLECTION].insert_one(a1)
+    with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0))) as client:
+        doi = _publish_embargoed(client, [a1["pid"]], datetime(2031, 3, 1, tzinfo=UTC))["doi"]
+        later = client.put(f"/api/publications/{doi}", headers=A, json=_form([a1["pid"]], embargo_until="2032-01-01"))
+        assert later.status_code == 200 and later.json()["status"] == "amended", later.text
+        assert datacite.dois[doi]["dates"][0]["date"] == "2032-01-01"
+        lifecycle = db[DATASET_COLLECTION].find_one({"_id": a1["pid"]})["datasetlifecycle"]
+        assert lifecycle["dateOfPublishing"] == datetime(2032, 1, 1, tzinfo=UTC)
+        assert client.post("/api/releases", headers=ADMIN).json()["releases"] == []
+        # Lifted: due now, and the next round releases it.
+        lifted = client.put(f"/api/publications/{doi}", headers=A, json=_form([a1["pid"]]))
+        assert lifted.status_code == 200 and datacite.dois[doi]["dates"] == []
+        assert [r["pid"] for r in client.post("/api/releases", headers=ADMIN).json()["releases"]] == [a1["pid"]]
+    assert db[DATASET_COLLECTION].find_one({"_id": a1["pid"]})["isPublished"] is True
+
+
 def test_one_replica_at_a_time_holds_the_release_lease(db) -> None:
     from scanlog_api._release import Lease
 
