@@ -1,15 +1,20 @@
 """Downloads over the real store, from real files: archives of a cart, of a publication's and
-anyone's published datasets; single files with Range; the data roots; the size limit."""
+anyone's published datasets; single files with Range; the data roots; the size limit; download
+tickets (a signed-in page's downloads without a token in a URL)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import os
+import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scizoo.core import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION
+from scizoo.core import DATASET_COLLECTION, DOWNLOAD_TICKET_COLLECTION, ORIG_DATABLOCK_COLLECTION
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -250,3 +255,183 @@ def test_without_data_roots_no_file_is_served(mongo, db, root: Path) -> None:
                              ("/api/downloads/file", {"pid": pid, "path": str(root / "scan1" / "scan1.h5")})):
             refused = client.get(path, params=params)
             assert refused.status_code == 501 and "no data roots are configured" in refused.json()["detail"]
+
+
+# --- download tickets: the browser's own download for a signed-in page, no token in a URL ----------
+
+
+def _ticket(client: TestClient, body: dict[str, Any], headers: dict[str, str] = A) -> str:
+    made = client.post("/api/downloads/tickets", headers=headers, json=body)
+    assert made.status_code == 201, made.text
+    url = str(made.json()["url"])
+    assert url.startswith("/api/downloads/t/") and "?" not in url  # a path, no query
+    return url
+
+
+def _ticket_doc(db: Any, url: str) -> dict[str, Any]:
+    doc = db[DOWNLOAD_TICKET_COLLECTION].find_one({"_id": hashlib.sha256(url.rsplit("/", 1)[1].encode()).hexdigest()})
+    assert doc is not None
+    return dict(doc)
+
+
+def test_a_ticket_gives_exactly_the_checked_files(client: TestClient, db, root: Path) -> None:
+    made: dict[str, dict[str, bytes]] = {}
+    for n in (1, 2, 3):
+        files = _files(root / f"scan{n}", n)
+        made[_catalogue(db, n, root / f"scan{n}", list(files))] = files
+    first, second, third = made
+    assert client.put("/api/cart", headers=A, json={"pids": [first, second]}).status_code == 200
+    made_ticket = client.post("/api/downloads/tickets", headers=A, json={"cart": True})
+    assert made_ticket.status_code == 201, made_ticket.text
+    out = made_ticket.json()
+    assert out["name"] == "cart.zip" and out["kind"] == "archive" and out["files"] == 6 and out["notIncluded"] == 0
+    url = out["url"]
+    secret = url.rsplit("/", 1)[1]
+    assert len(secret) >= 43 and "ta" not in url.replace(secret, "")  # 256 random bits; no token anywhere
+    # The cart changes after the ticket: the ticket still serves what was checked when it was made.
+    assert client.put("/api/cart", headers=A, json={"pids": [third]}).status_code == 200
+    answer = client.get(url)  # no header: the browser navigates to it
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-disposition"] == 'attachment; filename="cart.zip"'
+    unpacked = _unzip(answer.content)
+    unpacked.pop("manifest.json"), unpacked.pop("checksums.sha256")
+    assert unpacked == {f"{pid.replace('/', '_')}/{name}": data for pid in (first, second)
+                        for name, data in made[pid].items()}
+    # The store keeps the ticket's hash, its owner and the resolved download; never the ticket.
+    doc = _ticket_doc(db, url)
+    assert secret not in json.dumps(doc, default=str) and doc["owner"] == "alice" and doc["pids"] == [first, second]
+    # Some datasets by pid, the same way.
+    some = client.get(_ticket(client, {"pids": [third]}))
+    assert {k for k in _unzip(some.content) if "/" in k} == {f"{third.replace('/', '_')}/{n}" for n in made[third]}
+
+
+def test_an_expired_or_unknown_ticket_is_refused(client: TestClient, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    url = _ticket(client, {"pids": [pid]})
+    doc = _ticket_doc(db, url)
+    left = (doc["expiresAt"] - doc["createdAt"]).total_seconds()
+    assert 55 <= left <= 60  # a minute to start
+    db[DOWNLOAD_TICKET_COLLECTION].update_one({"_id": doc["_id"]}, {"$set": {"expiresAt": doc["createdAt"]}})
+    gone = client.get(url)
+    assert gone.status_code == 410 and "expired" in gone.json()["detail"]
+    unknown = client.get("/api/downloads/t/" + "x" * 43)
+    assert unknown.status_code == 404 and "no such download ticket" in unknown.json()["detail"]
+    # A ticket is made only for a signed-in user, and says what for.
+    assert client.post("/api/downloads/tickets", json={"pids": [pid]}).status_code == 401
+    for body in ({}, {"pids": [pid], "cart": True}, {"pids": []}, {"file": {"pid": pid}}):
+        assert client.post("/api/downloads/tickets", headers=A, json=body).status_code == 422, body
+
+
+def test_a_ticket_is_a_capability_for_what_was_granted_only(client: TestClient, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))  # alice's group A; bob is in B
+    url = _ticket(client, {"pids": [pid]})
+    # Whoever holds it gets that download (as a link does), whatever their own header says...
+    assert client.get(url, headers=B).status_code == 200
+    # ...but cannot make one for scans they may not read, alone or among others.
+    for body in ({"pids": [pid]}, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}):
+        refused = client.post("/api/downloads/tickets", headers=B, json=body)
+        assert refused.status_code == 404 and pid in refused.json()["detail"], refused.text
+    # Nor one for a file the dataset does not list, or one outside the data roots.
+    outside = client.post("/api/downloads/tickets", headers=A, json={"file": {"pid": pid, "path": "/etc/passwd"}})
+    assert outside.status_code == 404 and "lists no file" in outside.json()["detail"]
+
+
+def test_access_revoked_between_ticket_and_get_refuses(client: TestClient, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    archive_url = _ticket(client, {"pids": [pid]})
+    file_url = _ticket(client, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}})
+    assert client.get(file_url, headers={"Range": "bytes=0-9"}).status_code == 206  # started
+    db[DATASET_COLLECTION].update_one({"_id": pid}, {"$set": {"ownerGroup": "C", "accessGroups": []}})
+    for url in (archive_url, file_url):
+        refused = client.get(url, headers={"Range": "bytes=10-"} if url == file_url else {})
+        assert refused.status_code == 404 and pid in refused.json()["detail"], refused.text
+
+
+def test_a_single_file_ticket_serves_range_requests_for_an_hour(client: TestClient, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    data = files["scan1.h5"]
+    made = client.post("/api/downloads/tickets", headers=A,
+                       json={"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}})
+    assert made.status_code == 201 and made.json()["name"] == "scan1.h5" and made.json()["size"] == len(data)
+    url = made.json()["url"]
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.content == data and whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-disposition"].endswith('filename="scan1.h5"')
+    assert whole.headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
+    doc = _ticket_doc(db, url)
+    assert 3500 <= (doc["expiresAt"] - doc["startedAt"]).total_seconds() <= 3600  # kept for resuming
+    # Past the minute to start, a started file's ticket still resumes.
+    db[DOWNLOAD_TICKET_COLLECTION].update_one({"_id": doc["_id"]}, {"$set": {
+        "createdAt": doc["createdAt"] - timedelta(minutes=30), "startedAt": doc["startedAt"] - timedelta(minutes=30)}})
+    part = client.get(url, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    tail = client.get(url, headers={"Range": f"bytes={len(data) - 10}-"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    # An archive's ticket is not kept: an archive cannot be resumed, so it ends with its minute to start.
+    archive_url = _ticket(client, {"pids": [pid]})
+    assert client.get(archive_url).status_code == 200
+    archive_doc = _ticket_doc(db, archive_url)
+    assert "startedAt" not in archive_doc and (archive_doc["expiresAt"] - archive_doc["createdAt"]).total_seconds() <= 60
+
+
+def test_tickets_are_bounded_per_user_and_archives_by_size(mongo, db, root: Path) -> None:
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    size = sum(map(len, files.values()))
+    with TestClient(create_app(_settings(mongo, db, root, max_archive_bytes=size - 1))) as client:
+        over = client.post("/api/downloads/tickets", headers=A, json={"pids": [pid]})
+        assert over.status_code == 409 and over.json()["size"] == size and over.json()["transfer"][0]["url"]
+        one = {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}  # a file is not an archive
+        urls = [_ticket(client, one) for _ in range(20)]
+        too_many = client.post("/api/downloads/tickets", headers=A, json=one)
+        assert too_many.status_code == 429 and "20 download tickets" in too_many.json()["detail"]
+        # An expired one frees its place.
+        db[DOWNLOAD_TICKET_COLLECTION].update_one({"_id": _ticket_doc(db, urls[0])["_id"]},
+                                                  {"$set": {"expiresAt": datetime.now(UTC)}})
+        assert client.post("/api/downloads/tickets", headers=A, json=one).status_code == 201
+
+
+def test_a_ticket_never_appears_in_the_server_log_in_full(caplog, mongo, db, root: Path) -> None:
+    import httpx
+    import uvicorn
+
+    from scizoo.testing import free_port
+    from tests.system.test_no_secrets_in_logs import Haystack, _no_hits, every_logger_at_debug
+
+    files = _files(root / "scan1", 1)
+    pid = _catalogue(db, 1, root / "scan1", list(files))
+    app = create_app(_settings(mongo, db, root))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="info",
+                                           access_log=True))  # as `scanlog serve` runs it
+    secrets: dict[str, str] = {}
+    with every_logger_at_debug(caplog):
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{server.config.port}"
+            for body in ({"pids": [pid]}, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}):
+                made = httpx.post(f"{url}/api/downloads/tickets", headers=A, json=body, timeout=10)
+                assert made.status_code == 201, made.text
+                path = made.json()["url"]
+                secrets[f"{body} ticket"] = path.rsplit("/", 1)[1]
+                assert httpx.get(f"{url}{path}", headers={"Range": "bytes=0-9"}, timeout=10).status_code in (200, 206)
+            assert httpx.get(f"{url}/api/downloads/t/{'y' * 43}", timeout=10).status_code == 404
+        finally:
+            server.should_exit = True
+            thread.join(15)
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    shown = [line for line in lines if "/api/downloads/t/" in line]
+    assert len(shown) == 3, lines  # the access log was heard, with a prefix of each ticket to tell them apart
+    assert all(f"/api/downloads/t/{s[:6]}…" in " ".join(shown) for s in secrets.values()), shown
+    hay = Haystack()
+    # The service's logs; not the test's own HTTP client's (httpx logs the URL it was given).
+    hay.records([r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))])
+    _no_hits(hay, secrets)
