@@ -1,9 +1,12 @@
 // Downloads from the table: the selected scans' files, or the cart's, as one zip with a manifest
 // of sizes and checksums (the server streams it: /api/downloads/*.zip).
 //
-// Signed in, the token travels in a header, which a plain link cannot send: the archive is
-// fetched and handed to the browser as a blob (Chromium keeps a large one on disk). Nobody
-// signed in reads only published scans, and a plain link lets the browser download them itself.
+// Always the browser's own download: it streams to disk, whatever the size, and shows progress.
+// Nobody signed in reads only published scans, and a plain link does it. Signed in, the token
+// travels in a header, which a link cannot send, and must never be put in a URL (addresses land
+// in logs and history): the page asks for a download ticket (POST, token in the header; access
+// checked then) and follows the ticket's URL. The ticket names that one download only and lasts
+// a minute to start (a single file's, an hour to resume): a capability, not the user's token.
 // Over the facility's archive limit the answer is the size and a transfer link per dataset.
 import {$, auth, el, status, token} from "./session.js";
 
@@ -27,22 +30,31 @@ function save(href, name) {
   document.body.append(a); a.click(); a.remove();
 }
 
-export async function downloadZip(path, name) {
+const sized = (n) => n >= 1e9 ? (n / 1e9).toFixed(1) + " GB" : n >= 1e6 ? (n / 1e6).toFixed(1) + " MB" : Math.ceil(n / 1e3) + " kB";
+
+// what: the ticket's body ({pids}, {cart: true} or {file: {pid, path}}); anonymous: the plain
+// link for nobody signed in (null: signed-in only).
+export async function download(what, anonymous, name) {
   $("download-note").hidden = true;
-  if (!token) { save(path, name); return; }
+  if (!token) { if (anonymous) save(anonymous, name); return; }
   status("preparing " + name + " …");
-  const response = await fetch(path, {headers: auth});
-  if (response.status === 409) { showTransfer(await response.json()); status("too large for one archive"); return; }
+  const response = await fetch("/api/downloads/tickets", {
+    method: "POST", headers: {...auth, "Content-Type": "application/json"}, body: JSON.stringify(what)});
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 409) { showTransfer(body); status("too large for one archive"); return; }
   if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
     status("download refused: " + (typeof body.detail === "string" ? body.detail : response.statusText));
     return;
   }
-  const url = URL.createObjectURL(await response.blob());
-  save(url, name);
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  const left = Number(response.headers.get("X-Files-Not-Included") || 0);
-  status(name + " downloaded" + (left ? `; ${left} file(s) not included: manifest.json says why` : ""));
+  save(body.url, body.name);
+  const left = body.notIncluded ? `; ${body.notIncluded} file(s) not included: manifest.json says why` : "";
+  status(`${body.name} (${body.files} file(s), ${sized(body.size)}): your browser is downloading it${left}`);
+}
+
+// One file of a dataset (resumable by the browser: the ticket serves Range for an hour).
+export function downloadFile(pid, path) {
+  const name = path.split("/").pop();
+  return download({file: {pid, path}}, "/api/downloads/file?" + new URLSearchParams({pid, path}), name);
 }
 
 // selected(): the pids the table has selected.
@@ -51,8 +63,8 @@ export function setupDownloads(selected) {
     const pids = [...selected()];
     if (!pids.length) { status("select scans to download their files"); return; }
     const query = new URLSearchParams(pids.map((pid) => ["pid", pid]));
-    downloadZip("/api/downloads/datasets.zip?" + query, pids.length === 1 ? pids[0].replaceAll("/", "_") + ".zip" : `datasets-${pids.length}.zip`);
+    download({pids}, "/api/downloads/datasets.zip?" + query, pids.length === 1 ? pids[0].replaceAll("/", "_") + ".zip" : `datasets-${pids.length}.zip`);
   });
-  $("download-cart").addEventListener("click", () => downloadZip("/api/downloads/cart.zip", "cart.zip"));
+  $("download-cart").addEventListener("click", () => download({cart: true}, null, "cart.zip"));
   $("download-cart").hidden = !token;  // a cart is a signed-in user's
 }
