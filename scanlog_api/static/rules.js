@@ -8,12 +8,15 @@ import {
   OPS, TEXT_FIELDS, blankRule, diffRows, dryRunSentence, parameterHints, parameterText, pipelineLayout, placeFor,
   problemsOf, revisionLine, ruleFromForm, valueText,
 } from "./rule-parts.js";
+import {candidates} from "./preview-parts.js";
+import {previewPanel} from "./preview.js";
 
 const LABELS = {name: "Name", pipeline: "Pipeline", beamline: "Beamline", data_format: "Data format",
                 file_pattern: "File pattern", python: "Runner (Python of the job's environment; empty: the worker's)",
                 timeout_s: "Timeout (s)", when: "Metadata conditions", params: "Parameters", group: "Group (JSON)"};
 
-const state = {revision: 0, rules: [], mayChange: {all: false, beamlines: []}, history: [], pipelines: {}};
+const state = {revision: 0, rules: [], mayChange: {all: false, beamlines: []}, history: [], pipelines: {},
+               saved: [], tryOn: null};  // the rules as read, and the dry run of them (the preview's scans)
 
 // A request whose refusal keeps its body (the problems to put beside their fields).
 async function call(path, options = {}) {
@@ -350,7 +353,8 @@ function renderPipelines() {
   list.replaceChildren(...all.map((p) => {
     const box = el("div", null, "pipeline");
     box.dataset.pipeline = p.name;
-    box.append(el("h3", `${p.name} v${p.version}`), el("p", p.description || "", "hint"), pipelineGraph(p));
+    const graph = pipelineGraph(p);
+    box.append(el("h3", `${p.name} v${p.version}`), el("p", p.description || "", "hint"), graph);
     const table = el("table", null, "steps");
     const head = el("tr");
     for (const h of ["Step", "Takes", "Parameter", "Description"]) head.append(el("th", h));
@@ -365,6 +369,7 @@ function renderPipelines() {
       });
     }
     box.append(table);
+    if (state.tryOn) box.append(previewPanel(p, candidates(state.tryOn, state.saved, p.name), state.saved, graph));
     return box;
   }));
 }
@@ -372,6 +377,8 @@ function renderPipelines() {
 async function loadPipelines() {
   try {
     state.pipelines = Object.fromEntries((await call("/api/pipelines")).map((p) => [p.name, p]));
+    // The scans the pipeline view may try a pipeline on: those of the caller's newest the rules in use reduce.
+    state.tryOn = await call("/api/reduction-rules/dry-run", send("POST", {rules: state.saved})).catch(() => null);
   } catch (err) {
     $("pipelines-note").textContent = `The pipelines cannot be read: ${err.message}`;
     return;
@@ -386,6 +393,7 @@ async function loadPipelines() {
 function take(answer) {
   state.revision = answer.revision;
   state.rules = answer.rules || [];
+  state.saved = state.rules;
   if (answer.mayChange) state.mayChange = answer.mayChange;
   $("revision").textContent = state.revision ? `revision ${state.revision} by ${answer.updatedBy || "?"}, ${dateText(answer.updatedAt)}` : "no rules yet";
   const rights = state.mayChange.all ? "you may change every rule"
