@@ -16,8 +16,8 @@ from typing import Annotated, Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-#: The previews asked for and answered, _id a uuid; each expires (``expiresAt``) and is removed
-#: by the scan table when a later preview is asked for.
+#: The previews asked for and answered, _id a uuid; each expires (``expiresAt``: the store's TTL
+#: index removes it, ``TTL_INDEXES``).
 PREVIEW_COLLECTION: Final = "ScizooReductionPreview"
 #: How long a preview is kept after it was asked for.
 PREVIEW_LIFETIME: Final = timedelta(hours=1)
