@@ -6,26 +6,46 @@ import {curveFile, parseCurve, yRange} from "./curve-parts.js";
 
 let shown = null;  // {pid, curve}: for the tests, what the chart holds
 
-// Whiskers at every point, from y - sigma to y + sigma, drawn on uPlot's canvas after its series.
-function errorBars(sigma) {
+// Whiskers at every point, from y - sigma to y + sigma, drawn on uPlot's canvas after its series:
+// sigmas[k] belongs to series k + 1 and is drawn in colours[k] (a point a series lacks, null
+// where several curves share one x axis, has none).
+export function errorBars(sigmas, colours) {
   return (u) => {
     const ctx = u.ctx;
     ctx.save();
-    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() || "gray";
     ctx.lineWidth = Math.max(1, devicePixelRatio);
     const cap = 3 * devicePixelRatio;
-    ctx.beginPath();
-    u.data[0].forEach((x, i) => {
-      const cx = u.valToPos(x, "x", true);
-      const lo = u.valToPos(u.data[1][i] - sigma[i], "y", true), hi = u.valToPos(u.data[1][i] + sigma[i], "y", true);
-      ctx.moveTo(cx, lo); ctx.lineTo(cx, hi);
-      ctx.moveTo(cx - cap, lo); ctx.lineTo(cx + cap, lo);
-      ctx.moveTo(cx - cap, hi); ctx.lineTo(cx + cap, hi);
+    sigmas.forEach((sigma, k) => {
+      const ys = u.data[k + 1];
+      ctx.strokeStyle = colours[k];
+      ctx.beginPath();
+      u.data[0].forEach((x, i) => {
+        if (ys[i] == null || sigma[i] == null) return;
+        const cx = u.valToPos(x, "x", true);
+        const lo = u.valToPos(ys[i] - sigma[i], "y", true), hi = u.valToPos(ys[i] + sigma[i], "y", true);
+        ctx.moveTo(cx, lo); ctx.lineTo(cx, hi);
+        ctx.moveTo(cx - cap, lo); ctx.lineTo(cx + cap, lo);
+        ctx.moveTo(cx - cap, hi); ctx.lineTo(cx + cap, hi);
+      });
+      ctx.stroke();
     });
-    ctx.stroke();
     ctx.restore();
   };
 }
+
+// A dataset's curve, read from its CSV through the downloads API (readers of the dataset only);
+// throws with the API's sentence when it refuses.
+export async function fetchCurve(pid, path) {
+  const response = await fetch(`/api/downloads/file?pid=${encodeURIComponent(pid)}&path=${encodeURIComponent(path)}`, {headers: auth});
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+  }
+  return parseCurve(await response.text());
+}
+
+// The x scale with a margin, as both plots draw it.
+export const paddedX = (u, lo, hi) => { const pad = (hi - lo) * 0.05 || 1; return [lo - pad, hi + pad]; };
 
 // The section for the detail view: empty (nothing shown) unless the dataset has a curve.
 export function derivedCurve(d) {
@@ -38,22 +58,18 @@ export function derivedCurve(d) {
   box.append(el("h3", "Result"), note, chart);
   (async () => {
     try {
-      const response = await fetch(`/api/downloads/file?pid=${encodeURIComponent(d.pid)}&path=${encodeURIComponent(path)}`, {headers: auth});
-      if (!response.ok) {
-        const body = await response.json().catch(() => ({}));
-        throw new Error(typeof body.detail === "string" ? body.detail : response.statusText);
-      }
-      const curve = parseCurve(await response.text());
+      const curve = await fetchCurve(d.pid, path);
       note.textContent = `${curve.x.length} points of ${path.split("/").pop()}, each with its uncertainty (±1σ)`
         + (curve.skipped ? `; ${curve.skipped} rows without three numbers not shown` : "");
+      const muted = getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() || "gray";
       const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#0969da";
       new uPlot({
         width: Math.max(360, Math.min(720, box.clientWidth || 560)), height: 260,
-        scales: {x: {time: false, range: (u, lo, hi) => { const pad = (hi - lo) * 0.05 || 1; return [lo - pad, hi + pad]; }},
+        scales: {x: {time: false, range: paddedX},
                  y: {range: () => yRange(curve)}},
         series: [{label: "x"}, {label: "y", stroke: accent, width: 1, points: {show: true, size: 6}}],
         axes: [{stroke: "gray"}, {stroke: "gray"}],
-        hooks: {draw: [errorBars(curve.sigma)]},
+        hooks: {draw: [errorBars([curve.sigma], [muted])]},
       }, [curve.x, curve.y], chart);
       shown = {pid: d.pid, curve};
     } catch (err) {

@@ -1,6 +1,7 @@
 // The parts of a scan's detail view that show what the catalogue holds (no state of the table).
 import {$, el} from "./session.js";
 import {dateText, sameUnit, siText, sizeText, unitText, valueText} from "./format.js";
+import {fixityText} from "./fixity.js";
 
 export function detailLinks(d) {
   const p = el("p", null, "links");
@@ -12,6 +13,9 @@ export function detailLinks(d) {
   });
   p.append(copy);
   if (d.scicatUrl) { const a = el("a", "open in SciCat"); a.href = d.scicatUrl; a.id = "scicat-link"; a.target = "_blank"; a.rel = "noopener"; p.append(" ", a); }
+  // The facility's JupyterHub (a setting the server checked; checked again: only http(s) is followed).
+  const notebook = httpUrl(d.notebookUrl);
+  if (notebook) { const a = el("a", "open in notebook"); a.href = notebook; a.id = "notebook-link"; a.target = "_blank"; a.rel = "noopener"; p.append(" ", a); }
   return p;
 }
 
@@ -50,8 +54,14 @@ export function metadataGroups(meta) {
   return box;
 }
 
-export function fileTable(list) {
-  const box = el("section"); box.appendChild(el("h3", "Files (" + list.length + ")"));
+const httpUrl = (url) => { try { return ["https:", "http:"].includes(new URL(url).protocol) ? url : null; } catch { return null; } };
+
+// The files, with what the fixity worker found: "checksums: ok", or each problem file and why.
+export function fileTable(list, fixity) {
+  const box = el("section"); box.id = "files"; box.appendChild(el("h3", "Files (" + list.length + ")"));
+  const check = el("p", fixityText(fixity), "fixity"); check.id = "fixity"; check.dataset.state = fixity ? fixity.state : "unchecked";
+  if (fixity?.checkedAt) check.title = "checked " + dateText(fixity.checkedAt) + (fixity.verifiedAt ? ", verified " + dateText(fixity.verifiedAt) : "");
+  box.appendChild(check);
   const table = el("table", null, "files");
   for (const f of list) {
     const tr = el("tr"); tr.append(el("td", f.path), el("td", sizeText(f.size)), el("td", dateText(f.time)));

@@ -133,7 +133,7 @@ export async function showDetail(pid) {
   try {
     const [d, me] = await Promise.all([api(scanPath(pid)).then((r) => r.json()), signedIn]);
     const title = el("h2", d.title); title.id = "detail-title";
-    body.append(title, detailLinks(d), ratingPanel(d), metadataGroups(d.scientificMetadata), derivedCurve(d), fileTable(d.files),
+    body.append(title, detailLinks(d), ratingPanel(d), metadataGroups(d.scientificMetadata), derivedCurve(d), fileTable(d.files, d.fixity),
                 gallery(d.attachments), reductionList(d.reductions || [], pid), ratingHistory(d.ratings), comments(d, pid, me));
   } catch (err) { body.textContent = "cannot load: " + err.message; }
   if (!$("detail").open) $("detail").showModal();

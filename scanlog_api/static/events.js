@@ -21,12 +21,13 @@ export function takeEvents(buffer) {
 }
 
 // A scan from the stream into the page's rows: a scan already shown is replaced where it is
-// (keeping its reduction state, which the stream does not carry); a new one goes first, the
+// (keeping its reduction state and fixity, which the stream does not carry); a new one goes first, the
 // total grows by one and the page keeps its size. at: where the row is, or -1 if it was new.
 export function mergeLive(rows, total, r, pageSize) {
   const at = rows.findIndex((x) => x.pid === r.pid);
   if (at >= 0) {
-    const row = r.reduction === undefined ? {...r, reduction: rows[at].reduction} : r;
+    const kept = ["reduction", "fixity"].filter((k) => r[k] === undefined && rows[at][k] !== undefined);
+    const row = kept.length ? {...r, ...Object.fromEntries(kept.map((k) => [k, rows[at][k]]))} : r;
     return {rows: rows.map((x, i) => (i === at ? row : x)), total, row, at};
   }
   return {rows: [r, ...rows].slice(0, pageSize), total: total + 1, row: r, at: -1};

@@ -1,5 +1,6 @@
 // The table itself, drawn from the page's state (view): the head (sort, hide, drag to reorder)
-// and the rows (select with shift-click ranges, stars, details, the latest reduction's state).
+// and the rows (select with shift-click ranges, stars, details, the latest reduction's state,
+// the files' fixity).
 // What a click changes is the caller's: on.sort(col), on.hide(col), on.move(from, to) and
 // on.selection() (after the selection changed).
 import {$, api, el, send, status} from "./session.js";
@@ -8,6 +9,7 @@ import {showDetail} from "./detail.js";
 import {cellText} from "./format.js";
 import {scanPath} from "./query.js";
 import {headerText, label} from "./columns.js";
+import {fixityMark} from "./fixity.js";
 
 export function renderHead(view, on) {
   const head = $("head");
@@ -79,6 +81,12 @@ function renderRow(view, r, fresh, on) {
     const badge = el("span", " ⚙ " + r.reduction, "reduction " + r.reduction);
     badge.title = "reduction " + r.reduction;
     more.appendChild(badge);
+  }
+  const fixity = fixityMark(r.fixity);  // what the fixity worker found of the scan's files
+  if (fixity) {
+    const mark = el("span", " " + fixity.text, "fixity " + fixity.state);
+    mark.title = fixity.title;
+    more.appendChild(mark);
   }
   tr.appendChild(more);
   return tr;

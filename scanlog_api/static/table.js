@@ -20,6 +20,7 @@ import {searchWithWheres} from "./conditions.js";
 import {addConditions, setKeys, setupConditions, showConditionError} from "./builder.js";
 import {refreshFacets, setupFacets} from "./facets.js";
 import {setupCart} from "./cart.js";
+import {setupCompare} from "./compare.js";
 import {redrawPlot, setupPlot} from "./plot.js";
 import {columnsOfView, filterOfView, sortOfView} from "./views.js";
 import {setupViews, showFilter} from "./views-ui.js";
@@ -151,6 +152,7 @@ setupConditions(preset.where, {
   },
 });
 setupCart(() => view.selected);
+setupCompare(() => (allInFilter() ? view.rows.map((r) => r.pid) : view.selected));
 setupPlot({units: () => view.units, filter: readFilter,
            pids: () => (!allInFilter() && view.selected.size ? [...view.selected] : null)});
 for (const id of [...FILTER_INPUTS, "select-all-filter"]) $(id).addEventListener("change", redrawPlot);

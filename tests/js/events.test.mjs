@@ -37,6 +37,10 @@ test("an update replaces its row where it is and keeps the reduction state the s
   assert.deepEqual(rows[0], {pid: "a", status: "running", reduction: "queued"});  // the old list as it was
   // a reduction state the stream does carry (even none) wins
   assert.equal(mergeLive(rows, 2, {pid: "a", reduction: null}, 50).row.reduction, null);
+  // and the fixity mark likewise (the stream carries neither)
+  const checked = [{pid: "a", fixity: {state: "flagged", problemCount: 2}}];
+  assert.deepEqual(mergeLive(checked, 1, {pid: "a", status: "finished"}, 50).row,
+                   {pid: "a", status: "finished", fixity: {state: "flagged", problemCount: 2}});
 });
 
 test("a new scan goes first, the total grows and the page keeps its size", () => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import {readFileSync} from "node:fs";
 
 const PURE = ["format.js", "columns.js", "query.js", "events.js", "publication.js", "conditions.js", "facet-parts.js", "views.js",
-              "rule-parts.js", "curve-parts.js"];
+              "rule-parts.js", "curve-parts.js", "compare-parts.js", "fixity.js"];
 const BROWSER = /\b(document|window|localStorage|sessionStorage|location|history|navigator|fetch|CSS|uPlot)\b/;
 
 for (const name of PURE) {
