@@ -21,7 +21,7 @@ from scanlog_api._match import matches
 from scanlog_api.testing import FakeScanStore
 from scidog import ConfigStore
 from scidog.testing import FakeConfigStore
-from scizoo.core import DATASET_COLLECTION, ORIG_DATABLOCK_COLLECTION, PROPOSAL_COLLECTION, BeamlineConfig
+from scizoo.core import DATASET_COLLECTION, FIXITY_COLLECTION, ORIG_DATABLOCK_COLLECTION, PROPOSAL_COLLECTION, BeamlineConfig
 from scizoo.web import TokenUser
 from tests.unit.test_access_rule import DOCUMENTS, READERS, SELECTIONS
 
@@ -225,3 +225,18 @@ def test_configurations_revisions_and_the_active_one(configs) -> None:
     assert configs.import_config(_config("copy", "imported"), "sam", T0).revision == 2
     assert configs.import_config(_config("new"), "sam", T0).revision == 1
     assert configs.beamlines() == ["sim"]
+
+
+def test_fixity_summaries_by_pid_and_in_the_detail(scans, request) -> None:
+    summary = {"_id": "20.500/1", "datasetId": "20.500/1", "state": "flagged", "problemCount": 1,
+               "problems": [{"path": "/d/1.h5", "kind": "gone", "reason": "/d/1.h5 does not exist"}], "checkedAt": T0}
+    store = scans()
+    if isinstance(store, FakeScanStore):
+        store.fixity[summary["_id"]] = summary
+    else:
+        request.getfixturevalue("db")[FIXITY_COLLECTION].insert_one(dict(summary))
+    assert {k: v["state"] for k, v in store.fixity_of(["20.500/1", "20.500/2"]).items()} == {"20.500/1": "flagged"}
+    assert store.fixity_of([]) == {}
+    fixity = store.detail("20.500/1", ALICE)["fixity"]
+    assert fixity["state"] == "flagged" and fixity["problems"][0]["kind"] == "gone" and fixity["checkedAt"] == T0.isoformat()
+    assert store.detail("20.500/2", ALICE)["fixity"] is None
