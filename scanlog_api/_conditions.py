@@ -23,8 +23,9 @@ backend's ``src/common/utils.ts``):
 - with a unit: the value is converted to SI with pint and compared with the stored
   ``valueSI``, on scans whose ``unitSI`` is the same SI unit (SciCat's meaning). A scan whose
   entry has no ``valueSI`` (a list, such as a motor's ``[first, last]``) compares its
-  ``value`` with the condition converted into the entry's own unit (any unit the selection
-  holds for the key that is compatible). ``between`` is strict on both ends, as SciCat's
+  ``value`` with the condition converted into the entry's own unit (any compatible unit the
+  selection's entries without ``valueSI`` hold: when every entry has ``valueSI``, the filter is
+  one flat range on it, which a store plans from its indexes). ``between`` is strict on both ends, as SciCat's
   ``RANGE`` (``$gt`` lo, ``$lt`` hi): use ``ge`` and ``le`` for an inclusive range.
 - without a unit: the entry's ``value`` (or a bare value stored under the key by another
   writer, or SciCat's short form ``v``) is compared as given, as SciCat does for a condition
@@ -294,7 +295,7 @@ def _any_element(path: str, test: Doc) -> list[Doc]:
     return [{path: {"$elemMatch": test}}, {path: {**test, "$not": {"$type": "array"}}}]
 
 
-def _positive(cond: Condition, path: str, units: Iterable[str]) -> Doc:
+def _positive(cond: Condition, path: str, units: Iterable[str], without_si: Collection[str] | None) -> Doc:
     """The filter of the condition's positive form (``ne`` is the negation of ``eq``)."""
     if not cond.unit:
         return {"$or": [alt for suffix in _VALUE_PATHS for alt in _any_element(path + suffix, _test(cond, cond.values))]}
@@ -310,7 +311,9 @@ def _positive(cond: Condition, path: str, units: Iterable[str]) -> Doc:
     if len(in_si) != len(cond.values):
         raise ConditionError(f"condition {cond.text!r}: a value is out of range in SI units")
     alternatives: list[Doc] = [{f"{path}.valueSI": _test(cond, in_si), f"{path}.unitSI": si_unit}]
-    for unit in compatible:  # entries without valueSI (lists): their value, in their own unit
+    # Entries without valueSI (lists): their value, in their own unit; an alternative only for
+    # a unit such entries hold, so a key whose entries all have valueSI stays one flat filter.
+    for unit in (u for u in compatible if without_si is None or u in without_si):
         own = tuple(_from_si(v, unit) for v in in_si)
         alternatives.append({f"{path}.valueSI": {"$exists": False}, f"{path}.unit": unit,
                              "$or": _any_element(f"{path}.value", _test(cond, own))})
@@ -323,34 +326,46 @@ def metadata_path(key: str) -> str:
     return f"scientificMetadata.{key}"
 
 
-def condition_filter(cond: Condition, units: Iterable[str] = ()) -> Doc:
+def condition_filter(cond: Condition, units: Iterable[str] = (), without_si: Iterable[str] | None = None) -> Doc:
     """The store filter of one condition (its alternatives ORed). ``units``: the units the
-    selection holds for its key (for a condition with a unit: to refuse an incompatible one
-    and to compare entries without ``valueSI`` in their own unit)."""
-    if not cond.alternatives:
-        return _test_filter(cond, units)
+    selection holds for its key (for a condition with a unit: to refuse an incompatible one).
+    ``without_si``: the units of the selection's entries of the key that have no ``valueSI``
+    (compared in their own unit); None when not known: every unit of ``units`` may have such
+    entries (exact, but an ``$or`` that a store without a planner for it reads slowly)."""
     units = list(units)
+    own = None if without_si is None else set(without_si)
+    if not cond.alternatives:
+        return _test_filter(cond, units, own)
     either: list[Doc] = []
     for test in cond.tests():
-        found = _test_filter(test, units)
+        found = _test_filter(test, units, own)
         either.extend(found["$or"] if list(found) == ["$or"] else [found])
     return {"$or": either}
 
 
-def _test_filter(cond: Condition, units: Iterable[str]) -> Doc:
+def _test_filter(cond: Condition, units: Iterable[str], without_si: Collection[str] | None) -> Doc:
     """The filter of one test (the condition's own, ignoring its alternatives)."""
     path = metadata_path(cond.key)
     if cond.op == "exists":
         return {path: {"$exists": True}}
-    positive = _positive(cond, path, units)
+    positive = _positive(cond, path, units, without_si)
     if cond.op == "ne":
         return {"$and": [{path: {"$exists": True}}, {"$nor": [positive]}]}
     return positive
 
 
-def conditions_filters(conditions: Iterable[Condition], units: Mapping[str, Iterable[str]]) -> list[Doc]:
-    """Each condition's filter (to be ANDed); ``units`` by key, see :func:`condition_filter`."""
-    return [condition_filter(c, units.get(c.key, ())) for c in conditions]
+def conditions_filters(conditions: Iterable[Condition], units: Mapping[str, Iterable[str]],
+                       without_si: Mapping[str, Iterable[str]] | None = None) -> list[Doc]:
+    """Each condition's filter (to be ANDed); ``units`` and ``without_si`` by key, see
+    :func:`condition_filter` (``without_si`` None: not known for any key)."""
+    return [condition_filter(c, units.get(c.key, ()), None if without_si is None else without_si.get(c.key, ()))
+            for c in conditions]
+
+
+def without_si_filter(key: str) -> Doc:
+    """What selects the entries of ``key`` that have no ``valueSI`` (ANDed into a selection to
+    read their units: :func:`condition_filter`'s ``without_si``)."""
+    return {f"{metadata_path(key)}.valueSI": {"$exists": False}}
 
 
 def keys_with_units(conditions: Iterable[Condition]) -> list[str]:

@@ -472,3 +472,23 @@ def test_a_key_whose_look_up_runs_out_of_time_is_taken_as_held(client: TestClien
     monkeypatch.setattr(scan_store, "KEY_LOOKUP_S", 0.0)
     answer = client.get("/api/scans", params={"where": "photon_enrgy:exists"}, headers=A)
     assert answer.status_code == 200 and answer.json()["count"] == 0
+
+
+def test_a_unit_condition_on_a_key_whose_entries_all_have_value_si_compiles_flat(
+        client: TestClient, catalogue: list[dict[str, Any]], mongo, db) -> None:
+    """Every photon_energy entry here has valueSI: its condition is one flat range in each
+    branch (no $and/$or, which SecantusDB plans as a collection scan); the motor's entries are
+    lists without valueSI: compared in their own units, which the store reports."""
+    store = ScanStore(SecretStr(mongo.uri), db.name)
+    try:
+        access = build_branches(TokenUser(user="alice", groups=["A"]))
+        energy = compile_conditions(parse_conditions(["photon_energy:between:8:10:keV"]), store, access,
+                                    readable=access)
+        assert [sorted(f) for f in energy] == [["scientificMetadata.photon_energy.unitSI",
+                                               "scientificMetadata.photon_energy.valueSI"]]
+        assert not any(k.startswith("$") for b in build_branches(TokenUser(user="alice", groups=["A"]),
+                                                                 conditions=energy) for k in b)
+        motor = compile_conditions(parse_conditions(["motor:gt:8:mm"]), store, access, readable=access)
+        assert sorted(a.get("scientificMetadata.motor.unit", "") for a in motor[0]["$or"]) == ["", "mm", "um"]
+    finally:
+        store.close()

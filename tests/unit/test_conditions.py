@@ -151,6 +151,27 @@ def test_the_si_comparison_is_scicats() -> None:
                      "scientificMetadata.photon_energy.unitSI": si.unit}
 
 
+def test_a_unit_condition_stays_flat_when_every_entry_of_its_key_has_value_si() -> None:
+    """Entries without valueSI are compared in their own unit only when there are such entries:
+    the units the selection holds for them (``without_si``) decide the alternatives; the units
+    it holds at all still refuse an incompatible one. A flat filter is one a store can plan from
+    its indexes (SecantusDB reads the whole collection for a top-level $or/$and)."""
+    cond = parse_condition("photon_energy:between:8:10:keV")
+    query = condition_filter(cond, ["keV", "eV", "K"], without_si=[])
+    lo, hi = to_si(8, "keV"), to_si(10, "keV")
+    assert lo is not None and hi is not None
+    assert query == {"scientificMetadata.photon_energy.valueSI": {"$gt": lo.value, "$lt": hi.value},
+                     "scientificMetadata.photon_energy.unitSI": lo.unit}
+    assert {n for n, d in DOCS.items() if matches(query, d)} == {"e8keV", "e9000eV"}
+    # an entry without valueSI in one compatible unit: one own-unit alternative, for that unit
+    mixed = condition_filter(parse_condition("motor:gt:8:mm"), ["mm", "um"], without_si=["um", "K"])
+    assert [a.get("scientificMetadata.motor.unit") for a in mixed["$or"]] == [None, "um"]
+    with pytest.raises(ConditionError, match="not compatible"):
+        condition_filter(parse_condition("motor:gt:8:K"), ["mm", "um"], without_si=[])
+    # unknown (None): every compatible unit held may have entries without valueSI
+    assert len(condition_filter(cond, ["keV", "eV", "K"])["$or"]) == 3
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ("motor:gt:8:K", "not compatible"),
     ("photon_energy:gt:8:furlongs_per_fortnight_x", "unknown unit"),
