@@ -8,7 +8,9 @@
 //   builder: key picker, operators, units, chips), grid.js (the table), detail.js,
 //   detail-parts.js, stars.js, cart.js, plot.js, live.js (the stream); views.js (pure: a saved view
 //   <-> the page's state and address) and views-ui.js (the Views picker); facets.js (the facets
-//   panel) and facet-parts.js (pure: its query, labels, what a click narrows).
+//   panel) and facet-parts.js (pure: its query, labels, what a click narrows); compare.js ("Compare
+//   results": the selection's derived curves overlaid) and compare-parts.js (pure: which, named how);
+//   curve.js / curve-parts.js (a derived curve, read and drawn); fixity.js (pure: the files' checksums said).
 import {$, api, signedIn, status, token, tokenNotice} from "./session.js";
 import {add, addable, hide, metaColumns, move, nextSort, readLayout, saveLayout} from "./columns.js";
 import {csvParams, filterFromSearch, filterParams, matchesView, pageParams, streamParams} from "./query.js";
