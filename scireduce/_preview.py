@@ -68,7 +68,13 @@ class Previews:
                 sort=[("createdAt", ASCENDING)], return_document=ReturnDocument.AFTER)
             if claimed is None:
                 break
-            changes = self._answer(claimed)
+            try:
+                changes = self._answer(claimed)
+            except PyMongoError:
+                raise  # the store is away: the thread says so and tries again
+            except Exception as err:  # said to the person who asked, and logged; the thread goes on
+                logger.exception("reduction preview %s not answered", claimed["_id"])
+                changes = _failed(f"not answered: {type(err).__name__}: {err}"[:LOG_TAIL])
             changes["endedAt"] = self.worker.clock()
             self.collection.update_one({"_id": claimed["_id"]}, {"$set": changes})
             done.append({**claimed, **changes})
@@ -163,7 +169,11 @@ class PreviewProcess:
             code = proc.wait(5)
             self.close()
             raise OSError(f"exit code {code} without an answer (its log is the worker's)")
-        answer: Doc = json.loads(line)
+        try:
+            answer: Doc = json.loads(line)
+        except ValueError as err:  # written to its stdout around sys.stdout (a library's C code): start afresh
+            self.close()
+            raise OSError(f"its answer was not JSON ({err}): {line[:200]!r}") from err
         return answer
 
     def close(self) -> None:
@@ -221,13 +231,16 @@ def main() -> None:
     from ._job import _die_with_parent
 
     _die_with_parent()
+    # The answers' own channel: what a step prints goes to stderr (the worker's log), never
+    # between two answers.
+    answers, sys.stdout = sys.stdout, sys.stderr
     for line in sys.stdin:
         try:
             answer = run(json.loads(line))
         except Exception as err:  # noqa: BLE001 - the pipeline's own failure, told to the person who asked
             answer = {"error": "".join(traceback.format_exception_only(err)).strip()}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":

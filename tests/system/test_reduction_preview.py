@@ -147,3 +147,41 @@ def test_a_preview_whose_process_hangs_is_stopped_and_the_next_is_answered(db, t
         assert fine["state"] == "done" and _close(_curve(fine), _expected(1000, 2))
     finally:
         previews.process.close()
+
+
+def _chatty_bin(params, normalise: dict) -> dict:
+    print("binning now")  # a step that prints: its line must not be taken for the preview's answer
+    from scireduce.pipelines import PROFILE
+
+    return PROFILE.steps[2].run(params, normalise=normalise)
+
+
+def _chatty() -> object:
+    from scireduce import Pipeline, Step
+    from scireduce.pipelines import PROFILE
+
+    return Pipeline("chatty", "1", (*PROFILE.steps[:2], Step("bin", "2", _chatty_bin, PROFILE.steps[2].params,
+                                                             inputs=("normalise",))))
+
+
+CHATTY = _chatty()
+
+
+def test_a_step_that_prints_does_not_garble_the_answer(db, tmp_path) -> None:
+    from scizoo.core import new_preview
+
+    _finished_raw(db, "p/9", _scan_file(tmp_path / "raw"))
+    previews = _previewing(db, tmp_path)
+    previews.worker.rules = previews.worker.rules.model_copy(update={"rules": [
+        previews.worker.rules.rules[0].model_copy(update={"pipeline": "tests.system.test_reduction_preview:CHATTY"})]})
+    previews.worker.settings = previews.worker.settings.model_copy(update={"module_pipelines": True})
+    now = datetime.now(UTC)
+    try:
+        for n in range(2):
+            db[PREVIEW_COLLECTION].insert_one(new_preview(f"c{n}", "p/9", "p", "?", {"bin": {"bins": 2 + n}},
+                                                          requested_by="alice", now=now.replace(microsecond=n)).to_mongo())
+        first, second = previews.take(2)
+        assert first["state"] == "done", first
+        assert _close(_curve(first), _expected(1000, 2)) and _close(_curve(second), _expected(1000, 3))
+    finally:
+        previews.process.close()
