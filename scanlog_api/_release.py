@@ -52,6 +52,7 @@ RELEASE_ROUNDS = Counter("scizoo_release_rounds", "Rounds of the release job, by
 
 Reason = Literal["embargo", "policy"]
 _BATCH = 1000
+POLICY_EVERY = timedelta(hours=1)
 
 
 class Release(BaseModel):
@@ -128,9 +129,10 @@ class Releaser:
         self.store = store
         self.policy_years = policy_years
 
-    def plan(self, now: datetime, *, policy_years: int | None = None) -> ReleasePlan:
+    def plan(self, now: datetime, *, policy_years: int | None = None, policy: bool = True) -> ReleasePlan:
         """What a round at ``now`` releases (reads only). ``policy_years`` overrides the setting,
-        e.g. to see what a policy would release before turning it on."""
+        e.g. to see what a policy would release before turning it on; ``policy=False`` looks at
+        the embargoes only."""
         plan = ReleasePlan(at=now)
         for pub in self.store.due_embargoes(now):
             doi, until = pub["_id"], pub["embargoUntil"]
@@ -144,7 +146,7 @@ class Releaser:
                                kind="moved") for pid in sorted(moved)]
             plan.publications.append(doi)
         years = policy_years if policy_years is not None else self.policy_years
-        if years:
+        if years and policy:
             cutoff = years_after(now, -years)
             ended = [(p["_id"], end) for p in self.store.ended_proposals(cutoff) if (end := proposal_end(p))]
             embargoed = {pid: (pub["_id"], pub["embargoUntil"]) for pub in self.store.pending_embargoes()
@@ -188,9 +190,10 @@ class Releaser:
                        held.what, held.why)
         return done
 
-    def run(self, now: datetime, *, dry_run: bool = False, policy_years: int | None = None) -> ReleasePlan:
+    def run(self, now: datetime, *, dry_run: bool = False, policy_years: int | None = None,
+            policy: bool = True) -> ReleasePlan:
         """One round: the plan, applied unless ``dry_run``; its ``releases`` are what was released."""
-        plan = self.plan(now, policy_years=policy_years)
+        plan = self.plan(now, policy_years=policy_years, policy=policy)
         if dry_run:
             return plan
         return plan.model_copy(update={"releases": self.apply(plan, now)})
@@ -227,6 +230,7 @@ class ReleaseLoop:
     def __init__(self, releaser: Releaser, lease: Lease, every_s: float,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._releaser, self._lease, self._every, self._clock = releaser, lease, every_s, clock
+        self._policy_at: datetime | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scanlog-release", daemon=True)
 
@@ -247,7 +251,12 @@ class ReleaseLoop:
             if not self._lease.acquire(now):
                 RELEASE_ROUNDS.labels("elsewhere").inc()
                 return
-            self._releaser.run(now)
+            # The policy reads every ended proposal and counts in years: once an hour is on time
+            # (and the first round after a start); embargoes are looked at every round.
+            policy = self._policy_at is None or now - self._policy_at >= POLICY_EVERY
+            self._releaser.run(now, policy=policy)
+            if policy:
+                self._policy_at = now
             RELEASE_ROUNDS.labels("done").inc()
         except Exception:
             # Nothing is lost: what is due stays due in the store, and the next round releases
