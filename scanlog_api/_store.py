@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import SecretStr
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.cursor import Cursor
 from pymongo.database import Database
 from pymongo.errors import ExecutionTimeout
 
@@ -127,10 +126,29 @@ class ScanStore(ScanRules):
             raise NotFound(f"no dataset {pid!r} you can read")
         return doc
 
-    def _sorted(self, query: Doc, field: str, order: Order, limit: int = 0, skip: int = 0) -> Cursor[Doc]:
+    def _read(self, query: Doc, projection: Doc | None = None, *, sort: list[tuple[str, int]] | None = None,
+              skip: int = 0, limit: int = 0, batch_size: int = 500, max_time_ms: int | None = None) -> Iterator[Doc]:
+        """The datasets ``query`` selects, as ``find`` reads them. A query with logical operators
+        at its top (metadata conditions: ``$and``/``$or``) is read as an aggregation whose first
+        ``$match`` holds its plain fields and the second the rest: the same documents, but
+        SecantusDB plans a filter holding a top-level ``$and``/``$or`` as a collection scan,
+        and a plain first stage from its indexes (measured: docs/performance.md, "Search at
+        scale"). MongoDB merges adjacent ``$match`` stages before planning, so its plans do not
+        change; correctness never depends on either planner."""
+        stages = _staged(query)
+        if stages is None:
+            cursor = self.datasets.find(query, projection).skip(skip).limit(limit).batch_size(batch_size)
+            if sort:
+                cursor = cursor.sort(sort)
+            return cursor if max_time_ms is None else cursor.max_time_ms(max_time_ms)
+        stages += [*([{"$sort": dict(sort)}] if sort else []), *([{"$skip": skip}] if skip else []),
+                   *([{"$limit": limit}] if limit else []), *([{"$project": projection}] if projection else [])]
+        options: Doc = {"batchSize": batch_size} | ({} if max_time_ms is None else {"maxTimeMS": max_time_ms})
+        return self.datasets.aggregate(stages, **options)
+
+    def _sorted(self, query: Doc, field: str, order: Order, limit: int = 0, skip: int = 0) -> Iterator[Doc]:
         direction = ASCENDING if order == "asc" else DESCENDING
-        cursor = self.datasets.find(query).sort([(field, direction), ("_id", direction)]).batch_size(500)
-        return cursor.skip(skip).limit(limit)
+        return self._read(query, sort=[(field, direction), ("_id", direction)], skip=skip, limit=limit)
 
     def merged(self, branches: list[Doc], field: str, order: Order, limit: int = 0) -> Iterator[Doc]:
         """The disjoint branches' documents as one sorted stream (each branch sorted by the store)."""
@@ -189,8 +207,15 @@ class ScanStore(ScanRules):
         total = 0
         for branch in branches:
             tallied = self.tally.count(branch) if self.tally is not None else None
-            total += self.datasets.count_documents(branch) if tallied is None else tallied
+            total += self._count(branch) if tallied is None else tallied
         return total
+
+    def _count(self, query: Doc) -> int:
+        """The datasets ``query`` selects (staged as :meth:`_read` reads them)."""
+        stages = _staged(query)
+        if stages is None:
+            return self.datasets.count_documents(query)
+        return int(next(self.datasets.aggregate([*stages, {"$count": "n"}]), {"n": 0})["n"])
 
     def metadata_keys(self, branches: list[Doc], text: str | None,
                       among: list[str] | None = None) -> dict[str, str]:
@@ -203,12 +228,12 @@ class ScanStore(ScanRules):
             return self._held(branches, among)
         keys: dict[str, str] = {}
         if text:  # free text: only the matching documents' keys
-            everything = (d for b in branches for d in self.datasets.find(b))
+            everything = (d for b in branches for d in self._read(b))
             add_keys(keys, self.with_text(branches, text, everything))
         else:  # bounded work: the newest scans of each branch, through the time index
             for query in branches:
-                add_keys(keys, self.datasets.find(query, {"scientificMetadata": 1}).sort("creationTime", DESCENDING)
-                         .limit(MAX_KEYS_SCAN).batch_size(1000))
+                add_keys(keys, self._read(query, {"scientificMetadata": 1}, sort=[("creationTime", DESCENDING)],
+                                          limit=MAX_KEYS_SCAN, batch_size=1000))
         return dict(sorted(keys.items()))
 
     def _held(self, branches: list[Doc], among: list[str]) -> dict[str, str]:
@@ -269,7 +294,7 @@ class ScanStore(ScanRules):
         if left_ms <= 0:
             raise _OutOfTime(query)
         try:
-            return list(self._newest(query, projection, KEY_SAMPLE).max_time_ms(left_ms))
+            return list(self._newest(query, projection, KEY_SAMPLE, max_time_ms=left_ms))
         except ExecutionTimeout as err:
             raise _OutOfTime(query) from err
 
@@ -285,8 +310,8 @@ class ScanStore(ScanRules):
             if left_ms <= 0:
                 raise _OutOfTime(key)
             try:
-                hit = next(self.datasets.find({**branch, field: {"$exists": True}}, {field: 1})
-                           .limit(1).max_time_ms(left_ms), None)
+                hit = next(self._read({**branch, field: {"$exists": True}}, {field: 1}, limit=1,
+                                      max_time_ms=left_ms), None)
             except ExecutionTimeout as err:
                 raise _OutOfTime(key) from err
             if hit is not None:
@@ -300,7 +325,8 @@ class ScanStore(ScanRules):
             if col.startswith("meta:"):
                 field = f"scientificMetadata.{col[5:]}.unit"
                 hit = next((h for b in branches
-                            if (h := self.datasets.find_one({**b, field: {"$nin": ["", None]}}, {field: 1}))), None)
+                            if (h := next(self._read({**b, field: {"$nin": ["", None]}}, {field: 1}, limit=1), None))),
+                           None)
                 units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
         return units
 
@@ -333,9 +359,9 @@ class ScanStore(ScanRules):
         newest = heapq.merge(*runs, key=sort_key("creationTime"), reverse=True)
         return list(itertools.islice(newest, limit)), self.count(branches)
 
-    def _newest(self, query: Doc, projection: Doc, limit: int) -> Cursor[Doc]:
-        return (self.datasets.find(query, projection).sort([("creationTime", DESCENDING), ("_id", DESCENDING)])
-                .limit(limit).batch_size(1000))
+    def _newest(self, query: Doc, projection: Doc, limit: int, max_time_ms: int | None = None) -> Iterator[Doc]:
+        return self._read(query, projection, sort=[("creationTime", DESCENDING), ("_id", DESCENDING)], limit=limit,
+                          batch_size=1000, max_time_ms=max_time_ms)
 
     def detail(self, pid: str, user: TokenUser | None) -> Doc:
         """One scan with its files, attachments, ratings and comments."""
@@ -443,6 +469,15 @@ class ScanStore(ScanRules):
         doc = build_attachment(dataset, aid=aid, caption=caption, thumbnail=thumbnail, user=user.user, now=now)
         self._db()[ATTACHMENT_COLLECTION].insert_one(doc.to_mongo())
         return {"aid": aid, "caption": caption, "thumbnail": thumbnail}
+
+
+def _staged(query: Doc) -> list[Doc] | None:
+    """``query`` as two ``$match`` stages, its plain fields first (see :meth:`ScanStore._read`);
+    None when it has no logical operator at its top (a plain ``find`` plans it alike)."""
+    rest = {k: v for k, v in query.items() if k.startswith("$")}
+    if not rest:
+        return None
+    return [{"$match": {k: v for k, v in query.items() if not k.startswith("$")}}, {"$match": rest}]
 
 
 def _first(docs: Iterable[Doc], limit: int) -> tuple[list[Doc], int]:
