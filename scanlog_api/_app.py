@@ -39,8 +39,8 @@ from ._release import release_loop
 from ._routes import router
 from ._routes_downloads import router as downloads_router
 from ._routes_panosc import router as panosc_router
-from ._routes_publish import router as publish_router
 from ._routes_previews import router as previews_router
+from ._routes_publish import router as publish_router
 from ._routes_reductions import router as reductions_router
 from ._routes_views import router as views_router
 from ._services import Services
