@@ -270,6 +270,10 @@ class _Pipeline:
             doi_prefix="10.5072", public_url=f"http://127.0.0.1:{port}", datacite_url=datacite.url,
             datacite_username="DEMO.SCIZOO", datacite_password="demo-datacite",  # noqa: S106 - a stand-in's
             publisher=self.config.facility or "scizoo", data_roots=[str(p) for p in self.data_roots()],
+            # A facility's JupyterHub (none here: the link shows where it would go), and the release
+            # job's round (embargoes end within one).
+            notebook_url_pattern="https://jupyter.example.org/hub/user-redirect/lab/tree{path}",
+            release_every_s=10.0,
         )
         server = self.stack.enter_context(ScanlogServer(settings, port=port, mounts={"/scidog": self._scidog()}))
         self.console.print(f"[green]✓[/] live scan table on {server.url}/#token=demo-20240001 (API docs: /docs)")
@@ -447,6 +451,9 @@ def run_demo(
         runs.first(scans, console, wait_s, stop)
         result = runs.result()
         if serve and not stop.is_set():
+            ada = [dataset_pid(m, PID_PREFIX) for i, m in enumerate(runs.captured[:scans]) if i % 2 == 0][:2]
+            if ada:
+                _publish_embargoed(console, url, ada)
             _show_urls(console, url, interval_s, data_dir)
             for i in itertools.count(scans):
                 if stop.wait(interval_s):
@@ -458,6 +465,28 @@ def run_demo(
             result = runs.result()
         return result
     raise AssertionError("unreachable")  # pragma: no cover - the with block always returns
+
+
+def _publish_embargoed(console: Console, url: str, pids: list[str], minutes: float = 2.0) -> None:
+    """Publish two of proposal 20240001's scans as their owner, with an embargo: the DOI and its
+    landing page are public at once, the datasets (their files) when the embargo ends."""
+    import requests
+
+    ada = {"Authorization": "Bearer demo-20240001"}
+    until = datetime.now(UTC) + timedelta(minutes=minutes)
+    body = {"title": "Pt(111) under operando conditions", "abstract": "Scans of the scizoo demo, under an embargo.",
+            "creators": [{"name": "Lovelace, Ada"}], "publisher": "scizoo demo", "publication_year": until.year,
+            "dataset_pids": pids, "embargo_until": until.isoformat()}
+    try:
+        made = requests.post(f"{url}/api/publications", json=body, headers=ada, timeout=30)
+        made.raise_for_status()
+        doi = made.json()["doi"]
+        requests.post(f"{url}/api/publications/{doi}/register", headers=ada, timeout=60).raise_for_status()
+    except (requests.RequestException, KeyError, ValueError) as err:
+        console.print(f"[red]✗[/] the demo's embargoed publication was not made: {err}")
+        return
+    console.print(f"[green]✓[/] published with an embargo: DOI {doi}, landing page {url}/doi/{doi} (public now); "
+                  f"its datasets ({len(pids)}) and their files public from {until:%H:%M:%S} UTC")
 
 
 def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) -> None:
