@@ -101,11 +101,15 @@ export function replaceRow(view, r, on) {
   if (!old) return;
   const widget = old.querySelector(".stars");
   const focused = old.contains(document.activeElement) && document.activeElement === widget;
-  // While the user rates this row, the value they see is theirs, not one the stream echoes back.
-  if (widget && (focused || widget.dataset.saving)) r.rating = widget.dataset.value === "" ? null : Number(widget.dataset.value);
+  // While the user rates this row, the value they see is theirs, not one the stream echoes back,
+  // and the widget itself stays: a second widget would save on its own, and an earlier value it
+  // was still saving could land after the user's last one.
+  const rating = widget && (focused || widget.dataset.saving);
+  if (rating) r.rating = widget.dataset.value === "" ? null : Number(widget.dataset.value);
   const fresh = renderRow(view, r, true, on);
+  if (rating) fresh.querySelector(".stars")?.replaceWith(widget);
   old.replaceWith(fresh);
-  if (focused) fresh.querySelector(".stars")?.focus();
+  if (focused) widget.focus();
 }
 
 // A new scan first; the page keeps its size.
