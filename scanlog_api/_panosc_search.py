@@ -127,7 +127,10 @@ class PanoscCatalogue:
                 filters.append({"instrumentIds": {"$in": [i["pid"] for i in self.instruments(inc.where)]}})
             elif inc.relation == "files":
                 found = within("dataFileList", translate(inc.where or {}, FILE))
-                filters.append({"_id": {"$in": self._bounded(ORIG_DATABLOCK_COLLECTION, "datasetId", found)}})
+                # Published datablocks only (publishing marks them): the join never reads, nor
+                # counts towards its bound, what belongs to unpublished data.
+                published = {"$and": [{"isPublished": True}, found]}
+                filters.append({"_id": {"$in": self._bounded(ORIG_DATABLOCK_COLLECTION, "datasetId", published)}})
             elif inc.relation == "documents":
                 filters.append({"_id": {"$in": self._bounded(PUBLISHED_DATA_COLLECTION, "datasetPids",
                                                              self.document_query(inc.where, inc.include))}})

@@ -148,8 +148,19 @@ def storable(number: int | float) -> int | float:
     return number
 
 
+#: A LIKE pattern's ``%`` runs at most (its text is at most 200 characters, as every text value):
+#: each ``%`` is a ``.*`` that a regular expression engine may backtrack through, so k of them
+#: cost up to n**k steps on a text of n characters (150 froze the process: Python's engine holds
+#: the GIL, and SecantusDB's is Python's).
+MAX_LIKE_RUNS = 3
+
+
 def _like_body(pattern: str, run: str = ".*", one: str = ".") -> str:
-    """SQL's LIKE pattern as an escaped regular expression: ``%`` any run, ``_`` one character."""
+    """SQL's LIKE pattern as an escaped regular expression: ``%`` any run (several in a row are
+    one), ``_`` one character. Bounded: see :data:`MAX_LIKE_RUNS`."""
+    pattern = re.sub("%{2,}", "%", pattern)
+    if pattern.count("%") > MAX_LIKE_RUNS:
+        raise BadFilter(f"a like pattern holds at most {MAX_LIKE_RUNS} runs of '%': {pattern[:60]!r}")
     return "".join(run if c == "%" else one if c == "_" else re.escape(c) for c in pattern)
 
 

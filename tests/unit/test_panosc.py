@@ -327,3 +327,16 @@ def test_a_range_on_one_field_stays_one_flat_condition() -> None:
     for parts in ([low, high], [{"$and": [low, high]}]):
         flat = conjunction(parts)
         assert [matches({"$and": flat}, d) for d in docs] == [matches({"$and": parts}, d) for d in docs]
+
+
+@pytest.mark.parametrize("pattern", ["%a%b%c%d", "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%x%y%z%w", "%_%_%_%_"])
+def test_a_like_pattern_is_bounded_before_any_regular_expression_is_built(pattern: str) -> None:
+    # 150 '%' made a pattern Python's engine backtracked through for ever, holding the GIL: an
+    # anonymous request froze the process. Runs of '%' are one; more than 3 runs are refused.
+    for model, field in ((DATASET, "title"), (FILE, "name")):
+        with pytest.raises(BadFilter, match="like pattern holds at most 3 runs"):
+            translate({field: {"like": pattern}}, model)
+
+
+def test_runs_of_percent_are_one() -> None:
+    assert translate({"title": {"like": "%%%scan%%1"}}, DATASET) == {"datasetName": {"$regex": "^.*scan.*1$"}}
