@@ -20,6 +20,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,21 +161,34 @@ class PreviewProcess:
         except OSError as err:
             self.close()
             raise OSError(f"it could not be given the preview: {err}") from err
-        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
-        if not ready:
-            self.close()
-            raise TimeoutError(f"no answer in {timeout_s:g} s")
-        line = proc.stdout.readline()
-        if not line:
-            code = proc.wait(5)
-            self.close()
-            raise OSError(f"exit code {code} without an answer (its log is the worker's)")
+        line = self._line(proc, timeout_s)
         try:
             answer: Doc = json.loads(line)
-        except ValueError as err:  # written to its stdout around sys.stdout (a library's C code): start afresh
+        except ValueError as err:  # not an answer of this process's main(): start afresh
             self.close()
             raise OSError(f"its answer was not JSON ({err}): {line[:200]!r}") from err
         return answer
+
+    def _line(self, proc: subprocess.Popen[bytes], timeout_s: float) -> bytes:
+        """One answer line, against a deadline for the whole line: read from the descriptor as
+        bytes come (never a buffered readline, which would wait past the deadline for a newline)."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(left, 0.0))
+            if not ready:
+                self.close()
+                raise TimeoutError(f"no answer in {timeout_s:g} s")
+            got = os.read(fd, 65536)
+            if not got:
+                code = proc.wait(5)
+                self.close()
+                raise OSError(f"exit code {code} without an answer (its log is the worker's)")
+            line += got
+        return line
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -231,9 +245,13 @@ def main() -> None:
     from ._job import _die_with_parent
 
     _die_with_parent()
-    # The answers' own channel: what a step prints goes to stderr (the worker's log), never
-    # between two answers.
-    answers, sys.stdout = sys.stdout, sys.stderr
+    # The answers' own channel, a copy of fd 1; fd 1 itself and sys.stdout then go to stderr (the
+    # worker's log): what a step prints, or its C library or child process writes to fd 1, never
+    # lands between two answers nor leaves half a line that the worker would wait on.
+    sys.stdout.flush()
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     for line in sys.stdin:
         try:
             answer = run(json.loads(line))

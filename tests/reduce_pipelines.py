@@ -22,8 +22,16 @@ def _hang(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _partial_then_hang(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:
+    """What a C library or a child process may do: write to fd 1 (past sys.stdout), no newline, then hang."""
+    os.write(1, b"partial")
+    time.sleep(600)
+    return {}
+
+
 FAILING = Pipeline("failing", "1", (Step("explode", "1", _explode),))
 HANGING = Pipeline("hanging", "1", (Step("hang", "1", _hang),))
+PARTIAL_THEN_HANGING = Pipeline("partial-then-hanging", "1", (Step("hang", "1", _partial_then_hang),))
 
 
 def _slow_load(params: BaseModel, raw: dict[str, Any]) -> dict[str, Any]:

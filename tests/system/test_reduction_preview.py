@@ -149,6 +149,39 @@ def test_a_preview_whose_process_hangs_is_stopped_and_the_next_is_answered(db, t
         previews.process.close()
 
 
+def test_a_step_writing_part_of_a_line_to_fd_1_then_hanging_is_stopped_at_the_timeout(db, tmp_path) -> None:
+    """A step whose C code or child process writes to file descriptor 1 (not sys.stdout), no newline,
+    then hangs: the preview still fails at its timeout and the next preview is answered."""
+    import threading
+
+    from scizoo.core import new_preview
+
+    _finished_raw(db, "p/10", _scan_file(tmp_path / "raw"))
+    previews = _previewing(db, tmp_path)
+    previews.worker.rules = previews.worker.rules.model_copy(update={"rules": [
+        *previews.worker.rules.rules,
+        previews.worker.rules.rules[0].model_copy(update={
+            "name": "partial", "pipeline": "tests.reduce_pipelines:PARTIAL_THEN_HANGING", "params": {}})]})
+    previews.worker.settings = previews.worker.settings.model_copy(update={"module_pipelines": True})
+    previews.timeout_s = 3
+    now = datetime.now(UTC)
+    taken: list[dict] = []
+    try:
+        for n, rule in enumerate(("partial", "p")):
+            db[PREVIEW_COLLECTION].insert_one(new_preview(f"y{n}", "p/10", rule, "?", {}, requested_by="alice",
+                                                          now=now.replace(microsecond=n)).to_mongo())
+        # In a thread, so a preview thread that hangs fails this test instead of hanging it.
+        thread = threading.Thread(target=lambda: taken.extend(previews.take(2)), daemon=True)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the preview thread hangs past its timeout"
+    finally:
+        previews.process.close()
+    stuck, fine = taken
+    assert stuck["state"] == "failed" and "stopped after 3 s" in stuck["error"]
+    assert fine["state"] == "done" and _close(_curve(fine), _expected(1000, 2))
+
+
 def _chatty_bin(params, normalise: dict) -> dict:
     print("binning now")  # a step that prints: its line must not be taken for the preview's answer
     from scireduce.pipelines import PROFILE
