@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
 from scizoo.core import (
@@ -117,6 +118,23 @@ class PublicationStore:
         if owner_group is not None:
             query["ownerGroup"] = owner_group
         return [d["_id"] for d in self._catalogue.collection(DATASET_COLLECTION).find(query, {"_id": 1})]
+
+    def claim_release(self, doi: str, now: datetime) -> Doc | None:
+        """Claim a publication for the release of its datasets, if its embargo has still ended and
+        it is not released: the publication (its ``embargoUntil`` as it is now), or None. One
+        conditional write, so an amendment that moved the embargo since the round's plan wins or
+        loses as a whole (:meth:`set_embargo` refuses a publication that is ``releasingAt``). A
+        round that dies after its claim leaves the publication due: the next one claims it again."""
+        return self.collection().find_one_and_update(
+            {"_id": doi, "releasedTime": None, "embargoUntil": {"$lte": now}}, {"$set": {"releasingAt": now}},
+            projection={"embargoUntil": 1}, return_document=ReturnDocument.AFTER)
+
+    def set_embargo(self, doi: str, until: datetime | None, now: datetime) -> bool:
+        """A new embargo, unless a release round has claimed the publication or released it
+        (:meth:`claim_release`): False then, and nothing written."""
+        done = self.collection().update_one({"_id": doi, "releasedTime": None, "releasingAt": None},
+                                            {"$set": {"embargoUntil": until, "updatedAt": now}})
+        return done.matched_count == 1
 
     def mark_released(self, doi: str, now: datetime) -> bool:
         """The publication's datasets are public: True the first time only (several runs, one release)."""

@@ -282,13 +282,25 @@ class Publisher:
         attributes = datacite_attributes(pub, doi, self.landing_url(doi), content)
         if problems := schema_problems(attributes):
             raise Invalid("DataCite's schema refuses this metadata: " + "; ".join(problems[:5]))
+        # A new embargo is written first, by itself and only while no release round has claimed
+        # the publication (its embargo ended, the round planned it): the round then keeps to the
+        # new one, or this amendment loses and nothing of it is sent or stored.
+        moved = embargo != doc.get("embargoUntil")
+        if moved and not self.publications.set_embargo(doi, embargo, now):
+            raise Conflict(f"the embargo of {doi} has ended and its datasets are being released: "
+                           "its embargo cannot change any more")
         status = doc["status"]
         if status in _PUBLIC:
-            self.datacite.amend(attributes)
+            try:
+                self.datacite.amend(attributes)
+            except UpstreamFailed:
+                if moved:  # DataCite still has the old date: so does the store (as before the amendment)
+                    self.publications.set_embargo(doi, doc.get("embargoUntil"), now)
+                raise
             status = "amended"
         self.publications.update(doi, {"$set": {
             "title": pub.title, "abstract": pub.abstract, "status": status, "updatedAt": now, "updatedBy": user.user,
-            "metadata": published_metadata(pub, doi, self.landing_url(doi), content), "embargoUntil": embargo, **datasets}})
+            "metadata": published_metadata(pub, doi, self.landing_url(doi), content), **datasets}})
         if embargo is not None and doc["status"] in _PUBLIC:
             self.publications.mark_embargoed(doc["datasetPids"], embargo, now)
         return self.public_view(self.publications.find(doi) or {})

@@ -17,6 +17,9 @@ Everything the job knows is in the store, nothing in memory: a dataset is releas
 every value written is the same whichever run writes it. So a second run, a run after a
 restart, or two replicas at once release nothing twice; a lease in the store
 (:class:`Lease`) keeps the work, and its log lines and counts, to one replica at a time.
+An owner may move an embargo later between a round's plan and its apply: the round claims
+each publication first, by a conditional write that holds only while its embargo has still
+ended, and an amendment no longer moves the embargo of a claimed one.
 
 Where it runs: a thread in scanlog's lifespan (:class:`ReleaseLoop`, every
 ``SCANLOG_RELEASE_EVERY_S`` seconds) under the lease. scanlog already runs wherever
@@ -163,10 +166,28 @@ class Releaser:
 
     def apply(self, plan: ReleasePlan, now: datetime) -> list[Release]:
         """Release what ``plan`` lists that is still unpublished; mark its publications released.
-        Each release is logged with its reason and counted; applying again releases nothing."""
+        Each release is logged with its reason and counted; applying again releases nothing.
+
+        The plan was read before: an owner may have moved an embargo later since (allowed until
+        the release). So each publication is claimed first, by one conditional write that holds
+        only while its embargo has still ended (:meth:`PublicationStore.claim_release`), and only
+        the claimed ones' datasets are released; from the claim on, the embargo does not move."""
+        claimed: dict[str, datetime] = {}
+        for doi in plan.publications:
+            if (pub := self.store.claim_release(doi, now)) is not None:
+                claimed[doi] = pub["embargoUntil"]
+            else:
+                logger.info("publication %s: its embargo changed or it was released since the plan; not released "
+                            "now", doi)
         done: list[Release] = []
         batches: dict[tuple[str, str, datetime], list[Release]] = {}
-        for release in plan.releases:
+        for planned in plan.releases:
+            release = planned
+            if planned.reason == "embargo":
+                if planned.source not in claimed:
+                    continue
+                # publishedOn is the embargo's end as claimed (an amendment may have lifted it since the plan).
+                release = planned.model_copy(update={"due": claimed[planned.source]})
             batches.setdefault((release.reason, release.source, release.due), []).append(release)
         # At most _BATCH datasets a write: a proposal's first policy release may be thousands.
         chunks = [(key, releases[i:i + _BATCH]) for key, releases in batches.items()
@@ -182,7 +203,7 @@ class Releaser:
                 logger.info("released dataset %s (%s: %s, due %s)", release.pid, reason, source, due.isoformat())
             RELEASED.labels(reason).inc(len(now_public))
             done += now_public
-        for doi in plan.publications:
+        for doi in claimed:
             if self.store.mark_released(doi, now):
                 logger.info("publication %s: its embargo ended, its datasets are public", doi)
         for held in plan.held:

@@ -173,7 +173,7 @@ def test_a_dataset_that_left_the_owner_group_meanwhile_is_not_released(mongo, db
     a1, a2 = _dataset(1, "A"), _dataset(2, "A")
     db[DATASET_COLLECTION].insert_many([a1, a2])
     with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0))) as client:
-        doi = _publish_embargoed(client, [a1["pid"], a2["pid"]], datetime.now(UTC) + timedelta(seconds=1))["doi"]
+        doi = _publish_embargoed(client, [a1["pid"], a2["pid"]], datetime.now(UTC) + timedelta(seconds=3))["doi"]
         db[DATASET_COLLECTION].update_one({"_id": a2["pid"]}, {"$set": {"ownerGroup": "B"}})
         embargo = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["embargoUntil"]
         wait_for(lambda: datetime.now(UTC) > embargo, timeout=10, what="the embargo to end")
@@ -199,6 +199,45 @@ def test_an_embargo_moves_or_is_lifted_while_the_datasets_wait(mongo, db, dataci
         assert lifted.status_code == 200 and datacite.dois[doi]["dates"] == []
         assert [r["pid"] for r in client.post("/api/releases", headers=ADMIN).json()["releases"]] == [a1["pid"]]
     assert db[DATASET_COLLECTION].find_one({"_id": a1["pid"]})["isPublished"] is True
+
+
+def test_an_embargo_moved_later_between_a_rounds_plan_and_its_apply_is_kept(
+        mongo, db, datacite: DataCiteStandIn) -> None:
+    """The round plans while the embargo has ended; its owner moves it 30 days on before the round
+    applies: the round releases nothing (it claims each publication in the store first, and the
+    moved embargo is not due). Once a round has claimed a publication, its embargo no longer moves."""
+    a1, a2 = _dataset(1, "A"), _dataset(2, "A")
+    db[DATASET_COLLECTION].insert_many([a1, a2])
+    with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0))) as client:
+        releaser = client.app.state.publisher.releaser  # type: ignore[attr-defined]
+        doi = _publish_embargoed(client, [a1["pid"]], datetime.now(UTC) + timedelta(seconds=3))["doi"]
+        embargo = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})["embargoUntil"]
+        wait_for(lambda: datetime.now(UTC) > embargo, timeout=10, what="the embargo to end")
+        now = datetime.now(UTC)
+        plan = releaser.plan(now)
+        assert plan.publications == [doi] and [r.pid for r in plan.releases] == [a1["pid"]]
+        later = (embargo + timedelta(days=30)).date().isoformat()
+        moved = client.put(f"/api/publications/{doi}", headers=A, json=_form([a1["pid"]], embargo_until=later))
+        assert moved.status_code == 200, moved.text
+        assert releaser.apply(plan, now) == []
+        stored = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": doi})
+        assert stored["releasedTime"] is None and stored["embargoUntil"].date().isoformat() == later
+        assert db[DATASET_COLLECTION].find_one({"_id": a1["pid"]})["isPublished"] is False
+        assert client.get(f"/api/scans/{a1['pid']}").status_code == 404  # anonymous: still private
+
+        # A round that has claimed a publication releases it; an amendment meanwhile cannot move its embargo.
+        other = _publish_embargoed(client, [a2["pid"]], datetime.now(UTC) + timedelta(seconds=3))["doi"]
+        ended = db[PUBLISHED_DATA_COLLECTION].find_one({"_id": other})["embargoUntil"]
+        wait_for(lambda: datetime.now(UTC) > ended, timeout=10, what="the embargo to end")
+        now = datetime.now(UTC)
+        assert releaser.store.claim_release(other, now) is not None  # what apply does first
+        refused = client.put(f"/api/publications/{other}", headers=A,
+                             json=_form([a2["pid"]], embargo_until=(now + timedelta(days=30)).date().isoformat()))
+        assert refused.status_code == 409 and "being released" in refused.json()["detail"], refused.text
+        assert db[PUBLISHED_DATA_COLLECTION].find_one({"_id": other})["embargoUntil"] == ended
+        assert [r.pid for r in releaser.run(now).releases] == [a2["pid"]]
+        assert db[DATASET_COLLECTION].find_one({"_id": a2["pid"]})["isPublished"] is True
+        assert datacite.dois[other]["dates"][0]["date"] == ended.strftime("%Y-%m-%dT%H:%M:%SZ")  # not sent either
 
 
 def test_one_replica_at_a_time_holds_the_release_lease(db) -> None:
