@@ -48,18 +48,22 @@ def average_rating(history: Iterable[Doc]) -> float | None:
 FIXITY_PROBLEMS_SHOWN = 20
 
 
-def fixity_view(summary: Doc | None, problems: int = FIXITY_PROBLEMS_SHOWN) -> Doc | None:
+def fixity_view(summary: Doc | None, problems: int = FIXITY_PROBLEMS_SHOWN, *, reasons: bool = False) -> Doc | None:
     """A dataset's fixity as scifix wrote it (``ScizooFixity``), as the page shows it: the state,
     how many problems and the first ``problems`` of them, when checked and verified; None when
-    no pass has finished yet. Read tolerantly: it is another service's document."""
+    no pass has finished yet. Read tolerantly: it is another service's document.
+
+    Each problem is its path and kind; its ``reason`` only with ``reasons`` (for those who may
+    change the dataset): scifix's reasons name the resolved file on the server and the data
+    roots it is configured with, which a published dataset's readers (anyone) need not learn."""
     if summary is None:
         return None
     listed = [p for p in summary.get("problems") or [] if isinstance(p, dict)]
     out: Doc = jsonable({
         "state": str(summary.get("state") or "unknown"),
         "problemCount": int(summary.get("problemCount") or len(listed)),
-        "problems": [{"path": str(p.get("path", "")), "kind": str(p.get("kind", "")), "reason": str(p.get("reason", ""))}
-                     for p in listed[:problems]],
+        "problems": [{"path": str(p.get("path", "")), "kind": str(p.get("kind", "")),
+                      **({"reason": str(p.get("reason", ""))} if reasons else {})} for p in listed[:problems]],
         "files": summary.get("files"), "checksummed": summary.get("checksummed"),
         "algorithm": summary.get("algorithm", ""),
         "checkedAt": summary.get("checkedAt"), "verifiedAt": summary.get("verifiedAt"),
@@ -68,12 +72,13 @@ def fixity_view(summary: Doc | None, problems: int = FIXITY_PROBLEMS_SHOWN) -> D
 
 
 def detail_view(doc: Doc, files: Iterable[Doc], attachments: Iterable[Doc], ratings: Iterable[Doc],
-                comments: Iterable[Doc], fixity: Doc | None = None) -> Doc:
-    """One scan as the detail view shows it (ratings and comments oldest first), with its files'
-    fixity (``fixity``: its ``ScizooFixity`` document, None before the first pass)."""
+                comments: Iterable[Doc], fixity: Doc | None = None, *, reader: TokenUser | None) -> Doc:
+    """One scan as ``reader`` sees its detail (ratings and comments oldest first), with its files'
+    fixity (``fixity``: its ``ScizooFixity`` document, None before the first pass; the problems'
+    reasons only for a reader who may change the scan)."""
     out: Doc = jsonable({
         **row(doc),
-        "fixity": fixity_view(fixity),
+        "fixity": fixity_view(fixity, reasons=reader is not None and can_write(reader, doc)),
         "sourceFolder": doc.get("sourceFolder", ""),
         "scientificMetadata": doc.get("scientificMetadata", {}),
         "files": list(files),

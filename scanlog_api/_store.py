@@ -372,7 +372,7 @@ class ScanStore(ScanRules):
                            attachments=db[ATTACHMENT_COLLECTION].find(attachments_of(pid)),
                            ratings=db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING),
                            comments=db[COMMENT_COLLECTION].find({"datasetId": pid}).sort("createdAt", ASCENDING),
-                           fixity=db[FIXITY_COLLECTION].find_one({"_id": pid}))
+                           fixity=db[FIXITY_COLLECTION].find_one({"_id": pid}), reader=user)
 
     def fixity_of(self, pids: list[str]) -> dict[str, Doc]:
         """The fixity summaries (scifix's) of these datasets, by pid: one query by _id. The caller

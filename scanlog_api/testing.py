@@ -157,7 +157,7 @@ class FakeScanStore(ScanRules):
                 attachments=list(self.attachments.get(pid, [])),
                 ratings=sorted((r for r in self.ratings if r["datasetId"] == pid), key=lambda r: r["at"]),
                 comments=sorted((c for c in self.comments.values() if c["datasetId"] == pid),
-                                key=lambda c: c["createdAt"]), fixity=self.fixity.get(pid))
+                                key=lambda c: c["createdAt"]), fixity=self.fixity.get(pid), reader=user)
 
     def fixity_of(self, pids: list[str]) -> dict[str, Doc]:
         with self._lock:

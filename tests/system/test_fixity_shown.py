@@ -69,6 +69,29 @@ def test_the_detail_shows_the_problems_to_its_readers_only(client: TestClient, s
     assert client.get(f"/api/scans/{scans['theirs']}", headers=B).json()["fixity"]["state"] == "mismatch"
 
 
+def test_the_reasons_which_name_server_paths_are_shown_only_to_those_who_may_change_the_scan(
+        client: TestClient, db, scans: dict[str, str]) -> None:
+    """A reason names the resolved file and the configured data roots (scifix writes them so): the
+    owners see it; anyone else who reads the scan (published, or given access) sees path and kind."""
+    db[DATASET_COLLECTION].update_one({"_id": scans["flagged"]}, {"$set": {"isPublished": True}})
+    db[DATASET_COLLECTION].update_one({"_id": scans["theirs"]}, {"$set": {"accessGroups": ["A"]}})
+    db[FIXITY_COLLECTION].update_one({"_id": scans["flagged"]}, {"$push": {"problems": {
+        "path": "raw/scan2.nxs", "kind": "outside", "reason": "/srv/secret/raw/scan2.nxs is outside the data roots "
+                                                              "(/gpfs/beamline, /mnt/archive)"}}})
+    owner = client.get(f"/api/scans/{scans['flagged']}", headers=A).json()["fixity"]["problems"]
+    assert owner[2]["reason"].startswith("/srv/secret/raw/scan2.nxs is outside")
+    for headers in ({}, B):  # anonymous, and a member of another group
+        detail = client.get(f"/api/scans/{scans['flagged']}", headers=headers)
+        assert detail.status_code == 200
+        assert detail.json()["fixity"]["problems"] == [
+            {"path": "/data/scan2.h5", "kind": "changed"}, {"path": "/data/scan2.log", "kind": "gone"},
+            {"path": "raw/scan2.nxs", "kind": "outside"}]
+        assert "/srv/secret" not in detail.text and "/gpfs" not in detail.text
+    given = client.get(f"/api/scans/{scans['theirs']}", headers=A).json()["fixity"]  # reads B's scan, may not change it
+    assert given["problems"] == [{"path": "/data/b.h5", "kind": "mismatch"}]
+    assert client.get(f"/api/scans/{scans['theirs']}", headers=B).json()["fixity"]["problems"][0]["reason"] == "blake2b is x"
+
+
 def test_the_landing_page_says_each_datasets_fixity(mongo, db, scans: dict[str, str]) -> None:
     from scizoo.testing import DataCiteStandIn
 
