@@ -29,7 +29,20 @@ from scizoo.core import FIXITY_COLLECTION as _FIXITY_COLLECTION
 from ._bucket import TokenBucket
 from ._hashing import Digest, checksum, stat_of
 from ._metrics import FIXITY_BYTES, FIXITY_FILES, FIXITY_PROBLEMS
-from ._rules import PROBLEMS, Known, Outcome, Plan, change, inside, plan, resolve
+from ._rules import (
+    PROBLEMS,
+    Entry,
+    Known,
+    MalformedEntry,
+    Outcome,
+    Plan,
+    change,
+    entry_name,
+    inside,
+    parse_entry,
+    plan,
+    resolve,
+)
 from ._settings import ScifixSettings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +52,7 @@ Doc = dict[str, Any]
 FIXITY_COLLECTION: Final = _FIXITY_COLLECTION
 FIXITY_FILE_COLLECTION: Final = "ScizooFixityFile"
 _PROBLEMS_KEPT: Final = 1000
+_REASON_KEPT: Final = 2000
 
 
 def system_clock() -> datetime:
@@ -108,31 +122,41 @@ class Fixity:
                  for d in self.files.find({"datasetId": pid})}
         report = Report(pid, algorithm=self.settings.algorithm)
         for block in self.db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid}):
+            entries = block.get("dataFileList") or []
+            if not isinstance(entries, list):
+                self._found(report, FileResult(f"{block['_id']}.dataFileList", Outcome.MALFORMED,
+                                               f"the datablock's dataFileList is not a list: {entries!r:.80}"))
+                continue
             alg = str(block.get("chkAlg") or self.settings.algorithm).lower()
             if alg not in hashlib.algorithms_available:
-                for entry in block.get("dataFileList", []):
-                    report.files.append(FileResult(str(entry.get("path")), Outcome.UNREADABLE,
+                for index, raw in enumerate(entries):
+                    self._found(report, FileResult(entry_name(raw, index), Outcome.UNREADABLE,
                                                    f"the datablock's chkAlg {alg!r} is not a checksum computed here"))
                 continue
             report.algorithm = alg
-            for entry in block.get("dataFileList", []):
-                result = self._file(pid, block["_id"], entry, str(dataset.get("sourceFolder") or "/"), alg,
-                                    known.get(_record_id(block["_id"], str(entry.get("path")))), recheck, keepalive)
-                report.files.append(result)
-                FIXITY_FILES.labels(result.outcome.value).inc()
-                if result.outcome in PROBLEMS:
-                    FIXITY_PROBLEMS.labels(result.outcome.value).inc()
-                    log = logger.error if result.outcome is Outcome.MISMATCH else logger.warning
-                    log("fixity %s: %s %s (%s)", result.outcome.value, pid, result.path, result.reason)
+            for index, raw in enumerate(entries):
+                try:
+                    entry = parse_entry(raw)
+                except MalformedEntry as err:
+                    self._found(report, FileResult(entry_name(raw, index), Outcome.MALFORMED, str(err)))
+                    continue
+                self._found(report, self._file(pid, block["_id"], raw, entry, str(dataset.get("sourceFolder") or "/"),
+                                               alg, known.get(_record_id(block["_id"], entry.path)), recheck, keepalive))
         self._summarise(report, verified=recheck)
         return report
 
-    def _file(self, pid: str, block_id: str, entry: Doc, source_folder: str, alg: str, known: Known | None,
-              recheck: bool, keepalive: Callable[[], None]) -> FileResult:
-        path = str(entry.get("path") or "")
-        size, time, chk = int(entry.get("size") or 0), entry.get("time"), str(entry.get("chk") or "")
-        if not path or not isinstance(time, datetime):
-            return FileResult(path, Outcome.UNREADABLE, "the datablock entry has no path or no time")
+    def _found(self, report: Report, result: FileResult) -> None:
+        report.files.append(result)
+        FIXITY_FILES.labels(result.outcome.value).inc()
+        if result.outcome in PROBLEMS:
+            FIXITY_PROBLEMS.labels(result.outcome.value).inc()
+            log = logger.error if result.outcome is Outcome.MISMATCH else logger.warning
+            log("fixity %s: %s %s (%s)", result.outcome.value, report.pid, result.path, result.reason)
+
+    def _file(self, pid: str, block_id: str, entry: Doc, parsed: Entry, source_folder: str, alg: str,
+              known: Known | None, recheck: bool, keepalive: Callable[[], None]) -> FileResult:
+        """One file; ``entry`` is the datablock's own item (matched as stored when its ``chk`` is written)."""
+        path, size, time, chk = parsed.path, parsed.size, parsed.time, parsed.chk
         target = resolve(path, source_folder)
         real = os.path.realpath(target)
         if not inside(real, self.roots):
@@ -212,6 +236,15 @@ class Fixity:
         if verified:
             summary["verifiedAt"] = now
         self.summaries.update_one({"_id": report.pid}, {"$set": summary}, upsert=True)
+
+    def failed(self, pid: str, err: BaseException) -> None:
+        """A check that ended in an unexpected error, on the dataset's summary: flagged, with why,
+        so it is seen on the page and by whoever looks at the flagged datasets."""
+        FIXITY_PROBLEMS.labels("failed").inc()
+        self.summaries.update_one({"_id": pid}, {"$set": {
+            "datasetId": pid, "state": "flagged", "checkedAt": self.clock(), "problemCount": 1,
+            "problems": [{"path": "", "kind": "failed",
+                          "reason": f"the check failed: {type(err).__name__}: {err}"[:_REASON_KEPT]}]}}, upsert=True)
 
     def due(self, limit: int = 100) -> list[str]:
         """Published datasets not verified within the re-verification interval (oldest first is

@@ -23,6 +23,7 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from pymongo import MongoClient
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
 from scizoo.core import DatasetIngested, DependencyUnavailable, ensure_indexes, events_topic
 from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
@@ -35,6 +36,11 @@ from ._settings import ScifixSettings
 
 logger = logging.getLogger(__name__)
 Doc = dict[str, Any]
+
+#: What a dataset's check lets through: a stop mid-file, and the store away or too slow (pymongo's;
+#: ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures), transient, so the event
+#: is not committed and comes again.
+_PROPAGATE: tuple[type[Exception], ...] = (Interrupted, ConnectionFailure, ExecutionTimeout, WriteConcernError)
 
 #: Scan statuses whose files are still being written: their finished event comes later.
 _STILL_WRITING = frozenset({"running"})
@@ -126,7 +132,7 @@ def _consume(settings: ScifixSettings, stop: threading.Event, consumer: KafkaCon
                     due.extend(fixity.due())
                     next_due = time.monotonic() + settings.reverify_check_s
                 if due:
-                    fixity.check(due.popleft(), recheck=True, keepalive=keepalive)
+                    _check(fixity, due.popleft(), recheck=True, keepalive=keepalive)
         except Interrupted:
             logger.info("stopped in the middle of a file; the next pass reads it again")
             break
@@ -151,4 +157,18 @@ def _handle(fixity: Fixity, record: Any, keepalive: _KeepAlive) -> None:
     if event.status in _STILL_WRITING:
         logger.debug("dataset %s is still being written: its files are checked when it ends", event.pid)
         return
-    fixity.check(event.pid, keepalive=keepalive)
+    _check(fixity, event.pid, recheck=False, keepalive=keepalive)
+
+
+def _check(fixity: Fixity, pid: str, *, recheck: bool, keepalive: _KeepAlive) -> None:
+    """One dataset's pass, whatever its data holds: an unexpected error is logged and put on the
+    dataset's summary, and the event is committed, as retrying it would fail the same way and
+    stall every event behind it on its partition. Two exceptions propagate: a stop mid-file, and
+    the store away (transient: the event must come again, so it is not committed)."""
+    try:
+        fixity.check(pid, recheck=recheck, keepalive=keepalive)
+    except _PROPAGATE:
+        raise
+    except Exception as err:  # any other error is this dataset's: said on it
+        logger.exception("fixity check of %s failed; the dataset is flagged and the worker goes on", pid)
+        fixity.failed(pid, err)

@@ -32,12 +32,16 @@ class Outcome(StrEnum):
     #: Outside every configured data root (after resolving links): never opened.
     OUTSIDE = "outside"
     UNREADABLE = "unreadable"
+    #: The datablock entry itself is not a file's description scifix can trust (not an object, no
+    #: path, a size that is not a whole number, no time): never read.
+    MALFORMED = "malformed"
     #: Read again and its checksum is not the one recorded: the alert.
     MISMATCH = "mismatch"
 
 
 #: Outcomes that flag the dataset.
-PROBLEMS = frozenset({Outcome.CHANGED, Outcome.GONE, Outcome.OUTSIDE, Outcome.UNREADABLE, Outcome.MISMATCH})
+PROBLEMS = frozenset({Outcome.CHANGED, Outcome.GONE, Outcome.OUTSIDE, Outcome.UNREADABLE, Outcome.MISMATCH,
+                      Outcome.MALFORMED})
 
 
 class Plan(StrEnum):
@@ -46,6 +50,45 @@ class Plan(StrEnum):
     READ = "read"
     #: Found different before and not verified right since: still a mismatch, not read.
     MISMATCH = "mismatch"
+
+
+class MalformedEntry(ValueError):
+    """A datablock entry that does not describe a file; the message says why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A datablock entry as scifix reads it (SciCat's ``dataFileList`` item)."""
+
+    path: str
+    size: int
+    time: datetime
+    chk: str
+
+
+def entry_name(entry: object, index: int) -> str:
+    """How a problem names an entry: its path, or its place in the list when it has none."""
+    path = entry.get("path") if isinstance(entry, dict) else None
+    return path if isinstance(path, str) and path and "\0" not in path else f"dataFileList[{index}]"
+
+
+def parse_entry(entry: object) -> Entry:
+    """The file a datablock entry describes, or :class:`MalformedEntry` saying why it describes
+    none. Checked here, once, because datablocks are written by other tools too (SciCat's API, a
+    hand edit): scifix must never crash on one, nor read a file it cannot compare."""
+    if not isinstance(entry, dict):
+        raise MalformedEntry(f"the datablock entry is not an object but {type(entry).__name__} {entry!r:.80}")
+    path, size, time = entry.get("path"), entry.get("size"), entry.get("time")
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise MalformedEntry(f"the datablock entry has no usable path: {path!r:.80}")
+    # SciCat stores sizes as JavaScript numbers (doubles): a whole float is a size, a bool is not.
+    whole = isinstance(size, int) or (isinstance(size, float) and size.is_integer())
+    if isinstance(size, bool) or not whole or size < 0:  # type: ignore[operator]
+        raise MalformedEntry(f"the datablock entry's size is not a whole number of bytes: {size!r:.80}")
+    if not isinstance(time, datetime):
+        raise MalformedEntry(f"the datablock entry's time is not a date: {time!r:.80}")
+    chk = entry.get("chk")
+    return Entry(path, int(size), time, chk if isinstance(chk, str) else "")  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -346,3 +346,60 @@ def test_the_worker_and_verify_without_a_store_or_a_broker_say_so_in_one_sentenc
     line = _unreachable(["run"], {"SCIFIX_MONGO_URI": mongo.uri, "SCIFIX_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
                                   "SCIFIX_CONNECT_TIMEOUT_S": "2"})
     assert line.startswith(f"error: scifix cannot reach Kafka at 127.0.0.1:{port}"), line
+
+
+def test_odd_datablock_entries_are_flagged_and_a_failing_check_does_not_stop_the_worker(
+    kafka, scicow, db, prefix, tmp_path, worker
+) -> None:
+    """A datablock written around scizoo (another tool, a hand edit) with odd entries next to good
+    ones: the good files get their checksums, each odd one is flagged with why and never read. A
+    check that fails unexpectedly (here a ledger record written around scifix) is said on the
+    dataset's summary and its event committed: the events behind it are checked."""
+    scicow()
+    data = tmp_path / "data" / "20240001" / "raw"
+    good = [_file(data, f"good_{n}.h5", 10_000 + n, n) for n in range(3)]
+    _produce(kafka.bootstrap_servers, prefix, [_scan(50, good[:2]), _scan(51, good[2:])])
+    pids = [dataset_pid(f"fix-{n}", PID_PREFIX) for n in (50, 51)]
+    wait_for(lambda: db[ORIG_DATABLOCK_COLLECTION].count_documents({}) == 2, what="the datablocks")
+    odd = ["just a string", {"path": str(good[0]) + ".x", "size": "big", "time": T0},
+           {"path": str(good[1]) + ".y", "size": 10}, {"size": 10, "time": T0}, {"path": 42, "size": 1, "time": T0},
+           {"path": str(good[1]) + ".z", "size": float("nan"), "time": T0}]
+    db[ORIG_DATABLOCK_COLLECTION].update_one({"datasetId": pids[0]}, {"$push": {"dataFileList": {"$each": odd}}})
+    # A third dataset whose check fails: a ledger record of its file without the fields scifix writes.
+    block = _block(db, pids[1])
+    db[FIXITY_FILE_COLLECTION].insert_one({"_id": "written-around-scifix", "datasetId": pids[1],
+                                           "blockId": block["_id"], "path": str(good[2])})
+    problems = _metric("scizoo_fixity_problems_total", kind="malformed")
+    failures = _metric("scizoo_fixity_problems_total", kind="failed")
+    stop = worker()
+    wait_for(lambda: db[FIXITY_COLLECTION].count_documents({}) == 2, timeout=90, what="both datasets' passes")
+    by_path = {e.get("path"): e.get("chk") for e in _block(db, pids[0])["dataFileList"] if isinstance(e, dict)}
+    assert by_path[str(good[0])] == _b2(good[0]) and by_path[str(good[1])] == _b2(good[1])
+    summary = db[FIXITY_COLLECTION].find_one({"_id": pids[0]})
+    assert summary["state"] == "flagged" and summary["problemCount"] == len(odd)
+    reasons = {p["path"]: p["reason"] for p in summary["problems"] if p["kind"] == "malformed"}
+    assert len(reasons) == len(odd)
+    assert "not an object" in reasons["dataFileList[2]"]  # after the two good ones
+    assert "size" in reasons[str(good[0]) + ".x"] and "time" in reasons[str(good[1]) + ".y"]
+    assert "path" in reasons["dataFileList[5]"] and "path" in reasons["dataFileList[6]"]
+    assert "size" in reasons[str(good[1]) + ".z"]
+    assert _metric("scizoo_fixity_problems_total", kind="malformed") - problems == len(odd)
+    failed = db[FIXITY_COLLECTION].find_one({"_id": pids[1]})
+    [problem] = failed["problems"]
+    assert failed["state"] == "flagged" and problem["kind"] == "failed" and "KeyError" in problem["reason"]
+    assert _metric("scizoo_fixity_problems_total", kind="failed") - failures == 1
+
+    # The worker goes on: a later event is checked.
+    more = _file(data, "good_3.h5", 5000, 3)
+    _produce(kafka.bootstrap_servers, prefix, [_scan(52, [more])])
+    pid = dataset_pid("fix-52", PID_PREFIX)
+    wait_for(lambda: (db[FIXITY_COLLECTION].find_one({"_id": pid}) or {}).get("state") == "ok", timeout=60,
+             what="the next event's pass")
+    # Committed, the failed one too: a worker of the same group started afresh reads none again.
+    db[FIXITY_FILE_COLLECTION].delete_one({"_id": "written-around-scifix"})
+    computed = _metric("scizoo_fixity_files_total", outcome="computed")
+    stop.set()
+    worker()
+    time.sleep(8)  # joining the group and polling from the committed offsets
+    assert _metric("scizoo_fixity_files_total", outcome="computed") == computed
+    assert db[FIXITY_COLLECTION].find_one({"_id": pids[1]})["state"] == "flagged"
