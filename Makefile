@@ -38,7 +38,7 @@ $(CHROMIUM):
 
 # The checks run before the tests: lint, import contracts, types.
 check: $(STAMP)
-	$(VENV)/bin/ruff check scizoo scifish scicow scifly scanlog_api scidog scireduce tests bench docs
+	$(VENV)/bin/ruff check scizoo scifish scicow scifly scanlog_api scidog scireduce scifix tests bench docs
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
