@@ -56,7 +56,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from zipstream import ZipStream
 
-from scizoo.web import TokenUser
+from scizoo.web import MaskInLogs, TokenUser, mask_in_access_log
 
 from ._errors import Forbidden, NotConfigured, NotFound, ScanlogError, TooMany
 from ._ports import ScanReads
@@ -470,23 +470,17 @@ class Ticket:
 _TICKET_IN_PATH = re.compile(rf"({re.escape(TICKET_PATH)}[A-Za-z0-9_-]{{{TICKET_SHOWN}}})[A-Za-z0-9_-]*")
 
 
-class MaskTickets(logging.Filter):
+class MaskTickets(MaskInLogs):
     """Shortens a download ticket in a log record's request line to its first characters
     (uvicorn's access log writes the whole path, and the ticket is the path's last part)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_TICKET_IN_PATH.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = _TICKET_IN_PATH.sub(r"\1…", record.msg)
-        return True
+    def __init__(self) -> None:
+        super().__init__(_TICKET_IN_PATH, r"\1…")
 
 
 def mask_tickets_in_access_log() -> None:
     """Put :class:`MaskTickets` on uvicorn's access logger (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, MaskTickets) for f in access.filters):
-        access.addFilter(MaskTickets())
+    mask_in_access_log(MaskTickets())
 
 
 class Tickets:

@@ -21,7 +21,14 @@ from ._errors import (
     document_refusals,
     refuse_unparsed_by_field,
 )
-from ._headers import MaskQueryTokens, SecurityHeaders, add_security_headers, content_security_policy
+from ._headers import (
+    MaskInLogs,
+    MaskQueryTokens,
+    SecurityHeaders,
+    add_security_headers,
+    content_security_policy,
+    mask_in_access_log,
+)
 from ._limits import MAX_JSON_BYTES, RequestLimits
 from ._ops import add_ops_routes
 from ._state import app_state
@@ -33,6 +40,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "Invalid",
+    "MaskInLogs",
     "MaskQueryTokens",
     "NotConfigured",
     "NotFound",
@@ -50,5 +58,6 @@ __all__ = [
     "app_state",
     "content_security_policy",
     "document_refusals",
+    "mask_in_access_log",
     "refuse_unparsed_by_field",
 ]

@@ -67,27 +67,44 @@ class SecurityHeaders:
 _QUERY_TOKEN = re.compile(r"([?&](?:access_)?token=)[^&\s\"]*", re.IGNORECASE)
 
 
-class MaskQueryTokens(logging.Filter):
-    """Masks ``token=`` and ``access_token=`` values in a log record's request line.
+class MaskInLogs(logging.Filter):
+    """Replaces what ``pattern`` finds in a log record's message and arguments by ``replacement``
+    (uvicorn's access log writes the whole request line, query and path)."""
 
-    Our pages take a token from the address's fragment, which browsers never send; an old
-    link or a script may still put one in the query, and uvicorn's access log writes the
-    whole request line.
-    """
+    def __init__(self, pattern: re.Pattern[str], replacement: str) -> None:
+        super().__init__()
+        self.pattern, self.replacement = pattern, replacement
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_QUERY_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(self.pattern.sub(self.replacement, a) if isinstance(a, str) else a
+                                for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = _QUERY_TOKEN.sub(r"\1***", record.msg)
+            record.msg = self.pattern.sub(self.replacement, record.msg)
         return True
+
+
+class MaskQueryTokens(MaskInLogs):
+    """Masks ``token=`` and ``access_token=`` values in a log record's request line.
+
+    Our pages take a token from the address's fragment, which browsers never send; an old
+    link or a script may still put one in the query.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_QUERY_TOKEN, r"\1***")
+
+
+def mask_in_access_log(mask: MaskInLogs) -> None:
+    """Put ``mask`` on uvicorn's access logger (one of each kind, however many apps start)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(type(f) is type(mask) for f in access.filters):
+        access.addFilter(mask)
 
 
 def mask_query_tokens_in_access_log() -> None:
     """Put :class:`MaskQueryTokens` on uvicorn's access logger (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, MaskQueryTokens) for f in access.filters):
-        access.addFilter(MaskQueryTokens())
+    mask_in_access_log(MaskQueryTokens())
 
 
 def add_security_headers(app: FastAPI, *, style_src: str = "'self'") -> None:
