@@ -26,7 +26,7 @@ from scizoo.web import (
     refuse_unparsed_by_field,
 )
 
-from ._downloads import DataRoots, Downloads, Tickets, mask_tickets_in_access_log
+from ._downloads import DataRoots, Downloads
 from ._elog import ElogClient
 from ._errors import ScanlogError
 from ._limits import RequestLimits
@@ -47,6 +47,7 @@ from ._services import Services
 from ._settings import ScanlogSettings
 from ._store import ScanStore
 from ._tally import Tally
+from ._tickets import Tickets, mask_tickets_in_access_log
 
 logger = logging.getLogger(__name__)
 

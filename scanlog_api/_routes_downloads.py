@@ -19,21 +19,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from starlette.types import Message, Receive, Scope, Send
 
 from ._deps import Reader, Writer, get_publisher, services
-from ._downloads import (
-    BYTES_SERVED,
-    TICKET_PATH,
-    Downloads,
-    Entry,
-    Plan,
-    Ticket,
-    TicketIn,
-    TicketOut,
-    Tickets,
-    archive,
-    too_large,
-)
+from ._downloads import BYTES_SERVED, Downloads, Entry, Plan, archive, too_large
 from ._errors import NotConfigured
 from ._publish import MAX_CART, Publisher
+from ._tickets import TICKET_PATH, Ticket, TicketIn, TicketOut, Tickets
 
 router = APIRouter()
 

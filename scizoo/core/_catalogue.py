@@ -48,7 +48,7 @@ CART_COLLECTION: Final = "ScanlogCart"
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 #: scizoo's own: the scan table's saved views (columns, conditions, filters, sort), per user.
 VIEW_COLLECTION: Final = "ScanlogView"
-#: scizoo's own: short-lived download tickets (scanlog_api/_downloads.py), by the hash of the ticket.
+#: scizoo's own: short-lived download tickets (scanlog_api/_tickets.py), by the hash of the ticket.
 DOWNLOAD_TICKET_COLLECTION: Final = "ScanlogDownloadTicket"
 
 ASCENDING: Final = 1
