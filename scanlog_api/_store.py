@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import logging
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -23,7 +21,6 @@ from pydantic import SecretStr
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ExecutionTimeout
 
 from scizoo.core import (
     ATTACHMENT_COLLECTION,
@@ -41,9 +38,8 @@ from scizoo.web import TokenUser
 
 from ._access import build_branches, read_branches
 from ._catalogue import Catalogue
-from ._conditions import key_units, metadata_path
 from ._errors import NotFound
-from ._match import UnsupportedFilter, matches
+from ._held_keys import HeldKeys
 from ._scans import (
     MAX_EXPORT_ROWS,
     MAX_PICKER,
@@ -62,21 +58,8 @@ logger = logging.getLogger(__name__)
 
 #: The column picker's keys come from at most this many of the newest scans of the selection.
 MAX_KEYS_SCAN = 20_000
-#: Whether a condition's key is held is seen first in this many of the newest scans of each branch,
-KEY_SAMPLE = 50
-#: then looked up in all of them, stopping after this long in all (a request).
-KEY_LOOKUP_S = 0.5
-#: At most this many (scope, key) pairs are remembered as held (then forgotten all at once),
-MAX_HELD_KEYS = 10_000
-#: each for this long when a scan was seen to hold it, this long when its look-up ran out of time.
-HELD_KEY_S = 3600.0
-UNPROVEN_KEY_S = 60.0
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
-
-
-class _OutOfTime(Exception):
-    """A key's look-up ran out of its time."""
 
 
 class ScanStore(ScanRules):
@@ -92,9 +75,9 @@ class ScanStore(ScanRules):
         self.catalogue = Catalogue(uri, database, connect_timeout_s=connect_timeout_s, write_concern=write_concern)
         #: Counts per access key and hour, for large selections (see ``_tally``); None: off.
         self.tally: Tally | None = None
-        #: The metadata keys a scope of the access rule was seen to hold, with a unit (see
-        #: :meth:`metadata_keys`): conditions check their keys at every request.
-        self._held_keys: dict[tuple[str, str], tuple[str, float]] = {}
+        #: Which metadata keys a scope of the access rule holds (see :meth:`metadata_keys`):
+        #: conditions check their keys at every request.
+        self._held = HeldKeys(self._read, self._newest, lambda: self.tally)
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -223,9 +206,9 @@ class ScanStore(ScanRules):
         unit where one is known. With ``among``: which of these keys a scan of the selection
         holds (with the unit of the first found), whatever ``text``: remembered from an earlier
         request of the same access scope, else seen among its newest scans (read as a page is),
-        else looked up (:meth:`_key_held`), all within :data:`KEY_LOOKUP_S`."""
+        else looked up, all within a bounded time (:class:`~scanlog_api._held_keys.HeldKeys`)."""
         if among is not None:
-            return self._held(branches, among)
+            return self._held.among(branches, among)
         keys: dict[str, str] = {}
         if text:  # free text: only the matching documents' keys
             everything = (d for b in branches for d in self._read(b))
@@ -235,88 +218,6 @@ class ScanStore(ScanRules):
                 add_keys(keys, self._read(query, {"scientificMetadata": 1}, sort=[("creationTime", DESCENDING)],
                                           limit=MAX_KEYS_SCAN, batch_size=1000))
         return dict(sorted(keys.items()))
-
-    def _held(self, branches: list[Doc], among: list[str]) -> dict[str, str]:
-        """Which of the keys ``among`` a scan of the branches holds (see :meth:`metadata_keys`)."""
-        scope = json.dumps(branches, sort_keys=True, default=str)  # the access rule's branches
-        now = time.monotonic()
-        keys = {k: seen[0] for k in among if (seen := self._held_keys.get((scope, k))) and seen[1] > now}
-        deadline = time.monotonic() + KEY_LOOKUP_S
-        if len(keys) < len(among):
-            keys.update(self._held_by_newest(branches, [k for k in among if k not in keys], deadline))
-        unproven: dict[str, str] = {}
-        for key in among:
-            try:
-                if key not in keys and (held := self._key_held(branches, key, deadline)) is not None:
-                    keys[key] = held
-            except _OutOfTime:
-                unproven[key] = ""
-        if len(self._held_keys) > MAX_HELD_KEYS:
-            self._held_keys.clear()
-        # A key seen stays known a while (scans are rarely deleted; if it goes, a condition
-        # on it finds nothing rather than a 422); one not found in time is taken as held for
-        # a shorter while (each request would otherwise spend the whole time on it again);
-        # one not held is asked again at the next request, as a new scan may bring it.
-        self._held_keys.update({(scope, k): (u, now + HELD_KEY_S) for k, u in keys.items()})
-        self._held_keys.update({(scope, k): (u, now + UNPROVEN_KEY_S) for k, u in unproven.items()})
-        keys.update(unproven)
-        return keys
-
-    def _held_by_newest(self, branches: list[Doc], keys: list[str], deadline: float) -> dict[str, str]:
-        """Which of ``keys`` the newest :data:`KEY_SAMPLE` scans of each branch hold, with a unit:
-        the usual answer (a beamline writes its keys into every scan), read as a page is (over
-        the tally's window of hours when it has one), until ``deadline``."""
-        fields = {key: metadata_path(key) for key in keys}
-        # the keys' top-level entries (a key and one nested in it in one projection: a path collision)
-        projection = dict.fromkeys((*{metadata_path(k.split(".")[0]) for k in keys}, "creationTime"), 1)
-        held: dict[str, str] = {}
-        for branch in branches:
-            window = self.tally.window(branch, True, KEY_SAMPLE) if self.tally is not None else None
-            try:
-                docs = self._newest_until(window, projection, deadline) if window is not None else []
-                if len(docs) < KEY_SAMPLE:
-                    docs = self._newest_until(branch, projection, deadline)
-            except _OutOfTime:
-                break
-            for doc in docs:
-                for key in [k for k in keys if k not in held]:
-                    try:
-                        if matches({fields[key]: {"$exists": True}}, doc):
-                            held[key] = dict(key_units(doc.get("scientificMetadata"))).get(key, "")
-                    except UnsupportedFilter:  # a list of lists on the way: the store decides
-                        continue
-            if len(held) == len(keys):
-                break
-        return held
-
-    def _newest_until(self, query: Doc, projection: Doc, deadline: float) -> list[Doc]:
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
-            raise _OutOfTime(query)
-        try:
-            return list(self._newest(query, projection, KEY_SAMPLE, max_time_ms=left_ms))
-        except ExecutionTimeout as err:
-            raise _OutOfTime(query) from err
-
-    def _key_held(self, branches: list[Doc], key: str, deadline: float) -> str | None:
-        """The unit of ``key`` in the first scan of the branches that holds it ("" without one),
-        None when none does. One query a branch, which MongoDB stops at the first hit; a store
-        without an index on the key reads the branch (SecantusDB reads it whole even to a hit),
-        so the look-ups stop at ``deadline`` (:class:`_OutOfTime`: the caller takes the key as
-        held, its absence not proven, and the condition is applied)."""
-        field = metadata_path(key)
-        for branch in branches:
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0:
-                raise _OutOfTime(key)
-            try:
-                hit = next(self._read({**branch, field: {"$exists": True}}, {field: 1}, limit=1,
-                                      max_time_ms=left_ms), None)
-            except ExecutionTimeout as err:
-                raise _OutOfTime(key) from err
-            if hit is not None:
-                return dict(key_units(hit.get("scientificMetadata"))).get(key, "")
-        return None
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
         """The unit of each metadata column, from the first document in the selection that has one."""

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser, create_app
-from scanlog_api import _store as scan_store
+from scanlog_api import _held_keys as held_keys
 from scanlog_api._access import build_branches
 from scanlog_api._conditions import ConditionError, conditions_filters, parse_conditions
 from scanlog_api._deps import compile_conditions
@@ -469,7 +469,7 @@ def test_the_live_stream_sends_only_matching_scans(mongo, db) -> None:
 def test_a_key_whose_look_up_runs_out_of_time_is_taken_as_held(client: TestClient, monkeypatch) -> None:
     """The look-up is bounded: past its time a key is not refused (its absence is unproven); the
     condition then selects what it selects (here nothing), never more than the access rule allows."""
-    monkeypatch.setattr(scan_store, "KEY_LOOKUP_S", 0.0)
+    monkeypatch.setattr(held_keys, "KEY_LOOKUP_S", 0.0)
     answer = client.get("/api/scans", params={"where": "photon_enrgy:exists"}, headers=A)
     assert answer.status_code == 200 and answer.json()["count"] == 0
 
