@@ -4,7 +4,8 @@ An embedded Kafka-compatible broker (tansu) and MongoDB-compatible store (Secant
 each in its own process, a small HTTP user office, and a DataCite stand-in. import-linter forbids every
 runtime module to import this package. The simulated Tango beamline is in
 :mod:`scifish.testing`; the NeXus scan files the demo's beamline writes in
-:mod:`scizoo.testing.nexus` (not imported here: it needs h5py, which capture machines lack).
+:mod:`scizoo.testing.nexus` and the demo's beamline at work in :mod:`scizoo.testing.beamline` (not imported
+here: they need h5py, which capture machines lack).
 """
 
 from ._datacite import DataCiteStandIn
