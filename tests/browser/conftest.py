@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
+from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
+from scizoo.testing import DataCiteStandIn
 from tests.helpers import launch_chromium
+from tests.system.test_scan_api import _dataset
 
 
 @pytest.fixture()
@@ -62,3 +65,18 @@ def page(browser):
     yield page
     context.close()
     problems.check()
+
+
+@pytest.fixture()
+def publishing_server(mongo, db) -> Iterator[tuple[str, DataCiteStandIn]]:
+    """The scan table with publishing: alice in A, three scans of proposal A, a DataCite stand-in."""
+    db[PROPOSAL_COLLECTION].replace_one({"_id": "A"}, {"_id": "A", "proposalId": "A", "title": "Pt(111) under O2",
+                                                       "abstract": "Operando XPS.", "pi_firstname": "Ada",
+                                                       "pi_lastname": "Lovelace"}, upsert=True)
+    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A")])
+    with DataCiteStandIn() as datacite:
+        settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
+                                   datacite_url=datacite.url, datacite_username="SCIZOO.TEST",
+                                   datacite_password="dc-secret", tokens={"ta": TokenUser(user="alice", groups=["A"])})
+        with ScanlogServer(settings, grace_s=1) as srv:
+            yield srv.url, datacite

@@ -3,44 +3,25 @@ reader's landing page says from when the files are available (and lists no datas
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
-from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
-from scizoo.testing import DataCiteStandIn
+from scizoo.core import DATASET_COLLECTION
 from tests.browser.conftest import PageProblems
 from tests.helpers import launch_chromium
-from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture()
-def server(mongo, db) -> Iterator[tuple[str, DataCiteStandIn]]:
-    db[PROPOSAL_COLLECTION].replace_one({"_id": "A"}, {"_id": "A", "proposalId": "A", "title": "Pt(111) under O2",
-                                                       "abstract": "Operando XPS.", "pi_firstname": "Ada",
-                                                       "pi_lastname": "Lovelace"}, upsert=True)
-    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A")])
-    with DataCiteStandIn() as datacite:
-        settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
-                                   datacite_url=datacite.url, datacite_username="SCIZOO.TEST",
-                                   datacite_password="dc-secret", tokens={"ta": TokenUser(user="alice", groups=["A"])})
-        with ScanlogServer(settings, grace_s=1) as srv:
-            yield srv.url, datacite
-
-
-def test_the_landing_page_says_when_the_files_of_an_embargoed_publication_are_available(server, db) -> None:
+def test_the_landing_page_says_when_the_files_of_an_embargoed_publication_are_available(publishing_server, db) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, datacite = server
+    url, datacite = publishing_server
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page()
         problems = PageProblems(page)
         page.goto(f"{url}/#token=ta")
-        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 2")
+        page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 3")
         page.locator("#rows tr input[type=checkbox]").nth(0).check()
         page.click("#add-to-cart")
         page.wait_for_function("() => document.getElementById('cart-count').textContent === '1'")

@@ -4,38 +4,20 @@ fresh, logged-out browser and shows the datasets; its JSON-LD parses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from scanlog_api import ScanlogServer, ScanlogSettings, TokenUser
-from scizoo.core import DATASET_COLLECTION, PROPOSAL_COLLECTION
-from scizoo.testing import DataCiteStandIn
+from scizoo.core import DATASET_COLLECTION
 from tests.browser.conftest import PageProblems
 from tests.helpers import launch_chromium
-from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture()
-def server(mongo, db) -> Iterator[tuple[str, DataCiteStandIn]]:
-    db[PROPOSAL_COLLECTION].replace_one({"_id": "A"}, {"_id": "A", "proposalId": "A", "title": "Pt(111) under O2",
-                                                       "abstract": "Operando XPS.", "pi_firstname": "Ada",
-                                                       "pi_lastname": "Lovelace"}, upsert=True)
-    db[DATASET_COLLECTION].insert_many([_dataset(1, "A"), _dataset(2, "A"), _dataset(3, "A")])
-    with DataCiteStandIn() as datacite:
-        settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, doi_prefix="10.5072",
-                                   datacite_url=datacite.url, datacite_username="SCIZOO.TEST",
-                                   datacite_password="dc-secret", tokens={"ta": TokenUser(user="alice", groups=["A"])})
-        with ScanlogServer(settings, grace_s=1) as srv:
-            yield srv.url, datacite
-
-
-def test_select_cart_publish_and_the_public_landing_page(server, db) -> None:
+def test_select_cart_publish_and_the_public_landing_page(publishing_server, db) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, datacite = server
+    url, datacite = publishing_server
     errors: list[str] = []
     with sync_playwright() as p:
         browser = launch_chromium(p)
