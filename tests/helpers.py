@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,27 @@ def launch_chromium(playwright: Any) -> Any:
     """Debian's chromium, headless, through a Playwright instance (``sync_playwright()``)."""
     assert CHROMIUM.exists(), "make test installs Debian's chromium"
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def served_with_access_log(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn as ``scanlog serve`` runs it (its access log on), in a thread;
+    its URL. Stopped on the way out."""
+    import threading
+
+    import uvicorn
+
+    from scizoo.testing import free_port
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="info",
+                                           access_log=True))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

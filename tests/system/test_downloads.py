@@ -9,8 +9,6 @@ import hashlib
 import io
 import json
 import os
-import threading
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
 from scizoo.core import DATASET_COLLECTION, DOWNLOAD_TICKET_COLLECTION, ORIG_DATABLOCK_COLLECTION
+from tests.helpers import served_with_access_log
 from tests.system.test_scan_api import _dataset
 
 pytestmark = pytest.mark.system
@@ -398,35 +397,21 @@ def test_tickets_are_bounded_per_user_and_archives_by_size(mongo, db, root: Path
 
 def test_a_ticket_never_appears_in_the_server_log_in_full(caplog, mongo, db, root: Path) -> None:
     import httpx
-    import uvicorn
 
-    from scizoo.testing import free_port
     from tests.system.test_no_secrets_in_logs import Haystack, _no_hits, every_logger_at_debug
 
     files = _files(root / "scan1", 1)
     pid = _catalogue(db, 1, root / "scan1", list(files))
     app = create_app(_settings(mongo, db, root))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="info",
-                                           access_log=True))  # as `scanlog serve` runs it
     secrets: dict[str, str] = {}
-    with every_logger_at_debug(caplog):
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 20
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{server.config.port}"
-            for body in ({"pids": [pid]}, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}):
-                made = httpx.post(f"{url}/api/downloads/tickets", headers=A, json=body, timeout=10)
-                assert made.status_code == 201, made.text
-                path = made.json()["url"]
-                secrets[f"{body} ticket"] = path.rsplit("/", 1)[1]
-                assert httpx.get(f"{url}{path}", headers={"Range": "bytes=0-9"}, timeout=10).status_code in (200, 206)
-            assert httpx.get(f"{url}/api/downloads/t/{'y' * 43}", timeout=10).status_code == 404
-        finally:
-            server.should_exit = True
-            thread.join(15)
+    with every_logger_at_debug(caplog), served_with_access_log(app) as url:
+        for body in ({"pids": [pid]}, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}):
+            made = httpx.post(f"{url}/api/downloads/tickets", headers=A, json=body, timeout=10)
+            assert made.status_code == 201, made.text
+            path = made.json()["url"]
+            secrets[f"{body} ticket"] = path.rsplit("/", 1)[1]
+            assert httpx.get(f"{url}{path}", headers={"Range": "bytes=0-9"}, timeout=10).status_code in (200, 206)
+        assert httpx.get(f"{url}/api/downloads/t/{'y' * 43}", timeout=10).status_code == 404
     lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
     shown = [line for line in lines if "/api/downloads/t/" in line]
     assert len(shown) == 3, lines  # the access log was heard, with a prefix of each ticket to tell them apart

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from scanlog_api import OidcSettings, ScanlogSettings, ScanStore, TokenUser, create_app
 from scizoo.core import DependencyUnavailable, clear_failure
 from scizoo.testing import EmbeddedMongo, JsonHandler, free_port
+from tests.helpers import served_with_access_log
 from tests.system.test_scan_api import _dataset
 from tests.system.test_scanlog_oidc_elog import AUDIENCE, ISSUER, Services
 
@@ -333,29 +334,16 @@ def test_a_token_in_a_request_line_leaves_no_trace_in_the_access_log(caplog, log
     """The pages take a token from the address's fragment, which no browser sends; an old link
     or a script that still puts one in the query has it masked in uvicorn's access log."""
     import httpx
-    import uvicorn
 
     store, _ = logged_mongo
     token = _jwt(key)
     secrets = {**_secrets_of_token("JWT in a query", token), "static token in a query": STATIC_TOKEN}
     app = create_app(_settings(store, jwks, f"db_{prefix}"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="info",
-                                           access_log=True))  # as `scanlog serve` runs it
     hay = Haystack()
-    with every_logger_at_debug(caplog):
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 20
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{server.config.port}"
-            for path in (f"/?token={STATIC_TOKEN}", f"/?proposal=A&token={token}", f"/api/scans?access_token={token}",
-                         f"/api/scans?TOKEN={STATIC_TOKEN}&q=x", f"/#token={token}"):
-                hay.answer(f"GET {path.split('?')[0]}", httpx.get(f"{url}{path}", timeout=10))
-        finally:
-            server.should_exit = True
-            thread.join(15)
+    with every_logger_at_debug(caplog), served_with_access_log(app) as url:
+        for path in (f"/?token={STATIC_TOKEN}", f"/?proposal=A&token={token}", f"/api/scans?access_token={token}",
+                     f"/api/scans?TOKEN={STATIC_TOKEN}&q=x", f"/#token={token}"):
+            hay.answer(f"GET {path.split('?')[0]}", httpx.get(f"{url}{path}", timeout=10))
     lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
     assert len(lines) == 5 and "token=***" in lines[0], lines  # the access log was heard, and masked
     # The service's logs; not the test's own HTTP client's (httpx logs the URL it was given).
