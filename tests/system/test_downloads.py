@@ -404,7 +404,8 @@ def test_a_ticket_never_appears_in_the_server_log_in_full(caplog, mongo, db, roo
     pid = _catalogue(db, 1, root / "scan1", list(files))
     app = create_app(_settings(mongo, db, root))
     secrets: dict[str, str] = {}
-    with every_logger_at_debug(caplog), served_with_access_log(app) as url:
+    # Served first: uvicorn sets up its loggers when configured, and the capture must come after.
+    with served_with_access_log(app) as url, every_logger_at_debug(caplog):
         for body in ({"pids": [pid]}, {"file": {"pid": pid, "path": str(root / "scan1" / "scan1.h5")}}):
             made = httpx.post(f"{url}/api/downloads/tickets", headers=A, json=body, timeout=10)
             assert made.status_code == 201, made.text

@@ -340,7 +340,8 @@ def test_a_token_in_a_request_line_leaves_no_trace_in_the_access_log(caplog, log
     secrets = {**_secrets_of_token("JWT in a query", token), "static token in a query": STATIC_TOKEN}
     app = create_app(_settings(store, jwks, f"db_{prefix}"))
     hay = Haystack()
-    with every_logger_at_debug(caplog), served_with_access_log(app) as url:
+    # Served first: uvicorn sets up its loggers when configured, and the capture must come after.
+    with served_with_access_log(app) as url, every_logger_at_debug(caplog):
         for path in (f"/?token={STATIC_TOKEN}", f"/?proposal=A&token={token}", f"/api/scans?access_token={token}",
                      f"/api/scans?TOKEN={STATIC_TOKEN}&q=x", f"/#token={token}"):
             hay.answer(f"GET {path.split('?')[0]}", httpx.get(f"{url}{path}", timeout=10))
