@@ -268,6 +268,14 @@ class ScicowProcess:
                         self._spawn()
             self._stopping.wait(0.1)
 
+    def dump_stacks(self) -> None:
+        """Have scicow write its threads' stacks to its log (SIGUSR1), and give it a moment to."""
+        with self._lock:
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+
     def kill(self) -> None:
         """SIGKILL scicow and start it again at once."""
         with self._lock:
@@ -459,7 +467,9 @@ def broker_kill(work: Path, *, scans: int = 1000, down_s: float = 15.0, interval
         # As the note says: caught up within stall_s of the broker's restart (not of the end of
         # capture, which, with captures no longer waiting on the spool, may come first).
         stalled = not wait_until(caught_up, max(0.0, restarted + stall_s - time.monotonic()), step=0.5)
-        stall_log = scicow.log_tail() if stalled else ""
+        if stalled:
+            scicow.dump_stacks()  # where it waits, in its log (run_service's SIGUSR1 handler)
+        stall_log = scicow.log_tail(60) if stalled else ""
         if stalled:
             # As a liveness probe would: scicow made no progress, so it is restarted.
             scicow.kill()
@@ -487,7 +497,7 @@ def broker_kill(work: Path, *, scans: int = 1000, down_s: float = 15.0, interval
             notes.append(f"scicow STALLED: not caught up {stall_s:g} s after the broker came back (spool pending "
                          f"{producer.pending()}, {len(after_kill - set(store_ids(db)))} captured after the kill not "
                          f"in the store); SIGKILLed and restarted it (as a liveness probe would) - see "
-                         f"{scicow.log_path}; its log ended: {stall_log[-1500:]}")
+                         f"{scicow.log_path}; its log ended: {stall_log[-6000:]}")
         if gone:
             notes.append(f"{len(gone)} acknowledged by the killed broker before scicow ingested them "
                          f"(tansu's memory storage): {sorted(gone)[:5]}")

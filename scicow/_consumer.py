@@ -40,6 +40,14 @@ from ._settings import ScicowSettings
 
 logger = logging.getLogger(__name__)
 
+#: How long the loop's own calls into the group may block. kafka-python waits without end by
+#: default where it lacks a position or a committed offset (``position()``, and a commit up to
+#: its request timeout of 305 s): one of them waiting on a broker that came back without the
+#: group's state would keep the loop from polling, so from ever re-joining (the broker-restart
+#: fault test saw scicow silent for 2 minutes). A commit that times out is one not made: the
+#: records are read again, and writing them again changes nothing.
+COMMIT_TIMEOUT_MS = 10_000
+
 def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient[dict[str, Any]]:
     """A client of the catalogue's MongoDB that has answered a ping, or :class:`DependencyUnavailable`."""
     uri = settings.mongo_uri.get_secret_value()
@@ -343,7 +351,7 @@ class _Loop:
         logger.error("dead letter: %s", bad.reason)
         DEAD_LETTERS.inc()
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(bad.after, "", -1)})
+            self.consumer.commit({tp: OffsetAndMetadata(bad.after, "", -1)}, timeout_ms=COMMIT_TIMEOUT_MS)
         except KafkaError as err:
             # As for a batch (see commit): read again by whoever owns the partition, dead-lettered again.
             logger.warning("offset past the batch that cannot be decoded not committed (%s: %s)", type(err).__name__, err)
@@ -362,7 +370,7 @@ class _Loop:
         offsets = {tp: OffsetAndMetadata(recs[-1].offset + 1, "", -1) for tp, recs in batch.items() if recs}
         size = sum(map(len, batch.values()))
         try:
-            self.consumer.commit(offsets)
+            self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
         except KafkaError as err:
             self.max_records = max(1, min(self.max_records, size) // 2)
             logger.warning("offsets of a written batch of %d not committed (%s: %s); its records will be "
@@ -382,9 +390,12 @@ class _Loop:
         self.forget_lag({(tp.topic, str(tp.partition)) for tp in assigned})
         for tp in assigned:
             end = self.consumer.highwater(tp)
-            if end is not None:
+            # Never waits: a partition whose position is not known yet (just assigned, its reset
+            # pending) is measured at the next round, not waited for here (COMMIT_TIMEOUT_MS).
+            position = self.consumer.position(tp, timeout_ms=0) if end is not None else None
+            if end is not None and position is not None:
                 labels = (tp.topic, str(tp.partition))
-                CONSUMER_LAG.labels(*labels).set(max(0, end - self.consumer.position(tp)))
+                CONSUMER_LAG.labels(*labels).set(max(0, end - position))
                 self.lag_reported.add(labels)
 
     def forget_lag(self, keep: set[tuple[str, str]]) -> None:

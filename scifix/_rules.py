@@ -20,7 +20,8 @@ class Outcome(StrEnum):
     #: Its checksum was known and the file unchanged: not read.
     DONE = "done"
     #: Its checksum, computed before for the same path, size and time, was written back into a
-    #: datablock that had lost it (a re-ingest writes the capture's file list): not read.
+    #: datablock that had lost it, without reading the file. Rare since scicow keeps ``chk`` on a
+    #: re-ingest (scicow._rules.kept_checksums); left for a block written by something else.
     RESTORED = "restored"
     #: Read and its checksum written.
     COMPUTED = "computed"

@@ -5,6 +5,7 @@ No client is imported here; the deployables' commands call these around one libr
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -69,5 +70,8 @@ def run_service(service: Callable[[threading.Event], None], *, verbose: bool, de
     ``service`` builds its settings itself, so that invalid settings fail clearly too.
     """
     configure_logging(verbose, debug=debug)
+    # `kill -USR1 <pid>` writes every thread's stack to stderr (the service's log) and the service
+    # goes on: where a service that makes no progress waits, without stopping it to find out.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     with clear_failure(debug):
         until_stopped(service)

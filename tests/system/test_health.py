@@ -123,3 +123,45 @@ def test_metrics_count_what_happened_and_the_lag_falls_to_zero(kafka, scicow_set
         stop.set()
         consumer.join(30)
     assert before[0] == 0
+
+
+def test_measuring_the_lag_never_waits_for_a_broker_that_is_away(scicow_settings, prefix) -> None:
+    """A partition fetched from (its high-water mark known) whose position is to be reset, as
+    after an out-of-range fetch on a broker that came back without its records: measuring its lag
+    must not wait for the reset. kafka-python's ``position()`` waits without end by default, and
+    the loop then never polls again, so never re-joins its group (the broker-restart fault test)."""
+    from typing import cast
+
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    from bench.bench_faults import kill_broker
+    from scicow._consumer import _Loop
+    from scicow._ingest import Ingestor
+    from scizoo.testing import EmbeddedKafka
+
+    with EmbeddedKafka() as kafka:
+        topic = f"{prefix}.lag"
+        producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        for n in range(3):
+            producer.send(topic, value=b"%d" % n, partition=0)
+        producer.flush()
+        producer.close()
+        consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=f"lag-{prefix}",
+                                 enable_auto_commit=False, auto_offset_reset="earliest")
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        wait_for(lambda: consumer.poll(timeout_ms=200) is not None and consumer.highwater(tp) == 3,
+                 what="a fetch that knows the high-water mark")
+        loop = _Loop(scicow_settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap_servers}), consumer,
+                     cast(Ingestor, None), None)  # measure_lag reads the consumer only
+        try:
+            kill_broker(kafka)
+            consumer.seek_to_beginning(tp)  # its position is now "to be reset"
+            measured = threading.Thread(target=loop.measure_lag, daemon=True)
+            measured.start()
+            measured.join(20)
+            assert not measured.is_alive(), "measuring the lag waited on the broker"
+        finally:
+            loop.writer.shutdown(wait=False)
+            loop.redriver.shutdown(wait=False)
+            consumer.close(autocommit=False, timeout_ms=1000)

@@ -330,8 +330,11 @@ def test_what_scicow_ingests_from_kafka_has_the_backends_shape(kafka, scicow, db
     first = _message(_scan_file(tmp_path / "raw"))
     again = first.model_copy(update={"produced_at": datetime(2026, 12, 1, 13, tzinfo=UTC)})  # a later update
     _produce(kafka.bootstrap_servers, prefix, [first, again])
+    # scicow writes a batch's datasets before their datablocks (a block never names a dataset that
+    # is not there yet), so the block is waited for too.
     wait_for(lambda: db[DATASET_COLLECTION].count_documents(
-        {"scientificMetadata.message_produced_at.value": again.produced_at}) == 1, what="the dataset, updated")
+        {"scientificMetadata.message_produced_at.value": again.produced_at}) == 1
+        and db[ORIG_DATABLOCK_COLLECTION].count_documents({}) == 1, what="the dataset, updated, and its datablock")
     [dataset] = db[DATASET_COLLECTION].find()
     [block] = db[ORIG_DATABLOCK_COLLECTION].find()
     assert problems(dataset, "Dataset") == []
