@@ -29,7 +29,14 @@ from scizoo.ops import (
     broker_problem,
     first_problem,
 )
-from scizoo.ops.kafka_records import Undecodable, codecs_unavailable, missing_library, require_codecs, undecodable
+from scizoo.ops.kafka_records import (
+    COMMIT_TIMEOUT_MS,
+    Undecodable,
+    codecs_unavailable,
+    missing_library,
+    require_codecs,
+    undecodable,
+)
 from scizoo.ops.store import ping_store, store_problem
 
 from ._assignment import AssignmentWatch, Polled, rewind
@@ -40,13 +47,6 @@ from ._settings import ScicowSettings
 
 logger = logging.getLogger(__name__)
 
-#: How long the loop's own calls into the group may block. kafka-python waits without end by
-#: default where it lacks a position or a committed offset (``position()``, and a commit up to
-#: its request timeout of 305 s): one of them waiting on a broker that came back without the
-#: group's state would keep the loop from polling, so from ever re-joining (the broker-restart
-#: fault test saw scicow silent for 2 minutes). A commit that times out is one not made: the
-#: records are read again, and writing them again changes nothing.
-COMMIT_TIMEOUT_MS = 10_000
 
 def open_store(settings: ScicowSettings, service: str = "scicow") -> MongoClient[dict[str, Any]]:
     """A client of the catalogue's MongoDB that has answered a ping, or :class:`DependencyUnavailable`."""
@@ -390,8 +390,10 @@ class _Loop:
         self.forget_lag({(tp.topic, str(tp.partition)) for tp in assigned})
         for tp in assigned:
             end = self.consumer.highwater(tp)
-            # Never waits: a partition whose position is not known yet (just assigned, its reset
-            # pending) is measured at the next round, not waited for here (COMMIT_TIMEOUT_MS).
+            # Never waits: kafka-python's position() waits without end by default for a partition
+            # whose offset is to be reset (after an out-of-range fetch on a broker that came back
+            # without its records), and a loop waiting there never polls, so never re-joins (the
+            # broker-restart fault test saw scicow silent for 2 minutes). Measured next round.
             position = self.consumer.position(tp, timeout_ms=0) if end is not None else None
             if end is not None and position is not None:
                 labels = (tp.topic, str(tp.partition))

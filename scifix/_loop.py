@@ -27,7 +27,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernErro
 
 from scizoo.core import DatasetIngested, DependencyUnavailable, ensure_indexes, events_topic
 from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import poll_reading_past, require_codecs
+from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, poll_reading_past, require_codecs
 from scizoo.ops.store import ping_store, store_problem
 
 from ._fixity import Fixity
@@ -140,7 +140,7 @@ def _consume(settings: ScifixSettings, stop: threading.Event, consumer: KafkaCon
             keepalive.done()
         if polled:
             try:
-                consumer.commit()
+                consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
             except KafkaError as err:
                 # Evicted or re-balancing: the event comes again to whoever owns it now, who
                 # finds the finished files in the ledger.

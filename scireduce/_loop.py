@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 
 from scizoo.core import PIPELINE_COLLECTION, REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import poll_reading_past, require_codecs
+from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, poll_reading_past, require_codecs
 from scizoo.ops.store import store_problem
 
 from ._describe import publish_pipelines
@@ -111,7 +111,7 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
                     reducer.handle(event)
             if polled:
                 try:
-                    consumer.commit()
+                    consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
                 except KafkaError as err:
                     # Evicted or re-balancing: the event comes again to whoever owns it now, and
                     # its jobs are claimed once (a finished one is not run again).

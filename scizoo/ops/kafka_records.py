@@ -22,6 +22,12 @@ from kafka.structs import TopicPartition
 
 from scizoo.core import DependencyUnavailable
 
+#: How long a consumer's commit may block. kafka-python's waits up to its request timeout
+#: (305 s) by default, and a loop waiting there does not poll, so does not re-join its group after
+#: a broker restart. A commit that times out is one not made: the records are read again, which
+#: every consumer here makes harmless (idempotent writes, claimed jobs, the fixity ledger).
+COMMIT_TIMEOUT_MS = 10_000
+
 #: Kafka's codec ids (the low bits of a record batch's attributes) by their compression.type name.
 _CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 

@@ -29,7 +29,7 @@ def broker_killed(mongo: EmbeddedMongo, tmp_path_factory: pytest.TempPathFactory
     # Caught up within 120 s of the restart: tansu's start, scicow's re-join and the spool's delivery
     # took 20-35 s here alone (bench a at 1,000 scans: 20.6 s). In whole-suite runs scicow went
     # silent for 2 minutes after the restart, most likely in an unbounded kafka-python wait (a lag
-    # measurement's position(), a commit: now bounded, see scicow._consumer.COMMIT_TIMEOUT_MS);
+    # measurement's position(), a commit: now bounded, see scizoo.ops.kafka_records.COMMIT_TIMEOUT_MS);
     # if it stalls again the note carries its threads' stacks. Wedged, as before finding 1, it
     # never catches up.
     yield broker_kill(tmp_path_factory.mktemp("broker"), scans=100, down_s=3.0, send_timeout_s=1.0, stall_s=120.0,
