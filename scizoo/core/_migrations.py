@@ -1,5 +1,5 @@
 """Bring documents stored by an older scizoo into the shape the SciCat backend reads
-(attachments' relationships, publications' DataCite properties).
+(attachments' relationships, publications' DataCite properties, datasets' ``unitSI``).
 
 Each migration is a pure rule (a stored document -> the update that fixes it, or None when
 it needs none) and a small runner over a pymongo ``Database`` passed in (the core imports no
@@ -15,9 +15,10 @@ import logging
 from typing import Any
 
 from ._attachments import ATTACHED_TO
-from ._catalogue import ATTACHMENT_COLLECTION, PUBLISHED_DATA_COLLECTION
+from ._catalogue import ATTACHMENT_COLLECTION, DATASET_COLLECTION, PUBLISHED_DATA_COLLECTION
 from ._errors import ScizooError
 from ._published import SCICAT_METADATA_FIELDS
+from ._units import pint_unit_si, to_si
 
 logger = logging.getLogger(__name__)
 
@@ -157,10 +158,66 @@ def migrate_published_data(db: Any) -> int:
     return moved
 
 
+def unit_si_update(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The update that spells a dataset's ``unitSI`` as the SciCat backend does, or None.
+
+    scizoo wrote pint's spelling (``kg*m**2/s**2``) before; SciCat's unit-aware search compares
+    mathjs's (``(kg m^2) / s^2``) as a string, so found none of those values. Every entry, nested
+    ones and those in lists too, whose ``unitSI`` is pint's spelling of its own ``unit`` gets the
+    new one; an entry written another way (by SciCat, by hand) is left as it is. The filter holds
+    the old spellings, so a scan re-ingested meanwhile (new spelling already) is not touched.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    _stale_units(doc.get("scientificMetadata"), "scientificMetadata", found)
+    if not found:
+        return None
+    return {"q": {"_id": doc["_id"], **{path: old for path, (old, _) in found.items()}},
+            "u": {"$set": {path: new for path, (_, new) in found.items()}}}
+
+
+def _stale_units(node: Any, path: str, found: dict[str, tuple[str, str]]) -> None:
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _stale_units(item, f"{path}.{i}", found)
+        return
+    if not isinstance(node, dict):
+        return
+    unit, stored = node.get("unit"), node.get("unitSI")
+    if isinstance(unit, str) and unit and isinstance(stored, str):
+        si = to_si(1.0, unit)
+        if si is not None and stored != si.unit and stored == pint_unit_si(unit):
+            found[f"{path}.unitSI"] = (stored, si.unit)
+    for key, value in node.items():
+        if isinstance(key, str) and key and "." not in key and not key.startswith("$"):  # addressable by a path
+            _stale_units(value, f"{path}.{key}", found)
+
+
+def migrate_unit_si(db: Any, *, batch: int = 1000) -> int:
+    """Respell every dataset's stale ``unitSI`` (:func:`unit_si_update`); how many datasets changed.
+
+    It reads every dataset's scientificMetadata once (no query can select a spelling under
+    keys that vary), and sends the rewrites ``batch`` at a time as the attachments' migration.
+    """
+    moved = 0
+    pending: list[dict[str, Any]] = []
+    for doc in db[DATASET_COLLECTION].find({}, {"scientificMetadata": 1}).batch_size(batch):
+        update = unit_si_update(doc)
+        if update is not None:
+            pending.append(update)
+        if len(pending) >= batch:
+            moved += _send(db, pending, DATASET_COLLECTION)
+            pending = []
+    if pending:
+        moved += _send(db, pending, DATASET_COLLECTION)
+    if moved:
+        logger.info("spelled unitSI as the SciCat backend does in %d datasets", moved)
+    return moved
+
+
 #: Where a store records that its migrations ran (``_id`` = :data:`MIGRATIONS_DONE`).
 MIGRATION_COLLECTION = "ScizooMigration"
 #: Bumped when a migration is added: a store marked with an older one runs them again.
-MIGRATIONS_DONE = "catalogue-2026-12-05"
+MIGRATIONS_DONE = "catalogue-2026-12-05b"
 
 
 def migrate_catalogue(db: Any, *, force: bool = False) -> dict[str, int]:
@@ -174,6 +231,7 @@ def migrate_catalogue(db: Any, *, force: bool = False) -> dict[str, int]:
     marks = db[MIGRATION_COLLECTION]
     if not force and marks.find_one({"_id": MIGRATIONS_DONE}) is not None:
         return {}
-    moved = {"attachments": migrate_attachments(db), "publications": migrate_published_data(db)}
+    moved = {"attachments": migrate_attachments(db), "publications": migrate_published_data(db),
+             "datasets' unitSI": migrate_unit_si(db)}
     marks.update_one({"_id": MIGRATIONS_DONE}, {"$set": {"moved": moved}}, upsert=True)
     return moved

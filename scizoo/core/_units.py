@@ -53,7 +53,54 @@ def _si_factor(unit: str) -> tuple[float, float, str] | None:
     scale = float(one.magnitude) - offset
     if not (math.isfinite(scale) and math.isfinite(offset)):
         return None
-    return scale, offset, f"{one.units:~C}"
+    return scale, offset, scicat_unit_si({name: float(power.real) for name, power in one.unit_items()})
+
+
+@functools.lru_cache(maxsize=1024)
+def pint_unit_si(unit: str) -> str | None:
+    """``unit``'s SI unit as scizoo spelled ``unitSI`` before it followed SciCat (pint's compact
+    form, ``kg*m**2/s**2``): what the catalogue migration looks for. None: not a unit."""
+    if _si_factor(unit) is None:
+        return None
+    return f"{_registry().Quantity(1.0, unit).to_base_units().units:~C}"
+
+
+#: pint's SI base units as mathjs names them, in the order mathjs writes them (its
+#: BASE_DIMENSIONS: mass, length, time, current, temperature, luminous intensity, amount of
+#: substance, angle, bit).
+_MATHJS_BASE = {"kilogram": "kg", "meter": "m", "second": "s", "ampere": "A", "kelvin": "K", "candela": "cd",
+                "mole": "mol", "radian": "rad", "bit": "bits"}
+
+
+def scicat_unit_si(powers: dict[str, float]) -> str:
+    """An SI unit (pint's base unit names and their powers) spelled as the SciCat backend spells
+    ``unitSI``: mathjs's ``Unit.formatUnits`` of ``toSI()``, e.g. ``(kg m^2) / s^2`` for eV,
+    ``kg / (m s^2)`` for Pa, ``s^-1`` for Hz.
+
+    SciCat's unit-aware search compares ``unitSI`` as a string, so any other spelling (pint's
+    ``kg*m**2/s**2``, which scizoo wrote before) makes SciCat find none of our values. Written
+    here rather than by running mathjs: its rule is a dozen lines (numerator, then `` / ``,
+    parentheses around more than one unit on a side that has a partner) and checked against
+    mathjs's own answers (tests/unit/mathjs_units.json). A base unit mathjs does not have
+    (pint's ``count``) keeps pint's name: SciCat cannot convert it either.
+    """
+    order = [*(_MATHJS_BASE[name] for name in _MATHJS_BASE if name in powers),
+             *(name for name in powers if name not in _MATHJS_BASE)]
+    named = {_MATHJS_BASE.get(name, name): power for name, power in powers.items()}
+    up = [(name, named[name]) for name in order if named[name] > 0]
+    down = [(name, named[name]) for name in order if named[name] < 0]
+    top = " ".join(name if power == 1 else f"{name}^{_js_number(power)}" for name, power in up)
+    if not up:  # only negative powers: mathjs writes them as they are ("s^-1")
+        return " ".join(f"{name}^{_js_number(power)}" for name, power in down)
+    bottom = " ".join(name if power == -1 else f"{name}^{_js_number(-power)}" for name, power in down)
+    if not down:
+        return top
+    return f"{f'({top})' if len(up) > 1 else top} / {f'({bottom})' if len(down) > 1 else bottom}"
+
+
+def _js_number(power: float) -> str:
+    """A power as JavaScript prints a number: 2, not 2.0; 0.5 as is."""
+    return str(int(power)) if float(power).is_integer() else repr(float(power))
 
 
 def to_si(value: Any, unit: str) -> SIValue | None:

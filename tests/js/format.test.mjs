@@ -57,6 +57,10 @@ test("SI values to 6 significant digits, units with powers and products as writt
   assert.equal(unitText("kg*m**2/s**2"), "kg·m²/s²");
   assert.equal(unitText("m**3"), "m³");
   assert.equal(unitText("m**-1"), "m^-1");
+  assert.equal(unitText("(kg m^2) / s^2"), "(kg m²) / s²");
+  assert.equal(unitText("kg / (m s^2)"), "kg / (m s²)");
+  assert.equal(unitText("s^-2"), "s^-2");
+  assert.equal(unitText("m^20"), "m^20");
   assert.ok(sameUnit("K", " K"));
   assert.ok(!sameUnit("degC", "K"));
   assert.ok(sameUnit(undefined, ""));

@@ -284,8 +284,9 @@ def test_what_the_running_services_write_has_the_backends_shape(mongo, db, tmp_p
 
 def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None:
     """``scizoo catalogue migrate`` (what every service runs at start) on the real store: the
-    attachments scanlog and scireduce wrote before, the ones from before relationships, and a
-    publication whose DataCite properties were only under metadata.datacite."""
+    attachments scanlog and scireduce wrote before, the ones from before relationships, a
+    publication whose DataCite properties were only under metadata.datacite, and datasets whose
+    unitSI pint spelled."""
     import subprocess
     import sys
 
@@ -303,6 +304,18 @@ def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None
                                landing_url="https://example.org/10.5072/old").to_mongo()
     old["metadata"] = {key: old["metadata"][key] for key in ("scizoo_form", "datacite")}  # as stored before
     db[PUBLISHED_DATA_COLLECTION].insert_one(old)
+    # unitSI as pint spelled it (before), nested and in a list; as SciCat spells it; as SciCat stores
+    # a unit mathjs cannot read (the unit itself).
+    energy = {"value": 8.0, "unit": "keV", "valueSI": 1.28174130720e-15, "unitSI": "kg*m**2/s**2"}
+    db[DATASET_COLLECTION].insert_many([
+        {"_id": "d1", "scientificMetadata": {"photon_energy": energy, "pressure": {
+            "value": 2.0, "unit": "mbar", "valueSI": 200.0, "unitSI": "kg/m/s**2"}}},
+        {"_id": "d2", "scientificMetadata": {"detectors": {"value": [
+            {"name": "pilatus", "exposure": {"value": 0.1, "unit": "s", "valueSI": 0.1, "unitSI": "s"}},
+            {"name": "xspress", "rate": {"value": 5.0, "unit": "kHz", "valueSI": 5000.0, "unitSI": "1/s"}}]}}},
+        {"_id": "d3", "scientificMetadata": {"photon_energy": {**energy, "unitSI": "(kg m^2) / s^2"},
+                                             "counts": {"value": 3, "unit": "cts", "valueSI": 3, "unitSI": "cts"}}},
+    ])
 
     def migrate() -> str:
         env = {"SCIZOO_MONGO_URI": mongo.uri, "SCIZOO_DATABASE": db.name, "PATH": ""}
@@ -310,8 +323,15 @@ def test_the_migration_moves_what_an_older_scizoo_stored_once(mongo, db) -> None
                              capture_output=True, text=True, timeout=300, check=True)
         return out.stdout.strip()
 
-    assert migrate() == "migrate: 1520 attachments rewritten, 1 publications rewritten"
-    assert migrate() == "migrate: 0 attachments rewritten, 0 publications rewritten"
+    assert migrate() == ("migrate: 1520 attachments rewritten, 1 publications rewritten, "
+                         "2 datasets' unitSI rewritten")
+    assert migrate() == "migrate: 0 attachments rewritten, 0 publications rewritten, 0 datasets' unitSI rewritten"
+    meta = {d["_id"]: d["scientificMetadata"] for d in db[DATASET_COLLECTION].find()}
+    assert (meta["d1"]["photon_energy"]["unitSI"], meta["d1"]["pressure"]["unitSI"]) == ("(kg m^2) / s^2",
+                                                                                       "kg / (m s^2)")
+    assert meta["d2"]["detectors"]["value"][1]["rate"]["unitSI"] == "s^-1"
+    assert meta["d2"]["detectors"]["value"][0]["exposure"]["unitSI"] == "s"
+    assert (meta["d3"]["photon_energy"]["unitSI"], meta["d3"]["counts"]["unitSI"]) == ("(kg m^2) / s^2", "cts")
     assert metadata_problems(db[PUBLISHED_DATA_COLLECTION].find_one()["metadata"]) == []
     for doc in db[ATTACHMENT_COLLECTION].find():
         assert problems(doc, "Attachment") == [], doc["_id"]
