@@ -270,7 +270,9 @@ def _from_si(value_si: float, unit: str) -> float:
     """A value in SI into ``unit`` (pint's affine conversion, through ``to_si`` at 0 and 1)."""
     zero, one = _to_si(0.0, unit), _to_si(1.0, unit)
     assert zero is not None and one is not None  # the unit was checked compatible
-    return (value_si - zero) / (one - zero)
+    # To 12 significant digits, as to_si rounds: 0.1 mm in um is 100.00000000000001 otherwise,
+    # and an entry of 100 um would not be ">= 0.1 mm".
+    return float(f"{(value_si - zero) / (one - zero):.12g}")
 
 
 def _test(cond: Condition, values: tuple[Scalar, ...]) -> Doc:

@@ -290,3 +290,15 @@ def test_the_keys_a_condition_can_name_are_listed_nested_with_their_units() -> N
         "scan.sample.name": "", "scan.n": "", "odd": ""}
     assert list(key_units(None)) == [] and list(key_units([1, 2])) == []
     assert dict(key_units({"a": {"b": {"c": {"d": {"e": 1}}}}})) == {"a.b.c.d.e": ""}  # 5 deep: a key
+
+
+@pytest.mark.parametrize(("text", "unit", "stored"), [("motor:ge:0.1:mm", "um", 100), ("t:ge:0.3:K", "degC", -272.85),
+                                                      ("e:ge:1.1:keV", "eV", 1100)])
+def test_a_value_brought_into_an_entrys_own_unit_carries_no_float_noise(text: str, unit: str, stored: float) -> None:
+    """0.1 mm in um is 100.00000000000001 when computed through SI, and an entry of 100 um (a list,
+    so no valueSI) was not ">= 0.1 mm". Rounded to 12 digits, as ``to_si`` rounds its SI values."""
+    cond = parse_condition(text)
+    key = cond.key
+    query = condition_filter(cond, [unit], without_si=[unit])
+    doc = {"scientificMetadata": {key: {"value": [stored], "unit": unit}}}
+    assert matches(query, doc), query
