@@ -86,7 +86,8 @@ INDEXES: Final[dict[str, list[IndexKeys]]] = {
     PREVIEW_COLLECTION: [[("state", ASCENDING), ("createdAt", ASCENDING)],
                          [("requestedBy", ASCENDING), ("state", ASCENDING)]],
     # A user's live download tickets, counted against their bound.
-    DOWNLOAD_TICKET_COLLECTION: [[("owner", ASCENDING), ("expiresAt", ASCENDING)]],
+    # A ticket is found by its hash (`ticket`); its _id is its owner's slot (scanlog_api._tickets).
+    DOWNLOAD_TICKET_COLLECTION: [[("owner", ASCENDING), ("expiresAt", ASCENDING)], [("ticket", ASCENDING)]],
 }
 
 #: collection -> the date field after which the store removes a document itself (MongoDB's TTL

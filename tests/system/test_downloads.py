@@ -268,7 +268,7 @@ def _ticket(client: TestClient, body: dict[str, Any], headers: dict[str, str] = 
 
 
 def _ticket_doc(db: Any, url: str) -> dict[str, Any]:
-    doc = db[DOWNLOAD_TICKET_COLLECTION].find_one({"_id": hashlib.sha256(url.rsplit("/", 1)[1].encode()).hexdigest()})
+    doc = db[DOWNLOAD_TICKET_COLLECTION].find_one({"ticket": hashlib.sha256(url.rsplit("/", 1)[1].encode()).hexdigest()})
     assert doc is not None
     return dict(doc)
 
@@ -421,3 +421,33 @@ def test_a_ticket_never_appears_in_the_server_log_in_full(caplog, mongo, db, roo
     # The service's logs; not the test's own HTTP client's (httpx logs the URL it was given).
     hay.records([r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))])
     _no_hits(hay, secrets)
+
+
+def test_the_per_user_bound_holds_when_tickets_are_asked_for_at_once(db) -> None:
+    """Counting and then inserting let requests that came together each see room and all insert
+    (12 of 24 with a bound of 5). Now a user's tickets sit in per_user slots (their _ids)."""
+    import threading
+
+    from scanlog_api._tickets import Ticket, Tickets, TooMany
+
+    tickets = Tickets(lambda: db[DOWNLOAD_TICKET_COLLECTION], per_user=5)
+    ticket = Ticket(user=TokenUser(user="alice", groups=["A"]), kind="file", pids=["p/1"], name="f.h5", path="/d/f.h5")
+    now = datetime.now(UTC)
+    outcomes: list[str] = []
+    start = threading.Barrier(24)
+
+    def ask() -> None:
+        start.wait()
+        try:
+            tickets.issue(ticket, now)
+            outcomes.append("issued")
+        except TooMany:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=ask) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    live = db[DOWNLOAD_TICKET_COLLECTION].count_documents({"owner": "alice"})
+    assert (outcomes.count("issued"), outcomes.count("refused"), live) == (5, 19, 5)
