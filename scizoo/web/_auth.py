@@ -63,7 +63,9 @@ class ProviderKeys:
     key's too) waits while a slow provider answers; it refetches for each unknown key id
     after a failed fetch; and before 2.15 it refetched for every unknown key id. Here a
     lookup of a known key never waits, one fetch runs at a time, and a fetch (failed or not)
-    starts the interval in which unknown key ids are refused without a fetch.
+    starts the interval in which unknown key ids are refused without a fetch. A lookup of a key
+    not known while a fetch is under way waits for that fetch (at most its timeout) when it may
+    wait: at a start, every token arriving during the first fetch was refused before.
     """
 
     def __init__(self, settings: OidcSettings, clock: Callable[[], float] = time.monotonic) -> None:
@@ -74,6 +76,10 @@ class ProviderKeys:
         self._lifespan_s = settings.jwks_lifespan_s
         self._clock = clock
         self._lock = threading.Lock()
+        #: Told when a fetch ends: a caller that may wait, with no key yet, waits for the fetch
+        #: under way rather than being refused while it runs (the first fetch after a start).
+        self._fetch_ended = threading.Condition(self._lock)
+        self._wait_s = settings.jwks_timeout_s + 1.0
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None  # of the keys held
         self._tried_at: float | None = None  # of the last fetch started, failed or not
@@ -95,6 +101,10 @@ class ProviderKeys:
                 self._fetching, self._tried_at = True, now
             else:
                 due = False
+            if key is None and may_block and not due and self._fetching:
+                # Another request's fetch is under way: it is this token's only chance too.
+                self._fetch_ended.wait_for(lambda: not self._fetching, timeout=self._wait_s)
+                key = self._keys.get(kid)
         if due and (key is None and may_block):
             self._fetch()
             with self._lock:
@@ -123,6 +133,7 @@ class ProviderKeys:
         finally:
             with self._lock:
                 self._fetching = False
+                self._fetch_ended.notify_all()
 
 
 class Authenticator:

@@ -185,15 +185,17 @@ def test_a_slow_provider_stalls_no_other_request_nor_the_live_stream(mongo, db, 
             answers: list[int] = []
             asking = threading.Thread(target=lambda: answers.append(
                 httpx.get(f"{server.url}/api/me", headers=_bearer(token), timeout=30).status_code))
+            # A write with a JWT of a key not known: it waits for the fetch under way (its only
+            # chance; at most the fetch's timeout), and is then refused.
+            writes: list[httpx.Response] = []
+            writing = threading.Thread(target=lambda: writes.append(httpx.put(
+                f"{server.url}/api/scans/x/rating", headers=_bearer(_token(key, kid="k3")), json={"value": 1},
+                timeout=30)))
             try:
                 asking.start()
                 wait_for(lambda: services.jwks_requests == fetched + 1, timeout=10, what="the held fetch of the keys")
-                # Meanwhile: a write with a JWT (checked before its body is read, on the event
-                # loop) is answered at once, and so are a static token, a known key's token and
-                # the live stream.
-                write = httpx.put(f"{server.url}/api/scans/x/rating", headers=_bearer(_token(key, kid="k3")),
-                                  json={"value": 1}, timeout=10)
-                assert write.status_code == 401 and "signing key" in write.json()["detail"]
+                writing.start()
+                # Meanwhile a static token, a known key's token and the live stream are answered at once.
                 assert httpx.get(f"{server.url}/api/scans", headers=_bearer("ta"), timeout=10).status_code == 200
                 if still_known:
                     assert httpx.get(f"{server.url}/api/me", headers=_bearer(still_known), timeout=10).status_code == 200
@@ -204,6 +206,8 @@ def test_a_slow_provider_stalls_no_other_request_nor_the_live_stream(mongo, db, 
             finally:
                 services.jwks_gate.set()
             asking.join(30)
+            writing.join(30)
+            assert writes[0].status_code == 401 and "signing key" in writes[0].json()["detail"]
             return answers
 
         # The first token: the keys are fetched (held), and then it is accepted.
@@ -265,3 +269,28 @@ def test_keys_are_fetched_again_when_old_and_a_withdrawn_key_stops_working(mongo
         services.jwks = {"keys": [{**public, "kid": "k2", "use": "sig", "alg": "RS256"}]}
         time.sleep(0.6)
         wait_for(lambda: me() == 401, timeout=10, what="the withdrawn key refused")
+
+
+def test_tokens_that_arrive_while_the_keys_are_first_fetched_wait_for_that_fetch(mongo, db, services: Services,
+                                                                                key) -> None:
+    """No keys are known yet and one fetch is under way: a second token of the same key waits for
+    it (at most the fetch's timeout) rather than being refused, and costs no fetch of its own."""
+    token = _token(key)
+    with _served(mongo, db, services, jwks_refetch_s=30) as server:
+        services.jwks_gate.clear()
+        answers: list[int] = []
+
+        def ask() -> None:
+            answers.append(httpx.get(f"{server.url}/api/me", headers=_bearer(token), timeout=30).status_code)
+
+        first, second = threading.Thread(target=ask), threading.Thread(target=ask)
+        try:
+            first.start()
+            wait_for(lambda: services.jwks_requests == 1, timeout=10, what="the first fetch of the keys, held")
+            second.start()
+            time.sleep(0.5)  # the second token is in, waiting
+        finally:
+            services.jwks_gate.set()
+        first.join(30)
+        second.join(30)
+    assert (answers, services.jwks_requests) == ([200, 200], 1)
