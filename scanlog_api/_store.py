@@ -62,6 +62,10 @@ MAX_KEYS_SCAN = 20_000
 MAX_WINDOWED_ROWS = 5_000
 
 
+
+#: How many of one user's ratings of one scan are kept (the latest; the average uses the last).
+RATINGS_KEPT = 20
+
 class ScanStore(ScanRules):
     """The scans, their annotations and the pickers, over the catalogue's one client
     (:class:`~scanlog_api._catalogue.Catalogue`, opened lazily, closed once)."""
@@ -322,6 +326,12 @@ class ScanStore(ScanRules):
         db = self._db()
         ratings = db[RATING_COLLECTION]
         ratings.insert_one({"_id": uuid.uuid4().hex, "datasetId": pid, "user": user.user, "value": value, "at": now})
+        # Each user's last RATINGS_KEPT ratings of a scan are its history: every click added one
+        # before, and every rating (and every detail view) read them all.
+        older = ratings.find({"datasetId": pid, "user": user.user}, {"_id": 1}).sort("at", DESCENDING)
+        stale = [d["_id"] for d in older.skip(RATINGS_KEPT).limit(100)]
+        if stale:
+            ratings.delete_many({"_id": {"$in": stale}})
         # Two users rating at once may each read the history before the other's entry: whoever
         # wrote last sees that the history grew after its read, and writes the average again.
         while True:

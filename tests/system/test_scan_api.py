@@ -227,6 +227,20 @@ def test_attachments_are_linked_as_scicat_v4_finds_them(mongo, db) -> None:
     assert "relationships.targetIds_1" not in db[ATTACHMENT_COLLECTION].index_information()
 
 
+def test_a_users_rating_history_of_a_scan_is_bounded(client: TestClient, db) -> None:
+    from scanlog_api._store import RATINGS_KEPT
+    from scizoo.core import RATING_COLLECTION
+
+    pid = _pid(client, 1, A)
+    for n in range(RATINGS_KEPT + 7):
+        assert client.put(f"/api/scans/{pid}/rating", json={"value": 1 + n % 3}, headers=A).status_code == 200
+    assert client.put(f"/api/scans/{pid}/rating", json={"value": 2.5}, headers=A2).status_code == 200
+    kept = list(db[RATING_COLLECTION].find({"datasetId": pid, "user": "alice"}))
+    assert len(kept) == RATINGS_KEPT  # 27 before: one per click, for ever
+    last = 1 + (RATINGS_KEPT + 6) % 3
+    assert db[DATASET_COLLECTION].find_one({"_id": pid})["dataQualityMetrics"] == (last + 2.5) / 2
+
+
 def test_the_rating_is_the_average_of_each_users_latest(client: TestClient, db) -> None:
     pid = _pid(client, 1, A)
 
