@@ -61,10 +61,9 @@ MAX_KEYS_SCAN = 20_000
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
 
-
-
 #: How many of one user's ratings of one scan are kept (the latest; the average uses the last).
 RATINGS_KEPT = 20
+
 
 class ScanStore(ScanRules):
     """The scans, their annotations and the pickers, over the catalogue's one client
@@ -334,6 +333,7 @@ class ScanStore(ScanRules):
             ratings.delete_many({"_id": {"$in": stale}})
         # Two users rating at once may each read the history before the other's entry: whoever
         # wrote last sees that the history grew after its read, and writes the average again.
+        # (Compared by ids, not by a count: a rating pruned while another is added keeps the count.)
         while True:
             history = list(ratings.find({"datasetId": pid}, {"user": 1, "value": 1, "at": 1}).sort("at", ASCENDING))
             average = average_rating(history)
@@ -343,7 +343,7 @@ class ScanStore(ScanRules):
             else:
                 update["$set"]["dataQualityMetrics"] = average
             db[DATASET_COLLECTION].update_one({"_id": pid}, update)
-            if ratings.count_documents({"datasetId": pid}) == len(history):
+            if {d["_id"] for d in ratings.find({"datasetId": pid}, {"_id": 1})} == {d["_id"] for d in history}:
                 return
 
     def add_comment(self, pid: str, user: TokenUser, text: str, now: datetime) -> Doc:

@@ -161,7 +161,7 @@ class Tickets:
         # then inserting let 12 of 24 such requests in with a bound of 5). The first slot tried
         # is the number held, so a user with few tickets usually gets one at the first insert.
         first = tickets.count_documents({"owner": owner})
-        for n in range(self.per_user):
+        for n in range(self.per_user if first < self.per_user else 0):  # at the bound: refused at once
             try:
                 tickets.insert_one({"_id": _slot(owner, (first + n) % self.per_user), **doc})
                 break
@@ -180,7 +180,9 @@ class Tickets:
         """The download a ticket was made for (NotFound: no such ticket; Gone: expired). The first
         use of a single-file ticket keeps it for Range re-requests until :data:`TICKET_RESUME_S`."""
         tickets = self._collection()
-        doc = tickets.find_one({"ticket": ticket_hash(secret)})
+        hashed = ticket_hash(secret)
+        # A ticket issued before the slots has its hash as _id (a started file's lives an hour).
+        doc = tickets.find_one({"$or": [{"ticket": hashed}, {"_id": hashed}]})
         if doc is None:
             TICKETS.labels("unknown").inc()
             raise NotFound("no such download ticket: ask the page for the download again")
@@ -189,7 +191,9 @@ class Tickets:
             raise Gone("this download ticket has expired: ask the page for the download again")
         user = TokenUser.model_validate(doc["user"])
         if doc["kind"] == "file" and "startedAt" not in doc:
-            tickets.update_one({"_id": doc["_id"], "startedAt": {"$exists": False}}, {"$set": {
+            # The slot with this ticket in it: an expired one's slot may hold a new ticket by now.
+            slot = {"_id": doc["_id"], "ticket": doc.get("ticket"), "startedAt": {"$exists": False}}
+            tickets.update_one(slot, {"$set": {
                 "startedAt": now, "expiresAt": _capped(now + timedelta(seconds=TICKET_RESUME_S), user)}})
         TICKETS.labels("used").inc()
         logger.info("download ticket %s of %s used", shown(secret), doc["owner"])

@@ -5,7 +5,7 @@ export function valueText(v) { return v == null ? "" : Array.isArray(v) ? v.join
 // pint's SI values and units, for reading: 6 significant digits, powers and products as written.
 export function siText(v) { return typeof v === "number" ? String(Number(v.toPrecision(6))) : valueText(v); }
 // pint's spelling ("kg*m**2/s**2", older scans' unitSI and typed units) and SciCat's (mathjs: "(kg m^2) / s^2").
-export function unitText(u) { return String(u).replace(/(\*\*|\^)2\b/g, "²").replace(/(\*\*|\^)3\b/g, "³").replace(/\*\*(-?\d+)/g, "^$1").replace(/\*/g, "·"); }
+export function unitText(u) { return String(u).replace(/(\*\*|\^)2(?![\d.])/g, "²").replace(/(\*\*|\^)3(?![\d.])/g, "³").replace(/\*\*(-?\d+)/g, "^$1").replace(/\*/g, "·"); }
 export function sameUnit(a, b) { return (a || "").replace(/\s/g, "") === (b || "").replace(/\s/g, ""); }
 
 // Bytes in decimal units, one decimal above a kB.

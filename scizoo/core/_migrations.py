@@ -121,7 +121,8 @@ def _send(db: Any, updates: list[dict[str, Any]], collection: str = ATTACHMENT_C
     if problems:
         raise MigrationError(f"{len(problems)} of {len(updates)} {collection} rewrites failed; "
                              f"first: {problems[0].get('errmsg', problems[0])}")
-    return len(updates)
+    # What matched (a rewrite whose guard no longer holds, as a unitSI respelled meanwhile, did not).
+    return int(reply.get("n", len(updates)))
 
 
 #: Publications stored before issue 18 kept their DataCite properties only under
@@ -192,6 +193,10 @@ def _stale_units(node: Any, path: str, found: dict[str, tuple[str, str]]) -> Non
             _stale_units(value, f"{path}.{key}", found)
 
 
+#: The most unitSI paths one migration command rewrites (about 1.5 MB of command).
+MAX_PATHS_PER_COMMAND = 5000
+
+
 def migrate_unit_si(db: Any, *, batch: int = 1000) -> int:
     """Respell every dataset's stale ``unitSI`` (:func:`unit_si_update`); how many datasets changed.
 
@@ -200,13 +205,17 @@ def migrate_unit_si(db: Any, *, batch: int = 1000) -> int:
     """
     moved = 0
     pending: list[dict[str, Any]] = []
+    paths = 0
     for doc in db[DATASET_COLLECTION].find({}, {"scientificMetadata": 1}).batch_size(batch):
         update = unit_si_update(doc)
         if update is not None:
             pending.append(update)
-        if len(pending) >= batch:
+            paths += len(update["u"]["$set"])
+        # Sent by updates and by paths: one command must stay far below the store's 16 MB (a path
+        # is about 150 bytes in the filter and the update; a scan may have hundreds).
+        if len(pending) >= batch or paths >= MAX_PATHS_PER_COMMAND:
             moved += _send(db, pending, DATASET_COLLECTION)
-            pending = []
+            pending, paths = [], 0
     if pending:
         moved += _send(db, pending, DATASET_COLLECTION)
     if moved:

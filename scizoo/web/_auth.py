@@ -55,6 +55,11 @@ def _on_event_loop() -> bool:
     return True
 
 
+#: Requests that may wait for the first fetch of the provider's keys at once (each holds a
+#: worker thread, at most the fetch's timeout); more are refused at once.
+MAX_WAITING_FOR_FIRST_KEYS = 16
+
+
 class ProviderKeys:
     """The provider's signing keys by key id, fetched at most once per ``refetch_s``.
 
@@ -63,9 +68,10 @@ class ProviderKeys:
     key's too) waits while a slow provider answers; it refetches for each unknown key id
     after a failed fetch; and before 2.15 it refetched for every unknown key id. Here a
     lookup of a known key never waits, one fetch runs at a time, and a fetch (failed or not)
-    starts the interval in which unknown key ids are refused without a fetch. A lookup of a key
-    not known while a fetch is under way waits for that fetch (at most its timeout) when it may
-    wait: at a start, every token arriving during the first fetch was refused before.
+    starts the interval in which unknown key ids are refused without a fetch. While the first
+    fetch (no keys known yet) is under way, a lookup that may wait waits for it (at most its
+    timeout, :data:`MAX_WAITING_FOR_FIRST_KEYS` at once): at a start, every token arriving during
+    the first fetch was refused before.
     """
 
     def __init__(self, settings: OidcSettings, clock: Callable[[], float] = time.monotonic) -> None:
@@ -80,6 +86,7 @@ class ProviderKeys:
         #: under way rather than being refused while it runs (the first fetch after a start).
         self._fetch_ended = threading.Condition(self._lock)
         self._wait_s = settings.jwks_timeout_s + 1.0
+        self._waiting = 0
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None  # of the keys held
         self._tried_at: float | None = None  # of the last fetch started, failed or not
@@ -101,9 +108,16 @@ class ProviderKeys:
                 self._fetching, self._tried_at = True, now
             else:
                 due = False
-            if key is None and may_block and not due and self._fetching:
-                # Another request's fetch is under way: it is this token's only chance too.
-                self._fetch_ended.wait_for(lambda: not self._fetching, timeout=self._wait_s)
+            if (key is None and may_block and not due and self._fetching and self._fetched_at is None
+                    and self._waiting < MAX_WAITING_FOR_FIRST_KEYS):
+                # No keys yet (a start) and the first fetch under way: it is this token's only
+                # chance too. Only then, and only so many: once keys are known, a token of an
+                # unknown key id (which anyone can send) is refused at once, as before.
+                self._waiting += 1
+                try:
+                    self._fetch_ended.wait_for(lambda: not self._fetching, timeout=self._wait_s)
+                finally:
+                    self._waiting -= 1
                 key = self._keys.get(kid)
         if due and (key is None and may_block):
             self._fetch()

@@ -61,6 +61,7 @@ test("SI values to 6 significant digits, units with powers and products as writt
   assert.equal(unitText("kg / (m s^2)"), "kg / (m s²)");
   assert.equal(unitText("s^-2"), "s^-2");
   assert.equal(unitText("m^20"), "m^20");
+  assert.equal(unitText("m^2.5"), "m^2.5");
   assert.ok(sameUnit("K", " K"));
   assert.ok(!sameUnit("degC", "K"));
   assert.ok(sameUnit(undefined, ""));

@@ -451,3 +451,17 @@ def test_the_per_user_bound_holds_when_tickets_are_asked_for_at_once(db) -> None
         t.join(60)
     live = db[DOWNLOAD_TICKET_COLLECTION].count_documents({"owner": "alice"})
     assert (outcomes.count("issued"), outcomes.count("refused"), live) == (5, 19, 5)
+
+
+def test_a_ticket_issued_before_the_slots_still_works(db) -> None:
+    """Before the per-user slots a ticket's _id was its hash (a started file's lives an hour)."""
+    from scanlog_api._tickets import Tickets, ticket_hash
+
+    now = datetime.now(UTC)
+    alice = TokenUser(user="alice", groups=["A"])
+    db[DOWNLOAD_TICKET_COLLECTION].insert_one({
+        "_id": ticket_hash("old-secret"), "owner": "alice", "user": alice.model_dump(), "kind": "file",
+        "pids": ["p/1"], "path": "/d/f.h5", "name": "f.h5", "createdAt": now, "expiresAt": now + timedelta(seconds=60)})
+    used = Tickets(lambda: db[DOWNLOAD_TICKET_COLLECTION]).use("old-secret", now)
+    assert (used.user.user, used.path) == ("alice", "/d/f.h5")
+    assert db[DOWNLOAD_TICKET_COLLECTION].find_one({"_id": ticket_hash("old-secret")})["startedAt"] is not None

@@ -185,8 +185,9 @@ def test_a_slow_provider_stalls_no_other_request_nor_the_live_stream(mongo, db, 
             answers: list[int] = []
             asking = threading.Thread(target=lambda: answers.append(
                 httpx.get(f"{server.url}/api/me", headers=_bearer(token), timeout=30).status_code))
-            # A write with a JWT of a key not known: it waits for the fetch under way (its only
-            # chance; at most the fetch's timeout), and is then refused.
+            # A write with a JWT of a key not known: during the first fetch (no keys yet) it waits
+            # for that fetch (its only chance; at most the fetch's timeout), and is then refused;
+            # once keys are known it is refused at once.
             writes: list[httpx.Response] = []
             writing = threading.Thread(target=lambda: writes.append(httpx.put(
                 f"{server.url}/api/scans/x/rating", headers=_bearer(_token(key, kid="k3")), json={"value": 1},
@@ -195,6 +196,9 @@ def test_a_slow_provider_stalls_no_other_request_nor_the_live_stream(mongo, db, 
                 asking.start()
                 wait_for(lambda: services.jwks_requests == fetched + 1, timeout=10, what="the held fetch of the keys")
                 writing.start()
+                if still_known:
+                    writing.join(10)
+                    assert not writing.is_alive(), "a token of an unknown key id waited while keys are known"
                 # Meanwhile a static token, a known key's token and the live stream are answered at once.
                 assert httpx.get(f"{server.url}/api/scans", headers=_bearer("ta"), timeout=10).status_code == 200
                 if still_known:
