@@ -94,11 +94,12 @@ def demo(
     """Run the whole pipeline on one machine with embedded services."""
     from rich.console import Console
 
-    from scizoo.core import clear_failure, configure_logging
+    from scizoo.core import clear_failure, configure_logging, stacks_on_sigusr1
 
     from .demo import run_demo
 
     configure_logging(verbose, debug=debug)
+    stacks_on_sigusr1()
 
     # SIGTERM (a service manager, `timeout`, CI) stops the demo like Ctrl-C: the demo
     # finishes the scan in hand and stops its broker, store and device servers on the way

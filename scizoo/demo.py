@@ -132,11 +132,18 @@ class _Pipeline:
             max_poll_interval_ms=5000, session_timeout_ms=6000, heartbeat_interval_ms=1000, quarantine_retry_s=5.0,
         )
         self.topic_prefix = settings.topic_prefix
-        consumer = threading.Thread(target=run_scicow, args=(settings, self.stop), name="scicow", daemon=True)
-        consumer.start()
-        self.stack.callback(consumer.join, 15)
-        self.stack.callback(self.stop.set)
+        self.background("scicow", run_scicow, settings)
         self.console.print("[green]✓[/] scicow consuming scizoo.* into the catalogue")
+
+    def background(self, name: str, run: Callable[[Any, threading.Event], None], settings: Any) -> None:
+        """A service's loop in a thread, stopped and joined on the way out. The stop is set right
+        before the join (callbacks run last-in first): registered once, after the first service,
+        the later services' joins ran before it and each waited out its 15 s (the demo took 46 s to
+        stop)."""
+        thread = threading.Thread(target=run, args=(settings, self.stop), name=name, daemon=True)
+        thread.start()
+        self.stack.callback(thread.join, 15)
+        self.stack.callback(self.stop.set)
 
     def start_reduction(self) -> None:
         """A reduction worker (scireduce) on the "ingested" events, with config/reduction/rules.yaml."""
@@ -146,9 +153,7 @@ class _Pipeline:
             kafka_bootstrap=self.kafka.bootstrap_servers, mongo_uri=self.mongo.uri, topic_prefix=self.topic_prefix,
             rules_file=Path("config/reduction/rules.yaml"), work_dir=self.data_dir / "reduce", pid_prefix=PID_PREFIX,
             max_poll_interval_ms=120_000, session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        worker = threading.Thread(target=run_worker, args=(settings, self.stop), name="scireduce", daemon=True)
-        worker.start()
-        self.stack.callback(worker.join, 15)
+        self.background("scireduce", run_worker, settings)
         self.console.print("[green]✓[/] reduction worker (pipeline 'profile' on every finished sim scan)")
 
     def start_fixity(self) -> None:
@@ -160,9 +165,7 @@ class _Pipeline:
             kafka_bootstrap=self.kafka.bootstrap_servers, mongo_uri=self.mongo.uri, topic_prefix=self.topic_prefix,
             data_roots=self.data_roots(), max_poll_interval_ms=120_000, session_timeout_ms=6000,
             heartbeat_interval_ms=1000)
-        worker = threading.Thread(target=run_fixity, args=(settings, self.stop), name="scifix", daemon=True)
-        worker.start()
-        self.stack.callback(worker.join, 15)
+        self.background("scifix", run_fixity, settings)
         self.console.print("[green]✓[/] fixity worker (a blake2b checksum of every catalogued file, off the scan's path)")
 
     def data_roots(self) -> list[Path]:

@@ -158,7 +158,7 @@ from ._rule_revisions import (
     touched_beamlines,
 )
 from ._schemas import SCHEMA_DIR, schema_documents
-from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, until_stopped
+from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, stacks_on_sigusr1, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
 from ._units import to_si
 
@@ -321,6 +321,7 @@ __all__ = [
     "run_service",
     "sardana_message_id",
     "schema_documents",
+    "stacks_on_sigusr1",
     "stale_before",
     "to_si",
     "topic_pattern",

@@ -64,14 +64,18 @@ def until_stopped(service: Callable[[threading.Event], None]) -> None:
         stop.set()
 
 
+def stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` writes every thread's stack to stderr (the service's log) and the process
+    goes on: where a process that makes no progress waits, without stopping it to find out."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def run_service(service: Callable[[threading.Event], None], *, verbose: bool, debug: bool) -> None:
     """What a long-running command does: configure logging, run until stopped, fail in one sentence.
 
     ``service`` builds its settings itself, so that invalid settings fail clearly too.
     """
     configure_logging(verbose, debug=debug)
-    # `kill -USR1 <pid>` writes every thread's stack to stderr (the service's log) and the service
-    # goes on: where a service that makes no progress waits, without stopping it to find out.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stacks_on_sigusr1()
     with clear_failure(debug):
         until_stopped(service)
