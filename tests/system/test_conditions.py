@@ -154,7 +154,7 @@ def _si(value: float, unit: str) -> float:
 
 def _from_si(value: float, unit: str) -> float:
     zero, one = _si(0.0, unit), _si(1.0, unit)
-    return (value - zero) / (one - zero)
+    return float(f"{(value - zero) / (one - zero):.12g}")  # to 12 digits, as SI values are
 
 
 def _positive(op: str, args: list[Any], unit: str, entry: Any) -> bool:
