@@ -272,7 +272,10 @@ class ScanStore(ScanRules):
         doc = self.readable(pid, user)
         db = self._db()
         blocks = db[ORIG_DATABLOCK_COLLECTION].find({"datasetId": pid})
-        return detail_view(doc, files=(f for b in blocks for f in b.get("dataFileList", [])),
+        # Each file with its block's checksum algorithm (SciCat keeps chkAlg on the block, chk per file).
+        files = ({**f, "chkAlg": b["chkAlg"]} if f.get("chk") and b.get("chkAlg") else f
+                 for b in blocks for f in b.get("dataFileList", []))
+        return detail_view(doc, files=files,
                            attachments=db[ATTACHMENT_COLLECTION].find(attachments_of(pid)),
                            ratings=db[RATING_COLLECTION].find({"datasetId": pid}).sort("at", ASCENDING),
                            comments=db[COMMENT_COLLECTION].find({"datasetId": pid}).sort("createdAt", ASCENDING),

@@ -56,8 +56,10 @@ export function metadataGroups(meta) {
 
 const httpUrl = (url) => { try { return ["https:", "http:"].includes(new URL(url).protocol) ? url : null; } catch { return null; } };
 
-// The files, with what the fixity worker found: "checksums: ok", or each problem file and why.
-export function fileTable(list, fixity) {
+// The files, with what the fixity worker found: "checksums: ok", or each problem file and why;
+// each file's checksum (as SciCat keeps it: chk, its datablock's chkAlg) and, given download(path),
+// a button that downloads it (downloads.js: a ticket when signed in, a plain link for a published scan).
+export function fileTable(list, fixity, download) {
   const box = el("section"); box.id = "files"; box.appendChild(el("h3", "Files (" + list.length + ")"));
   const check = el("p", fixityText(fixity), "fixity"); check.id = "fixity"; check.dataset.state = fixity ? fixity.state : "unchecked";
   if (fixity?.checkedAt) check.title = "checked " + dateText(fixity.checkedAt) + (fixity.verifiedAt ? ", verified " + dateText(fixity.verifiedAt) : "");
@@ -65,6 +67,15 @@ export function fileTable(list, fixity) {
   const table = el("table", null, "files");
   for (const f of list) {
     const tr = el("tr"); tr.append(el("td", f.path), el("td", sizeText(f.size)), el("td", dateText(f.time)));
+    const chk = el("td", f.chk ? String(f.chk).slice(0, 12) + "…" : "", "chk");
+    if (f.chk) chk.title = (f.chkAlg ? f.chkAlg + " " : "") + f.chk;
+    tr.appendChild(chk);
+    if (download) {
+      const get = el("button", "Download", "file-download"); get.type = "button";
+      get.title = "Download " + f.path.split("/").pop();
+      get.addEventListener("click", () => download(f.path));
+      tr.appendChild(el("td")).appendChild(get);
+    }
     table.appendChild(tr);
   }
   box.appendChild(table);

@@ -7,6 +7,7 @@ import {detailLinks, fileTable, gallery, metadataGroups} from "./detail-parts.js
 import {dateText} from "./format.js";
 import {scanPath} from "./query.js";
 import {derivedCurve} from "./curve.js";
+import {downloadFile} from "./downloads.js";
 
 function ratingPanel(d) {
   const p = el("p"); p.id = "rating-panel";
@@ -133,7 +134,7 @@ export async function showDetail(pid) {
   try {
     const [d, me] = await Promise.all([api(scanPath(pid)).then((r) => r.json()), signedIn]);
     const title = el("h2", d.title); title.id = "detail-title";
-    body.append(title, detailLinks(d), ratingPanel(d), metadataGroups(d.scientificMetadata), derivedCurve(d), fileTable(d.files, d.fixity),
+    body.append(title, detailLinks(d), ratingPanel(d), metadataGroups(d.scientificMetadata), derivedCurve(d), fileTable(d.files, d.fixity, (path) => downloadFile(pid, path)),
                 gallery(d.attachments), reductionList(d.reductions || [], pid), ratingHistory(d.ratings), comments(d, pid, me));
   } catch (err) { body.textContent = "cannot load: " + err.message; }
   if (!$("detail").open) $("detail").showModal();

@@ -102,3 +102,22 @@ def test_a_file_downloads_from_the_landing_page_nobody_signed_in(site, browser) 
     assert {k: v for k, v in _zip_of(info.value).items() if "/" in k} == _expected(made, [pid])
     context.close()
     problems.check()
+
+
+def test_a_file_downloads_from_the_detail_view_with_its_checksum_shown(site, page) -> None:
+    """Signed in: the detail view's Download button of one file asks for a file ticket and the
+    browser downloads it (Range-resumable for an hour); the file's checksum is shown beside it."""
+    import hashlib
+
+    url, made, _ = site
+    pid = next(iter(made))
+    page.goto(f"{url}/#token=ta")
+    page.locator(f"#rows tr[data-pid='{pid}']").get_by_text("details").click()
+    row = page.locator("#detail table.files tr", has_text="scan1.h5")
+    row.wait_for()
+    assert row.locator("td.chk").get_attribute("title") == "sha256 " + hashlib.sha256(made[pid]["scan1.h5"]).hexdigest()
+    with page.expect_download() as info:
+        row.locator("button.file-download").click()
+    assert info.value.suggested_filename == "scan1.h5"
+    assert info.value.url.startswith(f"{url}/api/downloads/t/") and "?" not in info.value.url
+    assert Path(info.value.path()).read_bytes() == made[pid]["scan1.h5"]
