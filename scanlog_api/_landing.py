@@ -4,7 +4,7 @@ BibTeX and DataCite JSON. Everything a user typed is escaped for where it goes."
 from __future__ import annotations
 
 import json
-from datetime import UTC, time
+from datetime import UTC, datetime, time
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -55,6 +55,9 @@ def json_ld(doc: dict[str, Any], datasets: list[dict[str, Any]]) -> dict[str, An
         "license": f"https://spdx.org/licenses/{form.get('license', '')}.html" if form.get("license") else None,
         "keywords": form.get("subjects", []),
         "hasPart": [{"@type": "Dataset", "name": d.get("datasetName", ""), "identifier": d["pid"]} for d in datasets],
+        # Under embargo, said where harvesters read it (DataCite has it as the Available date).
+        **({"conditionsOfAccess": f"Under embargo: files available from {until.isoformat()}"}
+           if (until := embargoed_until(doc)) else {}),
     }
 
 
@@ -111,13 +114,20 @@ def fixity_line(summary: dict[str, Any] | None) -> str:
             f"problem{'s' if count != 1 else ''}: {first}{more}{since}</p>")
 
 
+def embargoed_until(doc: dict[str, Any]) -> datetime | None:
+    """When a publication's embargo ends, in UTC; None when it has none or was released."""
+    until = doc.get("embargoUntil")
+    if until is None or doc.get("releasedTime") is not None:
+        return None
+    return until.astimezone(UTC)  # type: ignore[no-any-return]
+
+
 def embargo_note(doc: dict[str, Any]) -> str:
     """Under embargo: when the files become available (the datasets are not public yet, so
     only the publication's own totals are shown)."""
-    until = doc.get("embargoUntil")
-    if until is None or doc.get("releasedTime") is not None:
+    until = embargoed_until(doc)
+    if until is None:
         return ""
-    until = until.astimezone(UTC)
     when = until.strftime("%Y-%m-%d") if until.time() == time(0) else until.strftime("%Y-%m-%d %H:%M:%S UTC")
     return (f"<p class='embargo'>Under embargo: files available from <time datetime='{escape(until.isoformat())}'>"
             f"{escape(when)}</time> ({len(doc.get('datasetPids', []))} datasets, "

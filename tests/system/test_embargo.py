@@ -9,6 +9,7 @@ releases exactly what its dry run listed, and nothing while it is off.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,10 @@ def _released(reason: str) -> float:
     return REGISTRY.get_sample_value("scizoo_datasets_released_total", {"reason": reason}) or 0.0
 
 
+def _json_ld(page: str) -> dict[str, Any]:
+    return dict(json.loads(page.split('<script type="application/ld+json">')[1].split("</script>")[0]))
+
+
 def _publish_embargoed(client: TestClient, pids: list[str], until: datetime) -> dict[str, Any]:
     made = client.post("/api/publications", headers=A, json=_form(pids, embargo_until=until.isoformat()))
     assert made.status_code == 201, made.text
@@ -99,6 +104,7 @@ def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_emba
         page = client.get(f"/doi/{doi}")
         assert page.status_code == 200 and "files available from" in page.text
         assert embargo.strftime("%Y-%m-%d %H:%M:%S UTC") in page.text
+        assert _json_ld(page.text)["conditionsOfAccess"] == f"Under embargo: files available from {embargo.isoformat()}"
         # The datasets carry the day in SciCat's field for it, and are not public before it.
         for doc in db[DATASET_COLLECTION].find({"_id": {"$in": pids}}):
             assert doc["datasetlifecycle"]["dateOfPublishing"] == embargo and doc["isPublished"] is False
@@ -133,6 +139,7 @@ def test_an_embargoed_publication_is_public_at_once_and_its_datasets_at_the_emba
         assert table() == [(True, embargo.isoformat())] * 2
         page = client.get(f"/doi/{doi}")
         assert "files available from" not in page.text and page.text.count("class='dataset'") == 2
+        assert "conditionsOfAccess" not in _json_ld(page.text)
         assert _released("embargo") == before + 2
         # The embargo of a publication whose datasets are public cannot change any more.
         moved = client.put(f"/api/publications/{doi}", headers=A,
