@@ -82,14 +82,24 @@ class PublicationStore:
     def delete(self, doi: str) -> None:
         self.collection().delete_one({"_id": doi})
 
-    def mark_published(self, pids: list[str], now: datetime, *, published_on: datetime | None = None) -> None:
+    def mark_published(self, pids: list[str], now: datetime, *, published_on: datetime | None = None,
+                       unless_embargoed: bool = False) -> list[str]:
         """The datasets (and their datablocks) published, as SciCat marks them (``publishedOn``:
-        ``now``, or the day they were due, so that marking again changes nothing)."""
-        self._catalogue.collection(DATASET_COLLECTION).update_many(
-            {"_id": {"$in": pids}},
+        ``now``, or the day they were due, so that marking again changes nothing); which are public.
+
+        ``unless_embargoed``: not a dataset whose ``dateOfPublishing`` (an embargo's end) is still
+        ahead, decided by the store at the write, so a dataset put under an embargo after a
+        policy round's plan and before its apply stays private."""
+        datasets = self._catalogue.collection(DATASET_COLLECTION)
+        guard: Doc = {"datasetlifecycle.dateOfPublishing": {"$not": {"$gt": now}}} if unless_embargoed else {}
+        datasets.update_many(
+            {"_id": {"$in": pids}, **guard},
             {"$set": {"isPublished": True, "datasetlifecycle.publishedOn": published_on or now, "updatedAt": now}})
-        self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).update_many({"datasetId": {"$in": pids}},
+        public = [d["_id"] for d in datasets.find({"_id": {"$in": pids}, "isPublished": True}, {"_id": 1})] \
+            if guard else pids
+        self._catalogue.collection(ORIG_DATABLOCK_COLLECTION).update_many({"datasetId": {"$in": public}},
                                                                           {"$set": {"isPublished": True}})
+        return public
 
     def mark_embargoed(self, pids: list[str], until: datetime, now: datetime) -> None:
         """The day the datasets become public, in SciCat's own field for it

@@ -197,8 +197,15 @@ class Releaser:
             now_public = [r for r in releases if r.pid in still]
             if not now_public:
                 continue
-            # publishedOn is the day it was due: the same whichever run (or replica) writes it.
-            self.store.mark_published([r.pid for r in now_public], now, published_on=due)
+            # publishedOn is the day it was due: the same whichever run (or replica) writes it. A
+            # policy release leaves out a dataset put under an embargo since the plan (the store
+            # decides at the write); an embargo's own release is that embargo ending.
+            public = set(self.store.mark_published([r.pid for r in now_public], now, published_on=due,
+                                                   unless_embargoed=reason == "policy"))
+            kept = [r for r in now_public if r.pid not in public]
+            for release in kept:
+                logger.info("dataset %s not released by the policy: put under an embargo since the plan", release.pid)
+            now_public = [r for r in now_public if r.pid in public]
             for release in now_public:
                 logger.info("released dataset %s (%s: %s, due %s)", release.pid, reason, source, due.isoformat())
             RELEASED.labels(reason).inc(len(now_public))

@@ -247,6 +247,29 @@ def test_an_embargo_moved_later_between_a_rounds_plan_and_its_apply_is_kept(
         assert datacite.dois[other]["dates"][0]["date"] == ended.strftime("%Y-%m-%dT%H:%M:%SZ")  # not sent either
 
 
+def test_a_dataset_put_under_an_embargo_between_a_policy_rounds_plan_and_its_apply_stays_private(
+        mongo, db, datacite: DataCiteStandIn) -> None:
+    """The policy plans to release a proposal's two datasets; before it applies, their owner
+    publishes one of them under an embargo: that one stays private (the store decides at the write)."""
+    now = datetime.now(UTC)
+    db[PROPOSAL_COLLECTION].insert_one({"_id": "P-old", "proposalId": "P-old", "title": "t",
+                                        "endTime": now.replace(year=now.year - 5)})
+    a1, a2 = ({**_dataset(n, "P-old"), "ownerGroup": "A"} for n in (1, 2))
+    db[DATASET_COLLECTION].insert_many([a1, a2])
+    db[ORIG_DATABLOCK_COLLECTION].insert_many([{"_id": f"b{n}", "datasetId": d["pid"], "isPublished": False}
+                                               for n, d in enumerate((a1, a2))])
+    with TestClient(create_app(_settings(mongo, db, datacite, release_every_s=0))) as client:
+        releaser = client.app.state.publisher.releaser  # type: ignore[attr-defined]
+        plan = releaser.plan(now, policy_years=3)
+        assert sorted(r.pid for r in plan.releases) == sorted([a1["pid"], a2["pid"]])
+        _publish_embargoed(client, [a2["pid"]], now + timedelta(days=30))
+        assert [r.pid for r in releaser.apply(plan, datetime.now(UTC))] == [a1["pid"]]
+    public = {d["_id"]: d["isPublished"] for d in db[DATASET_COLLECTION].find()}
+    assert public == {a1["pid"]: True, a2["pid"]: False}
+    blocks = {b["datasetId"]: b["isPublished"] for b in db[ORIG_DATABLOCK_COLLECTION].find()}
+    assert blocks == public  # a datablock is public exactly when its dataset is
+
+
 def test_one_replica_at_a_time_holds_the_release_lease(db) -> None:
     from scanlog_api._release import Lease
 
