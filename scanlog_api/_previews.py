@@ -10,7 +10,7 @@ a parameter again wants the newest), and previews expire (the store's TTL index)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from scizoo.core import (
     ORIG_DATABLOCK_COLLECTION,
     PIPELINE_COLLECTION,
     PREVIEW_COLLECTION,
+    PREVIEW_STALE_S,
     REDUCTION_RULES_COLLECTION,
     PipelineDescription,
     PreviewState,
@@ -110,16 +111,29 @@ class Previews:
         previews.insert_one(preview.to_mongo())
         return self._view(preview.to_mongo())
 
-    def get(self, preview_id: str, user: TokenUser) -> Doc:
-        """A preview the user asked for, of a scan they still may read (else 404, the same)."""
+    def get(self, preview_id: str, user: TokenUser, now: datetime | None = None) -> Doc:
+        """A preview the user asked for, of a scan they still may read (else 404, the same).
+
+        One "running" for :data:`PREVIEW_STALE_S` lost its worker (a worker stops its own at
+        :data:`scizoo.core.PREVIEW_TIMEOUT_S`): it is failed here, saying so, rather than shown "running"
+        until it expires an hour later. A conditional write: a worker that settles it meanwhile wins."""
         missing = NotFound(f"no reduction preview {preview_id!r} of yours")
-        doc = self._previews().find_one({"_id": preview_id, "requestedBy": user.user})
+        previews = self._previews()
+        doc = previews.find_one({"_id": preview_id, "requestedBy": user.user})
         if doc is None:
             raise missing
         try:
             self._store.readable(str(doc["datasetId"]), user)
         except NotFound:
             raise missing from None
+        now = now or datetime.now(UTC)
+        started = doc.get("startedAt")
+        if doc.get("state") == PreviewState.RUNNING and started and now - started > timedelta(seconds=PREVIEW_STALE_S):
+            lost = {"state": PreviewState.FAILED, "endedAt": now,
+                    "error": f"its reduction worker ({doc.get('worker')}) stopped answering: ask for it again"}
+            previews.update_one({"_id": doc["_id"], "state": PreviewState.RUNNING, "startedAt": started},
+                                {"$set": lost})
+            doc = previews.find_one({"_id": preview_id}) or doc
         return self._view(doc)
 
     @staticmethod

@@ -4,7 +4,7 @@ by the scan table).
 
 A worker answers them beside its loop (:func:`serve_previews`, a thread: a preview does not
 wait behind a job that takes minutes, nor behind the Kafka poll). Each runs like a job, in a
-subprocess (``python -m scireduce._preview``, killed at :data:`PREVIEW_TIMEOUT_S`), through
+subprocess (``python -m scireduce._preview``, killed at :data:`scizoo.core.PREVIEW_TIMEOUT_S`), through
 the same cache as the jobs: the chained keys make every step upstream of a changed parameter a
 cache read, so only what is downstream runs. It returns the final step's curve and which steps
 ran; it writes no output files, no job and no derived dataset: nothing enters the catalogue.
@@ -31,7 +31,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from scizoo.core import PREVIEW_COLLECTION, PreviewCurve, PreviewState, merged_params
+from scizoo.core import PREVIEW_COLLECTION, PREVIEW_TIMEOUT_S, PreviewCurve, PreviewState, merged_params
 
 from ._cache import ResultCache
 from ._job import PARENT_VARIABLE, find_pipeline
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 Doc = dict[str, Any]
-#: A preview is for a person waiting at the page: one that takes longer is stopped, and says so.
-PREVIEW_TIMEOUT_S = 20.0
 #: How often the preview thread looks for requests (an indexed query): bounds the wait before one starts.
 PREVIEW_POLL_S = 0.1
 LOG_TAIL = 2000

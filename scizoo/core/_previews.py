@@ -21,6 +21,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 PREVIEW_COLLECTION: Final = "ScizooReductionPreview"
 #: How long a preview is kept after it was asked for.
 PREVIEW_LIFETIME: Final = timedelta(hours=1)
+#: A preview is for a person waiting at the page: its worker stops one that takes longer, and says so.
+PREVIEW_TIMEOUT_S: Final = 20.0
+#: "running" this long after its start, a preview's worker died (it would have settled it by
+#: PREVIEW_TIMEOUT_S): the scan table then says so rather than "running" until it expires.
+PREVIEW_STALE_S: Final = PREVIEW_TIMEOUT_S + 15.0
 #: The most points of a curve a preview carries (a profile has a few; the largest bins is 10,000).
 MAX_PREVIEW_POINTS: Final = 20_000
 

@@ -218,3 +218,27 @@ def test_a_step_that_prints_does_not_garble_the_answer(db, tmp_path) -> None:
         assert _close(_curve(first), _expected(1000, 2)) and _close(_curve(second), _expected(1000, 3))
     finally:
         previews.process.close()
+
+
+def test_a_preview_whose_worker_died_is_failed_saying_so_not_running_for_an_hour(mongo, db, tmp_path) -> None:
+    """A worker stops its own previews at PREVIEW_TIMEOUT_S; one still "running" PREVIEW_STALE_S
+    after its start lost its worker (SIGKILLed, its pod gone): the table says so."""
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from scanlog_api import ScanlogSettings, TokenUser, create_app
+    from scizoo.core import PREVIEW_STALE_S, new_preview
+
+    _finished_raw(db, "p/7", _scan_file(tmp_path / "raw"))
+    now = datetime.now(UTC)
+    for name, started in (("lost", now - timedelta(seconds=PREVIEW_STALE_S + 1)), ("busy", now - timedelta(seconds=2))):
+        doc = new_preview(name, "p/7", "p", "profile", {}, requested_by="alice", now=started).to_mongo()
+        db[PREVIEW_COLLECTION].insert_one({**doc, "state": "running", "worker": "w1", "startedAt": started})
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    with TestClient(create_app(settings)) as client:
+        alice = {"Authorization": "Bearer ta"}
+        lost = client.get("/api/reduction-previews/lost", headers=alice).json()
+        assert lost["state"] == "failed" and "w1" in lost["error"] and "stopped answering" in lost["error"]
+        assert client.get("/api/reduction-previews/busy", headers=alice).json()["state"] == "running"
+    assert db[PREVIEW_COLLECTION].find_one({"_id": "lost"})["state"] == "failed"  # said once, kept
