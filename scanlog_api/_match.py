@@ -102,6 +102,18 @@ def _lookup(doc: Doc, path: str) -> Any:
     return value
 
 
+def reached_values(doc: Doc, path: str) -> list[Any]:
+    """What MongoDB's ``distinct`` reads at ``path`` in ``doc``: every value the path reaches,
+    into each object of a list on the way, a list at the end giving its elements."""
+    try:
+        value = _lookup(doc, path)
+    except UnsupportedFilter:
+        return []
+    if value is _MISSING:
+        return []
+    return [e for v in _reached(value) for e in (v if isinstance(v, list) else [v])]
+
+
 def _in(value: Any, wanted: list[Any]) -> bool:
     if isinstance(value, _Reached) and any(w is None for w in wanted):
         raise UnsupportedFilter("null through a list of objects: not a test the scan table writes")

@@ -40,6 +40,7 @@ from ._access import build_branches, read_branches
 from ._catalogue import Catalogue
 from ._errors import NotFound
 from ._held_keys import HeldKeys
+from ._match import reached_values
 from ._scans import (
     MAX_EXPORT_ROWS,
     MAX_PICKER,
@@ -60,6 +61,10 @@ logger = logging.getLogger(__name__)
 MAX_KEYS_SCAN = 20_000
 #: Several branches' windowed rows are held to check them: up to this many rows a branch.
 MAX_WINDOWED_ROWS = 5_000
+
+#: The most scans a branch's nested key's units are read from (a condition's selection is
+#: bounded before, by MAX_CONDITION_SCAN; this bounds any other caller).
+MAX_UNIT_READS = 50_000
 
 #: How many of one user's ratings of one scan are kept (the latest; the average uses the last).
 RATINGS_KEPT = 20
@@ -241,6 +246,14 @@ class ScanStore(ScanRules):
             field = f"scientificMetadata.{key}.unit"
             out[key] = {u for b in branches for u in self.datasets.distinct(field, {**b, field: {"$exists": True}})
                         if isinstance(u, str)}
+            if "." in key:
+                # A nested key's path may go through a list of objects (another writer's
+                # detectors), which SecantusDB's distinct does not enter (MongoDB's does): the
+                # units are read along the path here, so both stores give the same units.
+                top = f"scientificMetadata.{key.split('.')[0]}"
+                for b in branches:
+                    for doc in self.datasets.find({**b, top: {"$exists": True}}, {top: 1}).limit(MAX_UNIT_READS):
+                        out[key].update(u for u in reached_values(doc, field) if isinstance(u, str))
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

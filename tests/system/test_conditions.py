@@ -333,9 +333,8 @@ def test_random_conditions_agree_with_their_meaning(client: TestClient, catalogu
             answer = client.get(f"/api/scans?{query}", headers=headers)
             if any(c[0][0].startswith("detectors.") for c in conds):
                 # Through a list of objects each bound may be met by another object (the store's
-                # meaning, not read plainly here; and SecantusDB's distinct does not follow such
-                # lists, so the units it finds differ from MongoDB's): the live stream's evaluator,
-                # given what the stream compiles, agrees with the table.
+                # meaning, not read plainly here): the live stream's evaluator, given what the
+                # stream compiles, agrees with the table.
                 streamed = _as_the_stream_compiles([_where(c) for c in conds], readers[None if groups is None else "A"],
                                                    store, catalogue)
                 if isinstance(streamed, str):
@@ -492,3 +491,27 @@ def test_a_unit_condition_on_a_key_whose_entries_all_have_value_si_compiles_flat
         assert sorted(a.get("scientificMetadata.motor.unit", "") for a in motor[0]["$or"]) == ["", "mm", "um"]
     finally:
         store.close()
+
+
+def test_the_units_of_a_key_through_a_list_of_objects_are_found_on_the_embedded_store(mongo, db) -> None:
+    """SecantusDB's distinct does not enter a list of objects (MongoDB's does), so a key through
+    one (detectors.exposure) had no units there: an exposure list in seconds (no valueSI) was not
+    compared in its own unit, and an incompatible unit was not refused. Now the units are read
+    along the path, so both stores answer the same."""
+    doc = _dataset(1, "A")
+    doc["ownerGroup"] = "A"
+    doc["scientificMetadata"]["detectors"] = [{"name": _entry("eiger")},
+                                              {"name": _entry("pilatus"), "exposure": _entry([0.2, 0.4], "s")}]
+    db[DATASET_COLLECTION].insert_one(doc)
+    store = ScanStore(SecretStr(mongo.uri), db.name)
+    try:
+        assert store.metadata_units(build_branches(TokenUser(user="root", admin=True)),
+                                    ["detectors.exposure"]) == {"detectors.exposure": {"s"}}
+    finally:
+        store.close()
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    with TestClient(create_app(settings)) as client:
+        found = client.get("/api/scans", params={"where": "detectors.exposure:gt:300:ms"}, headers=A)
+        assert found.status_code == 200 and [r["pid"] for r in found.json()["data"]] == [doc["pid"]]
+        refused = client.get("/api/scans", params={"where": "detectors.exposure:gt:3:K"}, headers=A)
+        assert refused.status_code == 422 and "not compatible" in refused.json()["detail"]
