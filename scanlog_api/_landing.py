@@ -117,9 +117,9 @@ def fixity_line(summary: dict[str, Any] | None) -> str:
 def embargoed_until(doc: dict[str, Any]) -> datetime | None:
     """When a publication's embargo ends, in UTC; None when it has none or was released."""
     until = doc.get("embargoUntil")
-    if until is None or doc.get("releasedTime") is not None:
+    if not isinstance(until, datetime) or doc.get("releasedTime") is not None:
         return None
-    return until.astimezone(UTC)  # type: ignore[no-any-return]
+    return until.astimezone(UTC)
 
 
 def embargo_note(doc: dict[str, Any]) -> str:

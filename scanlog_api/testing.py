@@ -29,7 +29,7 @@ from scizoo.core import ReductionRuleSet, TokenUser, build_attachment
 from ._access import build_branches, read_branches
 from ._conditions import key_units, metadata_path
 from ._errors import Conflict, Forbidden, NotConfigured, NotFound
-from ._match import matches
+from ._match import matches, reached_values
 from ._ports import ScanJobs, Scans
 from ._scans import (
     MAX_EXPORT_ROWS,
@@ -46,13 +46,6 @@ from ._table import jsonable, sort_key
 from ._views import SavedView, ViewRules
 
 __all__ = ["FakeReductions", "FakeScanStore", "FakeViewStore"]
-
-
-def _nested(value: Any, key: str) -> Any:
-    """A nested metadata key's entry ('.' steps in), None where the path ends."""
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 class FakeScanStore(ScanRules):
@@ -140,8 +133,9 @@ class FakeScanStore(ScanRules):
     def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for key in keys:
-            entries = (_nested(d.get("scientificMetadata"), key) for d in self._find(branches))
-            out[key] = {e["unit"] for e in entries if isinstance(e, dict) and isinstance(e.get("unit"), str)}
+            # Along the path as the real store reads it (through lists of objects too).
+            out[key] = {u for d in self._find(branches) for u in reached_values(d, f"scientificMetadata.{key}.unit")
+                        if isinstance(u, str)}
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

@@ -1,4 +1,5 @@
-"""Kafka record batches a consumer cannot decode: which codecs are missing, and where a failed batch is.
+"""What every Kafka consumer here shares: record batches it cannot decode (which codecs are
+missing, and where a failed batch is), and how long its commits may wait (:data:`COMMIT_TIMEOUT_MS`).
 
 Shared by both Kafka consumers (scicow dead-letters such a batch, scireduce logs it) and kept
 out of ``scizoo.ops``'s package import, so that what imports ``scizoo.ops`` does not import kafka.
