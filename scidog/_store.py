@@ -52,6 +52,11 @@ class ConfigStore(ConfigRules):
         self._timeout_ms = int(connect_timeout_s * 1000)
         self._lock = threading.Lock()
         self._client: MongoClient[Doc] | None = None
+        # The index build creates the collections, so it runs once, before anything else reads or
+        # writes them: SecantusDB was seen to hang when the start-up build and a request's first
+        # insert created the same new collection at the same moment.
+        self._indexes_tried = threading.Event()
+        self._indexes_lock = threading.Lock()
 
     def db(self) -> Database[Doc]:
         with self._lock:
@@ -59,20 +64,33 @@ class ConfigStore(ConfigRules):
                 self._client = MongoClient(self._uri.get_secret_value(), tz_aware=True)
             return self._client[self._database]
 
+    def _built(self) -> Database[Doc]:
+        if not self._indexes_tried.is_set():
+            self.ensure_indexes()
+        return self.db()
+
     def _configs(self) -> Collection[Doc]:
-        return self.db()[CONFIGURATION_COLLECTION]
+        return self._built()[CONFIGURATION_COLLECTION]
 
     def _revisions(self) -> Collection[Doc]:
-        return self.db()[CONFIGURATION_REVISION_COLLECTION]
+        return self._built()[CONFIGURATION_REVISION_COLLECTION]
 
     def _active(self) -> Collection[Doc]:
-        return self.db()[ACTIVE_CONFIGURATION_COLLECTION]
+        return self._built()[ACTIVE_CONFIGURATION_COLLECTION]
 
     def ping(self) -> None:
         ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scidog", setting="SCIDOG_MONGO_URI")
 
     def ensure_indexes(self) -> None:
-        ensure_indexes(self.db())
+        """Create the indexes (and so the collections), once a process: callers that come while
+        the build runs wait for it. Tried once: a store that was away at start serves without them."""
+        with self._indexes_lock:
+            if self._indexes_tried.is_set():
+                return
+            try:
+                ensure_indexes(self.db())
+            finally:
+                self._indexes_tried.set()
 
     def close(self) -> None:
         with self._lock:

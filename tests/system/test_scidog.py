@@ -390,3 +390,20 @@ def test_a_configuration_stored_before_history_keys_keeps_its_history(client: Te
     history = client.get("/api/beamlines/sim/configs/day/revisions", headers=USER).json()["data"]
     assert [r["revision"] for r in history] == [2, 1]
     assert client.get("/api/beamlines/sim/configs/day/revisions/1", headers=USER).json()["description"] == "day shift"
+
+
+def test_the_index_build_goes_before_the_first_write(mongo, db) -> None:
+    """The build creates the collections, so a request that comes first waits for it instead of
+    creating the same collection at the same moment (SecantusDB was seen to hang on that race)."""
+    from pydantic import SecretStr
+
+    from scidog._store import ConfigStore
+
+    store = ConfigStore(SecretStr(mongo.uri), db.name)
+    try:
+        assert store.beamlines() == []  # the first call, without ensure_indexes
+        names = {i["name"] for i in db[CONFIGURATION_REVISION_COLLECTION].list_indexes()}
+        assert len(names) > 1, names  # more than _id_: the build ran first
+        store.ensure_indexes()  # once a process: a second call is a no-op
+    finally:
+        store.close()
