@@ -23,7 +23,7 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000,
     """Serve the scan API and table."""
     import uvicorn
 
-    from scizoo.core import clear_failure, configure_logging
+    from scizoo.core import clear_failure, configure_logging, stacks_on_sigusr1
 
     from ._app import create_app
     from ._serve import SHUTDOWN_GRACE_S
@@ -31,6 +31,7 @@ def serve_command(host: str = "127.0.0.1", port: int = 8000,
     from ._store import ScanStore
 
     configure_logging(True, debug=debug)
+    stacks_on_sigusr1()  # `kill -USR1` writes every thread's stack to the log (docs/deploy.md)
     with clear_failure(debug):
         settings = ScanlogSettings()
         probe = ScanStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)

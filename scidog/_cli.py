@@ -119,13 +119,14 @@ def serve_command(host: str = "127.0.0.1", port: int = 8010, debug: Debug = Fals
     """Serve the API and the editor."""
     import uvicorn
 
-    from scizoo.core import clear_failure, configure_logging
+    from scizoo.core import clear_failure, configure_logging, stacks_on_sigusr1
 
     from ._app import create_app
     from ._settings import ScidogSettings
     from ._store import ConfigStore
 
     configure_logging(True, debug=debug)
+    stacks_on_sigusr1()  # `kill -USR1` writes every thread's stack to the log (docs/deploy.md)
     with clear_failure(debug):
         settings = ScidogSettings()
         probe = ConfigStore(settings.mongo_uri, settings.database, connect_timeout_s=settings.connect_timeout_s)

@@ -51,3 +51,37 @@ def test_scanlog_without_a_store() -> None:
 def test_a_bad_setting_is_one_sentence_too() -> None:
     line = _one_sentence(_run(["scicow", "redrive"], {"SCICOW_BATCH_MAX": "many"}))
     assert line.startswith("error: invalid settings: batch_max:")
+
+
+@pytest.mark.parametrize(("service", "prefix"), [("scanlog", "SCANLOG"), ("scidog", "SCIDOG")])
+def test_a_web_service_writes_its_threads_stacks_on_sigusr1_and_goes_on(mongo, db, service: str, prefix: str) -> None:
+    """As the consumers do (scizoo.core.stacks_on_sigusr1): where a service that makes no progress waits."""
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, f"{prefix}_MONGO_URI": mongo.uri, f"{prefix}_DATABASE": db.name}
+    proc = subprocess.Popen([sys.executable, "-m", "scizoo.cli", service, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, f"{service} did not come up"
+                time.sleep(0.3)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200  # still serving
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "most recent call first" in err and "uvicorn" in err, err[-2000:]
