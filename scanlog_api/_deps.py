@@ -107,7 +107,9 @@ WHERE_DOC = (
     "(key:between:8:9:keV|between:11:12:keV). A unit converts with pint and compares SciCat's valueSI "
     "(between is strict, as SciCat's RANGE); without one, the value as stored. A list matches when one element "
     "does; '.' in a key steps into a nested object; '|' ':' ',' '%' inside a part are written %7C %3A %2C %25. "
-    "A key no scan you may read holds, an incompatible unit or a value that is none is a 422 naming the condition."
+    "A key no scan you may read holds, an incompatible unit or a value that is none is a 422 naming the condition. "
+    "The same conditions select the rows, the CSV, the keys, the facets and the live stream, which sends a new scan "
+    "only if it matches (the stream does not refuse a key no scan holds yet: a later scan may bring it)."
 )
 WHERE_EXAMPLES = {
     "range with a unit": {"value": ["photon_energy:between:8:10:keV"]},
@@ -115,6 +117,9 @@ WHERE_EXAMPLES = {
     "text": {"value": ["shutter:in:closed,fault"]},
     "nested key": {"value": ["sample.temperature:le:20:K"]},
     "OR on one key": {"value": ["photon_energy:between:8:9:keV|between:11:12:keV"]},
+    "exists, not equal": {"value": ["sample_temperature:exists", "shutter:ne:open"]},
+    "text contains": {"value": ["shutter:contains:clos"]},
+    "a list, by any element": {"value": ["motor:between:2:3:mm"]},
 }
 
 
