@@ -1,7 +1,9 @@
 """Issue 20, what its audit found untested (on the real store, SecantusDB): every route that takes
 metadata conditions documents them in OpenAPI with examples, and each documented example is one a
 reader can use (answered, selecting scans, by every route); a refusal of a unit names only the
-units of scans the reader may read, so conditions never tell about the others."""
+units of scans the reader may read, so conditions never tell about the others; exists, contains, is
+one of, between and ≠ on every kind of key (numbers with and without a unit, text, lists, nested)
+select the same in the store as in the live stream's evaluator."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
-from scanlog_api._conditions import parse_conditions
+from scanlog_api._conditions import condition_filter, parse_condition, parse_conditions
+from scanlog_api._match import matches
 from scizoo.core import DATASET_COLLECTION, to_si
 from tests.system.test_scan_api import _dataset
+from tests.unit.test_conditions import DOCS, UNITS
 
 pytestmark = pytest.mark.system
 
@@ -109,3 +113,49 @@ def test_a_refused_unit_names_only_the_units_of_scans_the_reader_may_read(client
     assert client.get("/api/scans", params={"where": "photon_energy:lt:20:K"}, headers=ADMIN).json()["count"] == 1
     assert "('K', 'eV', 'keV')" in client.get("/api/scans", params={"where": "photon_energy:gt:1:s"},
                                               headers=ADMIN).json()["detail"]
+
+
+#: The issue's "exists, contains, is one of, between and ≠ for every kind of key": the cases
+#: tests/unit/test_conditions.py did not have, on its documents (numbers with and without a unit,
+#: text, lists of numbers and of text, nested keys), each with what it must select.
+KIND_CASES = [
+    # a number without a unit (another writer's bare value, SciCat's short form {v, u})
+    ("count:between:5:8", {"bare"}),
+    ("count:ne:7", {"short"}),  # has the key and is not 7
+    ("count:in:3,9", {"short"}),
+    # text
+    ("shutter:exists", {"e8keV", "e9000eV"}),
+    ("shutter:in:closed,Open", {"e8keV", "e9000eV"}),
+    ("shutter:between:1:9", set()),  # a text is never inside a range of numbers
+    # a list of numbers with a unit (no valueSI: compared in its own unit), and as stored
+    ("motor:exists", {"motor_mm", "motor_um"}),
+    ("motor:ne:9", {"motor_um"}),  # one element of [1, 9] mm is 9: eq holds, so ne does not
+    ("motor:in:1,4000", {"motor_mm", "motor_um"}),
+    ("motor:in:4:mm", {"motor_um"}),  # 4 mm is the 4000 um element
+    ("motor:ne:4:mm", {"motor_mm"}),
+    # a list of text
+    ("tags:exists", {"bare"}),
+    ("tags:ne:zz", {"bare"}),
+    ("tags:ne:ab", set()),
+    # nested: a list of bare numbers, an entry with a unit
+    ("detector.roi:in:20,30", {"deep"}),
+    ("detector.roi:between:15:25", {"deep"}),
+    ("detector.roi:ne:15", {"deep"}),
+    ('detector.roi:contains:"1"', set()),  # contains reads texts only: 10 is no text
+    ("sample.temperature:in:20,30:K", {"nested"}),
+    ("sample.temperature:ne:-250:degC", {"nested"}),
+    ("sample.temperature:ne:20:K", set()),
+    ("sample.name:ne:Ge", {"nested"}),
+    ("sample.name:contains:s", {"nested"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), KIND_CASES)
+def test_each_operator_on_each_kind_of_key_selects_the_same_in_the_store_and_the_live_matcher(
+        db, text: str, expected: set[str]) -> None:
+    """The store (SecantusDB) and the live stream's evaluator (``_match``) select what the case says."""
+    cond = parse_condition(text)
+    query = condition_filter(cond, UNITS.get(cond.key, ()))
+    db["kinds"].insert_many([{"_id": name, **doc} for name, doc in DOCS.items()])
+    assert {d["_id"] for d in db["kinds"].find(query, {"_id": 1})} == expected, query
+    assert {name for name, doc in DOCS.items() if matches(query, doc)} == expected
