@@ -53,12 +53,16 @@ import json
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
+from pint.util import string_preprocessor
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scizoo.core import to_si
+
+if TYPE_CHECKING:
+    from scizoo.core._units import SIValue
 
 Doc = dict[str, Any]
 Scalar = float | int | str | bool
@@ -126,6 +130,13 @@ class Condition(BaseModel):
             if isinstance(v, str) and len(v) > MAX_TEXT_LENGTH:
                 raise ValueError(f"a text value is at most {MAX_TEXT_LENGTH} characters")
         return values
+
+    @field_validator("unit")
+    @classmethod
+    def _readable_unit(cls, unit: str) -> str:
+        if unit and (problem := unit_problem(unit)) is not None:
+            raise ValueError(f"unknown unit {unit!r}: {problem}")
+        return unit
 
     @model_validator(mode="after")
     def _fits(self) -> Condition:
@@ -253,16 +264,64 @@ def check_known_keys(conditions: Iterable[Condition], known: Collection[str]) ->
             raise ConditionError(f"condition {cond.text!r}: no scan you may read has the key {cond.key!r}")
 
 
+#: A power's operator in the text pint evaluates (its preprocessor writes ``^``, ``squared``,
+#: ``²`` as ``**``).
+_POWER = re.compile(r"\*\*|\^")
+#: What a power's exponent may be: a number of at most two digits (signed, with decimals), or
+#: such a number or fraction in parentheses (``m**2``, ``s**-1``, ``m**(2)`` for ``m²``, ``m**(1/2)``).
+_EXPONENT = re.compile(r"\s*(?:[-+]?\s*\d{1,2}(?:\.\d{1,6})?(?![\w.(])"
+                       r"|\(\s*[-+]?\s*\d{1,2}(?:\.\d{1,6})?\s*(?:/\s*\d{1,2}\s*)?\))")
+_CHAINED = re.compile(r"\s*(?:\*\*|\^)")
+
+
+def _group_before(text: str, end: int) -> str:
+    """The parenthesised group that ends just before ``end`` ("" when unbalanced)."""
+    depth = 0
+    for n in range(end - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[n], 0)
+        if depth == 0:
+            return text[n:end]
+    return ""
+
+
+def unit_problem(unit: str) -> str | None:
+    """Why ``unit`` is no unit to hand to pint (None: it may be read).
+
+    pint evaluates a unit as arithmetic on whole numbers, so a tower of powers has Python
+    compute an integer of billions of digits (``m^((9))^((9))^9``: hours, holding the GIL;
+    ``scizoo.core.to_si``'s guard looks for chains written plainly, and parentheses or pint's
+    words hide them). A unit as people write it raises a name, a number or a group without
+    powers to a small number, so that is what is let through: checked on the text pint
+    evaluates (after its preprocessor), for every unit a request brings or a stored entry holds."""
+    text = string_preprocessor(unit)
+    for power in _POWER.finditer(text):
+        exponent = _EXPONENT.match(text, power.end())
+        if exponent is None:
+            return "a power's exponent is a number of at most two digits (m^2, s^-1, m^(1/2))"
+        if _CHAINED.match(text, exponent.end()):
+            return "a power of a power"
+        before = text[:power.start()].rstrip()
+        if before.endswith(")") and _POWER.search(_group_before(before, len(before)) or "**"):
+            return "a power of a group that holds a power"
+    return None
+
+
+def si_value(value: Any, unit: str) -> SIValue | None:
+    """``to_si`` for a unit that came from outside (typed, or stored by another writer): None
+    for a unit pint must not read (:func:`unit_problem`) as for one it cannot."""
+    return None if unit_problem(unit) is not None else to_si(value, unit)
+
+
 def _to_si(value: float, unit: str) -> float | None:
     """``to_si``'s value, None for a unit pint cannot use (``to_si`` turns every parser error
     and runaway expression into "no unit", so a typed unit is never a 500)."""
-    si = to_si(value, unit)
+    si = si_value(value, unit)
     return None if si is None or not math.isfinite(si.value) else si.value
 
 
 def _si_unit(unit: str) -> str | None:
     """The SI unit ``unit`` converts to (None: not a unit pint can use)."""
-    si = to_si(1.0, unit)
+    si = si_value(1.0, unit)
     return None if si is None else si.unit
 
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si
+from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si, unit_problem
 
 Doc = dict[str, Any]
 
@@ -125,6 +125,8 @@ def facet_keys(keys: list[str], units: list[str]) -> list[FacetKey]:
         unit = units[n].strip() if n < len(units) else ""
         if len(unit) > MAX_UNIT_LENGTH:
             raise FacetError(f"facet key {key!r}: a unit is at most {MAX_UNIT_LENGTH} characters")
+        if unit and (problem := unit_problem(unit)) is not None:
+            raise FacetError(f"facet key {key!r}: unknown unit {unit[:40]!r}: {problem}")
         if unit and _si_unit(unit) is None:
             raise FacetError(f"facet key {key!r}: unknown unit {unit[:40]!r}")
         out.append(FacetKey(key=key, unit=unit))

@@ -40,10 +40,9 @@ from scizoo.core import (
     INSTRUMENT_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
-    to_si,
 )
 
-from ._conditions import Condition, ConditionError, and_into, conditions_filters, keys_with_units
+from ._conditions import Condition, ConditionError, and_into, conditions_filters, keys_with_units, si_value
 from ._deps import MAX_CONDITION_SCAN
 from ._errors import NotFound
 from ._match import matches
@@ -72,6 +71,12 @@ PUBLIC_STATUSES = ("registered", "amended")
 MAX_JOIN = 50_000
 #: Instruments are read whole; a facility has tens.
 MAX_INSTRUMENTS = 2_000
+#: An answer holds at most this many items (datasets, documents, parameters, files, techniques,
+#: instruments, members), counted at every level of its inclusions as the JSON holds them: a
+#: dataset's documents including their datasets including their documents ... repeat one
+#: publication's datasets at every level (30 datasets, six levels: 159 MB from a filter of
+#: 200 characters, anonymous), and the work of finding them grows alike.
+MAX_ANSWER_ITEMS = 20_000
 
 
 class PanoscCatalogue:
@@ -81,6 +86,21 @@ class PanoscCatalogue:
         self._collection = collection
         self._scans = scans
         self.facility = facility
+        #: Items this catalogue's answer may still hold (one catalogue a request: ``get_panosc``).
+        self._left = MAX_ANSWER_ITEMS
+
+    def _spend(self, items: int) -> None:
+        """Count ``items`` more in the answer; :class:`BadFilter` once it would hold too many."""
+        self._left -= items
+        if self._left < 0:
+            raise BadFilter(f"the answer would hold over {MAX_ANSWER_ITEMS:,} items (datasets, documents, "
+                            "parameters, files, ... at every level of include): include less, or ask for "
+                            "fewer at a time (limit)")
+
+    def _spent(self, items: list[Doc]) -> list[Doc]:
+        """``items``, counted (with what each holds) in the answer."""
+        self._spend(_size(items, self._left + 1))
+        return items
 
     # --- instruments ------------------------------------------------------------------------
 
@@ -163,9 +183,9 @@ class PanoscCatalogue:
             held.update(self._scans.metadata_units([without_si], [key]))
         wanted: dict[str, set[str]] = {}
         for cond in conditions:
-            if cond.unit and (si := to_si(1.0, cond.unit)) is not None:
+            if cond.unit and (si := si_value(1.0, cond.unit)) is not None:
                 wanted.setdefault(cond.key, set()).add(si.unit)
-        units = {key: {u for u in found if (si := to_si(1.0, u)) is not None and si.unit in wanted.get(key, ())}
+        units = {key: {u for u in found if (si := si_value(1.0, u)) is not None and si.unit in wanted.get(key, ())}
                  for key, found in held.items()}
         try:
             return dict(zip(conditions, conditions_filters(conditions, units), strict=True))
@@ -199,6 +219,7 @@ class PanoscCatalogue:
 
     def datasets_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
         """Datasets in the API's shape, with what ``includes`` asks for."""
+        self._spend(len(docs))
         out = [clean({"pid": str(d.get("pid") or d["_id"]), "title": d.get("datasetName"),
                        "isPublic": d.get("isPublished") is True, "size": d.get("size"),
                        "creationDate": iso(d.get("creationTime")), "score": 0}) for d in docs]
@@ -207,23 +228,24 @@ class PanoscCatalogue:
             if inc.relation == "parameters":
                 units = _asked_units(includes)
                 for item, doc in zip(out, docs, strict=True):
-                    item["parameters"] = parameters(doc.get("scientificMetadata"), units)
+                    item["parameters"] = self._spent(parameters(doc.get("scientificMetadata"), units))
             elif inc.relation == "techniques":
                 test = translate(inc.where, TECHNIQUE) if inc.where else {}
                 for item, doc in zip(out, docs, strict=True):
-                    item["techniques"] = [{"pid": str(t.get("pid")), "name": str(t.get("name"))}
-                                          for t in doc.get("techniques") or [] if isinstance(t, dict)
-                                          and matches(test, t)]
+                    item["techniques"] = self._spent([{"pid": str(t.get("pid")), "name": str(t.get("name"))}
+                                                      for t in doc.get("techniques") or [] if isinstance(t, dict)
+                                                      and matches(test, t)])
             elif inc.relation == "instrument":
                 known = {i["pid"]: i for i in self.instruments(inc.where)}
                 for item, doc in zip(out, docs, strict=True):
                     found = next((known[i] for i in doc.get("instrumentIds") or [] if i in known), None)
                     if found is not None:
+                        self._spend(1)
                         item["instrument"] = found
             elif inc.relation == "files":
                 files = self._files(pids, inc.where)
                 for item, doc in zip(out, docs, strict=True):
-                    item["files"] = files.get(doc["_id"], [])
+                    item["files"] = self._spent(files.get(doc["_id"], []))
             elif inc.relation == "documents":
                 held = self._documents_holding(pids, inc)
                 for item, doc in zip(out, docs, strict=True):
@@ -253,11 +275,12 @@ class PanoscCatalogue:
     def _documents_holding(self, pids: list[Any], inc: Include) -> dict[Any, list[Doc]]:
         query = and_into(self.document_query(inc.where, inc.include), [{"datasetPids": {"$in": pids}}])
         held: dict[Any, list[Doc]] = {}
-        for doc in self._collection(PUBLISHED_DATA_COLLECTION).find(query).limit(MAX_JOIN):
-            shaped = self.documents_out([doc], inc.include)[0]
-            for pid in doc.get("datasetPids") or []:
-                if pid in pids:
-                    held.setdefault(pid, []).append(shaped)
+        for doc in self._collection(PUBLISHED_DATA_COLLECTION).find(query).limit(min(MAX_JOIN, self._left + 1)):
+            shaped = self.documents_out([doc], inc.include)[0]  # counted once as made
+            for n, pid in enumerate(p for p in dict.fromkeys(doc.get("datasetPids") or []) if p in pids):
+                if n:  # and again each further dataset it is listed under
+                    self._spent([shaped])
+                held.setdefault(pid, []).append(shaped)
         return held
 
     # --- documents --------------------------------------------------------------------------
@@ -300,6 +323,7 @@ class PanoscCatalogue:
         return self._collection(PUBLISHED_DATA_COLLECTION).count_documents(self.document_query(where))
 
     def documents_out(self, docs: list[Doc], includes: list[Include]) -> list[Doc]:
+        self._spend(len(docs))
         out = []
         for doc in docs:
             meta = doc.get("metadata") or {}
@@ -315,9 +339,9 @@ class PanoscCatalogue:
                     query = and_into(self.dataset_query(inc.where, inc.include),
                                      [{"_id": {"$in": list(doc.get("datasetPids") or [])}}])
                     found = self._collection(DATASET_COLLECTION).find(query).sort("creationTime", DESCENDING)
-                    item["datasets"] = self.datasets_out(list(found), inc.include)
+                    item["datasets"] = self.datasets_out(list(found.limit(self._left + 1)), inc.include)
                 elif inc.relation == "members":
-                    item["members"] = members(meta.get("creators") or [], inc)
+                    item["members"] = self._spent(members(meta.get("creators") or [], inc))
                 else:
                     item["parameters"] = []
             out.append(item)
@@ -352,6 +376,20 @@ def _fits(old: Any, new: Any) -> bool:
         return True
     operators = (isinstance(c, dict) and c and all(str(k).startswith("$") for k in c) for c in (old, new))
     return all(operators) and not set(old) & set(new) and "$not" not in {*old, *new}
+
+
+def _size(value: Any, most: int) -> int:
+    """The items (JSON objects) ``value`` holds, itself included, counted up to just over ``most``."""
+    count = 0
+    stack = [value]
+    while stack and count <= most:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += 1
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def _narrows(inc: Include) -> bool:

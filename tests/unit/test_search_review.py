@@ -1,0 +1,48 @@
+"""Adversarial review of issue 20's search engine (units, conditions, facets, PaNOSC filters):
+typed text never becomes a runaway computation, an operator or a pattern."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from scanlog_api._conditions import ConditionError, _si_unit, parse_condition, unit_problem
+from scanlog_api._facets import FacetError, facet_keys
+from scanlog_api._panosc import parse_filter
+from scanlog_api._panosc_where import DATASET, BadFilter
+
+#: Towers of powers that scizoo.core's runaway guard let through (parentheses, pint's words):
+#: pint would compute 9**(9**9) and beyond, holding the GIL for hours.
+TOWERS = ["m^((9))^((9))^9", "((((((9^99))^99))^99))^99", "9^(2*9)^9", "m^-(2)^9", "m^2^3", "(m^2)^3"]
+
+
+def test_reading_a_tower_of_powers_as_a_unit_returns_at_once() -> None:
+    """In a child process with a deadline: before the guard, the first unit never returned."""
+    code = ("from scanlog_api._conditions import _si_unit\n"
+            f"for u in {TOWERS!r}:\n    assert _si_unit(u) is None, u\n")
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("unit", TOWERS)
+def test_a_tower_of_powers_is_named_in_the_refusal(unit: str) -> None:
+    assert unit_problem(unit) is not None
+    with pytest.raises(ConditionError, match="unknown unit"):
+        parse_condition(f"photon_energy:gt:1:{unit}")
+    with pytest.raises(FacetError, match="unknown unit"):
+        facet_keys(["photon_energy"], [unit])
+    flt = {"include": [{"relation": "parameters", "scope": {"where": {"and": [
+        {"name": "photon_energy"}, {"value": 1}, {"unit": unit}]}}}]}
+    with pytest.raises(BadFilter, match="unknown unit"):
+        parse_filter(flt, DATASET)
+
+
+@pytest.mark.parametrize(("unit", "si"), [
+    ("keV", "(kg m^2) / s^2"), ("kg m^2 s^-2", "(kg m^2) / s^2"), ("kg/(m s^2)", "kg / (m s^2)"), ("m²", "m^2"),
+    ("m⁻¹", "m^-1"), ("m^(1/2)", "m^0.5"), ("m**0.5", "m^0.5"), ("m ** 2", "m^2"), ("um^3", "m^3"),
+    ("(m/s)^2", "m^2 / s^2"), ("degC", "K"), ("1/s", "s^-1")])
+def test_units_as_people_write_them_still_convert(unit: str, si: str) -> None:
+    assert unit_problem(unit) is None
+    assert _si_unit(unit) == si
