@@ -24,6 +24,15 @@ Doc = dict[str, Any]
 
 MAX_DEPTH = 8
 MAX_CLAUSES = 40
+#: A LIKE pattern's ``%`` runs at most (its text is at most 200 characters, as every text value):
+#: each ``%`` is a ``.*`` that a regular expression engine may backtrack through, so k of them
+#: cost up to n**k steps on a text of n characters (150 froze the process: Python's engine holds
+#: the GIL, and SecantusDB's is Python's).
+MAX_LIKE_RUNS = 3
+#: and all the like patterns of one filter together: each is tried on every candidate, so 39
+#: patterns of three runs under an ``or`` cost 39 times one (2.8 s a thousand published
+#: datasets of 27-character titles on SecantusDB, anonymous; the issue's store holds a million).
+MAX_FILTER_LIKE_RUNS = 6
 
 #: LoopBack's operators this API answers (``regexp`` and ``near`` are not among them).
 OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "between", "inq", "nin", "like", "nlike", "ilike", "nilike")
@@ -97,6 +106,17 @@ class Budget:
 
     clauses: int = MAX_CLAUSES
     conditions: int = MAX_CONDITIONS
+    like_runs: int = MAX_FILTER_LIKE_RUNS
+
+    def runs(self, pattern: str) -> None:
+        """Count a like pattern's runs of ``%`` (already merged), each pattern's and the filter's."""
+        runs = pattern.count("%")
+        if runs > MAX_LIKE_RUNS:
+            raise BadFilter(f"a like pattern holds at most {MAX_LIKE_RUNS} runs of '%': {pattern[:60]!r}")
+        self.like_runs -= runs
+        if self.like_runs < 0:
+            raise BadFilter(f"the like patterns of a filter hold at most {MAX_FILTER_LIKE_RUNS} runs of '%' "
+                            "in all: each is tried on every candidate")
 
     def clause(self, depth: int) -> None:
         self.clauses -= 1
@@ -148,27 +168,19 @@ def storable(number: int | float) -> int | float:
     return number
 
 
-#: A LIKE pattern's ``%`` runs at most (its text is at most 200 characters, as every text value):
-#: each ``%`` is a ``.*`` that a regular expression engine may backtrack through, so k of them
-#: cost up to n**k steps on a text of n characters (150 froze the process: Python's engine holds
-#: the GIL, and SecantusDB's is Python's).
-MAX_LIKE_RUNS = 3
-
-
-def _like_body(pattern: str, run: str = ".*", one: str = ".") -> str:
+def _like_body(pattern: str, budget: Budget, run: str = ".*", one: str = ".") -> str:
     """SQL's LIKE pattern as an escaped regular expression: ``%`` any run (several in a row are
-    one), ``_`` one character. Bounded: see :data:`MAX_LIKE_RUNS`."""
+    one), ``_`` one character. Bounded: see :data:`MAX_LIKE_RUNS`, :data:`MAX_FILTER_LIKE_RUNS`."""
     pattern = re.sub("%{2,}", "%", pattern)
-    if pattern.count("%") > MAX_LIKE_RUNS:
-        raise BadFilter(f"a like pattern holds at most {MAX_LIKE_RUNS} runs of '%': {pattern[:60]!r}")
+    budget.runs(pattern)
     return "".join(run if c == "%" else one if c == "_" else re.escape(c) for c in pattern)
 
 
-def _like(pattern: str, case: bool) -> Doc:
-    return {"$regex": f"^{_like_body(pattern)}$", **({} if case else {"$options": "i"})}
+def _like(pattern: str, case: bool, budget: Budget) -> Doc:
+    return {"$regex": f"^{_like_body(pattern, budget)}$", **({} if case else {"$options": "i"})}
 
 
-def _last_part(op: str, arg: Any, prop: Prop, where: str) -> Doc:
+def _last_part(op: str, arg: Any, prop: Prop, where: str, budget: Budget) -> Doc:
     """A condition on the last part of a path (a file's name), as an anchored, escaped pattern."""
     if op in ("eq", "neq"):
         bodies = [re.escape(_value(arg, prop, where))]
@@ -177,18 +189,18 @@ def _last_part(op: str, arg: Any, prop: Prop, where: str) -> Doc:
             raise BadFilter(f"{where} takes a list of 1 to {MAX_VALUES} values")
         bodies = [re.escape(_value(a, prop, where)) for a in arg]
     elif op in ("like", "nlike", "ilike", "nilike"):
-        bodies = [_like_body(_value(arg, prop, where), "[^/]*", "[^/]")]
+        bodies = [_like_body(_value(arg, prop, where), budget, "[^/]*", "[^/]")]
     else:
         raise BadFilter(f"{where}: operator {op!r} is not supported on a name (eq neq inq nin like nlike ilike nilike)")
     pattern = {"$regex": f"(?:^|/)(?:{'|'.join(bodies)})$", **({"$options": "i"} if op in ("ilike", "nilike") else {})}
     return {"$not": pattern} if op in ("neq", "nin", "nlike", "nilike") else pattern
 
 
-def _operator(op: str, arg: Any, prop: Prop, name: str) -> Doc:
+def _operator(op: str, arg: Any, prop: Prop, name: str, budget: Budget) -> Doc:
     """One LoopBack operator on a property, as a MongoDB condition on its field."""
     where = f"{name}.{op}"
     if prop.last_part:
-        return _last_part(op, arg, prop, where)
+        return _last_part(op, arg, prop, where, budget)
     if op == "eq":
         return {"$eq": _value(arg, prop, where)}
     if op == "neq":
@@ -208,12 +220,12 @@ def _operator(op: str, arg: Any, prop: Prop, name: str) -> Doc:
     if op in ("like", "nlike", "ilike", "nilike"):
         if prop.kind != "text":
             raise BadFilter(f"{where}: {name} is not a text")
-        pattern = _like(_value(arg, prop, where), case=op in ("like", "nlike"))
+        pattern = _like(_value(arg, prop, where), op in ("like", "nlike"), budget)
         return pattern if op in ("like", "ilike") else {"$not": pattern}
     raise BadFilter(f"{where}: operator {op!r} is not supported (one of {', '.join(OPERATORS)})")
 
 
-def _property(name: str, spec: Any, model: Model) -> Doc:
+def _property(name: str, spec: Any, model: Model, budget: Budget) -> Doc:
     prop = model.props.get(name)
     if prop is None:
         raise BadFilter(f"{model.name} has no property {name!r} (one of {', '.join(model.props)}, "
@@ -222,11 +234,11 @@ def _property(name: str, spec: Any, model: Model) -> Doc:
     if isinstance(spec, dict):
         if not spec:
             raise BadFilter(f"{label}: an empty condition")
-        tests = [_operator(str(op), arg, prop, label) for op, arg in spec.items()]
+        tests = [_operator(str(op), arg, prop, label, budget) for op, arg in spec.items()]
     elif isinstance(spec, list):
         raise BadFilter(f"{label}: a list is compared with inq, not as a whole")
     else:
-        tests = [_operator("eq", spec, prop, label)]
+        tests = [_operator("eq", spec, prop, label, budget)]
     if prop.const is not ABSENT:  # the same for every item: decided here
         item = {} if prop.const is None else {"v": prop.const}
         return {} if all(matches({"v": t}, item) for t in tests) else dict(NOTHING)
@@ -256,7 +268,7 @@ def translate(where: Doc, model: Model, budget: Budget | None = None, depth: int
                 contains = [{path: {"$regex": re.escape(spec), "$options": "i"}} for path in model.text]
                 parts.append(contains[0] if len(contains) == 1 else {"$or": contains})
         else:
-            parts.append(_property(str(key), spec, model))
+            parts.append(_property(str(key), spec, model, budget))
     if not parts:  # an empty where: no condition
         return {}
     return parts[0] if len(parts) == 1 else {"$and": parts}
