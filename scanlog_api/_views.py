@@ -190,14 +190,20 @@ class ViewRules(ABC):
         view = SavedView(**body.model_dump(), id=view_id, owner=user.user,
                          sharedGroup=self._share_group(body.sharedWith, user), createdAt=now, updatedAt=now)
         self._put(view, new=True)
+        # Counted again once stored: saves that came together each passed the count above, so
+        # the one that finds more than MAX_VIEWS takes its own back (all of them, at worst:
+        # then each is refused, and the bound holds however the saves interleave).
+        if len(self._owned(user.user)) > MAX_VIEWS:
+            self._remove(view_id)
+            raise Conflict(f"you have {MAX_VIEWS} saved views, the most one may keep: delete one first")
         return view.public(user)
 
     def update(self, view_id: str, body: ViewIn, user: TokenUser, now: datetime) -> Doc:
         old = self._changeable(view_id, user)
         self._check_name(self._owned(user.user), body.name, view_id)
-        # A view shared before keeps its group while it stays shared with the same proposal.
-        group = (old.sharedGroup if body.sharedWith is not None and body.sharedWith == old.sharedWith
-                 else self._share_group(body.sharedWith, user))
+        # Shared only by a member of the proposal's group, at every save: an owner who has left
+        # the group no longer changes what its members are shown (unsharing stays theirs).
+        group = self._share_group(body.sharedWith, user)
         view = SavedView(**body.model_dump(), id=view_id, owner=old.owner, sharedGroup=group,
                          createdAt=old.createdAt, updatedAt=now)
         self._put(view, new=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -16,8 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scanlog_api._views import MAX_VIEWS
 from scizoo.core import (
     DATASET_COLLECTION,
+    PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
     Creator,
     PublicationIn,
@@ -200,3 +203,51 @@ def test_the_like_patterns_of_one_filter_are_bounded_together(published: TestCli
                 f"{API}/Datasets?filter=" + quote(json.dumps(many))):
         answer = published.get(url)
         assert answer.status_code == 400 and "at most 6 runs of '%' in all" in answer.json()["detail"], answer.text
+
+
+# --- saved views --------------------------------------------------------------------------------
+
+VIEW_TOKENS = {"ta": TokenUser(user="alice", groups=["A"]), "ta-left": TokenUser(user="alice", groups=[]),
+               "tb": TokenUser(user="bob", groups=["B"])}
+
+
+@pytest.fixture()
+def views(mongo, db) -> Iterator[TestClient]:
+    db[PROPOSAL_COLLECTION].insert_many([{"_id": "PA", "ownerGroup": "A", "accessGroups": []}])
+    app = create_app(ScanlogSettings(tokens=VIEW_TOKENS, mongo_uri=mongo.uri, database=db.name))
+    with TestClient(app) as client:
+        app.state.indexes_ready.wait(60)
+        yield client
+
+
+def _view(name: str, shared: str | None = None) -> dict[str, Any]:
+    return {"name": name, "columns": ["scan_id"], "where": ["photon_energy:gt:8:keV"], "sharedWith": shared}
+
+
+def test_a_view_stays_shared_with_a_group_only_while_its_owner_is_in_it(views: TestClient) -> None:
+    """Sharing asks for membership of the proposal's group at every save: alice, out of group A
+    since, could otherwise still change what A's members are shown (a name, conditions) by
+    saving her view again shared with the same proposal."""
+    alice, left = {"Authorization": "Bearer ta"}, {"Authorization": "Bearer ta-left"}
+    made = views.post("/api/views", json=_view("cold", "PA"), headers=alice)
+    assert made.status_code == 201, made.text
+    vid = made.json()["id"]
+    resaved = views.put(f"/api/views/{vid}", json=_view("read me first", "PA"), headers=left)
+    assert resaved.status_code == 422 and "sharedWith" in resaved.json()["detail"], resaved.text
+    assert views.get(f"/api/views/{vid}", headers=alice).json()["name"] == "cold"
+    unshared = views.put(f"/api/views/{vid}", json=_view("cold, mine"), headers=left)  # her own view: still hers
+    assert unshared.status_code == 200 and unshared.json()["sharedWith"] is None
+    assert views.put(f"/api/views/{vid}", json=_view("cold", "PA"), headers=alice).status_code == 200
+
+
+def test_a_user_keeps_at_most_max_views_even_when_saving_at_once(views: TestClient) -> None:
+    """Counting and then inserting let saves that came together all pass the count."""
+    bob = {"Authorization": "Bearer tb"}
+    for n in range(MAX_VIEWS - 2):
+        assert views.post("/api/views", json=_view(f"v{n}"), headers=bob).status_code == 201
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda n: views.post("/api/views", json=_view(f"w{n}"), headers=bob).status_code,
+                                range(12)))
+    kept = views.get("/api/views", headers=bob).json()["count"]
+    assert kept <= MAX_VIEWS and answers.count(201) == kept - (MAX_VIEWS - 2), (kept, answers)
+    assert set(answers) <= {201, 409}
