@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
+from scanlog_api._panosc_search import MAX_ANSWER_ITEMS
 from scanlog_api._views import MAX_VIEWS
 from scizoo.core import (
     DATASET_COLLECTION,
@@ -57,6 +58,13 @@ def published(mongo, db) -> Iterator[TestClient]:
         yield c
 
 
+def _objects(value: Any) -> int:
+    """The JSON objects an answer holds, at every level."""
+    if isinstance(value, dict):
+        return 1 + sum(_objects(v) for v in value.values())
+    return sum(_objects(v) for v in value) if isinstance(value, list) else 0
+
+
 def _nested(levels: int) -> dict[str, Any]:
     """Datasets including their documents including their datasets ..., ``levels`` deep."""
     inner: dict[str, Any] = {}
@@ -72,15 +80,18 @@ def test_nested_inclusions_answer_at_most_a_bounded_number_of_items(published: T
     filter of 200 characters. The answer now counts its items at every level and refuses (400,
     LoopBack's status for a bad filter) beyond MAX_ANSWER_ITEMS; a filter within it is answered."""
     two = published.get(f"{API}/Datasets?filter={quote(json.dumps({**_nested(2), 'limit': 30}))}")
-    assert two.status_code == 200, two.text
+    assert two.status_code == 200, two.text[:200]
     assert len(two.json()) == 30 and all(len(d["documents"][0]["datasets"]) == 30 for d in two.json())
+    four = published.get(f"{API}/Datasets?filter={quote(json.dumps({**_nested(4), 'limit': 30}))}")
+    assert four.status_code == 200 and _objects(four.json()) == 28_860, four.text[:200]  # 30 + 30 * (1 + 30 * (1 + 30))
     started = time.monotonic()
     six = published.get(f"{API}/Datasets?filter={quote(json.dumps({**_nested(6), 'limit': 30}))}")
-    assert six.status_code == 400, (six.status_code, len(six.content))
-    assert "20,000 items" in six.json()["detail"], six.text
+    assert six.status_code == 400, (six.status_code, len(six.content))  # 865,860 objects before
+    assert f"{MAX_ANSWER_ITEMS:,} items" in six.json()["detail"], six.text
     assert time.monotonic() - started < 5
-    docs = published.get(f"{API}/Documents?filter={quote(json.dumps(_nested(7)['include'][0]['scope']))}")
-    assert docs.status_code == 400 and "items" in docs.json()["detail"], docs.text
+    # Documents: eight levels below one publication (56,000 objects at six).
+    docs = published.get(f"{API}/Documents?filter={quote(json.dumps(_nested(9)['include'][0]['scope']))}")
+    assert docs.status_code == 400 and "items" in docs.json()["detail"], docs.text[:200]
 
 
 # --- what a caller may not read never shows ---------------------------------------------------
