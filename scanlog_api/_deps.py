@@ -187,7 +187,7 @@ class Filters:
         store: Annotated[Scans, Depends(get_store)],
     ) -> None:
         self.proposal, self.beamline = proposal, beamline
-        self.since, self.until = _storable(since, "since"), _storable(until, "until")
+        self.since, self.until = storable(since, "since"), storable(until, "until")
         self.q, self.min_rating = q, min_rating
         self.conditions, self._store = conditions, store
 
@@ -202,7 +202,7 @@ class Filters:
         return build(compile_conditions(self.conditions, self._store, build(), readable=build_branches(user)))
 
 
-def _storable(value: datetime | None, name: str) -> datetime | None:
+def storable(value: datetime | None, name: str) -> datetime | None:
     """A time the store can compare with: naive times are UTC; years 1 and 9999 shifted out of
     range by their offset are refused (422) rather than failing in the store (500)."""
     if value is None:

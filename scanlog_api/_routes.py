@@ -29,6 +29,7 @@ from ._deps import (
     get_feed,
     services,
     sort_of,
+    storable,
     where_conditions,
 )
 from ._downloads import transfer_url
@@ -149,7 +150,22 @@ def facets(
     return count_facets(docs, wanted, total=total, bins=bins, top=top)
 
 
-@router.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns")
+#: What the CSV and the stream answer, for the OpenAPI document (FastAPI would call both JSON).
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+                    "description": "The rows, a header line first; metadata columns name their unit.",
+                    "content": {"text/csv": {"example": "Scan,Title,photon_energy [keV]\r\n"
+                                                        "4,ascan mot01 0 1 10 0.1,9.0\r\n"}}}}
+STREAM_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "Server-sent events: `hello` once, then `scan` with a row (as /api/scans gives it) for each "
+                   "new or changed scan you may read that matches proposal, beamline and every where condition; "
+                   "`expired` when the token runs out. The stream ends when it cannot stay complete (a client "
+                   "too slow): read the table again and reconnect.",
+    "content": {"text/event-stream": {"example": 'retry: 1000\nevent: hello\ndata: {}\n\n'
+                                                 'event: scan\ndata: {"pid": "20.500.12269/4", "scan_id": "4"}\n\n'}}}}
+
+
+@router.get("/api/scans.csv", summary="The selection as CSV (streamed), with exactly the given columns",
+            responses=CSV_ANSWER, response_class=StreamingResponse)
 def export_csv(
     user: Reader,
     store: Store,
@@ -173,7 +189,8 @@ def export_csv(
     )
 
 
-@router.get("/api/stream", summary="Server-sent events: a row each time a scan you can read is written")
+@router.get("/api/stream", summary="Server-sent events: a row each time a scan you can read, and that matches, is written",
+            responses=STREAM_ANSWER, response_class=StreamingResponse)
 async def stream(
     request: Request,
     user: Reader,
@@ -182,11 +199,15 @@ async def stream(
     conditions: Annotated[list[Condition], Depends(where_conditions)],
     proposal: Annotated[str | None, Query(max_length=100)] = None,
     beamline: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query(description=(
+        "The table's time bound, if it has one: the conditions' units are read, and their bound on the "
+        "scans they search is counted, within it (as for the table), so a stream with conditions is not "
+        "refused where the table is answered. New scans are sent whatever their time: the page decides."))] = None,
 ) -> StreamingResponse:
     # Units of the conditions' keys as the selection holds them now (a scan arriving later
     # with a list value in a unit not seen yet is compared on valueSI only).
-    filters = await asyncio.to_thread(compile_conditions, conditions, store,
-                                      build_branches(user, proposal=proposal, beamline=beamline))
+    selection = build_branches(user, proposal=proposal, beamline=beamline, since=storable(since, "since"))
+    filters = await asyncio.to_thread(compile_conditions, conditions, store, selection)
     sub = Subscriber(user, proposal, beamline, filters)
     state = services(request)
     if not feed.subscribe(sub, max_anonymous=state.max_anonymous_streams, max_per_user=state.max_streams_per_user):

@@ -47,9 +47,13 @@ export function pageParams(f, {skip, limit, sort, order}, now) {
 }
 
 // The live stream follows the proposal, the beamline and the conditions (the server filters by
-// them: a new scan comes only if it matches); the page decides on the rest (matchesView).
-export function streamParams(f) {
-  return new URLSearchParams([...filterParams(f, 0)].filter(([k]) => k === "proposal" || k === "beamline" || k === "where"));
+// them: a new scan comes only if it matches); the page decides on the rest (matchesView). The
+// time bound goes too: the server reads the conditions' units within it, and counts it against
+// their bound on the scans searched, as for the table (without it a stream with conditions was
+// refused where the table was answered).
+export function streamParams(f, now) {
+  const kept = new Set(["proposal", "beamline", "since", "where"]);
+  return new URLSearchParams([...filterParams(f, now)].filter(([k]) => kept.has(k)));
 }
 
 // The CSV: the visible columns in their order, sorted as the table; the selected rows, or (pids

@@ -170,5 +170,5 @@ fillAddColumn();
 fillPickers(preset);
 // The facets beside the table: drawn for the selection, again whenever it changes.
 setupFacets({filter: readFilter, addConditions}, [...FILTER_INPUTS, "f-range"]);
-reopen = follow({params: () => streamParams(readFilter()), opened: load, scan: liveScan});
+reopen = follow({params: () => streamParams(readFilter(), Date.now()), opened: load, scan: liveScan});
 for (const id of ["f-proposal", "f-beamline"]) $(id).addEventListener("change", reopen);

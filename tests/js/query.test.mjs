@@ -36,11 +36,13 @@ test("a page: the filter with where it starts and how it is sorted", () => {
   assert.equal(String(q), "proposal=A&skip=50&limit=50&sort=meta%3Ax&order=asc");
 });
 
-test("the live stream follows only proposal, beamline and the conditions", () => {
+test("the live stream follows only proposal, beamline, the time bound and the conditions", () => {
   const f = {...EMPTY_FILTER, range: "1", proposal: "A", beamline: "bl1", q: "x", minRating: "2"};
-  assert.equal(String(streamParams(f)), "proposal=A&beamline=bl1");
-  assert.equal(String(streamParams(EMPTY_FILTER)), "");
-  assert.deepEqual(streamParams({...f, where: ["e:lt:1:eV", "s:exists"]}).getAll("where"), ["e:lt:1:eV", "s:exists"]);
+  assert.equal(String(streamParams(f, NOW)), "since=2024-05-01T11%3A00%3A00.000Z&proposal=A&beamline=bl1");
+  assert.equal(String(streamParams(EMPTY_FILTER, NOW)), "");
+  const custom = {...EMPTY_FILTER, range: "custom", since: "2024-04-01T00:00Z", until: "2024-04-02T00:00Z"};
+  assert.deepEqual([...streamParams(custom, NOW).keys()], ["since"]);  // no until: new scans are later
+  assert.deepEqual(streamParams({...f, where: ["e:lt:1:eV", "s:exists"]}, NOW).getAll("where"), ["e:lt:1:eV", "s:exists"]);
 });
 
 test("conditions go to every query, one where parameter each, in order", () => {

@@ -465,6 +465,28 @@ def test_the_live_stream_sends_only_matching_scans(mongo, db) -> None:
         assert matching.scans == ["1", "4"] and everything.scans == ["1", "2", "4"]
 
 
+def test_a_stream_with_conditions_is_bounded_by_the_tables_time_as_the_table_is(mongo, db, monkeypatch) -> None:
+    """The conditions search a bounded selection; the table's time bound narrows it, and the page
+    sends that bound to the stream too: without it, a stream with conditions was refused where the
+    table with the same filter was answered (staff with more scans than the bound: live feed off)."""
+    import scanlog_api._deps as deps
+
+    monkeypatch.setattr(deps, "MAX_CONDITION_SCAN", 2)
+    db[DATASET_COLLECTION].insert_many([_dataset(n, "A", energy=9000.0) for n in (1, 2, 3)])
+    since = max(d["creationTime"] for d in db[DATASET_COLLECTION].find()).isoformat()
+    settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name,
+                               tokens={"ta": TokenUser(user="alice", groups=["A"])})
+    with ScanlogServer(settings, grace_s=1) as server:
+        where = quote("photon_energy:between:8:10:keV")
+        refused = httpx.get(f"{server.url}/api/stream?where={where}", headers=A)
+        assert refused.status_code == 422 and "narrow the selection" in refused.json()["detail"]
+        bounded = f"where={where}&since={quote(since)}"
+        assert httpx.get(f"{server.url}/api/scans?{bounded}", headers=A).status_code == 200
+        live = _Stream(f"{server.url}/api/stream?{bounded}")  # said hello: accepted
+        db[DATASET_COLLECTION].insert_one(_dataset(4, "A", energy=9500.0))
+        wait_for(lambda: live.scans == ["4"], timeout=20, what="the new matching scan on the bounded stream")
+
+
 def test_a_key_whose_look_up_runs_out_of_time_is_taken_as_held(client: TestClient, monkeypatch) -> None:
     """The look-up is bounded: past its time a key is not refused (its absence is unproven); the
     condition then selects what it selects (here nothing), never more than the access rule allows."""

@@ -98,6 +98,20 @@ def test_every_route_that_takes_conditions_documents_them_with_examples_a_reader
         assert [(k["kind"], k["count"] > 0) for k in answer.json()["keys"]] == [("number", True)], answer.text
 
 
+def test_the_csv_and_the_stream_are_documented_as_what_they_answer(client: TestClient) -> None:
+    """FastAPI calls every answer JSON unless told: the CSV's and the stream's 200 say their own
+    media type, with an example a reader can follow; the CSV's is what the route sends."""
+    spec = client.get("/openapi.json").json()
+    answers = {path: spec["paths"][path]["get"]["responses"]["200"]["content"]
+               for path in ("/api/scans.csv", "/api/stream")}
+    assert list(answers["/api/scans.csv"]) == ["text/csv"] and list(answers["/api/stream"]) == ["text/event-stream"]
+    assert "event: hello" in answers["/api/stream"]["text/event-stream"]["example"]
+    csv = client.get("/api/scans.csv", params={"columns": "scan_id,title,meta:photon_energy"}, headers=A)
+    assert csv.headers["content-type"].startswith("text/csv")
+    documented = answers["/api/scans.csv"]["text/csv"]["example"].splitlines()[0]
+    assert csv.text.splitlines()[0] == documented
+
+
 def test_a_refused_unit_names_only_the_units_of_scans_the_reader_may_read(client: TestClient) -> None:
     """Bob's scan holds photon_energy in K: to alice the key is an energy (keV, eV) and a
     temperature condition on it is refused without naming K; to an administrator it is not."""
