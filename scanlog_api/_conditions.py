@@ -82,6 +82,8 @@ MAX_KEY_LENGTH = 200
 MAX_KEY_DEPTH = 5
 MAX_TEXT_LENGTH = 200
 MAX_UNIT_LENGTH = 40
+#: A stored unit longer than this is none (``scizoo.core.to_si`` reads none over 64 characters).
+MAX_STORED_UNIT_LENGTH = 64
 
 ALIASES: dict[str, Op] = {"=": "eq", "!=": "ne", "≠": "ne", "<": "lt", "<=": "le", "≤": "le",
                           ">": "gt", ">=": "ge", "≥": "ge"}
@@ -293,6 +295,8 @@ def unit_problem(unit: str) -> str | None:
     words hide them). A unit as people write it raises a name, a number or a group without
     powers to a small number, so that is what is let through: checked on the text pint
     evaluates (after its preprocessor), for every unit a request brings or a stored entry holds."""
+    if len(unit) > MAX_STORED_UNIT_LENGTH:  # before pint's preprocessor reads another writer's text
+        return f"longer than {MAX_STORED_UNIT_LENGTH} characters"
     text = string_preprocessor(unit)
     for power in _POWER.finditer(text):
         exponent = _EXPONENT.match(text, power.end())

@@ -19,11 +19,24 @@ TOWERS = ["m^((9))^((9))^9", "((((((9^99))^99))^99))^99", "9^(2*9)^9", "m^-(2)^9
 
 
 def test_reading_a_tower_of_powers_as_a_unit_returns_at_once() -> None:
-    """In a child process with a deadline: before the guard, the first unit never returned."""
-    code = ("from scanlog_api._conditions import _si_unit\n"
-            f"for u in {TOWERS!r}:\n    assert _si_unit(u) is None, u\n")
+    """In a child process with a deadline: before the guard, the first unit never returned,
+    typed (a condition's, a facet's) or stored by another writer (the units a condition's key
+    holds, the unit a facet reads, a PaNOSC parameter shown in another unit)."""
+    code = ("from scanlog_api._conditions import _si_unit, condition_filter, parse_condition\n"
+            "from scanlog_api._facets import FacetKey, count_facets\n"
+            "from scanlog_api._panosc_shapes import parameters\n"
+            f"for u in {TOWERS!r}:\n"
+            "    assert _si_unit(u) is None, u\n"
+            "    condition_filter(parse_condition('e:gt:1:keV'), units=[u, 'eV'])\n"
+            "    doc = {'scientificMetadata': {'e': {'value': 2, 'unit': u}}}\n"
+            "    count_facets([doc], [FacetKey(key='e')], total=1)\n"
+            "    parameters(doc['scientificMetadata'], {'e': 'keV'})\n")
     done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_stored_unit_of_another_writer_is_not_read_beyond_its_bound() -> None:
+    assert unit_problem("m" * 65) == "longer than 64 characters"
 
 
 @pytest.mark.parametrize("unit", TOWERS)
@@ -42,7 +55,8 @@ def test_a_tower_of_powers_is_named_in_the_refusal(unit: str) -> None:
 @pytest.mark.parametrize(("unit", "si"), [
     ("keV", "(kg m^2) / s^2"), ("kg m^2 s^-2", "(kg m^2) / s^2"), ("kg/(m s^2)", "kg / (m s^2)"), ("m²", "m^2"),
     ("m⁻¹", "m^-1"), ("m^(1/2)", "m^0.5"), ("m**0.5", "m^0.5"), ("m ** 2", "m^2"), ("um^3", "m^3"),
-    ("(m/s)^2", "m^2 / s^2"), ("degC", "K"), ("1/s", "s^-1")])
+    ("(m/s)^2", "m^2 / s^2"), ("degC", "K"), ("1/s", "s^-1"), ("m³", "m^3"), ("s⁻²", "s^-2"), ("cm^-1", "m^-1"),
+    ("m^(-1/2)", "m^-0.5"), ("W m^-2 sr^-1", "kg / (s^3 rad^2)")])
 def test_units_as_people_write_them_still_convert(unit: str, si: str) -> None:
     assert unit_problem(unit) is None
     assert _si_unit(unit) == si
