@@ -405,21 +405,30 @@ def _publish_embargoed(console: Console, url: str, pids: list[str], minutes: flo
 
 
 def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) -> None:
-    console.print()
-    console.print("[bold]Open the scan table:[/]")
-    console.print(f"  {url}/#token=demo-staff      (beamline staff: every scan)")
-    console.print(f"  {url}/#token=demo-20240001   (a user of proposal 20240001)")
-    console.print(f"  {url}/scidog/#token=demo-staff   (beamline staff: what every scan records)")
-    console.print(f"  {url}/?where=photon_energy:between:7:7.2:keV#token=demo-staff")
-    console.print("      (scans found by a measured value, in the unit you think in: 7100 eV is 7.1 keV)")
-    console.print("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
-    console.print(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
-    console.print("  Download: select scans, 'Download files' (one zip with a manifest of sizes and checksums), or")
-    console.print(f"    curl -OJ -H 'Authorization: Bearer demo-staff' '{url}/api/downloads/datasets.zip?pid=<pid>'")
-    console.print(f"  {url}/rules#token=demo-staff   (reduction rules: edit, dry run, history with diffs, pipelines)")
-    console.print(f"  PaNOSC search API over published data: {url}/panosc-api/Datasets (and /Documents, /Instruments)")
+    # Soft-wrapped: a URL longer than the terminal stays one line to copy (rich would break it).
+    def say(text: str = "") -> None:
+        console.print(text, soft_wrap=True)
+
+    say()
+    say("[bold]Open the scan table:[/]")
+    say(f"  {url}/#token=demo-staff      (beamline staff: every scan)")
+    say(f"  {url}/#token=demo-20240001   (a user of proposal 20240001)")
+    say(f"  {url}/scidog/#token=demo-staff   (beamline staff: what every scan records)")
+    say(f"  {url}/?where=photon_energy:between:7.115:7.145:keV&where=shutter:eq:open#token=demo-staff")
+    say("      (scans found by what was measured, in the unit you think in: the energy is stored in eV,")
+    say("       7100-7160 eV; this keeps 7120-7140 eV with the shutter open, about one scan in seven;")
+    say("       'Conditions' adds more, 'Facets' counts the selection, 'Views' saves it for you or your group)")
+    say("  Publish: select scans as their owner, 'Add to cart', 'Cart', 'Publish with a DOI';")
+    say(f"  landing pages at {url}/doi/<doi>, harvesting at {url}/oai?verb=ListRecords&metadataPrefix=oai_dc")
+    say("  Download: select scans, 'Download files' (one zip with a manifest of sizes and checksums), or")
+    say(f"    curl -OJ -H 'Authorization: Bearer demo-staff' '{url}/api/downloads/datasets.zip?pid=<pid>'")
+    say(f"  {url}/rules#token=demo-staff   (reduction rules: edit, dry run, history with diffs, pipelines)")
+    say(f"  PaNOSC search API over published data: {url}/panosc-api/Datasets (and /Documents, /Instruments),")
+    panosc = ('{"include":[{"relation":"parameters","scope":{"where":{"and":[{"name":"photon_energy"},'
+              '{"value":{"between":[7.1,7.2]}},{"unit":"keV"}]}}}]}')
+    say(f"    e.g. curl -G {url}/panosc-api/Datasets --data-urlencode 'filter={panosc}'")
     made = next(iter(sorted((data_dir / "reduce" / "out").glob("*/profile.nxs"))), None)
     if made is not None:
-        console.print(f"  Reproduce a reduction from its file alone: scireduce reproduce {made}")
-    console.print(f"  API docs: {url}/docs")
-    console.print(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")
+        say(f"  Reproduce a reduction from its file alone: scireduce reproduce {made}")
+    say(f"  API docs: {url}/docs")
+    say(f"A new scan every {interval_s:g} s. Ctrl-C stops the demo; the store's files stay in {data_dir}.")
