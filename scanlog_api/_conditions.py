@@ -133,13 +133,6 @@ class Condition(BaseModel):
                 raise ValueError(f"a text value is at most {MAX_TEXT_LENGTH} characters")
         return values
 
-    @field_validator("unit")
-    @classmethod
-    def _readable_unit(cls, unit: str) -> str:
-        if unit and (problem := unit_problem(unit)) is not None:
-            raise ValueError(f"unknown unit {unit!r}: {problem}")
-        return unit
-
     @model_validator(mode="after")
     def _fits(self) -> Condition:
         op, values = self.op, self.values
@@ -365,8 +358,9 @@ def _positive(cond: Condition, path: str, units: Iterable[str], without_si: Coll
     if not cond.unit:
         return {"$or": [alt for suffix in _VALUE_PATHS for alt in _any_element(path + suffix, _test(cond, cond.values))]}
     si_unit = _si_unit(cond.unit)
-    if si_unit is None:
-        raise ConditionError(f"condition {cond.text!r}: unknown unit {cond.unit!r}")
+    if si_unit is None:  # checked here, not when parsed: a saved view's conditions parse as they did
+        problem = unit_problem(cond.unit)
+        raise ConditionError(f"condition {cond.text!r}: unknown unit {cond.unit!r}" + (f" ({problem})" if problem else ""))
     known = sorted(set(units))
     compatible = [u for u in known if u and _si_unit(u) == si_unit]
     if known and not compatible:

@@ -197,6 +197,21 @@ def test_no_answer_tells_whether_a_scan_one_may_not_read_exists(
     assert not differ, json.dumps(differ, indent=1)[:3000]
 
 
+@pytest.mark.parametrize("unit", ["m^((9))^((9))^9", "9 ^ ((9)) ** ((9)) ^ 9"])
+def test_a_tower_of_powers_as_a_unit_is_refused_at_once(published: TestClient, unit: str) -> None:
+    """Anonymous, through every place a unit is typed: pint computed 9**(9**9) (hours, holding
+    the GIL) before the guard (tests/unit/test_search_review.py shows it in a child process)."""
+    flt = {"include": [{"relation": "parameters", "scope": {"where": {"and": [
+        {"name": "photon_energy"}, {"value": {"gt": 1}}, {"unit": unit}]}}}]}
+    answer = published.get(f"{API}/Datasets?filter={quote(json.dumps(flt))}")
+    assert answer.status_code == 400 and "unknown unit" in answer.json()["detail"], answer.text
+    where = quote(f"photon_energy:gt:1:{unit}")
+    for url in (f"/api/scans?where={where}", f"/api/scans/facets?key=photon_energy&unit={quote(unit)}",
+                f"/api/scans.csv?where={where}"):
+        answer = published.get(url)
+        assert answer.status_code == 422 and "unknown unit" in answer.json()["detail"], answer.text
+
+
 def test_the_like_patterns_of_one_filter_are_bounded_together(published: TestClient) -> None:
     """Each like pattern is tried on every candidate: 39 of three runs of '%' under an 'or' cost
     2.8 s a thousand published datasets on SecantusDB (anonymous); a filter's patterns now hold
