@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from pymongo.collection import Collection
 
-from ._conditions import and_into, si_value
+from scizoo.core import convert
+
+from ._conditions import and_into, si_value, unit_problem
 from ._match import matches
 from ._panosc import Filter, Include
 from ._panosc_where import PERSON, BadFilter, Doc, translate
@@ -42,8 +44,14 @@ def _entry_value(entry: Any) -> tuple[Any, str] | None:
 def _in_unit(entry: Doc, wanted: str) -> float | None:
     """An entry's value in another unit (from its ``valueSI``, else its value and unit);
     None when the units are not compatible or the value is not a number."""
-    if entry.get("unit") == wanted and _number(entry.get("value")):
-        return float(entry["value"])
+    value, unit = entry.get("value"), entry.get("unit")
+    if unit == wanted and _number(value):
+        return float(value)
+    if _number(value) and isinstance(unit, str) and unit_problem(unit) is None and unit_problem(wanted) is None:
+        # Straight from the entry's own unit (its measured number), not back from the rounded
+        # valueSI: 7130 eV is 7.13 keV, not 7.12999999999.
+        if (direct := convert(float(value), unit, wanted)) is not None:
+            return direct
     stored, stored_unit = entry.get("valueSI"), entry.get("unitSI")
     if isinstance(stored, (int, float)) and not isinstance(stored, bool) and isinstance(stored_unit, str):
         si, si_unit = float(stored), stored_unit
@@ -57,7 +65,7 @@ def _in_unit(entry: Doc, wanted: str) -> float | None:
     return float(f"{(si - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -162,7 +162,7 @@ from ._rule_revisions import (
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, stacks_on_sigusr1, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
-from ._units import to_si
+from ._units import convert, to_si
 
 __all__ = [
     "ACTIVE_CONFIGURATION_COLLECTION",
@@ -284,6 +284,7 @@ __all__ = [
     "clear_failure",
     "configure_logging",
     "content_attributes",
+    "convert",
     "datacite_attributes",
     "dataset_pid",
     "dead_letter_topic",

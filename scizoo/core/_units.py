@@ -103,6 +103,17 @@ def _js_number(power: float) -> str:
     return str(int(power)) if float(power).is_integer() else repr(float(power))
 
 
+def convert(value: float, unit: str, wanted: str) -> float | None:
+    """``value`` in ``unit`` expressed in ``wanted`` (12 significant digits, as :func:`to_si`
+    rounds), or None when either unit is unknown or they measure different things. Straight
+    from unit to unit: through a rounded SI value, 7130 eV came back as 7.12999999999 keV."""
+    have, want = _si_factor(unit) if unit else (1.0, 0.0, ""), _si_factor(wanted) if wanted else (1.0, 0.0, "")
+    if have is None or want is None or have[2] != want[2] or want[0] == 0 or not math.isfinite(value):
+        return None
+    result = (value * have[0] + have[1] - want[1]) / want[0]
+    return float(f"{result:.12g}") if math.isfinite(result) else None
+
+
 def to_si(value: Any, unit: str) -> SIValue | None:
     """Convert a number with a unit to SI base units.
 

@@ -293,6 +293,11 @@ def test_parameters_come_back_in_the_unit_asked() -> None:
     ]
     assert _in_unit(_entry(20, "K"), "eV") is None  # not comparable: left as stored
     assert _in_unit(_entry(5, "keV"), "keV") == 5.0
+    # straight from the measured number, not back from the rounded valueSI (was 7.12999999999)
+    assert [_in_unit(_entry(v, "eV"), "keV") for v in (7130.0, 7110.0, 12000.0)] == [7.13, 7.11, 12.0]
+    assert _in_unit(_entry(0.1, "mm"), "um") == 100.0 and _in_unit(_entry(-253, "degC"), "K") == 20.15
+    # another writer's entry with valueSI only (no number of its own) is still converted from it
+    assert _in_unit({"value": "n/a", "unit": "eV", "valueSI": 1.602176634e-16, "unitSI": "(kg m^2) / s^2"}, "keV") == 1.0
 
 
 def test_a_query_scores_the_share_of_its_words() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scizoo.core._units import scicat_unit_si, to_si
+from scizoo.core._units import convert, scicat_unit_si, to_si
 
 #: What mathjs (the backend's) answers for each unit: tests/unit/make_mathjs_units.py.
 MATHJS = json.loads((Path(__file__).parent / "mathjs_units.json").read_text())
@@ -62,3 +62,10 @@ def test_the_migration_respells_only_what_pint_spelled_and_guards_on_it() -> Non
         "u": {"$set": {"scientificMetadata.energy.unitSI": "(kg m^2) / s^2",
                        "scientificMetadata.runs.value.0.rate.unitSI": "s^-1"}}}
     assert unit_si_update({"_id": "p/2", "scientificMetadata": {"already": doc["scientificMetadata"]["already"]}}) is None
+
+
+def test_a_value_converts_straight_from_unit_to_unit() -> None:
+    assert convert(7130.0, "eV", "keV") == 7.13 and convert(20.0, "degC", "K") == 293.15
+    assert convert(1.0, "mbar", "Pa") == 100.0 and convert(3.0, "", "") == 3.0
+    assert convert(1.0, "K", "eV") is None and convert(1.0, "nonsense", "K") is None
+    assert convert(float("nan"), "K", "K") is None
