@@ -18,12 +18,13 @@ API accepts; so a stored view can always be applied. The stores below the rule a
 
 from __future__ import annotations
 
+import logging
 import re
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pymongo.errors import DuplicateKeyError
 
 from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION, TokenUser
@@ -34,6 +35,7 @@ from ._errors import Conflict, Forbidden, Invalid, NotFound
 from ._table import MAX_COLUMNS, sort_field, unknown_columns
 
 Doc = dict[str, Any]
+logger = logging.getLogger(__name__)
 
 #: A user keeps at most this many views (a list of them is one small read).
 MAX_VIEWS = 50
@@ -126,23 +128,56 @@ class SavedView(ViewIn):
     sharedGroup: str | None = None
     createdAt: datetime
     updatedAt: datetime
+    #: Why the stored view no longer passes the checks of a save (None: it does); never stored.
+    problem: str | None = None
 
     def to_mongo(self) -> Doc:
-        doc = self.model_dump()
+        doc = self.model_dump(exclude={"problem"})
         doc["_id"] = doc.pop("id")
         return doc
 
     @classmethod
     def from_mongo(cls, doc: Doc) -> SavedView:
+        """The stored view, checked as a save is; one that no longer passes (saved under rules
+        since tightened: a column renamed, a bound lowered; or written by another hand) is
+        still read, its problem said, so its owner sees, changes and deletes it and its group's
+        list still answers. Its parts are checked again where they are applied (the table's
+        requests name what cannot be used); who may read and change it is decided, as always,
+        from its owner and group alone."""
         doc = dict(doc)
         doc["id"] = doc.pop("_id")
-        return cls.model_validate(doc)
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as err:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                                for e in err.errors())
+            logger.warning("saved view %r no longer passes a save's checks (%s): read with its problem", doc["id"],
+                           problem)
+            return cls.model_construct(
+                id=str(doc["id"]), owner=str(doc.get("owner") or ""), name=str(doc.get("name") or doc["id"]),
+                columns=_texts(doc.get("columns")), where=_texts(doc.get("where")), filters=ViewFilters(),
+                sort=ViewSort.model_construct(key=str((doc.get("sort") or {}).get("key", "creationTime")),
+                                              order="asc" if (doc.get("sort") or {}).get("order") == "asc" else "desc"),
+                sharedWith=_text_or_none(doc.get("sharedWith")), sharedGroup=_text_or_none(doc.get("sharedGroup")),
+                createdAt=_time(doc.get("createdAt")), updatedAt=_time(doc.get("updatedAt")), problem=problem)
 
     def public(self, user: TokenUser) -> Doc:
         """What a reader gets: the view, whose it is and whether it is theirs (not the copied group)."""
         out = self.model_dump(mode="json", exclude={"sharedGroup", "schema_version"})
         out["mine"] = self.owner == user.user
         return out
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if isinstance(value, str) and value else None
+
+
+def _time(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromtimestamp(0, UTC)
 
 
 class ViewRules(ABC):

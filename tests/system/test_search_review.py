@@ -23,6 +23,7 @@ from scizoo.core import (
     DATASET_COLLECTION,
     PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
+    VIEW_COLLECTION,
     Creator,
     PublicationIn,
     build_published_data,
@@ -277,3 +278,26 @@ def test_a_user_keeps_at_most_max_views_even_when_saving_at_once(views: TestClie
     kept = views.get("/api/views", headers=bob).json()["count"]
     assert kept <= MAX_VIEWS and answers.count(201) == kept - (MAX_VIEWS - 2), (kept, answers)
     assert set(answers) <= {201, 409}
+
+
+def test_a_stored_view_that_no_longer_passes_a_save_is_still_read_and_deleted(views: TestClient, db) -> None:
+    """A view saved under rules since tightened (here: an op and a column no longer known),
+    shared with A, made every list of views of A's members fail, and its owner could neither
+    open nor delete it. It is read with its problem said; who may read and change it is as ever."""
+    alice, bob = {"Authorization": "Bearer ta"}, {"Authorization": "Bearer tb"}
+    now = datetime.now(UTC)
+    db[VIEW_COLLECTION].insert_one({
+        "_id": "older", "owner": "alice", "name": "older", "columns": ["scan_id", "gone_column"],
+        "where": ["photon_energy:near:8"], "filters": {"range": "24"}, "sort": {"key": "title", "order": "asc"},
+        "sharedWith": "PA", "sharedGroup": "A", "schema_version": 1, "createdAt": now, "updatedAt": now})
+    listed = views.get("/api/views", headers=alice)
+    assert listed.status_code == 200, listed.text
+    (older,) = listed.json()["data"]
+    assert older["where"] == ["photon_energy:near:8"] and older["columns"] == ["scan_id", "gone_column"]
+    assert "near" in older["problem"] and "gone_column" in older["problem"]
+    assert views.get("/api/views", headers=bob).json()["count"] == 0
+    assert views.get("/api/views/older", headers=bob).status_code == 404
+    assert views.put("/api/views/older", json=_view("older"), headers=bob).status_code == 404
+    repaired = views.put("/api/views/older", json=_view("older", "PA"), headers=alice)
+    assert repaired.status_code == 200 and repaired.json()["problem"] is None, repaired.text
+    assert views.delete("/api/views/older", headers=alice).status_code == 204
