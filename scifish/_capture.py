@@ -177,6 +177,7 @@ class Capturer:
                 entries=[*r.entries, *entries],
                 config_name=self.config.name,
                 config_revision=self.config.revision,
+                techniques=self.config.techniques,
                 produced_at=now,
             )
             for r in requests

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ._documents import metadata_key
 from ._errors import ConfigError
+from ._messages import TechniqueRef
 from ._reserved import is_reserved_key
+from ._techniques import panet_technique
 
 #: How deep a configuration's YAML may nest (a configuration needs 4 levels: a mapping's values).
 MAX_YAML_DEPTH = 32
@@ -88,7 +90,21 @@ class BeamlineConfig(BaseModel):
     staff_group: Annotated[str, Field(description="Group given read access to every dataset.")] = ""
     pathfixer: Annotated[str, Field(description="Tango device publishing proposal and data path.")] = ""
     facility: Annotated[str, Field(description="Facility, used in creationLocation.")] = ""
+    techniques: Annotated[list[TechniqueRef], Field(
+        max_length=20, description="The beamline's experimental techniques (PaNET): names such as 'XAS' or "
+                                   "'small angle x-ray scattering', or {pid: PaNET IRI, name}. Every scan "
+                                   "captured with this configuration carries them (SciCat's techniques).")] = []
     attributes: list[AttributeConfig] = []
+
+    @field_validator("techniques", mode="before")
+    @classmethod
+    def _named_techniques(cls, value: Any) -> Any:
+        techniques = [panet_technique(t) for t in value] if isinstance(value, list) else value
+        if isinstance(techniques, list):
+            pids = [t.get("pid") for t in techniques if isinstance(t, dict)]
+            if len(pids) != len(set(pids)):
+                raise ValueError("a technique is named twice")
+        return techniques
 
     @field_validator("attributes")
     @classmethod

@@ -398,6 +398,9 @@ def build_dataset(
         accessGroups=sorted({g for g in (*proposal.accessGroups, staff) if g}),
         proposalIds=[proposal.proposalId],
         instrumentIds=[message.beamline],
+        # The configuration's techniques; like keywords, the catalogue's once written (a curator
+        # may correct them): not in CAPTURE_OWNED_DATASET_FIELDS, so a re-capture keeps them.
+        techniques=[Technique(pid=t.pid, name=t.name) for t in message.techniques],
         creationLocation=f"/{settings.facility}/{message.beamline}" if settings.facility else message.beamline,
         dataFormat=_data_format(message),
         # Only what never changes for a scan: keywords are the catalogue's once written

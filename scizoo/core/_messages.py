@@ -72,6 +72,18 @@ class RecordedEntry(_Strict):
     read_time: Annotated[AwareDatetime | None, Field(description="Time stamp of the reading.")] = None
 
 
+#: A PaNET technique's IRI (the PaN experimental techniques ontology).
+PANET_IRI = r"^http://purl\.org/pan-science/PaNET/PaNET\d{5}$"
+
+
+class TechniqueRef(_Strict):
+    """An experimental technique of the scan, as SciCat's ``techniques`` hold one (a PaNET IRI
+    and its name), so a federated search (PaNOSC) finds the scan by technique."""
+
+    pid: Annotated[str, Field(pattern=PANET_IRI, description="The technique's PaNET IRI.")]
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Its PaNET name.")]
+
+
 class ScanMetadata(_Strict):
     """The metadata of one scan, produced by scifish and ingested by scicow."""
 
@@ -92,6 +104,8 @@ class ScanMetadata(_Strict):
     entries: Annotated[list[RecordedEntry], Field(description="The configured attributes as read.")] = []
     config_name: Annotated[str, Field(description="Name of the capture configuration used.")] = ""
     config_revision: Annotated[int, Field(ge=0, description="Revision of that configuration.")] = 0
+    techniques: Annotated[list[TechniqueRef], Field(
+        max_length=20, description="The beamline's experimental techniques, from that configuration.")] = []
     produced_at: Annotated[AwareDatetime, Field(description="When the message was made.")]
 
 

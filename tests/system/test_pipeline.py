@@ -86,6 +86,9 @@ def test_scans_captured_from_tango_arrive_as_scicat_datasets(
     assert doc["scientificMetadata"]["shutter"]["value"] in {"inserted", "open", "closed"}
     assert doc["scientificMetadata"]["sample_x"]["unitSI"] == "m"
     assert not doc["sourceFolder"].endswith("/")
+    # the configuration's techniques ("XAS" in sim.yaml), as SciCat holds them: a PaNET IRI and its name
+    assert doc["techniques"] == [{"pid": "http://purl.org/pan-science/PaNET/PaNET01196",
+                                  "name": "x-ray absorption spectroscopy"}]
     # SciCat-style range query on BSON dates finds them.
     assert datasets.count_documents({"creationTime": {"$gte": make_scan(4).end}}) == 4
     assert db[ORIG_DATABLOCK_COLLECTION].count_documents({"datasetId": doc["pid"]}) == 1
