@@ -43,6 +43,7 @@ function fieldErrors(problems = []) {
   for (const p of problems) {
     const m = /^(?:config\.)?attributes\.(\d+)\.(\w+)/.exec(p.field || "");
     if (m && Number(m[1]) === editing) fieldErrorsFor(m[2], p.message);
+    if (/^(?:config\.)?techniques/.test(p.field || "")) fieldErrorsFor("techniques", p.message);
   }
 }
 function fieldErrorsFor(field, text) { const el = document.querySelector(`.error[data-for="${field}"]`); if (el) el.textContent = text; }
@@ -71,7 +72,15 @@ async function openConfig(name) {
   current = await api(configPath(name)); dirty = false; editing = -1;
   [...$("configs").children].forEach((li, i) => li.setAttribute("aria-current", configs[i].name === name));
   renderEntries(); $("history").hidden = true;
+  $("techniques").value = (current.techniques || []).map((t) => t.name).join(", ");
 }
+// Names as typed; the server looks them up in PaNET (an unknown one is refused with the reason).
+// A technique kept by its name stays as stored (one given as {pid, name} the table does not list).
+$("techniques").addEventListener("change", (ev) => {
+  const kept = new Map((current.techniques || []).map((t) => [t.name, t]));
+  current.techniques = ev.target.value.split(",").map((n) => n.trim()).filter(Boolean).map((n) => kept.get(n) || n);
+  dirty = true; renderEntries(); fieldErrorsFor("techniques", "");
+});
 function renderEntries() {
   $("revision").textContent = `${current.name}, revision ${current.revision}${dirty ? " (unsaved)" : ""}`;
   const groups = {}; current.attributes.forEach((a, i) => (groups[a.group || "(no group)"] ||= []).push([a, i]));

@@ -75,12 +75,23 @@ def test_edit_activate_and_capture_with_it(lab, mongo, db, tmp_path: Path) -> No
         assert page.inner_text("#preview-out") == "4 (ATTR_VALID)"
         page.fill("textarea[name=mapping]", "4 = inserted\n1 = open")
         page.click("text=Apply to the configuration")
+        # the beamline's techniques, by name: an unknown one is refused with the reason, nothing saved
+        page.fill("#techniques", "XAS, quantum magic")
+        page.press("#techniques", "Tab")
+        page.click("#save")
+        refused = page.locator('.error[data-for="techniques"]')
+        wait_for(lambda: "quantum magic" in refused.inner_text(), timeout=10, what="the technique refused")
+        page.fill("#techniques", "xas")
+        page.press("#techniques", "Tab")
         page.click("#save")
         page.get_by_text("Saved as revision 2").wait_for()
+        wait_for(lambda: page.input_value("#techniques") == "x-ray absorption spectroscopy", timeout=10,
+                 what="the technique read back as PaNET names it")
         page.click("#activate")
         page.get_by_text("day is active").wait_for()
         browser.close()
-    assert not errors, errors
+    # the one refusal asked for above (the browser logs every 4xx), nothing else
+    assert errors == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
 
     follower = ActiveConfig(mongo.uri, db.name, "sim", tmp_path / "active.json").start()
     reader = TangoReader(devices.addresses, timeout_s=2.0)
@@ -94,6 +105,8 @@ def test_edit_activate_and_capture_with_it(lab, mongo, db, tmp_path: Path) -> No
         follower.close()
     assert (message.config_name, message.config_revision) == ("day", 2)
     dataset = build_dataset(message, Proposal(proposalId="20240001"), CatalogueSettings()).to_mongo()
+    assert dataset["techniques"] == [{"pid": "http://purl.org/pan-science/PaNET/PaNET01196",
+                                      "name": "x-ray absorption spectroscopy"}]
     assert dataset["scientificMetadata"]["shutter"]["value"] == "inserted"
     assert dataset["scientificMetadata"]["shutter"]["rawValue"] == 4
     db[DATASET_COLLECTION].insert_one(dataset)
