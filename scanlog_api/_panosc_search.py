@@ -29,7 +29,7 @@ they hold (``score``, 0 to 1), as SciCat's scoring service ranks and leaves out 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pymongo import DESCENDING
@@ -244,7 +244,7 @@ class PanoscCatalogue:
                         self._spend(1)
                         item["instrument"] = found
             elif inc.relation == "files":
-                files = self._files(pids, inc.where)
+                files = self._files(pids, inc.where, self._left + 1)  # more would be refused
                 for item, doc in zip(out, docs, strict=True):
                     item["files"] = self._spent(files.get(doc["_id"], []))
             elif inc.relation == "documents":
@@ -256,22 +256,36 @@ class PanoscCatalogue:
                     item[inc.relation] = []
         return out
 
-    def _files(self, pids: list[Any], where: Doc | None) -> dict[Any, list[Doc]]:
+    def _matching_files(self, pids: list[Any], where: Doc | None) -> Iterator[tuple[Doc, int, Doc]]:
+        """Each file of the datasets' blocks that ``where`` selects: its block, place and entry."""
         test = translate(where, FILE) if where else {}
-        files: dict[Any, list[Doc]] = {}
         for block in self._collection(ORIG_DATABLOCK_COLLECTION).find({"datasetId": {"$in": pids}}):
             for n, entry in enumerate(block.get("dataFileList") or []):
-                if not isinstance(entry, dict) or not matches(test, entry):  # another writer's odd entry: no file
-                    continue
-                path = str(entry.get("path", ""))
-                folder, _, name = path.rpartition("/")
-                files.setdefault(block["datasetId"], []).append(
-                    clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))
+                if isinstance(entry, dict) and matches(test, entry):  # another writer's odd entry: no file
+                    yield block, n, entry
+
+    def _files(self, pids: list[Any], where: Doc | None, most: int | None = None) -> dict[Any, list[Doc]]:
+        """The datasets' files in the API's shape, by dataset; at most ``most`` in all (None:
+        every one): a dataset may hold a million files, and an answer lists a page of them."""
+        files: dict[Any, list[Doc]] = {}
+        found = self._matching_files(pids, where)
+        for block, n, entry in found if most is None else itertools.islice(found, most):
+            path = str(entry.get("path", ""))
+            folder, _, name = path.rpartition("/")
+            files.setdefault(block["datasetId"], []).append(
+                clean({"id": f"{block['_id']}-{n}", "name": name, "path": folder, "size": entry.get("size")}))
         return files
 
-    def files(self, pid: str, where: Doc | None) -> list[Doc]:
+    def files(self, pid: str, where: Doc | None, skip: int = 0, limit: int | None = None) -> list[Doc]:
+        """A page of a published dataset's files (only as many are made as the page needs)."""
         self.dataset(pid, Filter())  # NotFound unless published
-        return self._files([pid], where).get(pid, [])
+        found = self._files([pid], where, None if limit is None else skip + limit).get(pid, [])
+        return found[skip:]
+
+    def count_files(self, pid: str, where: Doc | None) -> int:
+        """How many files of a published dataset ``where`` selects (counted, none made)."""
+        self.dataset(pid, Filter())  # NotFound unless published
+        return sum(1 for _ in self._matching_files([pid], where))
 
     def _documents_holding(self, pids: list[Any], inc: Include) -> dict[Any, list[Doc]]:
         query = and_into(self.document_query(inc.where, inc.include), [{"datasetPids": {"$in": pids}}])

@@ -103,13 +103,13 @@ def count_datasets(panosc: Panosc, where: WhereText = None) -> dict[str, int]:
 
 @_get("/Datasets/{pid:path}/files/count", "Count a published dataset's files")
 def count_files(pid: str, panosc: Panosc, where: WhereText = None) -> dict[str, int]:
-    return {"count": len(panosc.files(pid, _where(where, FILE)))}
+    return {"count": panosc.count_files(pid, _where(where, FILE))}
 
 
 @_get("/Datasets/{pid:path}/files", "A published dataset's files")
 def files(pid: str, panosc: Panosc, filter: FilterText = None) -> list[dict[str, Any]]:  # noqa: A002
     flt = _filter(filter, FILE)
-    return panosc.files(pid, flt.where)[flt.skip:flt.skip + flt.limit]
+    return panosc.files(pid, flt.where, flt.skip, flt.limit)
 
 
 @_get("/Datasets/{pid:path}", "One published dataset")

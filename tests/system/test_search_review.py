@@ -21,6 +21,7 @@ from scanlog_api._panosc_search import MAX_ANSWER_ITEMS
 from scanlog_api._views import MAX_VIEWS
 from scizoo.core import (
     DATASET_COLLECTION,
+    ORIG_DATABLOCK_COLLECTION,
     PROPOSAL_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
     VIEW_COLLECTION,
@@ -301,3 +302,24 @@ def test_a_stored_view_that_no_longer_passes_a_save_is_still_read_and_deleted(vi
     repaired = views.put("/api/views/older", json=_view("older", "PA"), headers=alice)
     assert repaired.status_code == 200 and repaired.json()["problem"] is None, repaired.text
     assert views.delete("/api/views/older", headers=alice).status_code == 204
+
+
+def test_a_dataset_of_many_files_is_listed_a_page_at_a_time(published: TestClient, db) -> None:
+    """Its files were all made into the answer (any page of them too, and the count made them
+    all): 120,000 files included with each dataset are now refused as too many items, a page
+    makes only what it shows, and the count counts."""
+    (pid,) = [d["_id"] for d in db[DATASET_COLLECTION].find({}, {"_id": 1}).sort("_id", 1).limit(1)]
+    db[ORIG_DATABLOCK_COLLECTION].insert_many([
+        {"_id": f"block-{b}", "datasetId": pid, "size": 1, "ownerGroup": "A", "accessGroups": [], "isPublished": True,
+         "dataFileList": [{"path": f"/data/raw/f{b}-{n}.h5", "size": 1, "time": NOW} for n in range(60_000)]}
+        for b in range(2)])
+    page = published.get(f"{API}/Datasets/{quote(pid, safe='')}/files?filter=" + quote(json.dumps({"skip": 5, "limit": 3})))
+    assert page.status_code == 200, page.text[:200]
+    assert [f["id"] for f in page.json()] == ["block-0-5", "block-0-6", "block-0-7"]
+    last = published.get(f"{API}/Datasets/{quote(pid, safe='')}/files?filter="
+                         + quote(json.dumps({"skip": 10_000, "limit": 2, "where": {"name": {"like": "f1-%"}}})))
+    assert [f["name"] for f in last.json()] == ["f1-10000.h5", "f1-10001.h5"], last.text[:200]
+    count = published.get(f"{API}/Datasets/{quote(pid, safe='')}/files/count")
+    assert count.json() == {"count": 120_000}
+    included = published.get(f"{API}/Datasets?filter=" + quote(json.dumps({"include": ["files"], "limit": 30})))
+    assert included.status_code == 400 and "items" in included.json()["detail"], included.text[:200]
