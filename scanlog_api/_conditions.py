@@ -56,10 +56,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
-from pint.util import string_preprocessor
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from scizoo.core import to_si
+from scizoo.core import to_si, unit_problem
 
 if TYPE_CHECKING:
     from scizoo.core._units import SIValue
@@ -82,8 +81,6 @@ MAX_KEY_LENGTH = 200
 MAX_KEY_DEPTH = 5
 MAX_TEXT_LENGTH = 200
 MAX_UNIT_LENGTH = 40
-#: A stored unit longer than this is none (``scizoo.core.to_si`` reads none over 64 characters).
-MAX_STORED_UNIT_LENGTH = 64
 
 ALIASES: dict[str, Op] = {"=": "eq", "!=": "ne", "≠": "ne", "<": "lt", "<=": "le", "≤": "le",
                           ">": "gt", ">=": "ge", "≥": "ge"}
@@ -259,54 +256,10 @@ def check_known_keys(conditions: Iterable[Condition], known: Collection[str]) ->
             raise ConditionError(f"condition {cond.text!r}: no scan you may read has the key {cond.key!r}")
 
 
-#: A power's operator in the text pint evaluates (its preprocessor writes ``^``, ``squared``,
-#: ``²`` as ``**``).
-_POWER = re.compile(r"\*\*|\^")
-#: What a power's exponent may be: a number of at most two digits (signed, with decimals), or
-#: such a number or fraction in parentheses (``m**2``, ``s**-1``, ``m**(2)`` for ``m²``, ``m**(1/2)``).
-_EXPONENT = re.compile(r"\s*(?:[-+]?\s*\d{1,2}(?:\.\d{1,6})?(?![\w.(])"
-                       r"|\(\s*[-+]?\s*\d{1,2}(?:\.\d{1,6})?\s*(?:/\s*\d{1,2}\s*)?\))")
-_CHAINED = re.compile(r"\s*(?:\*\*|\^)")
-
-
-def _group_before(text: str, end: int) -> str:
-    """The parenthesised group that ends just before ``end`` ("" when unbalanced)."""
-    depth = 0
-    for n in range(end - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(text[n], 0)
-        if depth == 0:
-            return text[n:end]
-    return ""
-
-
-def unit_problem(unit: str) -> str | None:
-    """Why ``unit`` is no unit to hand to pint (None: it may be read).
-
-    pint evaluates a unit as arithmetic on whole numbers, so a tower of powers has Python
-    compute an integer of billions of digits (``m^((9))^((9))^9``: hours, holding the GIL;
-    ``scizoo.core.to_si``'s guard looks for chains written plainly, and parentheses or pint's
-    words hide them). A unit as people write it raises a name, a number or a group without
-    powers to a small number, so that is what is let through: checked on the text pint
-    evaluates (after its preprocessor), for every unit a request brings or a stored entry holds."""
-    if len(unit) > MAX_STORED_UNIT_LENGTH:  # before pint's preprocessor reads another writer's text
-        return f"longer than {MAX_STORED_UNIT_LENGTH} characters"
-    text = string_preprocessor(unit)
-    for power in _POWER.finditer(text):
-        exponent = _EXPONENT.match(text, power.end())
-        if exponent is None:
-            return "a power's exponent is a number of at most two digits (m^2, s^-1, m^(1/2))"
-        if _CHAINED.match(text, exponent.end()):
-            return "a power of a power"
-        before = text[:power.start()].rstrip()
-        if before.endswith(")") and _POWER.search(_group_before(before, len(before)) or "**"):
-            return "a power of a group that holds a power"
-    return None
-
-
 def si_value(value: Any, unit: str) -> SIValue | None:
-    """``to_si`` for a unit that came from outside (typed, or stored by another writer): None
-    for a unit pint must not read (:func:`unit_problem`) as for one it cannot."""
-    return None if unit_problem(unit) is not None else to_si(value, unit)
+    """``to_si`` (which refuses a unit pint must not read, :func:`scizoo.core.unit_problem`,
+    as one it cannot): None for either."""
+    return to_si(value, unit)
 
 
 def _to_si(value: float, unit: str) -> float | None:

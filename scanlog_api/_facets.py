@@ -28,7 +28,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si, unit_problem
+from scizoo.core import unit_problem
+
+from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si
 
 Doc = dict[str, Any]
 

@@ -10,9 +10,9 @@ from typing import Any, TypeGuard
 
 from pymongo.collection import Collection
 
-from scizoo.core import convert
+from scizoo.core import convert, unit_problem
 
-from ._conditions import and_into, si_value, unit_problem
+from ._conditions import and_into, si_value
 from ._match import matches
 from ._panosc import Filter, Include
 from ._panosc_where import PERSON, BadFilter, Doc, translate

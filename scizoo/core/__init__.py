@@ -162,7 +162,7 @@ from ._rule_revisions import (
 from ._schemas import SCHEMA_DIR, schema_documents
 from ._service import EXIT_UNAVAILABLE, clear_failure, configure_logging, run_service, stacks_on_sigusr1, until_stopped
 from ._topics import KafkaConnection, beamline_topic, dead_letter_topic, events_topic, topic_pattern
-from ._units import convert, to_si
+from ._units import convert, to_si, unit_problem
 
 __all__ = [
     "ACTIVE_CONFIGURATION_COLLECTION",
@@ -331,6 +331,7 @@ __all__ = [
     "to_si",
     "topic_pattern",
     "touched_beamlines",
+    "unit_problem",
     "until_stopped",
     "wildcard_supported",
 ]

@@ -9,6 +9,7 @@ import tokenize
 from typing import Any, NamedTuple
 
 import pint
+from pint.util import string_preprocessor
 
 
 class SIValue(NamedTuple):
@@ -38,10 +39,55 @@ _RUNAWAY = re.compile(r"(\*\*|\^)\s*[-+]?\(?\s*[\w.]+\s*\)?\s*(\*\*|\^)|(\*\*|\^
 MAX_UNIT_CHARS = 64
 
 
+#: A power's operator in the text pint evaluates (its preprocessor writes ``^``, ``squared``,
+#: ``²`` as ``**``).
+_POWER = re.compile(r"\*\*|\^")
+#: What a power's exponent may be: a number of at most two digits (signed, with decimals), or
+#: such a number or fraction in parentheses (``m**2``, ``s**-1``, ``m**(2)`` for ``m²``, ``m**(1/2)``).
+_EXPONENT = re.compile(r"\s*(?:[-+]?\s*\d{1,2}(?:\.\d{1,6})?(?![\w.(])"
+                       r"|\(\s*[-+]?\s*\d{1,2}(?:\.\d{1,6})?\s*(?:/\s*\d{1,2}\s*)?\))")
+_CHAINED = re.compile(r"\s*(?:\*\*|\^)")
+
+
+def _group_before(text: str, end: int) -> str:
+    """The parenthesised group that ends just before ``end`` ("" when unbalanced)."""
+    depth = 0
+    for n in range(end - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[n], 0)
+        if depth == 0:
+            return text[n:end]
+    return ""
+
+
+def unit_problem(unit: str) -> str | None:
+    """Why ``unit`` is no unit to hand to pint (None: it may be read).
+
+    pint evaluates a unit as arithmetic on whole numbers, so a tower of powers has Python
+    compute an integer of billions of digits (``m^((9))^((9))^9``: hours, holding the GIL;
+    a plain pattern finds chains written plainly, and parentheses or pint's words hide them).
+    A unit as people write it raises a name, a number or a group without powers to a small
+    number, so that is what is let through: checked on the text pint evaluates (after its
+    preprocessor), before every conversion (:func:`to_si`), so for every unit a request brings,
+    a configuration names or a stored entry holds (capture, the catalogue migration, search)."""
+    if len(unit) > MAX_UNIT_CHARS:  # before pint's preprocessor reads another writer's text
+        return f"longer than {MAX_UNIT_CHARS} characters"
+    text = string_preprocessor(unit)
+    for power in _POWER.finditer(text):
+        exponent = _EXPONENT.match(text, power.end())
+        if exponent is None:
+            return "a power's exponent is a number of at most two digits (m^2, s^-1, m^(1/2))"
+        if _CHAINED.match(text, exponent.end()):
+            return "a power of a power"
+        before = text[:power.start()].rstrip()
+        if before.endswith(")") and _POWER.search(_group_before(before, len(before)) or "**"):
+            return "a power of a group that holds a power"
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def _si_factor(unit: str) -> tuple[float, float, str] | None:
     """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
-    if len(unit) > MAX_UNIT_CHARS or _RUNAWAY.search(unit):
+    if _RUNAWAY.search(unit) or unit_problem(unit) is not None:
         return None
     ureg = _registry()
     try:

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from scanlog_api._conditions import ConditionError, _si_unit, condition_filter, parse_condition, unit_problem
+from scanlog_api._conditions import ConditionError, _si_unit, condition_filter, parse_condition
 from scanlog_api._facets import FacetError, facet_keys
+from scizoo.core import unit_problem
 
 #: Towers of powers that scizoo.core's runaway guard let through (parentheses, pint's words):
 #: pint would compute 9**(9**9) and beyond, holding the GIL for hours.
@@ -29,6 +30,26 @@ def test_reading_a_tower_of_powers_as_a_unit_returns_at_once() -> None:
             "    doc = {'scientificMetadata': {'e': {'value': 2, 'unit': u}}}\n"
             "    count_facets([doc], [FacetKey(key='e')], total=1)\n"
             "    parameters(doc['scientificMetadata'], {'e': 'keV'})\n")
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_capture_and_the_migration_read_a_tower_of_powers_at_once_too() -> None:
+    """The guard is in scizoo.core's conversion itself: a configured unit (capture builds
+    valueSI), a stored one (the catalogue migration respells unitSI) and a PaNOSC conversion
+    are safe alike. Before it was moved there, these never returned."""
+    code = ("from datetime import UTC, datetime\n"
+            "from scizoo.core import RecordedEntry, ScanMetadata, Proposal, CatalogueSettings, build_dataset, convert\n"
+            "from scizoo.core import to_si\n"
+            "from scizoo.core._units import pint_unit_si\n"
+            "from tests.helpers import make_scan\n"
+            f"for u in {TOWERS!r}:\n"
+            "    assert to_si(2.0, u) is None and pint_unit_si(u) is None and convert(1.0, u, 'm') is None, u\n"
+            "    m = ScanMetadata(message_id='m', beamline='b', source='manual', proposal_id='P', data_path='/d',\n"
+            "                     scan=make_scan(1), produced_at=datetime.now(UTC),\n"
+            "                     entries=[RecordedEntry(name='e', device='d/e/1', attribute='a', value=2.0, unit=u)])\n"
+            "    meta = build_dataset(m, Proposal(proposalId='P'), CatalogueSettings()).to_mongo()['scientificMetadata']\n"
+            "    assert 'valueSI' not in meta['e'], meta\n")
     done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
