@@ -228,15 +228,26 @@ class ScanStore(ScanRules):
         return dict(sorted(keys.items()))
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
-        """The unit of each metadata column, from the first document in the selection that has one."""
-        units = {}
-        for col in columns:
-            if col.startswith("meta:"):
-                field = f"scientificMetadata.{col[5:]}.unit"
-                hit = next((h for b in branches
-                            if (h := next(self._read({**b, field: {"$nin": ["", None]}}, {field: 1}, limit=1), None))),
-                           None)
-                units[col] = (hit or {}).get("scientificMetadata", {}).get(col[5:], {}).get("unit", "")
+        """The unit of each metadata column, from the newest scan of the selection that has one.
+
+        One read of each branch, newest first, stopped once every column has a unit, and at
+        most :data:`MAX_KEYS_SCAN` scans: a column that none of them holds with a unit is headed
+        without one. (A look-up a column read the whole selection for a key no scan holds: 299
+        such columns over 2,000 scans took 32 s.)"""
+        fields = {col: f"scientificMetadata.{col[5:]}.unit" for col in columns if col.startswith("meta:")}
+        units = dict.fromkeys(fields, "")
+        for branch in branches:
+            wanted = [col for col in fields if not units[col]]
+            if not wanted:
+                break
+            for doc in self._read(branch, dict.fromkeys((fields[c] for c in wanted), 1),
+                                  sort=[("creationTime", DESCENDING)], limit=MAX_KEYS_SCAN, batch_size=1000):
+                for col in wanted:
+                    if not units[col]:
+                        unit = next((u for u in reached_values(doc, fields[col]) if isinstance(u, str) and u), "")
+                        units[col] = unit
+                if all(units[c] for c in wanted):
+                    break
         return units
 
     def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:

@@ -125,9 +125,10 @@ class FakeScanStore(ScanRules):
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]:
         units = {}
+        newest = sorted(self._find(branches), key=lambda d: d["creationTime"], reverse=True)
         for col in (c for c in columns if c.startswith("meta:")):
-            entries = (d.get("scientificMetadata", {}).get(col[5:]) for d in self._find(branches))
-            units[col] = next((e["unit"] for e in entries if isinstance(e, dict) and e.get("unit")), "")
+            found = (u for d in newest for u in reached_values(d, f"scientificMetadata.{col[5:]}.unit"))
+            units[col] = next((u for u in found if isinstance(u, str) and u), "")
         return units
 
     def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:

@@ -63,11 +63,11 @@ def scans(request) -> Make:
     """A scan store holding DATASETS, PROPOSALS and BLOCKS: in memory, or on SecantusDB."""
     made: list[ScanStore] = []
 
-    def make(**options):
+    def make(extra: tuple[dict, ...] = (), **options):
         if request.param == "fake":
-            return FakeScanStore(DATASETS, proposals=PROPOSALS, datablocks=BLOCKS, **options)
+            return FakeScanStore([*DATASETS, *extra], proposals=PROPOSALS, datablocks=BLOCKS, **options)
         db = request.getfixturevalue("db")
-        db[DATASET_COLLECTION].insert_many([dict(d) for d in DATASETS])
+        db[DATASET_COLLECTION].insert_many([dict(d) for d in (*DATASETS, *extra)])
         db[PROPOSAL_COLLECTION].insert_many([dict(p) for p in PROPOSALS])
         db[ORIG_DATABLOCK_COLLECTION].insert_many([dict(b) for b in BLOCKS])
         store = ScanStore(SecretStr(request.getfixturevalue("mongo").uri), db.name, **options)
@@ -129,6 +129,19 @@ def test_keys_units_and_pickers(scans) -> None:
     assert {p["proposalId"] for p in store.proposals(ROOT)} >= {"PA", "PB", "PC", "PD", "PE"}
     assert store.beamlines(build_branches(CAROL)) == ["bl0", "bl1"]
     assert store.beamlines(build_branches(None)) == ["bl1"]
+
+
+def test_the_csv_headers_units_come_from_the_newest_scan_that_has_one_nested_keys_too(scans) -> None:
+    """One read of the selection, newest first, for every column (a look-up a column read the
+    whole selection for a key no scan holds); a nested column's unit is found along its path."""
+    newer = dataset(7, "A", energy=7.1)
+    newer["scientificMetadata"]["photon_energy"]["unit"] = "keV"
+    newer["scientificMetadata"]["sample"] = {"temperature": {"value": 20, "unit": "K"}}
+    store = scans(extra=(newer,))
+    columns = ["meta:photon_energy", "meta:sample.temperature", "meta:scan_id", *(f"meta:absent{n}" for n in range(50))]
+    units = store.units(columns, build_branches(ALICE))
+    assert units == {"meta:photon_energy": "keV", "meta:sample.temperature": "K", "meta:scan_id": "",
+                     **{f"meta:absent{n}": "" for n in range(50)}}
 
 
 def test_ratings_comments_attachments_and_the_detail(scans) -> None:
