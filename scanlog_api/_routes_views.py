@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from ._deps import Writer, services
 from ._errors import NotConfigured
 from ._store import ScanStore
-from ._views import MAX_VIEWS, ViewIn, ViewRules, ViewStore
+from ._views import MAX_VIEWS, DefaultIn, ViewDefault, ViewIn, ViewRules, ViewStore
 
 router = APIRouter(tags=["views"])
 _lock = threading.Lock()
@@ -67,6 +67,31 @@ def list_views(user: Writer, views: Views) -> dict[str, Any]:
                      "a name taken is 409; sharedWith a proposal of your groups lets its group read it)")
 def create_view(body: Body_, user: Writer, views: Views) -> dict[str, Any]:
     return views.create(body, user, datetime.now(UTC), uuid.uuid4().hex)
+
+
+# Before /api/views/{view_id}: "default" is this path's, never a view's id (ids are uuid hex).
+@router.get("/api/views/default", responses=_SIGNED_IN, response_model=ViewDefault,
+            summary="The view the table opens for you when its address asks for nothing else",
+            description="`id` null: none chosen, the browser's own column layout opens. A chosen view since "
+                        "deleted or no longer shared with you answers `view` null with the `problem` said "
+                        "(the page then opens the browser's layout); the choice is kept until you change it.")
+def get_default_view(user: Writer, views: Views) -> ViewDefault:
+    return views.default(user)
+
+
+@router.put("/api/views/default", responses=_ONE, response_model=ViewDefault,
+            summary="Open this view by default, on any computer you sign in from (replaces your earlier default)",
+            description="Any view you may read: yours, or one shared with a proposal of your groups. "
+                        "A user has at most one default; setting one replaces the other in one write.")
+def set_default_view(body: Annotated[DefaultIn, Body(openapi_examples={"a view": {"value": {
+        "id": "3f2b9c0d4e5a46b7a8c9d0e1f2a3b4c5"}}})], user: Writer, views: Views) -> ViewDefault:
+    return views.set_default(body, user)
+
+
+@router.delete("/api/views/default", status_code=204, responses=_SIGNED_IN,
+               summary="Open the browser's own layout by default again (your views are kept)")
+def clear_default_view(user: Writer, views: Views) -> None:
+    views.clear_default(user)
 
 
 @router.get("/api/views/{view_id}", responses=_ONE, summary="One view you may read (yours or shared with your groups)")

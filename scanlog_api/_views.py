@@ -14,6 +14,16 @@ them (at most :data:`~scanlog_api._table.MAX_COLUMNS`), conditions parsed by the
 (``_conditions``, at most its :data:`~scanlog_api._conditions.MAX_CONDITIONS`), a sort the
 API accepts; so a stored view can always be applied. The stores below the rule are
 :class:`ViewStore` (MongoDB) and :class:`~scanlog_api.testing.FakeViewStore` (in memory).
+
+A user's *default* view (the one the table opens when its address asks for nothing else) is a
+pointer, one document per user in :data:`VIEW_DEFAULT_COLLECTION` keyed by the user's name,
+not a flag on views: a flag would need every save to clear the user's other flags (two saves at
+once could each clear the other's and both set theirs, leaving two defaults), and a view shared
+by another user is not the chooser's to flag. One document per user by its ``_id`` holds at most
+one default however saves interleave. It may point at a view the user may read, theirs or shared
+with them, checked when it is set; when that view is later deleted or no longer shared with
+them, the pointer is kept (sharing may come back) and reading the default says so instead of
+failing, and the page opens the browser's own layout.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pymongo.errors import DuplicateKeyError
@@ -36,6 +46,9 @@ from ._table import MAX_COLUMNS, sort_field, unknown_columns
 
 Doc = dict[str, Any]
 logger = logging.getLogger(__name__)
+
+#: Each user's default view: ``{_id: user, view: view id, updatedAt}`` (no index beyond ``_id``).
+VIEW_DEFAULT_COLLECTION: Final = "ScanlogViewDefault"
 
 #: A user keeps at most this many views (a list of them is one small read).
 MAX_VIEWS = 50
@@ -161,11 +174,29 @@ class SavedView(ViewIn):
                 sharedWith=_text_or_none(doc.get("sharedWith")), sharedGroup=_text_or_none(doc.get("sharedGroup")),
                 createdAt=_time(doc.get("createdAt")), updatedAt=_time(doc.get("updatedAt")), problem=problem)
 
-    def public(self, user: TokenUser) -> Doc:
-        """What a reader gets: the view, whose it is and whether it is theirs (not the copied group)."""
+    def public(self, user: TokenUser, default_id: str | None = None) -> Doc:
+        """What a reader gets: the view, whose it is, whether it is theirs and their default (not
+        the copied group)."""
         out = self.model_dump(mode="json", exclude={"sharedGroup", "schema_version"})
         out["mine"] = self.owner == user.user
+        out["default"] = self.id == default_id
         return out
+
+
+class DefaultIn(BaseModel):
+    """The view to open by default (PUT /api/views/default): one of the user's or shared with them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=64, description="The id of a view you may read")]
+
+
+class ViewDefault(BaseModel):
+    """The user's default view as the page reads it at start."""
+
+    id: str | None = Field(description="The view chosen as default (None: none, the browser's own layout opens)")
+    view: dict[str, Any] | None = Field(description="That view, when you may still read it (as GET /api/views/{id})")
+    problem: str | None = Field(description="Why the chosen view is not opened (deleted, or no longer shared with you)")
 
 
 def _texts(value: Any) -> list[str]:
@@ -205,6 +236,14 @@ class ViewRules(ABC):
     @abstractmethod
     def _proposal_group(self, proposal_id: str) -> str | None: ...
 
+    @abstractmethod
+    def _default_id(self, user: str) -> str | None:
+        """The view the user chose as default (None: none)."""
+
+    @abstractmethod
+    def _set_default_id(self, user: str, view_id: str | None) -> None:
+        """Point the user's one default at the view (None: clear it), in one write."""
+
     # --- the rule --------------------------------------------------------------
 
     def views(self, user: TokenUser) -> list[Doc]:
@@ -212,10 +251,35 @@ class ViewRules(ABC):
         own = self._owned(user.user)
         shared = [v for v in self._shared(None if user.admin else list(user.groups)) if v.owner != user.user]
         ordered = sorted(own, key=lambda v: v.name.casefold()) + sorted(shared, key=lambda v: (v.name.casefold(), v.owner))
-        return [v.public(user) for v in ordered]
+        default_id = self._default_id(user.user)
+        return [v.public(user, default_id) for v in ordered]
 
     def view(self, view_id: str, user: TokenUser) -> Doc:
-        return self._readable(view_id, user).public(user)
+        return self._readable(view_id, user).public(user, self._default_id(user.user))
+
+    def default(self, user: TokenUser) -> ViewDefault:
+        """The view the table opens for this user when its address asks for nothing else. One
+        chosen but no longer readable (deleted, unshared, the user out of its group) is said as
+        a problem, not an error: the page then opens the browser's layout."""
+        default_id = self._default_id(user.user)
+        if default_id is None:
+            return ViewDefault(id=None, view=None, problem=None)
+        try:
+            return ViewDefault(id=default_id, view=self._readable(default_id, user).public(user, default_id), problem=None)
+        except NotFound:
+            return ViewDefault(id=default_id, view=None, problem=(
+                "the view chosen as your default was deleted or is no longer shared with you: "
+                "the browser's own layout opens instead"))
+
+    def set_default(self, body: DefaultIn, user: TokenUser) -> ViewDefault:
+        """Open this view by default: one the user may read (another's unreadable view is 404, as
+        ever). Any earlier default is replaced in the same write."""
+        self._readable(body.id, user)
+        self._set_default_id(user.user, body.id)
+        return self.default(user)
+
+    def clear_default(self, user: TokenUser) -> None:
+        self._set_default_id(user.user, None)
 
     def create(self, body: ViewIn, user: TokenUser, now: datetime, view_id: str) -> Doc:
         own = self._owned(user.user)
@@ -231,7 +295,7 @@ class ViewRules(ABC):
         if len(self._owned(user.user)) > MAX_VIEWS:
             self._remove(view_id)
             raise Conflict(f"you have {MAX_VIEWS} saved views, the most one may keep: delete one first")
-        return view.public(user)
+        return view.public(user)  # new: no one's default yet
 
     def update(self, view_id: str, body: ViewIn, user: TokenUser, now: datetime) -> Doc:
         old = self._changeable(view_id, user)
@@ -242,11 +306,15 @@ class ViewRules(ABC):
         view = SavedView(**body.model_dump(), id=view_id, owner=old.owner, sharedGroup=group,
                          createdAt=old.createdAt, updatedAt=now)
         self._put(view, new=False)
-        return view.public(user)
+        return view.public(user, self._default_id(user.user))
 
     def delete(self, view_id: str, user: TokenUser) -> None:
         self._changeable(view_id, user)
         self._remove(view_id)
+        # The owner's own default goes with it (they deleted it); others who chose it are told
+        # when they read their default (their pointer is theirs to change).
+        if self._default_id(user.user) == view_id:
+            self._set_default_id(user.user, None)
 
     def _readable(self, view_id: str, user: TokenUser) -> SavedView:
         view = self._get(view_id)
@@ -313,3 +381,23 @@ class ViewStore(ViewRules):
         doc = self._catalogue.collection(PROPOSAL_COLLECTION).find_one({"_id": proposal_id}, {"ownerGroup": 1})
         group = (doc or {}).get("ownerGroup")
         return str(group) if group else None
+
+    def _defaults(self) -> Any:
+        return self._catalogue.collection(VIEW_DEFAULT_COLLECTION)
+
+    def _default_id(self, user: str) -> str | None:
+        doc = self._defaults().find_one({"_id": user}, {"view": 1})
+        view = (doc or {}).get("view")
+        return view if isinstance(view, str) and view else None
+
+    def _set_default_id(self, user: str, view_id: str | None) -> None:
+        if view_id is None:
+            self._defaults().delete_one({"_id": user})
+            return
+        doc = {"_id": user, "view": view_id, "updatedAt": datetime.now(UTC)}
+        try:
+            self._defaults().replace_one({"_id": user}, doc, upsert=True)
+        except DuplicateKeyError:
+            # Two first upserts of one user at once: both missed, one inserted; this one's
+            # insert found the key, so the document exists now and a replace finds it.
+            self._defaults().replace_one({"_id": user}, doc, upsert=True)

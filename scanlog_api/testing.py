@@ -303,6 +303,7 @@ class FakeViewStore(ViewRules):
         self._lock = threading.Lock()
         self.proposals = dict(proposals or {})
         self.saved: dict[str, SavedView] = {}
+        self.defaults: dict[str, str] = {}  # user -> the view chosen as default (one key per user)
 
     def _owned(self, owner: str) -> list[SavedView]:
         with self._lock:
@@ -332,3 +333,14 @@ class FakeViewStore(ViewRules):
 
     def _proposal_group(self, proposal_id: str) -> str | None:
         return self.proposals.get(proposal_id)
+
+    def _default_id(self, user: str) -> str | None:
+        with self._lock:
+            return self.defaults.get(user)
+
+    def _set_default_id(self, user: str, view_id: str | None) -> None:
+        with self._lock:
+            if view_id is None:
+                self.defaults.pop(user, None)
+            else:
+                self.defaults[user] = view_id

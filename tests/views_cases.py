@@ -114,3 +114,75 @@ def check_views(client: TestClient) -> None:
         assert client.post("/api/views", json=view(f"v{n}"), headers=ANNA).status_code == 201
     full = client.post("/api/views", json=view("one more"), headers=ANNA)
     assert full.status_code == 409 and str(MAX_VIEWS) in full.json()["detail"]
+
+
+def _default(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    answer = client.get("/api/views/default", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _defaults_listed(client: TestClient, headers: dict[str, str]) -> list[str]:
+    return [v["name"] for v in client.get("/api/views", headers=headers).json()["data"] if v["default"]]
+
+
+def check_default(client: TestClient) -> None:
+    """A user's default view, kept on the server: set, replaced, cleared; one a user may read
+    only; one since deleted or unshared is said, never a failure. (A fresh store.)"""
+    assert client.get("/api/views/default").status_code == 401
+    assert client.put("/api/views/default", json={"id": "x"}).status_code == 401
+    assert _default(client, ALICE) == {"id": None, "view": None, "problem": None}
+
+    cold = client.post("/api/views", json=view("cold"), headers=ALICE).json()
+    warm = client.post("/api/views", json=view("warm"), headers=ALICE).json()
+    assert not cold["default"] and not warm["default"]
+    chosen = client.put("/api/views/default", json={"id": cold["id"]}, headers=ALICE)
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["id"] == cold["id"] and chosen.json()["view"]["where"] == view()["where"]
+    assert chosen.json()["view"]["default"] is True and chosen.json()["problem"] is None
+    assert _defaults_listed(client, ALICE) == ["cold"]
+    assert client.get(f"/api/views/{cold['id']}", headers=ALICE).json()["default"] is True
+    # Another default replaces it: one at most.
+    assert client.put("/api/views/default", json={"id": warm["id"]}, headers=ALICE).status_code == 200
+    assert _defaults_listed(client, ALICE) == ["warm"] and _default(client, ALICE)["view"]["name"] == "warm"
+    # Each user's own: alice's choice is not anna's.
+    assert _default(client, ANNA)["id"] is None
+
+    # Only a view one may read; another's private view is not found, as an unknown one.
+    private = client.put("/api/views/default", json={"id": cold["id"]}, headers=ANNA)
+    unknown = client.put("/api/views/default", json={"id": "nothing-here"}, headers=ANNA)
+    assert private.status_code == unknown.status_code == 404
+    assert private.json()["detail"].replace(cold["id"], "?") == unknown.json()["detail"].replace("nothing-here", "?")
+    for bad in ({}, {"id": ""}, {"id": "x" * 65}, {"id": cold["id"], "extra": 1}):
+        assert client.put("/api/views/default", json=bad, headers=ANNA).status_code == 422, bad
+    assert _default(client, ANNA)["id"] is None
+
+    # Shared with A: anna may make alice's view her default; bob (B) may not.
+    assert client.put(f"/api/views/{cold['id']}", json=view("cold", sharedWith="PA"), headers=ALICE).status_code == 200
+    assert client.put("/api/views/default", json={"id": cold["id"]}, headers=ANNA).status_code == 200
+    assert _defaults_listed(client, ANNA) == ["cold"]
+    assert client.put("/api/views/default", json={"id": cold["id"]}, headers=BOB).status_code == 404
+    # Unshared: anna's default is said to be gone (no failure, her list still answers); shared
+    # again, it is back (the choice is kept).
+    assert client.put(f"/api/views/{cold['id']}", json=view("cold"), headers=ALICE).status_code == 200
+    gone = _default(client, ANNA)
+    assert gone["id"] == cold["id"] and gone["view"] is None and "no longer shared" in gone["problem"]
+    assert _defaults_listed(client, ANNA) == []
+    assert client.put(f"/api/views/{cold['id']}", json=view("cold", sharedWith="PA"), headers=ALICE).status_code == 200
+    assert _default(client, ANNA)["view"]["name"] == "cold"
+    # Deleted by its owner: anna's is said to be gone; alice's own default (warm) is untouched.
+    assert client.delete(f"/api/views/{cold['id']}", headers=ALICE).status_code == 204
+    deleted = _default(client, ANNA)
+    assert deleted["view"] is None and "deleted" in deleted["problem"]
+    assert _default(client, ALICE)["view"]["name"] == "warm"
+    # Deleting one's own default clears it: the browser's layout opens again.
+    assert client.delete(f"/api/views/{warm['id']}", headers=ALICE).status_code == 204
+    assert _default(client, ALICE) == {"id": None, "view": None, "problem": None}
+
+    # Cleared on request; the view itself is kept.
+    again = client.post("/api/views", json=view("again"), headers=ANNA).json()
+    assert client.put("/api/views/default", json={"id": again["id"]}, headers=ANNA).status_code == 200
+    assert client.delete("/api/views/default", headers=ANNA).status_code == 204
+    assert _default(client, ANNA) == {"id": None, "view": None, "problem": None}
+    assert client.get(f"/api/views/{again['id']}", headers=ANNA).json()["default"] is False
+    assert client.delete("/api/views/default", headers=ANNA).status_code == 204  # none: still fine

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
 from scanlog_api.testing import FakeReductions, FakeScanStore, FakeViewStore
-from tests.views_cases import PROPOSAL_GROUPS, check_views
+from tests.views_cases import PROPOSAL_GROUPS, check_default, check_views
 
 TOKENS = {"ta": TokenUser(user="alice", groups=["A"]), "ta2": TokenUser(user="anna", groups=["A"]),
           "tb": TokenUser(user="bob", groups=["B"]), "tr": TokenUser(user="root", admin=True)}
@@ -18,6 +18,14 @@ def test_views_follow_their_rule_in_memory() -> None:
     app.state.views = FakeViewStore(PROPOSAL_GROUPS)
     with TestClient(app) as client:
         check_views(client)
+
+
+def test_a_users_default_view_in_memory() -> None:
+    store = FakeScanStore()
+    app = create_app(ScanlogSettings(tokens=TOKENS), store=store, reductions=FakeReductions(store))
+    app.state.views = FakeViewStore(PROPOSAL_GROUPS)
+    with TestClient(app) as client:
+        check_default(client)
 
 
 def test_without_a_view_store_the_app_says_so() -> None:
@@ -37,3 +45,10 @@ def test_views_are_documented_in_openapi() -> None:
     assert body["examples"] and "ViewIn" in body["schema"]["$ref"]
     assert {"401", "403", "404", "409", "422"} <= set(schema["paths"]["/api/views/{view_id}"]["put"]["responses"])
     assert "Refusal" in schema["components"]["schemas"]
+    # The default view: read, set (a view you may read), cleared; a gone one is said, not failed.
+    default = schema["paths"]["/api/views/default"]
+    assert {"get", "put", "delete"} <= set(default)
+    assert "ViewDefault" in default["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert {"problem", "view", "id"} <= set(schema["components"]["schemas"]["ViewDefault"]["properties"])
+    assert {"401", "404", "422"} <= set(default["put"]["responses"])
+    assert default["put"]["requestBody"]["content"]["application/json"]["examples"]
