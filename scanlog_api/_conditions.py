@@ -390,11 +390,12 @@ def _is_entry(value: Mapping[str, Any]) -> bool:
     return "value" in value or "v" in value
 
 
-def key_units(meta: Any, prefix: str = "", depth: int = MAX_KEY_DEPTH) -> Iterator[tuple[str, str]]:
-    """Every key of a scientificMetadata object that a condition can name, with its unit ("" for
-    none): entries and bare values (lists included: a condition tests their elements), and the
-    keys inside nested objects as ``outer.inner``, at most :data:`MAX_KEY_DEPTH` deep. A key no
-    condition could name (a segment starting with '$', holding '.') is left out."""
+def metadata_entries(meta: Any, prefix: str = "", depth: int = MAX_KEY_DEPTH) -> Iterator[tuple[str, Any]]:
+    """Every key of a scientificMetadata object that a condition can name, with what it holds
+    (an entry, or a bare value): entries and bare values (lists included: a condition tests
+    their elements), and the keys inside nested objects as ``outer.inner``, at most
+    :data:`MAX_KEY_DEPTH` deep. A key no condition could name (a segment starting with '$',
+    holding '.') is left out. The table's columns are these keys too (``_table.row``)."""
     if not isinstance(meta, Mapping) or depth <= 0:
         return
     for name, value in meta.items():
@@ -402,8 +403,14 @@ def key_units(meta: Any, prefix: str = "", depth: int = MAX_KEY_DEPTH) -> Iterat
             continue
         key = prefix + name
         if isinstance(value, Mapping) and not _is_entry(value):
-            yield from key_units(value, key + ".", depth - 1)
-            continue
+            yield from metadata_entries(value, key + ".", depth - 1)
+        else:
+            yield key, value
+
+
+def key_units(meta: Any) -> Iterator[tuple[str, str]]:
+    """:func:`metadata_entries`' keys, each with its unit ("" for none)."""
+    for key, value in metadata_entries(meta):
         unit = value.get("unit", value.get("u", "")) if isinstance(value, Mapping) else ""
         yield key, unit if isinstance(unit, str) else ""
 

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from ._conditions import MAX_KEY_DEPTH, metadata_entries
+
 #: Fixed columns: id -> (header, field to sort on).
 FIXED_COLUMNS: dict[str, tuple[str, str]] = {
     "scan_id": ("Scan", "scientificMetadata.scan_id.value"),
@@ -94,8 +96,32 @@ def sort_key(field: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
 
 
 def meta_value(doc: dict[str, Any], key: str) -> Any:
-    entry = (doc.get("scientificMetadata") or {}).get(key)
-    return entry.get("value") if isinstance(entry, dict) else entry
+    """The value of a metadata key; a nested one (``outer.inner``) along its path."""
+    entry: Any = doc.get("scientificMetadata") or {}
+    for segment in (key.split(".") if "." in key else [key]):
+        # Into objects of keys only: an entry ({value, unit}) is a value, not a level of keys.
+        nested = isinstance(entry, dict) and "value" not in entry and "v" not in entry
+        entry = entry.get(segment) if nested else None
+    return _entry(entry)["value"]
+
+
+def _entry(value: Any) -> dict[str, Any]:
+    """A metadata entry as a row shows it: its value and unit (SciCat's short {v, u} too)."""
+    if isinstance(value, dict):
+        unit = value.get("unit", value.get("u", ""))
+        return {"value": value.get("value", value.get("v")), "unit": unit if isinstance(unit, str) else ""}
+    return {"value": value}
+
+
+def _meta(scientific: Any) -> dict[str, Any]:
+    """Every top-level key as before, and the keys inside nested objects as ``outer.inner`` (as
+    the key picker lists them and conditions name them), so a nested key's column has cells."""
+    out: dict[str, Any] = {}
+    for key, value in (scientific or {}).items():
+        out[key] = _entry(value)
+        if isinstance(value, dict) and "value" not in value and "v" not in value:
+            out.update((k, _entry(v)) for k, v in metadata_entries(value, f"{key}.", MAX_KEY_DEPTH - 1))
+    return out
 
 
 def row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -118,8 +144,7 @@ def row(doc: dict[str, Any]) -> dict[str, Any]:
         "proposal": (doc.get("proposalIds") or [""])[0],
         "beamline": (doc.get("instrumentIds") or [""])[0],
         "creationTime": doc.get("creationTime"),
-        "meta": {k: {"value": v.get("value"), "unit": v.get("unit", "")} if isinstance(v, dict) else {"value": v}
-                 for k, v in (doc.get("scientificMetadata") or {}).items()},
+        "meta": _meta(doc.get("scientificMetadata")),
     }
 
 
