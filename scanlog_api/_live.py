@@ -66,10 +66,7 @@ class LiveFeed:
         ``max_per_user`` of this user's, are open already. Checked and added under one lock: a
         burst of connects cannot all pass the check before any of them is counted."""
         with self._lock:
-            name = sub.user.user if sub.user is not None else None
-            cap = max_anonymous if name is None else max_per_user
-            same = sum(1 for s in self._subscribers if (s.user.user if s.user is not None else None) == name)
-            if cap is not None and same >= cap:
+            if self._full(sub.user, max_anonymous, max_per_user):
                 return False
             self._subscribers.add(sub)
             LIVE_STREAMS.set(len(self._subscribers))
@@ -77,6 +74,20 @@ class LiveFeed:
                 self._thread = threading.Thread(target=self._run, name="scanlog-feed", daemon=True)
                 self._thread.start()
         return True
+
+    def has_room(self, user: TokenUser | None, *, max_anonymous: int | None = None,
+                 max_per_user: int | None = None) -> bool:
+        """Whether :meth:`subscribe` would take another stream of ``user`` now: asked before the
+        work of a subscription (its conditions' units are read), so a refused one costs nothing.
+        A hint only: :meth:`subscribe` decides, under its lock."""
+        with self._lock:
+            return not self._full(user, max_anonymous, max_per_user)
+
+    def _full(self, user: TokenUser | None, max_anonymous: int | None, max_per_user: int | None) -> bool:
+        name = user.user if user is not None else None
+        cap = max_anonymous if name is None else max_per_user
+        same = sum(1 for s in self._subscribers if (s.user.user if s.user is not None else None) == name)
+        return cap is not None and same >= cap
 
     def unsubscribe(self, sub: Subscriber) -> None:
         with self._lock:

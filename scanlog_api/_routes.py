@@ -204,15 +204,19 @@ async def stream(
         "scans they search is counted, within it (as for the table), so a stream with conditions is not "
         "refused where the table is answered. New scans are sent whatever their time: the page decides."))] = None,
 ) -> StreamingResponse:
+    state = services(request)
+    caps = {"max_anonymous": state.max_anonymous_streams, "max_per_user": state.max_streams_per_user}
+    too_many = TooMany("too many live streams are open for you (anonymous: for everyone): "
+                       "close another page, sign in, or try again later")
+    if not feed.has_room(user, **caps):  # before the conditions' work, so a refused stream costs none
+        raise too_many
     # Units of the conditions' keys as the selection holds them now (a scan arriving later
     # with a list value in a unit not seen yet is compared on valueSI only).
     selection = build_branches(user, proposal=proposal, beamline=beamline, since=storable(since, "since"))
     filters = await asyncio.to_thread(compile_conditions, conditions, store, selection)
     sub = Subscriber(user, proposal, beamline, filters)
-    state = services(request)
-    if not feed.subscribe(sub, max_anonymous=state.max_anonymous_streams, max_per_user=state.max_streams_per_user):
-        raise TooMany("too many live streams are open for you (anonymous: for everyone): "
-                      "close another page, sign in, or try again later")
+    if not feed.subscribe(sub, **caps):
+        raise too_many
     return EventStream(feed, sub, request.is_disconnected)
 
 

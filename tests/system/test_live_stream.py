@@ -108,6 +108,13 @@ def test_a_stream_ends_when_its_token_expires_and_anonymous_streams_are_capped(m
         first = Listener(server.url, {})
         answer = httpx.get(f"{server.url}/api/stream", timeout=10)
         assert answer.status_code == 429 and "anonymous" in answer.json()["detail"]
+        # refused before its conditions' work (their units read in the selection): a condition
+        # that work would refuse (eV against K) is not even looked at
+        from tests.system.test_scan_api import _dataset
+
+        db["Dataset"].insert_one({**_dataset(1, "P"), "isPublished": True})
+        costly = httpx.get(f"{server.url}/api/stream", params={"where": "photon_energy:gt:1:K"}, timeout=10)
+        assert costly.status_code == 429, costly.text
         assert not first.ended.is_set()
 
 
