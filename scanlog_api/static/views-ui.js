@@ -1,8 +1,12 @@
 // The "Views" picker in the bar: save the page as it is under a name (optionally shared with a
-// proposal's group), open a view (through the address: views.js), delete one of one's own.
-// What a view holds and the address that opens it are views.js's; the table applies an opened view.
+// proposal's group), open a view (through the address: views.js), delete one of one's own, make
+// the picked entry the default (a view, or the browser's own layout). What a view holds and the
+// address that opens it are views.js's; the table applies an opened view.
 import {$, api, send} from "./session.js";
-import {nameProblem, pickerEntries, saveTarget, viewBody, viewIdFromSearch, viewSearch} from "./views.js";
+import {
+  BROWSER_SEARCH, asksNothing, defaultChange, defaultView, nameProblem, pickerEntries, saveTarget, viewBody,
+  viewIdFromSearch, viewSearch,
+} from "./views.js";
 
 let views = [];      // as /api/views answers: mine and those shared with my groups
 let page = null;     // the table's side: {current() -> {columns, filter, sort}}
@@ -15,6 +19,7 @@ function fill(selected) {
   $("v-pick").value = views.some((v) => v.id === selected) ? selected : "";
   const v = chosen();
   $("v-delete").disabled = !(v && v.mine);
+  $("v-default").disabled = defaultChange(views, $("v-pick").value) === null;
   $("v-name").value = v && v.mine ? v.name : $("v-name").value;
   $("v-share").value = v && v.mine ? v.sharedWith || "" : "";
 }
@@ -47,11 +52,23 @@ async function remove() {
   } catch (err) { say("not deleted: " + err.message); }
 }
 
+// The picked entry opens by default from now on, on any computer the user signs in from.
+async function makeDefault() {
+  const picked = $("v-pick").value, change = defaultChange(views, picked);
+  if (!change) return;
+  try {
+    await api(change.path, change.body ? send(change.method, change.body) : {method: change.method});
+    await refresh(picked);
+    const v = defaultView(views);
+    say(v ? `“${v.name}” opens by default` : "this browser's columns open by default");
+  } catch (err) { say("default not changed: " + err.message); }
+}
+
 // Opening a view is following its address: the page starts from it (columns, filters,
 // conditions, sort), and the address can be bookmarked or sent to the proposal's group.
 function open() {
   const v = chosen();
-  location.assign(location.pathname + (v ? viewSearch(v) : "") + location.hash);
+  location.assign(location.pathname + (v ? viewSearch(v) : BROWSER_SEARCH) + location.hash);
 }
 
 // The filter bar shows a view's filters (the conditions come from the address: the builder's).
@@ -77,9 +94,19 @@ export async function setupViews(table) {
   $("v-save").addEventListener("click", save);
   $("v-delete").addEventListener("click", remove);
   $("v-pick").addEventListener("change", open);
+  $("v-default").addEventListener("click", makeDefault);
   $("v-name").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); save(); } });
   const id = viewIdFromSearch(location.search);
   try { await refresh(id); } catch (err) { say("cannot list views: " + err.message); }
+  // An address that asks for nothing opens the user's default view, as picking it would (its
+  // address: columns, filters, conditions, sort; reloading keeps it). The page is left at once,
+  // so nothing of this one goes on. A default no longer readable is not listed: the browser's
+  // layout stays, quietly.
+  const start = defaultView(views);
+  if (!id && start && asksNothing(location.search)) {
+    location.replace(location.pathname + viewSearch(start) + location.hash);
+    return new Promise(() => {});
+  }
   if (!id) return null;
   try {
     const v = await (await api("/api/views/" + encodeURIComponent(id))).json();

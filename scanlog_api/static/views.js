@@ -4,8 +4,11 @@
 //
 // A view opens through the address (?view=<id>, with its conditions as where= and its proposal
 // and beamline), so an opened view is a link like any shared search, and reloading keeps it.
+// The user's default view (kept on the server: /api/views marks it) opens the same way when the
+// address asks for nothing else; without one, the browser's own layout is the default.
 
 import {DEFAULT_COLUMNS} from "./columns.js";
+import {filterFromSearch} from "./query.js";
 
 export const MAX_NAME = 80;
 const FILTER_KEYS = ["proposal", "beamline", "range", "since", "until", "q", "minRating"];
@@ -61,14 +64,39 @@ export function viewSearch(view) {
 // The view the address names, or "".
 export function viewIdFromSearch(search) { return new URLSearchParams(search).get("view") || ""; }
 
-// The picker's entries: the browser's own layout first (the default while none is saved), then
-// the user's views, then those shared with them (whose, and with which proposal).
+// Whether the address asks for nothing (no view, no condition, no filter it presets): only then
+// does the user's default view open. What the address presets is query.js's to say.
+// An empty view= (BROWSER_SEARCH: the picker's first entry) asks for this browser's own layout.
+export const BROWSER_SEARCH = "?view=";
+export function asksNothing(search) {
+  if (new URLSearchParams(search).has("view")) return false;
+  const asked = filterFromSearch(search), none = filterFromSearch("");
+  return !asked.where.length && Object.keys(none).every((k) => k === "where" || asked[k] === none[k]);
+}
+
+// The user's default view among those listed (only a view they may still read is listed), or null.
+export function defaultView(views) { return views.find((v) => v.default) || null; }
+
+// The picker's entries: the browser's own layout first, then the user's views, then those shared
+// with them (whose, and with which proposal); the default one (the browser's layout when the
+// user has chosen none) says so.
 export const DEFAULT_ENTRY = "";
+export const DEFAULT_MARK = " — default";
 export function pickerEntries(views) {
   const own = views.filter((v) => v.mine), shared = views.filter((v) => !v.mine);
-  return [[DEFAULT_ENTRY, own.length ? "this browser's columns" : "this browser's columns (default)"],
-          ...own.map((v) => [v.id, v.sharedWith ? `${v.name} (shared with ${v.sharedWith})` : v.name]),
-          ...shared.map((v) => [v.id, `${v.name} · ${v.owner}, ${v.sharedWith}`])];
+  const mark = (v, text) => (v.default ? text + DEFAULT_MARK : text);
+  return [[DEFAULT_ENTRY, defaultView(views) ? "this browser's columns" : "this browser's columns (default)"],
+          ...own.map((v) => [v.id, mark(v, v.sharedWith ? `${v.name} (shared with ${v.sharedWith})` : v.name)]),
+          ...shared.map((v) => [v.id, mark(v, `${v.name} · ${v.owner}, ${v.sharedWith}`)])];
+}
+
+// Making the picked entry the default: a view is pointed at (PUT), the browser's layout clears
+// the user's default (DELETE); null when it is the default already.
+export function defaultChange(views, picked) {
+  const current = defaultView(views);
+  if (picked === DEFAULT_ENTRY) return current ? {method: "DELETE", path: "/api/views/default", body: null} : null;
+  if (current && current.id === picked) return null;
+  return views.some((v) => v.id === picked) ? {method: "PUT", path: "/api/views/default", body: {id: picked}} : null;
 }
 
 // Saving under a name: the user's view of that name is changed (PUT), else a new one (POST).

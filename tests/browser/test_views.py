@@ -87,7 +87,8 @@ def test_a_saved_view_follows_its_user_to_another_computer_and_to_the_proposals_
     context, other, problems = _fresh(browser, f"{views_server}/#token=ta")
     try:
         _rows_in_order(other, [5, 4, 3, 2, 1])
-        assert _picker(other) == ["this browser's columns", "cold and near 9 keV (shared with A)"]
+        # (None chosen as her default on the server: this browser's layout is still the default.)
+        assert _picker(other) == ["this browser's columns (default)", "cold and near 9 keV (shared with A)"]
         other.select_option("#v-pick", label="cold and near 9 keV (shared with A)")
         other.wait_for_url("**view=**")
         _rows_in_order(other, matching)
@@ -121,6 +122,116 @@ def test_a_saved_view_follows_its_user_to_another_computer_and_to_the_proposals_
         bob.wait_for_function("() => document.querySelector('#v-msg').textContent !== ''")
         assert _picker(bob) == ["this browser's columns (default)"]
         assert bob.locator("#v-msg").inner_text().startswith("cannot open the view: no view")
+        problems.check()
+    finally:
+        context.close()
+
+
+def _bare_layout(page, rows: tuple[int, ...] = (5, 4, 3, 2, 1)) -> None:
+    """The browser's own layout opened: every scan one may read, newest first, no view in the address."""
+    if rows:
+        _rows_in_order(page, list(rows))
+    else:
+        page.wait_for_function("() => document.querySelector('#page').textContent === 'no scans'")
+    assert "view" not in parse_qs(urlsplit(page.url).query)
+    assert "meta:photon_energy" not in _headers(page)
+    assert _picker(page)[0] == "this browser's columns (default)"
+
+
+def test_a_default_view_opens_by_itself_on_another_computer_for_its_user_only(
+        page, browser, views_server: str, db) -> None:
+    db[DATASET_COLLECTION].insert_many([_scan(n, e, t) for n, (e, t) in SCANS.items()])
+    matching = sorted(n for n, (e, _) in SCANS.items() if 8 <= e <= 10)
+
+    # Alice saves a view (a condition, a metadata column, sorted oldest first) and makes it her default.
+    page.goto(f"{views_server}/?where={WHERE}#token=ta")
+    _rows_in_order(page, sorted(matching, reverse=True))
+    page.wait_for_function("() => document.querySelector('#add-column option[value=\"meta:photon_energy\"]')")
+    page.select_option("#add-column", "meta:photon_energy")
+    page.locator("#head th[data-col=scan_id] span").first.click()
+    page.locator("#head th[data-col=scan_id] span").first.click()
+    _rows_in_order(page, matching)
+    columns = _headers(page)
+    page.fill("#v-name", "mine by default")
+    page.fill("#v-share", "A")
+    page.click("#v-save")
+    page.wait_for_function("() => document.querySelector('#v-msg').textContent.startsWith('saved')")
+    assert page.locator("#v-default").is_enabled()
+    page.click("#v-default")
+    page.wait_for_function("() => document.querySelector('#v-msg').textContent.includes('opens by default')")
+    assert _picker(page) == ["this browser's columns", "mine by default (shared with A) — default"]
+    assert page.locator("#v-default").is_disabled()  # it is the default already
+    stored = db[VIEW_COLLECTION].find_one({"owner": "alice"})
+
+    # Another computer, alice: the bare address opens her default view, as picking it would.
+    context, other, problems = _fresh(browser, f"{views_server}/#token=ta")
+    try:
+        other.wait_for_url("**view=**")
+        _rows_in_order(other, matching)
+        assert _headers(other) == columns
+        assert other.locator("#chips li span").all_inner_texts()
+        query = parse_qs(urlsplit(other.url).query)
+        assert query["view"] == [str(stored["_id"])] and query["where"] == [WHERE]
+        assert other.input_value("#v-pick") == str(stored["_id"])
+        # An address that asks for something (a shared search) opens that instead.
+        other.goto(f"{views_server}/?where=photon_energy:gt:11:keV")
+        _rows_in_order(other, [3])
+        assert "view" not in parse_qs(urlsplit(other.url).query)
+        problems.check()
+    finally:
+        context.close()
+
+    # Anna (group A) is not given alice's default: the browser's layout opens for her. She makes
+    # alice's shared view her own default; on another computer it opens for her.
+    context, anna, problems = _fresh(browser, f"{views_server}/#token=tn")
+    try:
+        _bare_layout(anna)
+        anna.select_option("#v-pick", label="mine by default · alice, A")
+        anna.wait_for_url("**view=**")
+        _rows_in_order(anna, matching)
+        anna.click("#v-default")
+        anna.wait_for_function("() => document.querySelector('#v-msg').textContent.includes('opens by default')")
+        problems.check()
+    finally:
+        context.close()
+    context, anna, problems = _fresh(browser, f"{views_server}/#token=tn")
+    try:
+        anna.wait_for_url("**view=**")
+        _rows_in_order(anna, matching)
+        assert _headers(anna) == columns
+        problems.check()
+    finally:
+        context.close()
+
+    # Bob has no default: the browser's layout (over no scans: he is in no group of theirs).
+    context, bob, problems = _fresh(browser, f"{views_server}/#token=tb")
+    try:
+        _bare_layout(bob, ())
+        problems.check()
+    finally:
+        context.close()
+
+    # Alice stops sharing it: anna's default is no longer hers to read, and her page opens the
+    # browser's layout quietly (no error, no view in the address).
+    db[VIEW_COLLECTION].update_one({"_id": stored["_id"]}, {"$set": {"sharedWith": None, "sharedGroup": None}})
+    context, anna, problems = _fresh(browser, f"{views_server}/#token=tn")
+    try:
+        _bare_layout(anna)
+        assert anna.locator("#v-msg").inner_text() == ""
+        problems.check()
+    finally:
+        context.close()
+
+    # Alice makes this browser's columns her default again: the bare address stays bare.
+    # (Picked, it opens even while a view is her default: the address asks for it, ?view= empty.)
+    page.select_option("#v-pick", label="this browser's columns")
+    page.wait_for_url(lambda url: url.endswith("/?view="))
+    _rows_in_order(page, [5, 4, 3, 2, 1])
+    page.click("#v-default")
+    page.wait_for_function("() => document.querySelector('#v-msg').textContent.includes('open by default')")
+    context, other, problems = _fresh(browser, f"{views_server}/#token=ta")
+    try:
+        _bare_layout(other)
         problems.check()
     finally:
         context.close()

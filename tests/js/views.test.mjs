@@ -3,7 +3,8 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import {readFileSync} from "node:fs";
 import {
-  DEFAULT_ENTRY, columnsOfView, filterOfView, nameProblem, pickerEntries, saveTarget, sortOfView, viewBody,
+  BROWSER_SEARCH, DEFAULT_ENTRY, DEFAULT_MARK, asksNothing, columnsOfView, defaultChange, defaultView, filterOfView, nameProblem,
+  pickerEntries, saveTarget, sortOfView, viewBody,
   viewIdFromSearch, viewSearch,
 } from "../../scanlog_api/static/views.js";
 import {DEFAULT_COLUMNS} from "../../scanlog_api/static/columns.js";
@@ -53,12 +54,38 @@ test("names are checked before they are sent", () => {
   assert.equal(nameProblem("cold"), "");
 });
 
-test("the picker: this browser's columns first, then mine, then shared with me", () => {
+test("the picker: this browser's columns first, then mine, then shared with me; the default says so", () => {
   const views = [{id: "1", name: "cold", mine: true, sharedWith: null}, {id: "2", name: "hot", mine: false, owner: "bob", sharedWith: "P1"},
                  {id: "3", name: "warm", mine: true, sharedWith: "P1"}];
-  assert.deepEqual(pickerEntries(views), [[DEFAULT_ENTRY, "this browser's columns"], ["1", "cold"],
+  // None chosen on the server: this browser's layout is the default, however many are saved.
+  assert.deepEqual(pickerEntries(views), [[DEFAULT_ENTRY, "this browser's columns (default)"], ["1", "cold"],
                                           ["3", "warm (shared with P1)"], ["2", "hot · bob, P1"]]);
   assert.deepEqual(pickerEntries([]), [[DEFAULT_ENTRY, "this browser's columns (default)"]]);
+  const shared = views.map((v) => ({...v, default: v.id === "2"}));
+  assert.deepEqual(pickerEntries(shared), [[DEFAULT_ENTRY, "this browser's columns"], ["1", "cold"],
+                                           ["3", "warm (shared with P1)"], ["2", "hot · bob, P1" + DEFAULT_MARK]]);
+  assert.equal(defaultView(shared).id, "2");
+  assert.equal(defaultView(views), null);
+});
+
+test("the default view opens only when the address asks for nothing", () => {
+  assert.equal(asksNothing(""), true);
+  assert.equal(asksNothing("?"), true);
+  // The picker's first entry asks for this browser's own layout, default or not.
+  for (const search of ["?view=1", BROWSER_SEARCH, "?where=a:eq:1", "?proposal=P1", "?beamline=bl1"]) {
+    assert.equal(asksNothing(search), false, search);
+  }
+});
+
+test("making the picked entry the default: a view is pointed at, the browser's layout clears it", () => {
+  const views = [{id: "1", name: "cold", mine: true}, {id: "2", name: "hot", mine: false}];
+  assert.deepEqual(defaultChange(views, "2"), {method: "PUT", path: "/api/views/default", body: {id: "2"}});
+  assert.equal(defaultChange(views, DEFAULT_ENTRY), null);  // the browser's layout is the default already
+  const chosen = views.map((v) => ({...v, default: v.id === "2"}));
+  assert.equal(defaultChange(chosen, "2"), null);
+  assert.deepEqual(defaultChange(chosen, "1"), {method: "PUT", path: "/api/views/default", body: {id: "1"}});
+  assert.deepEqual(defaultChange(chosen, DEFAULT_ENTRY), {method: "DELETE", path: "/api/views/default", body: null});
+  assert.equal(defaultChange(chosen, "unknown"), null);
 });
 
 test("saving under a name of mine changes that view; any other name (or another's) is new", () => {
@@ -70,6 +97,6 @@ test("saving under a name of mine changes that view; any other name (or another'
 test("views.js is pure: it imports only pure modules and uses no browser global", () => {
   const text = readFileSync(new URL("../../scanlog_api/static/views.js", import.meta.url), "utf8");
   const code = text.split("\n").filter((l) => !l.trim().startsWith("//")).join("\n");
-  for (const [, from] of code.matchAll(/\bfrom\s+["']([^"']+)["']/g)) assert.equal(from, "./columns.js");
+  for (const [, from] of code.matchAll(/\bfrom\s+["']([^"']+)["']/g)) assert.ok(["./columns.js", "./query.js"].includes(from), from);
   assert.doesNotMatch(code, /\b(document|window|localStorage|sessionStorage|location|history|fetch)\b/);
 });
