@@ -32,12 +32,12 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pymongo.errors import DuplicateKeyError
 
-from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION, TokenUser
+from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION, VIEW_DEFAULT_COLLECTION, TokenUser
 
 from ._catalogue import Catalogue
 from ._conditions import MAX_CONDITIONS, ConditionError, parse_conditions
@@ -48,7 +48,6 @@ Doc = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 #: Each user's default view: ``{_id: user, view: view id, updatedAt}`` (no index beyond ``_id``).
-VIEW_DEFAULT_COLLECTION: Final = "ScanlogViewDefault"
 
 #: A user keeps at most this many views (a list of them is one small read).
 MAX_VIEWS = 50

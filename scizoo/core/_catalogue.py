@@ -48,6 +48,8 @@ CART_COLLECTION: Final = "ScanlogCart"
 ELOG_ENTRY_COLLECTION: Final = "ScanlogElogEntry"
 #: scizoo's own: the scan table's saved views (columns, conditions, filters, sort), per user.
 VIEW_COLLECTION: Final = "ScanlogView"
+#: Each user's default view: one pointer document per user (``_id`` = the user's name).
+VIEW_DEFAULT_COLLECTION: Final = "ScanlogViewDefault"
 #: scizoo's own: short-lived download tickets (scanlog_api/_tickets.py), by the hash of the ticket.
 DOWNLOAD_TICKET_COLLECTION: Final = "ScanlogDownloadTicket"
 

@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, create_app
-from scanlog_api._views import VIEW_DEFAULT_COLLECTION
-from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION
+from scizoo.core import PROPOSAL_COLLECTION, VIEW_COLLECTION, VIEW_DEFAULT_COLLECTION
 from tests.unit.test_views_api import TOKENS
 from tests.views_cases import ALICE, ANNA, PROPOSAL_GROUPS, check_default, check_views, view
 
