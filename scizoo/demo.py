@@ -427,6 +427,8 @@ def _show_urls(console: Console, url: str, interval_s: float, data_dir: Path) ->
     panosc = ('{"include":[{"relation":"parameters","scope":{"where":{"and":[{"name":"photon_energy"},'
               '{"value":{"between":[7.1,7.2]}},{"unit":"keV"}]}}}]}')
     say(f"    e.g. curl -G {url}/panosc-api/Datasets --data-urlencode 'filter={panosc}'")
+    technique = '{"include":[{"relation":"techniques","scope":{"where":{"name":"x-ray absorption spectroscopy"}}}]}'
+    say(f"    by technique (sim.yaml names XAS, PaNET): ... --data-urlencode 'filter={technique}'")
     made = next(iter(sorted((data_dir / "reduce" / "out").glob("*/profile.nxs"))), None)
     if made is not None:
         say(f"  Reproduce a reduction from its file alone: scireduce reproduce {made}")
