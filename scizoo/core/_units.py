@@ -87,7 +87,8 @@ def unit_problem(unit: str) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def _si_factor(unit: str) -> tuple[float, float, str] | None:
     """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
-    if _RUNAWAY.search(unit) or unit_problem(unit) is not None:
+    # The length bound (in unit_problem) before the pattern: it backtracks over a long unit.
+    if unit_problem(unit) is not None or _RUNAWAY.search(unit):
         return None
     ureg = _registry()
     try:

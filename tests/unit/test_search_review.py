@@ -58,6 +58,18 @@ def test_a_stored_unit_of_another_writer_is_not_read_beyond_its_bound() -> None:
     assert unit_problem("m" * 65) == "longer than 64 characters"
 
 
+def test_a_long_stored_unit_is_refused_before_any_pattern_reads_it() -> None:
+    """The bound comes first in the conversion itself: the runaway pattern backtracks over a long
+    run of spaces after a power (20,000 of them: 8 s; quadratic, so 60,000 over a minute), so a
+    long unit another writer stored is refused by its length before that pattern reads it."""
+    code = ("from scizoo.core import convert, to_si\n"
+            "from scizoo.core._units import pint_unit_si\n"
+            "for u in ['^' + ' ' * 60000 + 'm', ('**' + ' ' * 15000) * 4]:\n"
+            "    assert to_si(2.0, u) is None and pint_unit_si(u) is None and convert(1.0, u, 'm') is None\n")
+    done = subprocess.run([sys.executable, "-c", code], timeout=20, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize("unit", TOWERS)
 def test_a_tower_of_powers_is_named_in_the_refusal(unit: str) -> None:
     assert unit_problem(unit) is not None
