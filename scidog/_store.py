@@ -28,6 +28,7 @@ from scizoo.core import (
     ACTIVE_CONFIGURATION_COLLECTION,
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
+    INDEXES,
     BeamlineConfig,
     ensure_indexes,
 )
@@ -52,9 +53,11 @@ class ConfigStore(ConfigRules):
         self._timeout_ms = int(connect_timeout_s * 1000)
         self._lock = threading.Lock()
         self._client: MongoClient[Doc] | None = None
-        # The index build creates the collections, so it runs once, before anything else reads or
-        # writes them: SecantusDB was seen to hang when the start-up build and a request's first
-        # insert created the same new collection at the same moment.
+        # scidog's own indexes create its collections, so they are built once, before anything
+        # else reads or writes them: SecantusDB was seen to hang when the start-up build and a
+        # request's first insert created the same new collection at the same moment. Only these:
+        # the catalogue's (datasets, their wildcard index, the migration) take minutes on a large
+        # one, and the editor does not wait for them.
         self._indexes_tried = threading.Event()
         self._indexes_lock = threading.Lock()
 
@@ -66,8 +69,23 @@ class ConfigStore(ConfigRules):
 
     def _built(self) -> Database[Doc]:
         if not self._indexes_tried.is_set():
-            self.ensure_indexes()
+            self._own_indexes()
         return self.db()
+
+    def _own_indexes(self) -> None:
+        """Create scidog's indexes (and so its collections), once a process: callers that come
+        while the build runs wait for it. Tried once: a store that was away at start serves
+        without them (the next start builds them)."""
+        with self._indexes_lock:
+            if self._indexes_tried.is_set():
+                return
+            try:
+                db = self.db()
+                for collection in (CONFIGURATION_COLLECTION, CONFIGURATION_REVISION_COLLECTION):
+                    for keys in INDEXES[collection]:
+                        db[collection].create_index(keys)
+            finally:
+                self._indexes_tried.set()
 
     def _configs(self) -> Collection[Doc]:
         return self._built()[CONFIGURATION_COLLECTION]
@@ -82,15 +100,9 @@ class ConfigStore(ConfigRules):
         ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scidog", setting="SCIDOG_MONGO_URI")
 
     def ensure_indexes(self) -> None:
-        """Create the indexes (and so the collections), once a process: callers that come while
-        the build runs wait for it. Tried once: a store that was away at start serves without them."""
-        with self._indexes_lock:
-            if self._indexes_tried.is_set():
-                return
-            try:
-                ensure_indexes(self.db())
-            finally:
-                self._indexes_tried.set()
+        """scidog's indexes first (requests wait for those alone), then the whole catalogue's."""
+        self._own_indexes()
+        ensure_indexes(self.db())
 
     def close(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from scifish.testing import SimulatedBeamline, TangoDatabase, demo_devices
 from scizoo.core import (
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
+    DATASET_COLLECTION,
     BeamlineConfig,
     parse_beamline_config,
 )
@@ -405,5 +406,24 @@ def test_the_index_build_goes_before_the_first_write(mongo, db) -> None:
         names = {i["name"] for i in db[CONFIGURATION_REVISION_COLLECTION].list_indexes()}
         assert len(names) > 1, names  # more than _id_: the build ran first
         store.ensure_indexes()  # once a process: a second call is a no-op
+    finally:
+        store.close()
+
+
+def test_a_first_request_waits_for_scidogs_indexes_alone(mongo, db) -> None:
+    """A request that comes first waits for scidog's own indexes only, not for the catalogue's
+    (datasets' indexes, their wildcard index and the migration take minutes on a large catalogue):
+    the editor answers while those are built beside the start."""
+    from pydantic import SecretStr
+
+    from scidog._store import ConfigStore
+
+    store = ConfigStore(SecretStr(mongo.uri), db.name)
+    try:
+        assert store.beamlines() == []
+        assert len({i["name"] for i in db[CONFIGURATION_COLLECTION].list_indexes()}) > 1
+        assert DATASET_COLLECTION not in db.list_collection_names()  # the catalogue's build was not waited for
+        store.ensure_indexes()  # the start's build: scidog's (already there), then the catalogue's
+        assert len({i["name"] for i in db[DATASET_COLLECTION].list_indexes()}) > 1
     finally:
         store.close()
