@@ -16,8 +16,10 @@ def diff(old: BeamlineConfig, new: BeamlineConfig) -> dict[str, Any]:
                if before[name].get(k) != after[name].get(k)}
         for name in sorted(set(before) & set(after)) if before[name] != after[name]
     }
-    fields = {k: [v, getattr(new, k)] for k, v in old.model_dump(exclude={"attributes", "revision"}).items()
-              if getattr(new, k) != v}
+    # Both sides as stored (JSON): a field of models (techniques) compared with its dump is never equal.
+    others = {"attributes", "revision"}
+    then, now = old.model_dump(mode="json", exclude=others), new.model_dump(mode="json", exclude=others)
+    fields = {k: [v, now[k]] for k, v in then.items() if now[k] != v}
     return {
         "added": sorted(set(after) - set(before)),
         "removed": sorted(set(before) - set(after)),

@@ -130,3 +130,24 @@ def test_only_staff_browse_the_control_system(client) -> None:
     assert got.json()["value"] == 1.5
     assert client.get("/api/tango/attributes", headers=STAFF, params={"device": "sim/dead/1"}).status_code == 502
     assert client.get("/api/tango/attributes", headers=STAFF, params={"device": "h:1/a/b/c"}).status_code == 422
+
+
+def test_techniques_survive_export_and_import_and_are_a_change_only_when_changed(client) -> None:
+    """A configuration with techniques exported and imported again is the same configuration:
+    its revision says no change and the diff is empty (the diff compared stored techniques
+    with models, so every save said 'set techniques'); a change of techniques is named."""
+    made = _create(client, config("tech", ("x", "sim/motor/x", "position"), techniques=["XAS"]))
+    assert made.status_code == 201, made.text
+    url = "/api/beamlines/sim/configs/tech"
+    exported = client.get(f"{url}/export", headers=USER).text
+    again = client.post("/api/import", content=exported,
+                        headers={**STAFF, "Content-Type": "application/yaml"})
+    assert again.json()["revision"] == 2 and again.json()["techniques"] == made.json()["techniques"]
+    assert client.get(f"{url}/revisions", headers=USER).json()["data"][0]["change"] == "imported: no change"
+    assert client.get(f"{url}/diff", headers=USER, params={"from": 1, "to": 2}).json()["fields"] == {}
+    dropped = client.put(url, headers=STAFF, json={"config": config("tech", ("x", "sim/motor/x", "position")),
+                                                   "base_revision": 2})
+    assert dropped.json()["revision"] == 3
+    assert client.get(f"{url}/revisions", headers=USER).json()["data"][0]["change"] == "set techniques"
+    fields = client.get(f"{url}/diff", headers=USER, params={"from": 2, "to": 3}).json()["fields"]
+    assert fields == {"techniques": [made.json()["techniques"], []]}
