@@ -240,7 +240,11 @@ class ScanStore(ScanRules):
             wanted = [col for col in fields if not units[col]]
             if not wanted:
                 break
-            for doc in self._read(branch, dict.fromkeys((fields[c] for c in wanted), 1),
+            # A path inside another one asked is left out (MongoDB refuses both in one projection:
+            # meta:sample and meta:sample.unit); the outer one's subtree holds it.
+            paths = {fields[c] for c in wanted}
+            projection = dict.fromkeys((p for p in paths if not any(p.startswith(o + ".") for o in paths)), 1)
+            for doc in self._read(branch, projection,
                                   sort=[("creationTime", DESCENDING)], limit=MAX_KEYS_SCAN, batch_size=1000):
                 for col in wanted:
                     if not units[col]:

@@ -144,6 +144,16 @@ def test_the_csv_headers_units_come_from_the_newest_scan_that_has_one_nested_key
                      **{f"meta:absent{n}": "" for n in range(50)}}
 
 
+def test_the_csv_headers_units_of_a_key_and_a_key_inside_it(scans) -> None:
+    """Columns whose unit paths overlap (meta:sample and meta:sample.unit: the one's unit path
+    holds the other's) are asked together in one read: the read must not fail on them."""
+    newer = dataset(7, "A")
+    newer["scientificMetadata"]["sample"] = {"unit": {"value": 3, "unit": "K"}}
+    store = scans(extra=(newer,))
+    units = store.units(["meta:sample", "meta:sample.unit", "meta:photon_energy"], build_branches(ALICE))
+    assert units == {"meta:sample": "", "meta:sample.unit": "K", "meta:photon_energy": "eV"}
+
+
 def test_ratings_comments_attachments_and_the_detail(scans) -> None:
     store = scans(staff_comment_groups={"bl1": "bl1-staff"})
     for user, value, minute in ((ALICE, 3.0, 1), (ANNA, 1.0, 2), (ALICE, 2.0, 3)):
