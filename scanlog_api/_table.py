@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from scizoo.core import convert
+
 from ._conditions import MAX_KEY_DEPTH, metadata_entries
 
 #: Fixed columns: id -> (header, field to sort on).
@@ -95,14 +97,36 @@ def sort_key(field: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return key
 
 
-def meta_value(doc: dict[str, Any], key: str) -> Any:
-    """The value of a metadata key; a nested one (``outer.inner``) along its path."""
+def meta_entry(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    """A metadata key's value and unit; a nested key (``outer.inner``) along its path."""
     entry: Any = doc.get("scientificMetadata") or {}
     for segment in (key.split(".") if "." in key else [key]):
         # Into objects of keys only: an entry ({value, unit}) is a value, not a level of keys.
         nested = isinstance(entry, dict) and "value" not in entry and "v" not in entry
         entry = entry.get(segment) if nested else None
-    return _entry(entry)["value"]
+    return _entry(entry)
+
+
+def meta_value(doc: dict[str, Any], key: str) -> Any:
+    return meta_entry(doc, key)["value"]
+
+
+def _in_unit(entry: dict[str, Any], unit: str) -> Any:
+    """An entry's value under a header in ``unit``: converted where its own unit differs (7130 eV
+    is 7.13 under keV), a number or each number of a list; written with its own unit where it
+    cannot be (another dimension, text), so no cell is read in a unit it is not in."""
+    value, own = entry["value"], entry.get("unit") or ""
+    if not unit or not own or own == unit or value is None:
+        return value
+
+    def one(v: Any) -> Any:
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        return convert(float(v), own, unit) if number else None
+
+    converted = [one(v) for v in value] if isinstance(value, list) else one(value)
+    if converted is None or (isinstance(converted, list) and None in converted):
+        return f"{_cell(value)} {own}"
+    return converted
 
 
 def _entry(value: Any) -> dict[str, Any]:
@@ -215,10 +239,13 @@ def column_headers(columns: list[str], units: dict[str, str]) -> list[str]:
     return out
 
 
-def cell_texts(doc: dict[str, Any], columns: list[str]) -> list[str]:
-    """A document's cells for the given columns, as plain text (not yet made safe for any format)."""
+def cell_texts(doc: dict[str, Any], columns: list[str], units: dict[str, str] | None = None) -> list[str]:
+    """A document's cells for the given columns, as plain text (not yet made safe for any format);
+    a metadata column whose header names a unit (``units``) has its cells in that unit."""
     r = row(doc)
-    return [_cell(meta_value(doc, col[5:]) if col.startswith("meta:") else r.get(col)) for col in columns]
+    units = units or {}
+    return [_cell(_in_unit(meta_entry(doc, col[5:]), units.get(col, "")) if col.startswith("meta:") else r.get(col))
+            for col in columns]
 
 
 def html_table(docs: Iterable[dict[str, Any]], columns: list[str]) -> str:
@@ -240,7 +267,7 @@ def csv_lines(docs: Iterable[dict[str, Any]], columns: list[str], units: dict[st
     writer = csv.writer(buf)
     writer.writerow([neutralise(h) for h in column_headers(columns, units)])
     for n, doc in enumerate(docs, 1):
-        writer.writerow([neutralise(c) for c in cell_texts(doc, columns)])
+        writer.writerow([neutralise(c) for c in cell_texts(doc, columns, units)])
         if n % 500 == 0:
             yield buf.getvalue()
             buf.seek(0)

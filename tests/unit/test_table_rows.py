@@ -29,3 +29,16 @@ def test_a_nested_keys_value_is_read_along_its_path_in_the_csv_and_the_logbook()
     csv = "".join(csv_lines([DOC], columns, {"meta:sample.temperature": "K"})).splitlines()
     assert csv == ["Scan,sample.temperature [K],sample.name", "1,20,Cu"]
     assert "<td>Cu</td>" in html_table([DOC], columns)
+
+
+def test_a_csv_column_holds_its_cells_in_the_unit_its_header_names() -> None:
+    """The header's unit is the newest scan's; a scan stored in another unit is converted (7130
+    eV under keV was written 7130), one that cannot be is written with its own unit."""
+    def scan(value: object, unit: str) -> dict:
+        return {"pid": "p", "scientificMetadata": {"scan_id": {"value": 1}, "e": {"value": value, "unit": unit}}}
+
+    docs = [scan(7.2, "keV"), scan(7130.0, "eV"), scan([7000.0, 7100.0], "eV"), scan(3.0, "K"), scan("n/a", "eV"),
+            scan(5.0, "")]
+    csv = "".join(csv_lines(docs, ["meta:e"], {"meta:e": "keV"})).splitlines()
+    assert csv == ["e [keV]", "7.2", "7.13", "\"7.0, 7.1\"", "3.0 K", "n/a eV", "5.0"]
+    assert cell_texts(scan(7130.0, "eV"), ["meta:e"]) == ["7130.0"]  # no header unit: as stored
