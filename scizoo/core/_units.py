@@ -84,9 +84,15 @@ def unit_problem(unit: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
 def _si_factor(unit: str) -> tuple[float, float, str] | None:
     """Return (scale, offset, SI unit) so that si = value * scale + offset, or None if unknown."""
+    # The length bound before the cache: a long text (another writer's, up to a document's size)
+    # is never kept as a cache key.
+    return None if len(unit) > MAX_UNIT_CHARS else _bounded_si_factor(unit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bounded_si_factor(unit: str) -> tuple[float, float, str] | None:
     # The length bound (in unit_problem) before the pattern: it backtracks over a long unit.
     if unit_problem(unit) is not None or _RUNAWAY.search(unit):
         return None
@@ -103,12 +109,14 @@ def _si_factor(unit: str) -> tuple[float, float, str] | None:
     return scale, offset, scicat_unit_si({name: float(power.real) for name, power in one.unit_items()})
 
 
-@functools.lru_cache(maxsize=1024)
 def pint_unit_si(unit: str) -> str | None:
     """``unit``'s SI unit as scizoo spelled ``unitSI`` before it followed SciCat (pint's compact
     form, ``kg*m**2/s**2``): what the catalogue migration looks for. None: not a unit."""
-    if _si_factor(unit) is None:
-        return None
+    return None if _si_factor(unit) is None else _pint_spelling(unit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pint_spelling(unit: str) -> str:
     return f"{_registry().Quantity(1.0, unit).to_base_units().units:~C}"
 
 

@@ -87,3 +87,15 @@ def test_a_tower_of_powers_is_named_in_the_refusal(unit: str) -> None:
 def test_units_as_people_write_them_still_convert(unit: str, si: str) -> None:
     assert unit_problem(unit) is None
     assert _si_unit(unit) == si
+
+
+def test_a_long_stored_unit_is_never_kept_by_the_unit_caches() -> None:
+    """Another writer's unit may be as long as a document: refused before the caches, so a few
+    thousand of them cannot pin gigabytes."""
+    from scizoo.core import _units
+
+    before = (_units._bounded_si_factor.cache_info().currsize, _units._pint_spelling.cache_info().currsize)
+    long_units = [f"{'m' * 100_000}{n}" for n in range(20)]
+    assert all(_units.to_si(1.0, u) is None and _units.pint_unit_si(u) is None for u in long_units)
+    after = (_units._bounded_si_factor.cache_info().currsize, _units._pint_spelling.cache_info().currsize)
+    assert after == before
