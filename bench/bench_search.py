@@ -444,7 +444,8 @@ def main() -> None:
                 wanted = facet_keys(["photon_energy"], ["keV"])
 
                 def compiled(u: TokenUser = user, p: str | None = proposal, c: Any = parsed) -> list[Doc]:
-                    units = store.metadata_units(build_branches(u, proposal=p), keys_with_units(c))
+                    found = store.key_unit_sets(build_branches(u, proposal=p), keys_with_units(c))
+                    units = {k: e for k, (e, _) in found.items()}
                     return build_branches(u, proposal=p, conditions=conditions_filters(c, units))
 
                 def page(branches_of: Callable[[], list[Doc]] = compiled) -> tuple[int, list[Doc]]:
@@ -467,7 +468,8 @@ def main() -> None:
             for name, user, proposal, conds, aim in chosen("shaped"):
                 parsed = parse_conditions(where(conds))
                 wanted = facet_keys(["photon_energy"], ["keV"])
-                units = store.metadata_units(build_branches(user, proposal=proposal), keys_with_units(parsed))
+                units = {k: e for k, (e, _) in store.key_unit_sets(build_branches(user, proposal=proposal),
+                                                                     keys_with_units(parsed)).items()}
                 branches = build_branches(user, proposal=proposal, conditions=conditions_filters(parsed, units))
 
                 def two_stage(tail: list[Doc], b: list[Doc] = branches) -> list[list[Doc]]:

@@ -374,12 +374,6 @@ def conditions_filters(conditions: Iterable[Condition], units: Mapping[str, Iter
             for c in conditions]
 
 
-def without_si_filter(key: str) -> Doc:
-    """What selects the entries of ``key`` that have no ``valueSI`` (ANDed into a selection to
-    read their units: :func:`condition_filter`'s ``without_si``)."""
-    return {f"{metadata_path(key)}.valueSI": {"$exists": False}}
-
-
 def keys_with_units(conditions: Iterable[Condition]) -> list[str]:
     """The keys whose units the store must be asked for (those of conditions with a unit)."""
     return sorted({c.key for c in conditions if any(t.unit for t in c.tests())})

@@ -18,7 +18,6 @@ from ._conditions import (
     conditions_filters,
     keys_with_units,
     parse_conditions,
-    without_si_filter,
 )
 from ._elog import ElogClient
 from ._errors import Invalid, NotConfigured
@@ -157,13 +156,12 @@ def compile_conditions(conditions: list[Condition], store: Scans, branches: list
     if store.count(branches) > MAX_CONDITION_SCAN:
         raise Invalid(f"metadata conditions search at most {MAX_CONDITION_SCAN:,} scans: "
                       "narrow the selection (proposal, beamline, time) first")
-    keys = keys_with_units(conditions)
-    units = store.metadata_units(branches, keys)
     # Only entries without valueSI (lists) are compared in their own unit: asking for their
     # units apart keeps a key whose entries all have valueSI one flat range, which the store
     # plans from its indexes (an alternative a unit is an $or: SecantusDB reads everything).
-    without_si = {key: store.metadata_units([{**b, **without_si_filter(key)} for b in branches], [key])[key]
-                  for key in keys}
+    found = store.key_unit_sets(branches, keys_with_units(conditions))
+    units = {key: every for key, (every, _) in found.items()}
+    without_si = {key: without for key, (_, without) in found.items()}
     try:
         return conditions_filters(conditions, units, without_si)
     except ConditionError as err:

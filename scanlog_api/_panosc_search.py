@@ -178,10 +178,8 @@ class PanoscCatalogue:
         # Only entries without valueSI (lists) are compared in their own unit: their units are
         # the ones the engine needs (asking for every unit would make it add an alternative per
         # unit, each an $or that SecantusDB answers by reading the whole selection).
-        held: dict[str, set[str]] = {}
-        for key in keys_with_units(conditions):
-            without_si = {**selection, f"scientificMetadata.{key}.valueSI": {"$exists": False}}
-            held.update(self._scans.metadata_units([without_si], [key]))
+        held = {key: without for key, (_, without) in
+                self._scans.key_unit_sets([selection], keys_with_units(conditions)).items()}
         wanted: dict[str, set[str]] = {}
         for cond in conditions:
             if cond.unit and (si := si_value(1.0, cond.unit)) is not None:

@@ -54,7 +54,8 @@ class Scans(ScanReads, Protocol):
 
     def units(self, columns: list[str], branches: list[Doc]) -> dict[str, str]: ...
 
-    def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]: ...
+    def key_unit_sets(self, branches: list[Doc], keys: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+        """Each key's units in the selection, and those of its entries without ``valueSI``."""
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],
                      limit: int) -> tuple[list[Doc], int]:

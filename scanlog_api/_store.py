@@ -254,21 +254,30 @@ class ScanStore(ScanRules):
                     break
         return units
 
-    def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:
-        """Every unit each (possibly nested) metadata key has in the selection (for conditions)."""
-        out: dict[str, set[str]] = {}
-        for key in keys:
-            field = f"scientificMetadata.{key}.unit"
-            out[key] = {u for b in branches for u in self.datasets.distinct(field, {**b, field: {"$exists": True}})
-                        if isinstance(u, str)}
-            if "." in key:
-                # A nested key's path may go through a list of objects (another writer's
-                # detectors), which SecantusDB's distinct does not enter (MongoDB's does): the
-                # units are read along the path here, so both stores give the same units.
-                top = f"scientificMetadata.{key.split('.')[0]}"
-                for b in branches:
-                    for doc in self.datasets.find({**b, top: {"$exists": True}}, {top: 1}).limit(MAX_UNIT_READS):
-                        out[key].update(u for u in reached_values(doc, field) if isinstance(u, str))
+    def key_unit_sets(self, branches: list[Doc], keys: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+        """For each (possibly nested) key: every unit it has in the selection, and the units of
+        its entries without ``valueSI`` (compared in their own unit), in one read of each branch
+        for all keys (two ``distinct`` a key a branch before: 12 reads for two conditions of a
+        member). The units are read along the path as MongoDB's ``distinct`` reads them, through
+        lists of objects too; an entry is "without ``valueSI``" as ``{path.valueSI: {$exists:
+        false}}`` selects it: no ``valueSI`` reached at that path. The selection is bounded by the
+        caller (``MAX_CONDITION_SCAN``), and each branch's read at :data:`MAX_UNIT_READS`."""
+        out: dict[str, tuple[set[str], set[str]]] = {key: (set(), set()) for key in keys}
+        if not keys:
+            return out
+        paths = {key: f"scientificMetadata.{key}" for key in keys}
+        tops = sorted({f"scientificMetadata.{key.split('.')[0]}" for key in keys})
+        for branch in branches:
+            # One key: only the scans that hold it (a plain filter, planned from the branch's index).
+            query = {**branch, tops[0]: {"$exists": True}} if len(tops) == 1 and tops[0] not in branch else branch
+            for doc in self._read(query, dict.fromkeys(tops, 1), limit=MAX_UNIT_READS, batch_size=1000):
+                for key, path in paths.items():
+                    units = [u for u in reached_values(doc, f"{path}.unit") if isinstance(u, str)]
+                    if units:
+                        every, without_si = out[key]
+                        every.update(units)
+                        if not reached_values(doc, f"{path}.valueSI"):
+                            without_si.update(units)
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

@@ -131,12 +131,15 @@ class FakeScanStore(ScanRules):
             units[col] = next((u for u in found if isinstance(u, str) and u), "")
         return units
 
-    def metadata_units(self, branches: list[Doc], keys: list[str]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for key in keys:
-            # Along the path as the real store reads it (through lists of objects too).
-            out[key] = {u for d in self._find(branches) for u in reached_values(d, f"scientificMetadata.{key}.unit")
-                        if isinstance(u, str)}
+    def key_unit_sets(self, branches: list[Doc], keys: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+        out: dict[str, tuple[set[str], set[str]]] = {key: (set(), set()) for key in keys}
+        for doc in self._find(branches):
+            for key in keys:
+                path = f"scientificMetadata.{key}"
+                units = [u for u in reached_values(doc, f"{path}.unit") if isinstance(u, str)]
+                out[key][0].update(units)
+                if not reached_values(doc, f"{path}.valueSI"):
+                    out[key][1].update(units)
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

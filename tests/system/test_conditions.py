@@ -527,8 +527,8 @@ def test_the_units_of_a_key_through_a_list_of_objects_are_found_on_the_embedded_
     db[DATASET_COLLECTION].insert_one(doc)
     store = ScanStore(SecretStr(mongo.uri), db.name)
     try:
-        assert store.metadata_units(build_branches(TokenUser(user="root", admin=True)),
-                                    ["detectors.exposure"]) == {"detectors.exposure": {"s"}}
+        assert store.key_unit_sets(build_branches(TokenUser(user="root", admin=True)),
+                                   ["detectors.exposure"]) == {"detectors.exposure": ({"s"}, {"s"})}
     finally:
         store.close()
     settings = ScanlogSettings(mongo_uri=mongo.uri, database=db.name, tokens={"ta": TokenUser(user="alice", groups=["A"])})
