@@ -71,10 +71,27 @@ class _Process:
         )
         try:
             _wait_for_port(self.port, self._proc, self.service, timeout)
-        except ServiceStartError:
+        except ServiceStartError as err:
             self.stop()
+            said = self._last_words()
+            if said:
+                raise ServiceStartError(self.service, f"{err.reason}: {said}") from err
             raise
         logger.info("%s listening on 127.0.0.1:%s", self.service, self.port)
+
+    def _last_words(self) -> str:
+        """Why the process stopped, from the end of its log: a folder another process holds is
+        said as such (a demo or test still running on it), else the log's last line is named."""
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        with self._log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 8192))
+            tail = log.read().decode("utf-8", "replace")
+        if "already being managed by another process" in tail:
+            return ("its data folder is in use by another process (a demo or a test still running on it, or "
+                    f"one that is stopping: wait for it to end); log: {self._log_path}")
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        return f"{lines[-1][:300]} (log: {self._log_path})" if lines else ""
 
     @property
     def pid(self) -> int | None:

@@ -51,3 +51,16 @@ def test_broker_and_store_stop_when_their_parent_is_sigkilled(tmp_path: Path) ->
         parent.wait()
         parent.stdin.close()
         parent.stdout.close()
+
+
+def test_a_store_folder_in_use_is_said_as_such(tmp_path: Path) -> None:
+    """A second `make demo` on the folder of one still running (or stopping) said only 'the
+    process exited with code 1'; it names the cause and the log now."""
+    from scizoo.core import ServiceStartError
+    from scizoo.testing import EmbeddedMongo
+
+    with EmbeddedMongo(tmp_path / "store", log_path=tmp_path / "first.log"):
+        second = EmbeddedMongo(tmp_path / "store", log_path=tmp_path / "second.log")
+        with pytest.raises(ServiceStartError, match="in use by another process") as refused:
+            second.start()
+        assert str(tmp_path / "second.log") in str(refused.value)
