@@ -34,6 +34,7 @@ from scizoo.ops.kafka_records import (
     Undecodable,
     codecs_unavailable,
     missing_library,
+    nudged,
     require_codecs,
     undecodable,
 )
@@ -251,6 +252,12 @@ class _Loop:
         self.lag_reported: set[tuple[str, str]] = set()
 
     def run(self, stop: threading.Event) -> None:
+        # The network thread is woken every second (kafka_records.nudged): a lost wake-up after a
+        # broker restart held a poll for two minutes.
+        with nudged(self.consumer):
+            self._run(stop)
+
+    def _run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
                 try:

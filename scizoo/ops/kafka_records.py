@@ -12,8 +12,11 @@ the consumer ends without moving past it, and reads it again once the library is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +78,41 @@ def missing_library(err: BaseException) -> str | None:
     text = str(err)
     found = next((name for name in ("gzip", "snappy", "lz4", "zstd") if f"for {name} compression" in text), None)
     return found if found is not None and "not found" in text else None
+
+
+#: How often a consumer's network thread is woken while a poll is running (:func:`nudged`).
+NUDGE_EVERY_S = 1.0
+
+
+@contextlib.contextmanager
+def nudged(consumer: KafkaConsumer, every_s: float = NUDGE_EVERY_S) -> Iterator[None]:
+    """Wake the consumer's network thread every ``every_s`` while the block runs.
+
+    kafka-python 3.0.12 runs its I/O on one thread, and ``poll()`` hands it the wait and blocks
+    until it answers. After a broker restart a scicow was seen (its stacks written on SIGUSR1, in
+    a whole-suite run) blocked in ``poll()`` for two minutes with the network thread idle in
+    ``select()``: the hand-over's wake-up was lost, and nothing woke that thread until a timer of
+    its own two minutes later, so the consumer neither read nor re-joined its group. A wake-up
+    more is harmless (``select()`` returns and finds nothing to do); this one bounds such a loss to
+    ``every_s``. It uses the client's own ``wakeup()``, which kafka-python keeps on the consumer's
+    private ``_client``; where that is missing nothing is done."""
+    wake = getattr(getattr(consumer, "_client", None), "wakeup", None)
+    done = threading.Event()
+
+    def nudge() -> None:
+        while not done.wait(every_s):
+            with contextlib.suppress(Exception):  # a client closing under it: the block ends anyway
+                wake()  # type: ignore[misc]
+
+    thread = threading.Thread(target=nudge, name="kafka-nudge", daemon=True) if callable(wake) else None
+    if thread is not None:
+        thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if thread is not None:
+            thread.join(every_s + 1)
 
 
 def poll_reading_past(consumer: KafkaConsumer, timeout_ms: int, log: logging.Logger) -> dict[Any, list[Any]]:

@@ -41,3 +41,25 @@ def test_sigusr1_writes_every_threads_stack_and_the_service_goes_on() -> None:
             proc.kill()
     assert out == "stopped\n" and proc.returncode == 0
     assert "in waiting_here" in err and "in worker_waits" in err, err
+
+
+def test_a_consumers_network_thread_is_woken_while_a_block_runs_and_not_after() -> None:
+    """kafka_records.nudged: a lost wake-up held a scicow's poll for two minutes after a broker
+    restart; the client's own wakeup() is called every period while the block runs."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from scizoo.ops.kafka_records import nudged
+
+    woken: list[float] = []
+    consumer = SimpleNamespace(_client=SimpleNamespace(wakeup=lambda: woken.append(time.monotonic())))
+    with nudged(consumer, every_s=0.05):  # type: ignore[arg-type]
+        time.sleep(0.5)
+    seen = len(woken)
+    assert seen >= 5, woken
+    time.sleep(0.2)
+    assert len(woken) == seen  # stopped with the block
+    assert not any(t.name == "kafka-nudge" for t in threading.enumerate())
+    with nudged(SimpleNamespace()):  # type: ignore[arg-type]  # a client without wakeup(): nothing done
+        pass
