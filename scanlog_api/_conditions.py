@@ -53,15 +53,12 @@ import json
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scizoo.core import to_si, unit_problem
-
-if TYPE_CHECKING:
-    from scizoo.core._units import SIValue
 
 Doc = dict[str, Any]
 Scalar = float | int | str | bool
@@ -256,22 +253,16 @@ def check_known_keys(conditions: Iterable[Condition], known: Collection[str]) ->
             raise ConditionError(f"condition {cond.text!r}: no scan you may read has the key {cond.key!r}")
 
 
-def si_value(value: Any, unit: str) -> SIValue | None:
-    """``to_si`` (which refuses a unit pint must not read, :func:`scizoo.core.unit_problem`,
-    as one it cannot): None for either."""
-    return to_si(value, unit)
-
-
 def _to_si(value: float, unit: str) -> float | None:
     """``to_si``'s value, None for a unit pint cannot use (``to_si`` turns every parser error
     and runaway expression into "no unit", so a typed unit is never a 500)."""
-    si = si_value(value, unit)
+    si = to_si(value, unit)
     return None if si is None or not math.isfinite(si.value) else si.value
 
 
 def _si_unit(unit: str) -> str | None:
     """The SI unit ``unit`` converts to (None: not a unit pint can use)."""
-    si = si_value(1.0, unit)
+    si = to_si(1.0, unit)
     return None if si is None else si.unit
 
 
@@ -379,7 +370,7 @@ def keys_with_units(conditions: Iterable[Condition]) -> list[str]:
     return sorted({c.key for c in conditions if any(t.unit for t in c.tests())})
 
 
-def _is_entry(value: Mapping[str, Any]) -> bool:
+def is_entry(value: Mapping[str, Any]) -> bool:
     """A {value, unit} entry (or SciCat's short {v, u}), rather than an object of keys."""
     return "value" in value or "v" in value
 
@@ -396,7 +387,7 @@ def metadata_entries(meta: Any, prefix: str = "", depth: int = MAX_KEY_DEPTH) ->
         if not isinstance(name, str) or not _SEGMENT.fullmatch(name):
             continue
         key = prefix + name
-        if isinstance(value, Mapping) and not _is_entry(value):
+        if isinstance(value, Mapping) and not is_entry(value):
             yield from metadata_entries(value, key + ".", depth - 1)
         else:
             yield key, value

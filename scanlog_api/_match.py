@@ -211,3 +211,16 @@ def matches(query: Doc, doc: Doc) -> bool:
         if not ok:
             return False
     return True
+
+
+def note_units(found: dict[str, tuple[set[str], set[str]]], doc: Doc) -> None:
+    """Add ``doc``'s units of each key of ``found`` (every unit, and those of entries without
+    ``valueSI``), read along the path as MongoDB's ``distinct`` reads them; an entry is "without
+    ``valueSI``" as ``{path.valueSI: {$exists: false}}`` selects it. Both scan stores' key units."""
+    for key, (every, without_si) in found.items():
+        path = f"scientificMetadata.{key}"
+        units = [u for u in reached_values(doc, f"{path}.unit") if isinstance(u, str)]
+        if units:
+            every.update(units)
+            if not reached_values(doc, f"{path}.valueSI"):
+                without_si.update(units)

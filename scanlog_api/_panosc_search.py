@@ -40,9 +40,10 @@ from scizoo.core import (
     INSTRUMENT_COLLECTION,
     ORIG_DATABLOCK_COLLECTION,
     PUBLISHED_DATA_COLLECTION,
+    to_si,
 )
 
-from ._conditions import Condition, ConditionError, and_into, conditions_filters, keys_with_units, si_value
+from ._conditions import Condition, ConditionError, and_into, conditions_filters, keys_with_units
 from ._deps import MAX_CONDITION_SCAN
 from ._errors import NotFound
 from ._match import matches
@@ -182,9 +183,9 @@ class PanoscCatalogue:
                 self._scans.key_unit_sets([selection], keys_with_units(conditions)).items()}
         wanted: dict[str, set[str]] = {}
         for cond in conditions:
-            if cond.unit and (si := si_value(1.0, cond.unit)) is not None:
+            if cond.unit and (si := to_si(1.0, cond.unit)) is not None:
                 wanted.setdefault(cond.key, set()).add(si.unit)
-        units = {key: {u for u in found if (si := si_value(1.0, u)) is not None and si.unit in wanted.get(key, ())}
+        units = {key: {u for u in found if (si := to_si(1.0, u)) is not None and si.unit in wanted.get(key, ())}
                  for key, found in held.items()}
         try:
             return dict(zip(conditions, conditions_filters(conditions, units), strict=True))

@@ -10,9 +10,9 @@ from typing import Any, TypeGuard
 
 from pymongo.collection import Collection
 
-from scizoo.core import convert, unit_problem
+from scizoo.core import convert, to_si, unit_problem
 
-from ._conditions import and_into, si_value
+from ._conditions import and_into
 from ._match import matches
 from ._panosc import Filter, Include
 from ._panosc_where import PERSON, BadFilter, Doc, translate
@@ -55,11 +55,11 @@ def _in_unit(entry: Doc, wanted: str) -> float | None:
     stored, stored_unit = entry.get("valueSI"), entry.get("unitSI")
     if isinstance(stored, (int, float)) and not isinstance(stored, bool) and isinstance(stored_unit, str):
         si, si_unit = float(stored), stored_unit
-    elif (found := si_value(entry.get("value"), str(entry.get("unit") or ""))) is not None:
+    elif (found := to_si(entry.get("value"), str(entry.get("unit") or ""))) is not None:
         si, si_unit = found.value, found.unit
     else:
         return None
-    zero, one = si_value(0.0, wanted), si_value(1.0, wanted)
+    zero, one = to_si(0.0, wanted), to_si(1.0, wanted)
     if zero is None or one is None or one.unit != si_unit or one.value == zero.value:
         return None
     return float(f"{(si - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise

@@ -40,7 +40,7 @@ from ._access import build_branches, read_branches
 from ._catalogue import Catalogue
 from ._errors import NotFound
 from ._held_keys import HeldKeys
-from ._match import reached_values
+from ._match import note_units, reached_values
 from ._scans import (
     MAX_EXPORT_ROWS,
     MAX_PICKER,
@@ -265,19 +265,12 @@ class ScanStore(ScanRules):
         out: dict[str, tuple[set[str], set[str]]] = {key: (set(), set()) for key in keys}
         if not keys:
             return out
-        paths = {key: f"scientificMetadata.{key}" for key in keys}
         tops = sorted({f"scientificMetadata.{key.split('.')[0]}" for key in keys})
         for branch in branches:
             # One key: only the scans that hold it (a plain filter, planned from the branch's index).
             query = {**branch, tops[0]: {"$exists": True}} if len(tops) == 1 and tops[0] not in branch else branch
             for doc in self._read(query, dict.fromkeys(tops, 1), limit=MAX_UNIT_READS, batch_size=1000):
-                for key, path in paths.items():
-                    units = [u for u in reached_values(doc, f"{path}.unit") if isinstance(u, str)]
-                    if units:
-                        every, without_si = out[key]
-                        every.update(units)
-                        if not reached_values(doc, f"{path}.valueSI"):
-                            without_si.update(units)
+                note_units(out, doc)
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

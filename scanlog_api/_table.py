@@ -12,7 +12,7 @@ from typing import Any
 
 from scizoo.core import convert
 
-from ._conditions import MAX_KEY_DEPTH, metadata_entries
+from ._conditions import MAX_KEY_DEPTH, is_entry, metadata_entries
 
 #: Fixed columns: id -> (header, field to sort on).
 FIXED_COLUMNS: dict[str, tuple[str, str]] = {
@@ -102,7 +102,7 @@ def meta_entry(doc: dict[str, Any], key: str) -> dict[str, Any]:
     entry: Any = doc.get("scientificMetadata") or {}
     for segment in (key.split(".") if "." in key else [key]):
         # Into objects of keys only: an entry ({value, unit}) is a value, not a level of keys.
-        nested = isinstance(entry, dict) and "value" not in entry and "v" not in entry
+        nested = isinstance(entry, dict) and not is_entry(entry)
         entry = entry.get(segment) if nested else None
     return _entry(entry)
 
@@ -143,7 +143,7 @@ def _meta(scientific: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (scientific or {}).items():
         out[key] = _entry(value)
-        if isinstance(value, dict) and "value" not in value and "v" not in value:
+        if isinstance(value, dict) and not is_entry(value):
             out.update((k, _entry(v)) for k, v in metadata_entries(value, f"{key}.", MAX_KEY_DEPTH - 1))
     return out
 

@@ -29,7 +29,7 @@ from scizoo.core import ReductionRuleSet, TokenUser, build_attachment
 from ._access import build_branches, read_branches
 from ._conditions import key_units, metadata_path
 from ._errors import Conflict, Forbidden, NotConfigured, NotFound
-from ._match import matches, reached_values
+from ._match import matches, note_units, reached_values
 from ._ports import ScanJobs, Scans
 from ._scans import (
     MAX_EXPORT_ROWS,
@@ -134,12 +134,7 @@ class FakeScanStore(ScanRules):
     def key_unit_sets(self, branches: list[Doc], keys: list[str]) -> dict[str, tuple[set[str], set[str]]]:
         out: dict[str, tuple[set[str], set[str]]] = {key: (set(), set()) for key in keys}
         for doc in self._find(branches):
-            for key in keys:
-                path = f"scientificMetadata.{key}"
-                units = [u for u in reached_values(doc, f"{path}.unit") if isinstance(u, str)]
-                out[key][0].update(units)
-                if not reached_values(doc, f"{path}.valueSI"):
-                    out[key][1].update(units)
+            note_units(out, doc)
         return out
 
     def facet_sample(self, branches: list[Doc], text: str | None, fields: list[str],

@@ -28,8 +28,8 @@ from scizoo.core import (
     ACTIVE_CONFIGURATION_COLLECTION,
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
-    INDEXES,
     BeamlineConfig,
+    ensure_collection_indexes,
     ensure_indexes,
 )
 from scizoo.ops.store import ping_store
@@ -80,10 +80,7 @@ class ConfigStore(ConfigRules):
             if self._indexes_tried.is_set():
                 return
             try:
-                db = self.db()
-                for collection in (CONFIGURATION_COLLECTION, CONFIGURATION_REVISION_COLLECTION):
-                    for keys in INDEXES[collection]:
-                        db[collection].create_index(keys)
+                ensure_collection_indexes(self.db(), [CONFIGURATION_COLLECTION, CONFIGURATION_REVISION_COLLECTION])
             finally:
                 self._indexes_tried.set()
 

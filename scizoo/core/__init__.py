@@ -33,6 +33,7 @@ from ._catalogue import (
     VIEW_COLLECTION,
     VIEW_DEFAULT_COLLECTION,
     WILDCARD_INDEXES,
+    ensure_collection_indexes,
     ensure_indexes,
     wildcard_supported,
 )
@@ -295,6 +296,7 @@ __all__ = [
     "diff_summary",
     "dry_run",
     "dump_beamline_config",
+    "ensure_collection_indexes",
     "ensure_indexes",
     "events_topic",
     "expected",

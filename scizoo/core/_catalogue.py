@@ -9,7 +9,7 @@ order services start in does not matter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ._previews import PREVIEW_COLLECTION
@@ -127,6 +127,20 @@ def wildcard_supported(build_info: Mapping[str, Any]) -> bool:
     return [int(v) for v in version[:2]] >= [4, 2]
 
 
+def ensure_collection_indexes(db: Any, collections: Iterable[str]) -> None:
+    """Create the plain, unique and TTL indexes of these collections only (and so the
+    collections): what a service needs before its first write, without the catalogue's whole
+    build (:func:`ensure_indexes`: the migration and the wildcard index take minutes on a large
+    one). Idempotent."""
+    for collection in collections:
+        for keys in INDEXES.get(collection, []):
+            db[collection].create_index(keys)
+        if collection in UNIQUE_INDEXES:
+            db[collection].create_index(UNIQUE_INDEXES[collection], unique=True)
+        if collection in TTL_INDEXES:
+            db[collection].create_index([(TTL_INDEXES[collection], ASCENDING)], expireAfterSeconds=0)
+
+
 def ensure_indexes(db: Any) -> None:
     """Bring stored documents into the backend's shape (:func:`migrate_catalogue`), then create
     every index of :data:`INDEXES` in ``db`` (a pymongo ``Database``), and of
@@ -143,13 +157,7 @@ def ensure_indexes(db: Any) -> None:
         # The service works without it (SciCat misses what is not moved yet): said loudly,
         # and tried again at the next start or with `scizoo catalogue migrate`.
         logger.error("catalogue migration incomplete: %s", err)
-    for collection, specs in INDEXES.items():
-        for keys in specs:
-            db[collection].create_index(keys)
-    for collection, keys in UNIQUE_INDEXES.items():
-        db[collection].create_index(keys, unique=True)
-    for collection, date_field in TTL_INDEXES.items():
-        db[collection].create_index([(date_field, ASCENDING)], expireAfterSeconds=0)
+    ensure_collection_indexes(db, dict.fromkeys([*INDEXES, *UNIQUE_INDEXES, *TTL_INDEXES]))
     if wildcard_supported(db.command("buildInfo")):
         # Last: on a large catalogue its first build takes minutes (the services build their
         # indexes beside their start; docs/performance.md has the command to build it ahead).
