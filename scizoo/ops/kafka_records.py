@@ -84,6 +84,13 @@ def missing_library(err: BaseException) -> str | None:
 NUDGE_EVERY_S = 1.0
 
 
+def wakeup_of(consumer: KafkaConsumer) -> Any:
+    """The consumer's client's ``wakeup()`` (kafka-python keeps the client on a private
+    ``_client``), or None where it is not there."""
+    wake = getattr(getattr(consumer, "_client", None), "wakeup", None)
+    return wake if callable(wake) else None
+
+
 @contextlib.contextmanager
 def nudged(consumer: KafkaConsumer, every_s: float = NUDGE_EVERY_S) -> Iterator[None]:
     """Wake the consumer's network thread every ``every_s`` while the block runs.
@@ -96,15 +103,15 @@ def nudged(consumer: KafkaConsumer, every_s: float = NUDGE_EVERY_S) -> Iterator[
     more is harmless (``select()`` returns and finds nothing to do); this one bounds such a loss to
     ``every_s``. It uses the client's own ``wakeup()``, which kafka-python keeps on the consumer's
     private ``_client``; where that is missing nothing is done."""
-    wake = getattr(getattr(consumer, "_client", None), "wakeup", None)
+    wake = wakeup_of(consumer)
     done = threading.Event()
 
     def nudge() -> None:
         while not done.wait(every_s):
             with contextlib.suppress(Exception):  # a client closing under it: the block ends anyway
-                wake()  # type: ignore[misc]
+                wake()
 
-    thread = threading.Thread(target=nudge, name="kafka-nudge", daemon=True) if callable(wake) else None
+    thread = threading.Thread(target=nudge, name="kafka-nudge", daemon=True) if wake is not None else None
     if thread is not None:
         thread.start()
     try:

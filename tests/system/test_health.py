@@ -165,3 +165,29 @@ def test_measuring_the_lag_never_waits_for_a_broker_that_is_away(scicow_settings
             loop.writer.shutdown(wait=False)
             loop.redriver.shutdown(wait=False)
             consumer.close(autocommit=False, timeout_ms=1000)
+
+
+def test_the_wake_ups_reach_a_real_consumers_network_thread(kafka, prefix) -> None:
+    """scicow's wake-ups (kafka_records.nudged) go through kafka-python's private ``_client``:
+    on a real consumer that is found (an upgrade that moved it would silently end them), and a
+    poll woken every 50 ms still reads what the broker holds."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    from scizoo.ops.kafka_records import nudged, wakeup_of
+
+    topic = f"{prefix}.nudged"
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer.send(topic, value=b"one", partition=0)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest",
+                             enable_auto_commit=False)
+    try:
+        assert wakeup_of(consumer) is not None
+        consumer.assign([TopicPartition(topic, 0)])
+        read: list[bytes] = []
+        with nudged(consumer, every_s=0.05):
+            wait_for(lambda: read.extend(r.value for rs in consumer.poll(timeout_ms=200).values() for r in rs)
+                     or read == [b"one"], what="the record, read while the network thread is woken")
+    finally:
+        consumer.close()
