@@ -17,6 +17,13 @@ from scizoo.core import unit_problem
 TOWERS = ["m^((9))^((9))^9", "((((((9^99))^99))^99))^99", "9^(2*9)^9", "m^-(2)^9", "m^2^3", "(m^2)^3"]
 
 
+def _returns_within(code: str, seconds: float) -> None:
+    """Run ``code`` in a child process that must end, without error, within ``seconds``: a unit
+    pint would compute for hours holds the GIL, so no thread of the test itself could stop it."""
+    done = subprocess.run([sys.executable, "-c", code], timeout=seconds, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_reading_a_tower_of_powers_as_a_unit_returns_at_once() -> None:
     """In a child process with a deadline: before the guard, the first unit never returned,
     typed (a condition's, a facet's) or stored by another writer (the units a condition's key
@@ -30,8 +37,7 @@ def test_reading_a_tower_of_powers_as_a_unit_returns_at_once() -> None:
             "    doc = {'scientificMetadata': {'e': {'value': 2, 'unit': u}}}\n"
             "    count_facets([doc], [FacetKey(key='e')], total=1)\n"
             "    parameters(doc['scientificMetadata'], {'e': 'keV'})\n")
-    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    _returns_within(code, 60)
 
 
 def test_capture_and_the_migration_read_a_tower_of_powers_at_once_too() -> None:
@@ -50,8 +56,7 @@ def test_capture_and_the_migration_read_a_tower_of_powers_at_once_too() -> None:
             "                     entries=[RecordedEntry(name='e', device='d/e/1', attribute='a', value=2.0, unit=u)])\n"
             "    meta = build_dataset(m, Proposal(proposalId='P'), CatalogueSettings()).to_mongo()['scientificMetadata']\n"
             "    assert 'valueSI' not in meta['e'], meta\n")
-    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    _returns_within(code, 60)
 
 
 def test_a_stored_unit_of_another_writer_is_not_read_beyond_its_bound() -> None:
@@ -66,8 +71,7 @@ def test_a_long_stored_unit_is_refused_before_any_pattern_reads_it() -> None:
             "from scizoo.core._units import pint_unit_si\n"
             "for u in ['^' + ' ' * 60000 + 'm', ('**' + ' ' * 15000) * 4]:\n"
             "    assert to_si(2.0, u) is None and pint_unit_si(u) is None and convert(1.0, u, 'm') is None\n")
-    done = subprocess.run([sys.executable, "-c", code], timeout=20, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    _returns_within(code, 20)
 
 
 @pytest.mark.parametrize("unit", TOWERS)
