@@ -55,14 +55,12 @@ def _picker(page) -> list[str]:
     return page.locator("#v-pick option").all_inner_texts()
 
 
-def test_a_saved_view_follows_its_user_to_another_computer_and_to_the_proposals_group(
-        page, browser, views_server: str, db) -> None:
+def _alice_builds_a_view(page, server: str, db) -> list[int]:
+    """The scans stored; alice opens a shared search (a condition), adds a metadata column and
+    sorts by scan number, oldest first. The scans the condition keeps, in that order."""
     db[DATASET_COLLECTION].insert_many([_scan(n, e, t) for n, (e, t) in SCANS.items()])
     matching = sorted(n for n, (e, _) in SCANS.items() if 8 <= e <= 10)
-
-    # Alice builds her view: a condition (from a shared address), a rating-free text filter, a
-    # metadata column, sorted by scan number, oldest first.
-    page.goto(f"{views_server}/?where={WHERE}#token=ta")
+    page.goto(f"{server}/?where={WHERE}#token=ta")
     _rows_in_order(page, sorted(matching, reverse=True))
     assert _picker(page) == ["this browser's columns (default)"]
     page.wait_for_function("() => document.querySelector('#add-column option[value=\"meta:photon_energy\"]')")
@@ -70,6 +68,14 @@ def test_a_saved_view_follows_its_user_to_another_computer_and_to_the_proposals_
     page.locator("#head th[data-col=scan_id] span").first.click()
     page.locator("#head th[data-col=scan_id] span").first.click()
     _rows_in_order(page, matching)
+    return matching
+
+
+def test_a_saved_view_follows_its_user_to_another_computer_and_to_the_proposals_group(
+        page, browser, views_server: str, db) -> None:
+    # Alice builds her view: a condition (from a shared address), a rating-free text filter, a
+    # metadata column, sorted by scan number, oldest first.
+    matching = _alice_builds_a_view(page, views_server, db)
     page.fill("#f-q", "scan")
     columns = _headers(page)
     assert columns[-1] == "meta:photon_energy"
@@ -140,17 +146,8 @@ def _bare_layout(page, rows: tuple[int, ...] = (5, 4, 3, 2, 1)) -> None:
 
 def test_a_default_view_opens_by_itself_on_another_computer_for_its_user_only(
         page, browser, views_server: str, db) -> None:
-    db[DATASET_COLLECTION].insert_many([_scan(n, e, t) for n, (e, t) in SCANS.items()])
-    matching = sorted(n for n, (e, _) in SCANS.items() if 8 <= e <= 10)
-
     # Alice saves a view (a condition, a metadata column, sorted oldest first) and makes it her default.
-    page.goto(f"{views_server}/?where={WHERE}#token=ta")
-    _rows_in_order(page, sorted(matching, reverse=True))
-    page.wait_for_function("() => document.querySelector('#add-column option[value=\"meta:photon_energy\"]')")
-    page.select_option("#add-column", "meta:photon_energy")
-    page.locator("#head th[data-col=scan_id] span").first.click()
-    page.locator("#head th[data-col=scan_id] span").first.click()
-    _rows_in_order(page, matching)
+    matching = _alice_builds_a_view(page, views_server, db)
     columns = _headers(page)
     page.fill("#v-name", "mine by default")
     page.fill("#v-share", "A")

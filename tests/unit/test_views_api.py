@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from fastapi.testclient import TestClient
 
 from scanlog_api import ScanlogSettings, TokenUser, create_app
@@ -12,20 +15,21 @@ TOKENS = {"ta": TokenUser(user="alice", groups=["A"]), "ta2": TokenUser(user="an
           "tb": TokenUser(user="bob", groups=["B"]), "tr": TokenUser(user="root", admin=True)}
 
 
-def test_views_follow_their_rule_in_memory() -> None:
+@pytest.fixture()
+def client() -> Iterator[TestClient]:
     store = FakeScanStore()
     app = create_app(ScanlogSettings(tokens=TOKENS), store=store, reductions=FakeReductions(store))
     app.state.views = FakeViewStore(PROPOSAL_GROUPS)
-    with TestClient(app) as client:
-        check_views(client)
+    with TestClient(app) as c:
+        yield c
 
 
-def test_a_users_default_view_in_memory() -> None:
-    store = FakeScanStore()
-    app = create_app(ScanlogSettings(tokens=TOKENS), store=store, reductions=FakeReductions(store))
-    app.state.views = FakeViewStore(PROPOSAL_GROUPS)
-    with TestClient(app) as client:
-        check_default(client)
+def test_views_follow_their_rule_in_memory(client: TestClient) -> None:
+    check_views(client)
+
+
+def test_a_users_default_view_in_memory(client: TestClient) -> None:
+    check_default(client)
 
 
 def test_without_a_view_store_the_app_says_so() -> None:
