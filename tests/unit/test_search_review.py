@@ -64,9 +64,9 @@ def test_a_stored_unit_of_another_writer_is_not_read_beyond_its_bound() -> None:
 
 
 def test_a_long_stored_unit_is_refused_before_any_pattern_reads_it() -> None:
-    """The bound comes first in the conversion itself: the runaway pattern backtracks over a long
-    run of spaces after a power (20,000 of them: 8 s; quadratic, so 60,000 over a minute), so a
-    long unit another writer stored is refused by its length before that pattern reads it."""
+    """The bound comes first in the conversion itself: a pattern over the text can backtrack over a
+    long run of spaces after a power (the old runaway pattern took 8 s for 20,000, quadratic), so a
+    long unit another writer stored is refused by its length before any pattern reads it."""
     code = ("from scizoo.core import convert, to_si\n"
             "from scizoo.core._units import pint_unit_si\n"
             "for u in ['^' + ' ' * 60000 + 'm', ('**' + ' ' * 15000) * 4]:\n"
