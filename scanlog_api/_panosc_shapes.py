@@ -10,7 +10,7 @@ from typing import Any, TypeGuard
 
 from pymongo.collection import Collection
 
-from scizoo.core import convert, to_si, unit_problem
+from scizoo.core import convert, to_si
 
 from ._conditions import and_into
 from ._match import matches
@@ -42,27 +42,20 @@ def _entry_value(entry: Any) -> tuple[Any, str] | None:
 
 
 def _in_unit(entry: Doc, wanted: str) -> float | None:
-    """An entry's value in another unit (from its ``valueSI``, else its value and unit);
-    None when the units are not compatible or the value is not a number."""
+    """An entry's value in another unit: straight from its own number and unit (7130 eV is 7.13
+    keV; back from the rounded ``valueSI`` it was 7.12999999999), else from its ``valueSI`` (an
+    entry whose own unit pint cannot read); None when neither converts."""
     value, unit = entry.get("value"), entry.get("unit")
-    if unit == wanted and _number(value):
-        return float(value)
-    if _number(value) and isinstance(unit, str) and unit_problem(unit) is None and unit_problem(wanted) is None:
-        # Straight from the entry's own unit (its measured number), not back from the rounded
-        # valueSI: 7130 eV is 7.13 keV, not 7.12999999999.
+    if _number(value) and isinstance(unit, str):
+        if unit == wanted:
+            return float(value)
         if (direct := convert(float(value), unit, wanted)) is not None:
             return direct
     stored, stored_unit = entry.get("valueSI"), entry.get("unitSI")
-    if isinstance(stored, (int, float)) and not isinstance(stored, bool) and isinstance(stored_unit, str):
-        si, si_unit = float(stored), stored_unit
-    elif (found := to_si(entry.get("value"), str(entry.get("unit") or ""))) is not None:
-        si, si_unit = found.value, found.unit
-    else:
-        return None
     zero, one = to_si(0.0, wanted), to_si(1.0, wanted)
-    if zero is None or one is None or one.unit != si_unit or one.value == zero.value:
+    if not _number(stored) or zero is None or one is None or one.unit != stored_unit or one.value == zero.value:
         return None
-    return float(f"{(si - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise
+    return float(f"{(stored - zero.value) / (one.value - zero.value):.12g}")  # as to_si rounds: no float noise
 
 
 def _number(value: Any) -> TypeGuard[int | float]:
