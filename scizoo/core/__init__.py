@@ -118,6 +118,7 @@ from ._messages import (
     ScanBlock,
     ScanColumn,
     ScanMetadata,
+    TechniqueRef,
 )
 from ._migrations import MigrationError, attachment_update, migrate_attachments, migrate_catalogue
 from ._pipelines import PipelineDescription, StepDescription, StepParameter, parameters_of, pipeline_problems
@@ -268,6 +269,7 @@ __all__ = [
     "StepDescription",
     "StepParameter",
     "Technique",
+    "TechniqueRef",
     "TokenUser",
     "abandoned",
     "apply_mapping",

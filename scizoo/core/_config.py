@@ -99,12 +99,15 @@ class BeamlineConfig(BaseModel):
     @field_validator("techniques", mode="before")
     @classmethod
     def _named_techniques(cls, value: Any) -> Any:
-        techniques = [panet_technique(t) for t in value] if isinstance(value, list) else value
-        if isinstance(techniques, list):
-            pids = [t.get("pid") for t in techniques if isinstance(t, dict)]
-            if len(pids) != len(set(pids)):
-                raise ValueError("a technique is named twice")
-        return techniques
+        return [panet_technique(t) for t in value] if isinstance(value, list) else value
+
+    @field_validator("techniques")
+    @classmethod
+    def _each_technique_once(cls, value: list[TechniqueRef]) -> list[TechniqueRef]:
+        # After validation: however each was given (a name, {pid, name}, a TechniqueRef).
+        if len({t.pid for t in value}) != len(value):
+            raise ValueError("a technique is named twice")
+        return value
 
     @field_validator("attributes")
     @classmethod

@@ -13,6 +13,7 @@ from scizoo.core import (
     CatalogueSettings,
     Proposal,
     ScanMetadata,
+    TechniqueRef,
     build_dataset,
     producer_update,
 )
@@ -48,6 +49,12 @@ def test_a_technique_is_named_by_acronym_name_or_iri_in_any_case() -> None:
 def test_a_technique_that_cannot_be_written_is_refused_with_a_reason(techniques: list, says: str) -> None:
     with pytest.raises(ValidationError, match=says):
         _config(techniques)
+
+
+def test_a_technique_given_twice_as_a_model_is_refused_too() -> None:
+    xas = TechniqueRef(pid=XAS["pid"], name=XAS["name"])
+    with pytest.raises(ValidationError, match="named twice"):
+        _config([xas, "XAS"])
 
 
 def _message(techniques: list) -> ScanMetadata:
