@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scizoo.core import unit_problem
 
 from ._conditions import MAX_UNIT_LENGTH, Condition, _from_si, _si_unit, _to_si
+from ._match import outermost
 
 Doc = dict[str, Any]
 
@@ -140,7 +141,7 @@ def facet_fields(keys: Iterable[FacetKey]) -> list[str]:
     listed is left out, as MongoDB refuses both)."""
     fields = {"instrumentIds", "proposalIds", "dataQualityMetrics", f"scientificMetadata.{STATUS_KEY}",
               *(f"scientificMetadata.{k.key}" for k in keys)}
-    return sorted(f for f in fields if not any(f.startswith(o + ".") for o in fields))
+    return outermost(fields)
 
 
 # --- reading values --------------------------------------------------------------------------

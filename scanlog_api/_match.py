@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -224,3 +225,10 @@ def note_units(found: dict[str, tuple[set[str], set[str]]], doc: Doc) -> None:
             every.update(units)
             if not reached_values(doc, f"{path}.valueSI"):
                 without_si.update(units)
+
+
+def outermost(paths: Iterable[str]) -> list[str]:
+    """The paths no other one of them holds (``a`` and ``a.b``: ``a``), sorted: a projection
+    that names both is refused by MongoDB ("Path collision"), and the outer one reads the inner."""
+    paths = set(paths)
+    return sorted(p for p in paths if not any(p.startswith(o + ".") for o in paths))

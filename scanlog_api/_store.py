@@ -40,7 +40,7 @@ from ._access import build_branches, read_branches
 from ._catalogue import Catalogue
 from ._errors import NotFound
 from ._held_keys import HeldKeys
-from ._match import note_units, reached_values
+from ._match import note_units, outermost, reached_values
 from ._scans import (
     MAX_EXPORT_ROWS,
     MAX_PICKER,
@@ -240,10 +240,8 @@ class ScanStore(ScanRules):
             wanted = [col for col in fields if not units[col]]
             if not wanted:
                 break
-            # A path inside another one asked is left out (MongoDB refuses both in one projection:
-            # meta:sample and meta:sample.unit); the outer one's subtree holds it.
-            paths = {fields[c] for c in wanted}
-            projection = dict.fromkeys((p for p in paths if not any(p.startswith(o + ".") for o in paths)), 1)
+            # meta:sample with meta:sample.unit: the outer path's subtree holds the inner one.
+            projection = dict.fromkeys(outermost(fields[c] for c in wanted), 1)
             for doc in self._read(branch, projection,
                                   sort=[("creationTime", DESCENDING)], limit=MAX_KEYS_SCAN, batch_size=1000):
                 for col in wanted:
