@@ -51,6 +51,9 @@ from ._tickets import Tickets, mask_tickets_in_access_log
 
 logger = logging.getLogger(__name__)
 
+#: How long a stopping app waits for its start-up index build.
+BUILD_WAIT_S = 60.0
+
 
 def _build_indexes(store: Scans, ready: threading.Event) -> None:
     try:
@@ -142,7 +145,12 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
             services.feed.close()
         if services.tally is not None:
             services.tally.close()
-        builder.join(5)  # a build still running fails cleanly on the closed client
+        # The start-up build is waited for (at most a minute) before the client closes: one left
+        # running outlived its app in a whole-suite run and met the next test dropping and
+        # creating collections in the same store, which SecantusDB answered with a deadlock
+        # (drop_database, an insert and createIndexes each waiting). One still running after a
+        # minute fails cleanly on the closed client.
+        builder.join(BUILD_WAIT_S)
         services.store.close()
 
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan,

@@ -36,6 +36,9 @@ from ._tango import TangoBrowser, TangoUnavailable
 
 logger = logging.getLogger(__name__)
 
+#: How long a stopping app waits for its start-up index build.
+BUILD_WAIT_S = 60.0
+
 
 def _indexes(store: Configs) -> None:
     try:
@@ -80,7 +83,12 @@ def create_app(settings: ScidogSettings, *, store: Configs | None = None,
         builder = threading.Thread(target=_indexes, args=(services.store,), name="scidog-indexes", daemon=True)
         builder.start()
         yield
-        builder.join(5)
+        # The start-up build is waited for (at most a minute) before the client closes: one left
+        # running outlived its app in a whole-suite run and met the next test dropping and
+        # creating collections in the same store, which SecantusDB answered with a deadlock
+        # (drop_database, an insert and createIndexes each waiting). One still running after a
+        # minute fails cleanly on the closed client.
+        builder.join(BUILD_WAIT_S)
         services.store.close()
 
     app = FastAPI(title="scidog", description="What every scan records, per beamline, with revisions",
