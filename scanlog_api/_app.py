@@ -19,6 +19,7 @@ from pymongo.errors import PyMongoError
 from scizoo.core import DOWNLOAD_TICKET_COLLECTION, ORIG_DATABLOCK_COLLECTION, to_si
 from scizoo.web import (
     Authenticator,
+    StartupBuild,
     add_api_docs,
     add_ops_routes,
     add_security_headers,
@@ -50,10 +51,6 @@ from ._tally import Tally
 from ._tickets import Tickets, mask_tickets_in_access_log
 
 logger = logging.getLogger(__name__)
-
-#: How long a stopping app waits for its start-up index build.
-BUILD_WAIT_S = 60.0
-
 
 def _build_indexes(store: Scans, ready: threading.Event) -> None:
     try:
@@ -129,11 +126,12 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Built in the background: on a large existing collection the first build takes
-        # minutes, and the table must serve meanwhile (slower until it is done).
-        builder = threading.Thread(target=_build_indexes, args=(services.store, services.indexes_ready),
-                                   name="scanlog-indexes", daemon=True)
-        builder.start()
+        # The indexes are built in the background: on a large existing collection the first build
+        # takes minutes, and the table must serve meanwhile (slower until it is done).
+        startup = StartupBuild("scanlog", services.store.ensure_collections,
+                               lambda: _build_indexes(services.store, services.indexes_ready),
+                               create_wait_s=settings.connect_timeout_s)
+        await startup.start()
         if services.tally is not None:
             services.tally.start()
         if releases is not None:
@@ -145,12 +143,7 @@ def create_app(settings: ScanlogSettings, *, store: Scans | None = None, reducti
             services.feed.close()
         if services.tally is not None:
             services.tally.close()
-        # The start-up build is waited for (at most a minute) before the client closes: one left
-        # running outlived its app in a whole-suite run and met the next test dropping and
-        # creating collections in the same store, which SecantusDB answered with a deadlock
-        # (drop_database, an insert and createIndexes each waiting). One still running after a
-        # minute fails cleanly on the closed client.
-        builder.join(BUILD_WAIT_S)
+        startup.stop()
         services.store.close()
 
     app = FastAPI(title="scanlog", description="Live scan table over a SciCat catalogue", lifespan=lifespan,

@@ -15,7 +15,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from scizoo.core import ensure_indexes
+from scizoo.core import INDEXED_COLLECTIONS, ensure_collections, ensure_indexes
 from scizoo.ops.store import ping_store
 
 Doc = dict[str, Any]
@@ -49,6 +49,10 @@ class Catalogue:
     def ping(self) -> None:
         """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
         ping_store(self._uri.get_secret_value(), self._timeout_s, service="scanlog", setting="SCANLOG_MONGO_URI")
+
+    def ensure_collections(self) -> None:
+        """The catalogue's collections, before the first write (:func:`scizoo.core.ensure_collections`)."""
+        ensure_collections(self.db(), INDEXED_COLLECTIONS)
 
     def ensure_indexes(self) -> None:
         """The catalogue's indexes, and its stored documents moved to the backend's shape."""

@@ -100,6 +100,10 @@ class ScanStore(ScanRules):
         """Check the store answers; :class:`DependencyUnavailable` in one sentence when it does not."""
         self.catalogue.ping()
 
+    def ensure_collections(self) -> None:
+        """The catalogue's collections, before the first write (:func:`scizoo.core.ensure_collections`)."""
+        self.catalogue.ensure_collections()
+
     def ensure_indexes(self) -> None:
         """The catalogue's indexes, and its stored documents moved to the backend's shape."""
         self.catalogue.ensure_indexes()

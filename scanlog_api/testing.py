@@ -83,6 +83,9 @@ class FakeScanStore(ScanRules):
     def ping(self) -> None:
         pass
 
+    def ensure_collections(self) -> None:
+        pass
+
     def ensure_indexes(self) -> None:
         pass
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from scizoo.core import BeamlineConfig
 from scizoo.web import (
     Authenticator,
     RequestLimits,
+    StartupBuild,
     add_api_docs,
     add_ops_routes,
     add_security_headers,
@@ -35,10 +35,6 @@ from ._store import ConfigStore
 from ._tango import TangoBrowser, TangoUnavailable
 
 logger = logging.getLogger(__name__)
-
-#: How long a stopping app waits for its start-up index build.
-BUILD_WAIT_S = 60.0
-
 
 def _indexes(store: Configs) -> None:
     try:
@@ -80,15 +76,11 @@ def create_app(settings: ScidogSettings, *, store: Configs | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        builder = threading.Thread(target=_indexes, args=(services.store,), name="scidog-indexes", daemon=True)
-        builder.start()
+        startup = StartupBuild("scidog", services.store.ensure_collections, lambda: _indexes(services.store),
+                               create_wait_s=settings.connect_timeout_s)
+        await startup.start()
         yield
-        # The start-up build is waited for (at most a minute) before the client closes: one left
-        # running outlived its app in a whole-suite run and met the next test dropping and
-        # creating collections in the same store, which SecantusDB answered with a deadlock
-        # (drop_database, an insert and createIndexes each waiting). One still running after a
-        # minute fails cleanly on the closed client.
-        builder.join(BUILD_WAIT_S)
+        startup.stop()
         services.store.close()
 
     app = FastAPI(title="scidog", description="What every scan records, per beamline, with revisions",

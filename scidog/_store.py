@@ -28,8 +28,10 @@ from scizoo.core import (
     ACTIVE_CONFIGURATION_COLLECTION,
     CONFIGURATION_COLLECTION,
     CONFIGURATION_REVISION_COLLECTION,
+    INDEXED_COLLECTIONS,
     BeamlineConfig,
     ensure_collection_indexes,
+    ensure_collections,
     ensure_indexes,
 )
 from scizoo.ops.store import ping_store
@@ -95,6 +97,10 @@ class ConfigStore(ConfigRules):
 
     def ping(self) -> None:
         ping_store(self._uri.get_secret_value(), self._timeout_ms / 1000, service="scidog", setting="SCIDOG_MONGO_URI")
+
+    def ensure_collections(self) -> None:
+        """The catalogue's collections, before the first write (:func:`scizoo.core.ensure_collections`)."""
+        ensure_collections(self.db(), INDEXED_COLLECTIONS)
 
     def ensure_indexes(self) -> None:
         """scidog's indexes first (requests wait for those alone), then the whole catalogue's."""

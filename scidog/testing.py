@@ -46,6 +46,9 @@ class FakeConfigStore(ConfigRules):
         self.active_docs: dict[str, Doc] = {}
         self._histories = itertools.count(1)
 
+    def ensure_collections(self) -> None:
+        pass
+
     def ensure_indexes(self) -> None:
         pass
 

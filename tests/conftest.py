@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +13,27 @@ import pytest
 from scizoo.core import PROPOSAL_COLLECTION, load_beamline_config
 from scizoo.testing import EmbeddedKafka, EmbeddedMongo
 from tests.helpers import PID_PREFIX, PROPOSAL, ROOT
+
+try:
+    from _pytest.faulthandler import fault_handler_stderr_fd_key as _stderr_key
+except ImportError:  # a later pytest: the stacks then go to the captured stderr
+    _stderr_key = pytest.StashKey[int]()
+
+#: A test still running after this long is stuck where pytest-timeout (300 s, by a signal) could
+#: not stop it, e.g. in a fixture's teardown after its timeout fired: every thread's stack is
+#: written and the run ends, instead of standing still until CI's own limit (it once stood 75
+#: minutes on a deadlocked store, printing nothing).
+WATCHDOG_S = 900
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # pytest's own copy of the terminal's stderr (fd 2 is captured while a test runs).
+    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True, file=item.config.stash.get(_stderr_key, sys.__stderr__))
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")

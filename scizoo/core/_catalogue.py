@@ -127,11 +127,41 @@ def wildcard_supported(build_info: Mapping[str, Any]) -> bool:
     return [int(v) for v in version[:2]] >= [4, 2]
 
 
+#: Every collection with an index: :func:`ensure_collections` makes them before a service writes.
+INDEXED_COLLECTIONS: Final = tuple(dict.fromkeys([*INDEXES, *UNIQUE_INDEXES, *TTL_INDEXES]))
+
+#: MongoDB's code for "a collection of that name exists".
+_NAMESPACE_EXISTS: Final = 48
+
+
+def ensure_collections(db: Any, collections: Iterable[str]) -> None:
+    """Create those of these collections that ``db`` (a pymongo ``Database``) does not hold yet.
+
+    Done before a service's first write, so no write creates one: SecantusDB (the embedded
+    store) deadlocks when createIndexes creates a collection that an insert is creating at the
+    same moment (every thread of the server waits for ever; reproduced with three threads in
+    seconds, never once the collections were made ahead). MongoDB needs none of this. Another
+    service creating the same one meanwhile is no error. Idempotent.
+    """
+    wanted = list(dict.fromkeys(collections))
+    held = set(db.list_collection_names(filter={"name": {"$in": wanted}}))
+    for name in wanted:
+        if name in held:
+            continue
+        try:
+            db.command("create", name)
+        except Exception as err:  # the core names no client: pymongo's OperationFailure, by its code
+            if getattr(err, "code", None) != _NAMESPACE_EXISTS:
+                raise
+
+
 def ensure_collection_indexes(db: Any, collections: Iterable[str]) -> None:
-    """Create the plain, unique and TTL indexes of these collections only (and so the
-    collections): what a service needs before its first write, without the catalogue's whole
+    """Create these collections (:func:`ensure_collections`) and their plain, unique and TTL
+    indexes only: what a service needs before its first write, without the catalogue's whole
     build (:func:`ensure_indexes`: the migration and the wildcard index take minutes on a large
     one). Idempotent."""
+    collections = list(collections)
+    ensure_collections(db, collections)
     for collection in collections:
         for keys in INDEXES.get(collection, []):
             db[collection].create_index(keys)
@@ -151,13 +181,14 @@ def ensure_indexes(db: Any) -> None:
     """
     from ._migrations import MigrationError, migrate_catalogue  # here: they import this module's names
 
+    ensure_collections(db, INDEXED_COLLECTIONS)  # first: before the migration writes
     try:
         migrate_catalogue(db)
     except MigrationError as err:
         # The service works without it (SciCat misses what is not moved yet): said loudly,
         # and tried again at the next start or with `scizoo catalogue migrate`.
         logger.error("catalogue migration incomplete: %s", err)
-    ensure_collection_indexes(db, dict.fromkeys([*INDEXES, *UNIQUE_INDEXES, *TTL_INDEXES]))
+    ensure_collection_indexes(db, INDEXED_COLLECTIONS)
     if wildcard_supported(db.command("buildInfo")):
         # Last: on a large catalogue its first build takes minutes (the services build their
         # indexes beside their start; docs/performance.md has the command to build it ahead).

@@ -31,6 +31,7 @@ from ._headers import (
 )
 from ._limits import MAX_JSON_BYTES, RequestLimits
 from ._ops import add_ops_routes
+from ._startup import StartupBuild
 from ._state import app_state
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "OidcSettings",
     "RequestLimits",
     "SecurityHeaders",
+    "StartupBuild",
     "TokenUser",
     "TooLarge",
     "TooMany",
