@@ -27,7 +27,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernErro
 
 from scizoo.core import DatasetIngested, DependencyUnavailable, ensure_indexes, events_topic
 from scizoo.ops import HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, poll_reading_past, require_codecs
+from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, nudged, poll_reading_past, require_codecs
 from scizoo.ops.store import ping_store, store_problem
 
 from ._fixity import Fixity
@@ -109,7 +109,8 @@ def run_worker(settings: ScifixSettings, stop: threading.Event) -> None:
                                                   setting="SCIFIX_MONGO_URI"),
                                     broker_problem(settings.kafka_bootstrap))
             health = HealthServer(settings.health_port, Readiness(problem)).start()
-        _consume(settings, stop, consumer, fixity)
+        with nudged(consumer):  # as scicow's: a lost wake-up of its network thread held a poll
+            _consume(settings, stop, consumer, fixity)
     finally:
         if health is not None:
             health.stop()

@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 
 from scizoo.core import PIPELINE_COLLECTION, REDUCTION_RULES_COLLECTION, DatasetIngested, ensure_indexes, events_topic
 from scizoo.ops import REDUCTION_JOBS, HealthServer, Readiness, broker_problem, first_problem
-from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, poll_reading_past, require_codecs
+from scizoo.ops.kafka_records import COMMIT_TIMEOUT_MS, nudged, poll_reading_past, require_codecs
 from scizoo.ops.store import store_problem
 
 from ._describe import publish_pipelines
@@ -93,30 +93,32 @@ def run_worker(settings: ScireduceSettings, stop: threading.Event, *, clock: Clo
     previews_stop = threading.Event()
     previews = start_previews(db, reducer, previews_stop)  # answered beside the loop (scireduce._preview)
     try:
-        while not stop.is_set():
-            reducer.rules = rules.current()  # one read by _id
-            reducer.take_requested()  # reruns asked for through the scan table (an indexed query)
-            if time.monotonic() >= next_sweep:
-                reducer.sweep()
-                next_sweep = time.monotonic() + settings.sweep_interval_s
-            # A batch that cannot be decoded is skipped like an event that does not validate (below).
-            polled = poll_reading_past(consumer, settings.poll_timeout_ms, logger)
-            for records in polled.values():
-                for record in records:
+        # The network thread is woken every second, as scicow's (kafka_records.nudged).
+        with nudged(consumer):
+            while not stop.is_set():
+                reducer.rules = rules.current()  # one read by _id
+                reducer.take_requested()  # reruns asked for through the scan table (an indexed query)
+                if time.monotonic() >= next_sweep:
+                    reducer.sweep()
+                    next_sweep = time.monotonic() + settings.sweep_interval_s
+                # A batch that cannot be decoded is skipped like an event that does not validate (below).
+                polled = poll_reading_past(consumer, settings.poll_timeout_ms, logger)
+                for records in polled.values():
+                    for record in records:
+                        try:
+                            event = DatasetIngested.model_validate_json(record.value)
+                        except ValueError as err:
+                            logger.error("not a 'dataset ingested' event at %s@%d: %s", record.topic, record.offset, err)
+                            continue
+                        reducer.handle(event)
+                if polled:
                     try:
-                        event = DatasetIngested.model_validate_json(record.value)
-                    except ValueError as err:
-                        logger.error("not a 'dataset ingested' event at %s@%d: %s", record.topic, record.offset, err)
-                        continue
-                    reducer.handle(event)
-            if polled:
-                try:
-                    consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
-                except KafkaError as err:
-                    # Evicted or re-balancing: the event comes again to whoever owns it now, and
-                    # its jobs are claimed once (a finished one is not run again).
-                    logger.warning("event offset not committed (%s: %s); it will be read again",
-                                   type(err).__name__, err)
+                        consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
+                    except KafkaError as err:
+                        # Evicted or re-balancing: the event comes again to whoever owns it now, and
+                        # its jobs are claimed once (a finished one is not run again).
+                        logger.warning("event offset not committed (%s: %s); it will be read again",
+                                       type(err).__name__, err)
     finally:
         previews_stop.set()
         previews.join(30)
