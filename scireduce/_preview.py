@@ -144,8 +144,9 @@ class PreviewProcess:
         if self._proc is None or self._proc.poll() is not None:
             # The process dies with this one (scireduce._job._die_with_parent); its stderr is the worker's.
             env = {**os.environ, PARENT_VARIABLE: str(os.getpid())}
+            # Its own process group, as a job's (scireduce._runner): a Ctrl-C is the worker's to handle.
             self._proc = subprocess.Popen([self.python, "-m", "scireduce._preview"],  # noqa: S603
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, process_group=0)
         return self._proc
 
     def ask(self, spec: Doc, timeout_s: float) -> Doc:

@@ -33,8 +33,12 @@ class SubprocessRunner:
         # The job dies with this process (scireduce._job): nothing of it outlives a runner killed.
         env = {**os.environ, PARENT_VARIABLE: str(os.getpid())}
         try:
+            # In a process group of its own: a Ctrl-C at the worker's terminal reaches the worker,
+            # which finishes this job and stops (scizoo.core.until_stopped), not the job, which
+            # was failed by it ("KeyboardInterrupt", seen stopping the demo).
             done = subprocess.run([python, "-m", "scireduce._job"], input=json.dumps(spec.to_json_dict()),  # noqa: S603
-                                  text=True, capture_output=True, timeout=timeout_s, check=False, env=env)
+                                  text=True, capture_output=True, timeout=timeout_s, check=False, env=env,
+                                  process_group=0)
         except OSError as err:  # the rule's environment is not there (or not runnable)
             return RunOutcome(None, f"cannot start the job's Python {python!r}: {err}")
         except subprocess.TimeoutExpired as err:

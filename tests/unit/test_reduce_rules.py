@@ -372,3 +372,40 @@ def test_with_the_dask_runner_a_job_is_taken_over_only_past_its_time_queued_too(
     clock.advance(2)
     [taken] = other.sweep()
     assert (taken["state"], taken["attempt"], taken["worker"]) == ("succeeded", 2, "w2")
+
+
+def test_a_ctrl_c_at_the_workers_terminal_leaves_its_running_job_to_finish(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to its whole foreground process group. Before, that held the job's
+    process too, which died of it: the job was recorded failed ("KeyboardInterrupt", seen
+    stopping the demo) while the worker, which handles Ctrl-C by finishing its batch, went on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    job = tmp_path / "python"  # a job that takes a second and says so when it got to the end
+    job.write_text("#!/bin/sh\ncat > /dev/null\nsleep 1.5\necho 'got to the end' >&2\necho '{}'\n")
+    job.chmod(0o755)
+    worker = (  # stands for the worker: Ctrl-C is its to handle (scizoo.core.until_stopped)
+        "import signal, sys\n"
+        "from scireduce import JobSpec, SubprocessRunner\n"
+        "signal.signal(signal.SIGINT, lambda *_: print('stopping after this job', flush=True))\n"
+        "spec = JobSpec(pipeline='profile', raw_path='/raw', params={}, input_pid='p/1', cache_dir='/c',\n"
+        "               out_dir='/o', cache_max_bytes=1)\n"
+        "print('running', flush=True)\n"
+        f"outcome = SubprocessRunner().run(spec, python={str(job)!r}, timeout_s=30)\n"
+        "print(repr(outcome.log), flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", worker], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)  # a group of its own, as a terminal's foreground one
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "running"
+        time.sleep(0.5)  # the job has started
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert "stopping after this job" in out
+    assert "got to the end" in out, out
