@@ -52,6 +52,7 @@ from ._tickets import Tickets, mask_tickets_in_access_log
 
 logger = logging.getLogger(__name__)
 
+
 def _build_indexes(store: Scans, ready: threading.Event) -> None:
     try:
         store.ensure_indexes()

@@ -36,6 +36,7 @@ from ._tango import TangoBrowser, TangoUnavailable
 
 logger = logging.getLogger(__name__)
 
+
 def _indexes(store: Configs) -> None:
     try:
         store.ensure_indexes()

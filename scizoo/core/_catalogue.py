@@ -162,6 +162,10 @@ def ensure_collection_indexes(db: Any, collections: Iterable[str]) -> None:
     one). Idempotent."""
     collections = list(collections)
     ensure_collections(db, collections)
+    _create_indexes(db, collections)
+
+
+def _create_indexes(db: Any, collections: Iterable[str]) -> None:
     for collection in collections:
         for keys in INDEXES.get(collection, []):
             db[collection].create_index(keys)
@@ -188,7 +192,7 @@ def ensure_indexes(db: Any) -> None:
         # The service works without it (SciCat misses what is not moved yet): said loudly,
         # and tried again at the next start or with `scizoo catalogue migrate`.
         logger.error("catalogue migration incomplete: %s", err)
-    ensure_collection_indexes(db, INDEXED_COLLECTIONS)
+    _create_indexes(db, INDEXED_COLLECTIONS)  # the collections are there: made above
     if wildcard_supported(db.command("buildInfo")):
         # Last: on a large catalogue its first build takes minutes (the services build their
         # indexes beside their start; docs/performance.md has the command to build it ahead).

@@ -19,11 +19,8 @@ class StartupBuild:
     missing one) and then ``build`` (the indexes and the migration: minutes on a large catalogue).
 
     The app serves once the collections exist, or once ``create_wait_s`` has passed (a store
-    away at start: it serves and says so at its health routes). Why not at once: SecantusDB, the
-    embedded store, deadlocks when createIndexes creates a collection that an insert is creating
-    at the same moment (every thread of the server then waits for ever; seen in whole-suite runs
-    and in CI). A collection created before the first write is never created by a write.
-    MongoDB needs none of this; it costs a listCollections at start.
+    away at start: it serves and says so at its health routes), so that no request's write
+    creates a collection (why: :func:`scizoo.core.ensure_collections`).
 
     Stopping waits (at most :data:`BUILD_WAIT_S`) for the build before the app closes its client:
     one left running outlived its app in a whole-suite run and met the next test dropping that
