@@ -384,8 +384,9 @@ def test_a_ctrl_c_at_the_workers_terminal_leaves_its_running_job_to_finish(tmp_p
     import sys
     import time
 
-    job = tmp_path / "python"  # a job that takes a second and says so when it got to the end
-    job.write_text("#!/bin/sh\ncat > /dev/null\nsleep 1.5\necho 'got to the end' >&2\necho '{}'\n")
+    started = tmp_path / "started"
+    job = tmp_path / "python"  # a job that says when it has started, takes a second, says when it ended
+    job.write_text(f"#!/bin/sh\ncat > /dev/null\ntouch {started}\nsleep 1\necho 'got to the end' >&2\necho '{{}}'\n")
     job.chmod(0o755)
     worker = (  # stands for the worker: Ctrl-C is its to handle (scizoo.core.until_stopped)
         "import signal, sys\n"
@@ -401,7 +402,10 @@ def test_a_ctrl_c_at_the_workers_terminal_leaves_its_running_job_to_finish(tmp_p
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "running"
-        time.sleep(0.5)  # the job has started
+        deadline = time.monotonic() + 20
+        while not started.exists():  # the signal must find the job running, or it tells nothing
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         out, _ = proc.communicate(timeout=30)
     finally:
